@@ -1,0 +1,1 @@
+//! MCP Streamable HTTP server (work in progress).

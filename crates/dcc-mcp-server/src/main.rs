@@ -1,0 +1,2 @@
+//! `dcc-mcp-server` (work in progress).
+fn main() {}

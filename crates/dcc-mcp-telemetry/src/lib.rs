@@ -1,0 +1,1 @@
+//! Sharded metrics engine (work in progress).

@@ -1,0 +1,1 @@
+//! Loom models of the sharded metrics engine live in `tests/`.

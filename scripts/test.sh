@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need, then runs format and lint
+# checks, the Rust tests (with and without the optional features), the loom models, and the Python
+# suite (pytest, the official MCP client, a real Prometheus server).
+#
+#   ./scripts/test.sh            everything
+#   ./scripts/test.sh --quick    skip clippy and the end-to-end Python suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# ---------------------------------------------------------------------------------------------
+step "prerequisites"
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "prometheus/promtool missing and not root: install Debian's 'prometheus' package" >&2
+        exit 1
+    fi
+fi
+# Debian's package starts a system service when it can; our tests run their own server.
+systemctl stop prometheus >/dev/null 2>&1 || true
+
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$venv/bin/python" -m pip install -q -r "$root/tests/requirements.txt"
+export VIRTUAL_ENV="$venv"
+export PATH="$venv/bin:$PATH"
+
+# One target directory per profile/cfg, reused by every step below.
+export CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=0
+
+# ---------------------------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all --check
+
+if [ $quick = 0 ]; then
+    step "cargo clippy (all targets, all features)"
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "feature gate: no prometheus crate without the feature"
+for pkg in dcc-mcp-telemetry dcc-mcp-http; do
+    if cargo tree -p "$pkg" -e normal --prefix none | grep -E '^prometheus v' >/dev/null; then
+        echo "FAIL: $pkg depends on the prometheus crate with default features" >&2
+        exit 1
+    fi
+    echo "ok: $pkg has no prometheus dependency by default"
+done
+
+# ---------------------------------------------------------------------------------------------
+step "Rust tests, default features"
+cargo test --workspace --exclude dcc-mcp-py --exclude dcc-mcp-benches
+
+step "Rust tests, all server features (prometheus, workflow)"
+cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server \
+    --features dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow
+
+# ---------------------------------------------------------------------------------------------
+step "loom models (bounds in loom-tests/README.md)"
+LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
+RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
+    cargo test -p dcc-mcp-loom-tests --release
+
+# ---------------------------------------------------------------------------------------------
+if [ $quick = 0 ]; then
+    step "Python package + end-to-end suite"
+    cargo build -p dcc-mcp-server
+    maturin develop --features python-bindings,ext-module,workflow,prometheus
+    export DCC_MCP_SERVER_BIN="$root/target/debug/dcc-mcp-server"
+    python -m pytest -q tests
+fi
+
+printf '\nall checks passed\n'
