@@ -64,13 +64,19 @@ done
 step "Rust tests, default features"
 cargo test --workspace --exclude dcc-mcp-py --exclude dcc-mcp-benches
 
+# Alone, so that no other package turns dcc-mcp-http's `prometheus` feature on through unification:
+# this is the wheel-without-prometheus path (flags accepted, /metrics -> 404), see
+# crates/dcc-mcp-py/tests/metrics_off.rs.
+step "Python binding crate without features (no Python needed)"
+cargo test -p dcc-mcp-py
+
 step "Rust tests, all server features (prometheus, workflow)"
 cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server \
     --features dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow
 
 # ---------------------------------------------------------------------------------------------
 step "loom models (bounds in loom-tests/README.md)"
-LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}" \
+LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-4}" \
 RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
     cargo test -p dcc-mcp-loom-tests --release
 

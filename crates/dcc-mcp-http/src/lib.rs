@@ -1,1 +1,63 @@
-//! MCP Streamable HTTP server (work in progress).
+//! MCP Streamable HTTP server for DCC hosts and gateways.
+//!
+//! Register tools in a [`ToolRegistry`], wrap it in an [`McpHttpServer`], and [`start`](McpHttpServer::start)
+//! it: the server binds at once (so a port in use is an error you can show) and serves `/mcp` on its own
+//! thread and tokio runtime, so the host application needs no async runtime.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use dcc_mcp_http::{McpHttpConfig, McpHttpServer, ToolContext, ToolRegistry, ToolSpec};
+//! use serde_json::{json, Value};
+//!
+//! let registry = ToolRegistry::new();
+//! registry
+//!     .register_with_handler(
+//!         ToolSpec::new("add")
+//!             .description("Add two numbers")
+//!             .input_schema(json!({
+//!                 "type": "object",
+//!                 "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+//!                 "required": ["a", "b"]
+//!             })),
+//!         Arc::new(|args: Value, _ctx: &ToolContext| {
+//!             Ok(json!(args["a"].as_f64().unwrap_or(0.0) + args["b"].as_f64().unwrap_or(0.0)))
+//!         }),
+//!     )
+//!     .unwrap();
+//! let server = McpHttpServer::new(registry, McpHttpConfig { port: 0, ..Default::default() }).unwrap();
+//! let handle = server.start().unwrap();
+//! assert!(handle.mcp_url().starts_with("http://127.0.0.1:"));
+//! handle.shutdown().unwrap();
+//! ```
+//!
+//! The protocol rules (sessions, versions, batches, errors) are described in `docs/guide/server.md`.
+
+mod app;
+mod config;
+mod error;
+#[cfg(feature = "workflow")]
+mod jobs;
+mod mcp;
+#[cfg(feature = "prometheus")]
+mod metrics;
+mod origin;
+mod protocol;
+mod record;
+mod registry;
+mod serve;
+mod server;
+mod session;
+mod tools;
+
+pub use config::{BasicAuth, McpHttpConfig};
+pub use error::{ConfigError, RegistryError, ServerError};
+#[cfg(feature = "workflow")]
+pub use jobs::{JOB_LOGGER, MAX_FINISHED_JOBS};
+pub use mcp::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
+pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+pub use registry::{
+    Execution, ToolContext, ToolError, ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+};
+pub use server::{McpHttpServer, McpServerHandle};
+pub use session::OUTBOX_CAPACITY;
+pub use tools::TOOLS_PAGE_SIZE;

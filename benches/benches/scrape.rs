@@ -1,0 +1,114 @@
+//! Scrape cost: our merge + encode against the number of shards (threads that have recorded:
+//! 1, 2, 8, 16, 32, 128) and series (10, 100, 1 000, 10 000), next to `prometheus` 0.14's gather +
+//! encode of the same series — and, for reference, `metrics-exporter-prometheus` 0.18's render and
+//! `prometheus-client` 0.26's text encoder.
+//!
+//! A series is one registered tool: a counter and a 13-bound histogram labelled `tool` (see
+//! `dcc_mcp_benches::fixtures`). Ours and `prometheus` produce byte-identical text (a fixture test
+//! checks it), so the `scrape` group compares equal work. The `merge` group times our snapshot
+//! alone (the shard walk), to separate it from the encoder both libraries share. The scrape
+//! happens at quiescence; recording threads do not slow it (they never take a lock it needs).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use dcc_mcp_benches::fixtures::{
+    observation, tool_name, OursFixture, PrometheusFixture, BUCKETS, CALLS, DURATION,
+};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use prometheus_client::metrics::counter::Counter as PcCounter;
+use prometheus_client::metrics::family::Family as PcFamily;
+use prometheus_client::metrics::histogram::Histogram as PcHistogram;
+
+const SERIES: [usize; 4] = [10, 100, 1_000, 10_000];
+const SHARDS: [usize; 5] = [1, 2, 8, 32, 128];
+
+fn scrape(c: &mut Criterion) {
+    let mut out = Vec::with_capacity(1 << 20);
+    for series in SERIES {
+        let mut shards: Vec<usize> = SHARDS.to_vec();
+        if series == 100 {
+            // The target: 100 series recorded by 16 threads.
+            shards.push(16);
+            shards.sort_unstable();
+        }
+        for s in shards {
+            let ours = OursFixture::new(series, s);
+            c.benchmark_group("scrape")
+                .bench_with_input(
+                    BenchmarkId::new(format!("dcc-mcp-{s}shards"), series),
+                    &series,
+                    |b, _| b.iter(|| ours.scrape_into(black_box(&mut out))),
+                );
+            c.benchmark_group("merge").bench_with_input(
+                BenchmarkId::new(format!("dcc-mcp-{s}shards"), series),
+                &series,
+                |b, _| b.iter(|| black_box(ours.registry.snapshot())),
+            );
+        }
+
+        let prom = PrometheusFixture::new(series, 1);
+        c.benchmark_group("scrape")
+            .bench_with_input(BenchmarkId::new("prometheus", series), &series, |b, _| {
+                b.iter(|| prom.scrape_into(black_box(&mut out)))
+            });
+        drop(prom);
+
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&BUCKETS)
+            .unwrap_or_else(|e| panic!("buckets: {e}"))
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for i in 0..series {
+                let tool = tool_name(i);
+                metrics::counter!(CALLS, "tool" => tool.clone()).increment(1);
+                metrics::histogram!(DURATION, "tool" => tool).record(observation(0, i));
+            }
+        });
+        c.benchmark_group("scrape")
+            .bench_with_input(BenchmarkId::new("metrics", series), &series, |b, _| {
+                b.iter(|| black_box(handle.render()))
+            });
+        drop(recorder);
+
+        let mut pc = prometheus_client::registry::Registry::default();
+        let calls: PcFamily<[(&'static str, String); 1], PcCounter> = PcFamily::default();
+        let dur: PcFamily<[(&'static str, String); 1], PcHistogram> =
+            PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
+        pc.register(CALLS.trim_end_matches("_total"), "Tool calls.", calls.clone());
+        pc.register(DURATION, "Tool call duration.", dur.clone());
+        for i in 0..series {
+            calls.get_or_create(&[("tool", tool_name(i))]).inc();
+            dur.get_or_create(&[("tool", tool_name(i))])
+                .observe(observation(0, i));
+        }
+        let mut text = String::with_capacity(1 << 20);
+        c.benchmark_group("scrape").bench_with_input(
+            BenchmarkId::new("prometheus-client", series),
+            &series,
+            |b, _| {
+                b.iter(|| {
+                    text.clear();
+                    let _ = prometheus_client::encoding::text::encode(&mut text, &pc);
+                    black_box(text.len())
+                })
+            },
+        );
+    }
+}
+
+/// Short defaults; the largest cases take tens of milliseconds per scrape, so fewer samples.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(200))
+        .measurement_time(std::time::Duration::from_millis(800))
+        .sample_size(10)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = scrape
+}
+criterion_main!(benches);

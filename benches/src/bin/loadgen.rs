@@ -1,0 +1,291 @@
+//! `loadgen`: fixed-concurrency load on an MCP server's `tools/call`, over keep-alive HTTP/1.1.
+//!
+//! Each of `--connections` connections opens its own MCP session (`initialize`, then
+//! `notifications/initialized`) and then sends `tools/call echo` back to back, one request in
+//! flight per connection (a closed loop, like `wrk`). After `--warmup` seconds it measures for
+//! `--duration` seconds and prints one JSON line on stdout: requests/s and latency percentiles.
+//! With `--scrape-url`, another connection GETs that URL every `--scrape-interval-ms` (what a
+//! Prometheus server does, much more often) and the line also reports the scrapes.
+//!
+//! ```text
+//! loadgen --url http://127.0.0.1:8765/mcp --connections 16 --duration 10 \
+//!         --scrape-url http://127.0.0.1:8765/metrics --label exporter-scraped
+//! ```
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use dcc_mcp_benches::http1::{build_request, split_url, Conn};
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", about = "Closed-loop MCP tools/call load generator")]
+struct Args {
+    /// MCP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8765/mcp")]
+    url: String,
+    /// Concurrent keep-alive connections (one MCP session and one request in flight each).
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Unmeasured seconds before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Tokio worker threads of the generator (1 leaves the most CPU to the server).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Tool to call (its arguments are `{"text": "hello"}`).
+    #[arg(long, default_value = "echo")]
+    tool: String,
+    /// Also GET this URL periodically (e.g. the server's /metrics).
+    #[arg(long)]
+    scrape_url: Option<String>,
+    /// Period of the scraper.
+    #[arg(long, default_value_t = 100)]
+    scrape_interval_ms: u64,
+    /// Name of this run in the JSON output.
+    #[arg(long, default_value = "run")]
+    label: String,
+}
+
+const PROTOCOL_VERSION: &str = "2025-06-18";
+
+/// Latencies and errors of one connection's measured window.
+#[derive(Default)]
+struct Tally {
+    latencies_ns: Vec<u64>,
+    errors: u64,
+    bytes: u64,
+}
+
+/// Opens a session on a fresh connection and returns it with the session id.
+async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, String)> {
+    let mut conn = Conn::connect(authority).await?;
+    let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"dcc-mcp-loadgen","version":"0.1.0"}}}"#;
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    let resp = conn
+        .round_trip(&build_request("POST", path, authority, &headers, init))
+        .await?;
+    let session = resp
+        .head
+        .header("mcp-session-id")
+        .map(str::to_owned)
+        .filter(|_| resp.head.status == 200)
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "initialize failed: status {} body {}",
+                resp.head.status,
+                String::from_utf8_lossy(&resp.body)
+            ))
+        })?;
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", PROTOCOL_VERSION),
+    ];
+    let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let resp = conn
+        .round_trip(&build_request("POST", path, authority, &headers, note))
+        .await?;
+    if resp.head.status != 202 {
+        return Err(io::Error::other(format!(
+            "notifications/initialized answered {}",
+            resp.head.status
+        )));
+    }
+    Ok((conn, session))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// One connection's closed loop until `end`; records only requests started after `measure_from`.
+async fn drive(
+    mut conn: Conn,
+    request: Vec<u8>,
+    measure_from: Instant,
+    end: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    loop {
+        let t0 = Instant::now();
+        if t0 >= end {
+            break;
+        }
+        let result = conn.round_trip(&request).await;
+        let ok = match &result {
+            Ok(r) => {
+                r.head.status == 200 && find(&r.body, b"\"result\"") && !find(&r.body, b"\"isError\":true")
+            }
+            Err(_) => false,
+        };
+        if t0 >= measure_from {
+            if ok {
+                tally.latencies_ns.push(t0.elapsed().as_nanos() as u64);
+            } else {
+                tally.errors += 1;
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    tally
+}
+
+/// GETs `url` every `interval` from `measure_from` until `end`.
+async fn scrape(url: String, interval: Duration, measure_from: Instant, end: Instant) -> io::Result<Tally> {
+    let (authority, path) = split_url(&url)?;
+    let mut conn = Conn::connect(&authority).await?;
+    let request = build_request("GET", &path, &authority, &[], b"");
+    tokio::time::sleep_until(measure_from.into()).await;
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tally = Tally::default();
+    loop {
+        ticker.tick().await;
+        let t0 = Instant::now();
+        if t0 >= end {
+            break;
+        }
+        let r = conn.round_trip(&request).await?;
+        if r.head.status == 200 {
+            tally.latencies_ns.push(t0.elapsed().as_nanos() as u64);
+            tally.bytes = r.body.len() as u64;
+        } else {
+            tally.errors += 1;
+        }
+    }
+    Ok(tally)
+}
+
+/// The `p`-quantile (0..=1) of sorted values, in microseconds.
+fn quantile_us(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1] as f64 / 1000.0
+}
+
+async fn run(args: Args) -> io::Result<String> {
+    let (authority, path) = split_url(&args.url)?;
+    let mut sessions = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections.max(1) {
+        sessions.push(open_session(&authority, &path).await?);
+    }
+    let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let end = measure_from + Duration::from_secs_f64(args.duration);
+    let mut tasks = Vec::new();
+    for (i, (conn, session)) in sessions.into_iter().enumerate() {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"{}","arguments":{{"text":"hello"}}}}}}"#,
+            i + 1,
+            args.tool
+        );
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", PROTOCOL_VERSION),
+        ];
+        let request = build_request("POST", &path, &authority, &headers, body.as_bytes());
+        tasks.push(tokio::spawn(drive(conn, request, measure_from, end)));
+    }
+    let scraper = args.scrape_url.clone().map(|url| {
+        tokio::spawn(scrape(
+            url,
+            Duration::from_millis(args.scrape_interval_ms.max(1)),
+            measure_from,
+            end,
+        ))
+    });
+
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let tally = t.await.map_err(io::Error::other)?;
+        latencies.extend(tally.latencies_ns);
+        errors += tally.errors;
+    }
+    latencies.sort_unstable();
+    let scrape_tally = match scraper {
+        Some(s) => Some(s.await.map_err(io::Error::other)??),
+        None => None,
+    };
+    let requests = latencies.len();
+    let mut line = format!(
+        concat!(
+            r#"{{"label":"{}","connections":{},"duration_s":{},"requests":{},"errors":{},"#,
+            r#""rps":{:.1},"p50_us":{:.1},"p90_us":{:.1},"p99_us":{:.1},"max_us":{:.1}"#
+        ),
+        args.label,
+        args.connections,
+        args.duration,
+        requests,
+        errors,
+        requests as f64 / args.duration,
+        quantile_us(&latencies, 0.50),
+        quantile_us(&latencies, 0.90),
+        quantile_us(&latencies, 0.99),
+        quantile_us(&latencies, 1.0),
+    );
+    if let Some(mut s) = scrape_tally {
+        s.latencies_ns.sort_unstable();
+        line.push_str(&format!(
+            r#","scrapes":{},"scrape_errors":{},"scrape_p50_us":{:.1},"scrape_p99_us":{:.1},"scrape_bytes":{}"#,
+            s.latencies_ns.len(),
+            s.errors,
+            quantile_us(&s.latencies_ns, 0.50),
+            quantile_us(&s.latencies_ns, 0.99),
+            s.bytes
+        ));
+    }
+    line.push('}');
+    Ok(line)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let result = runtime.and_then(|rt| rt.block_on(run(args)));
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let v: Vec<u64> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(quantile_us(&v, 0.5), 50.0);
+        assert_eq!(quantile_us(&v, 0.99), 99.0);
+        assert_eq!(quantile_us(&v, 1.0), 100.0);
+        assert_eq!(quantile_us(&[], 0.5), 0.0);
+    }
+}

@@ -1,0 +1,79 @@
+//! Shared application state and router construction.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::McpHttpConfig;
+use crate::record::Recorder;
+use crate::registry::ToolRegistry;
+use crate::session::SessionStore;
+
+/// Everything the handlers share. One per [`McpHttpServer`](crate::McpHttpServer).
+pub(crate) struct AppState {
+    pub(crate) config: McpHttpConfig,
+    pub(crate) registry: ToolRegistry,
+    pub(crate) sessions: SessionStore,
+    pub(crate) recorder: Recorder,
+    /// Cancelled when the server stops: ends SSE streams, refuses new jobs, cancels running ones.
+    pub(crate) shutdown: CancellationToken,
+    #[cfg(feature = "workflow")]
+    pub(crate) jobs: crate::jobs::JobManager,
+}
+
+impl AppState {
+    pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
+        let shutdown = CancellationToken::new();
+        Self {
+            sessions: SessionStore::new(config.session_ttl, recorder.clone()),
+            #[cfg(feature = "workflow")]
+            jobs: crate::jobs::JobManager::new(&config, recorder.clone(), shutdown.clone()),
+            config,
+            registry,
+            recorder,
+            shutdown,
+        }
+    }
+
+    /// Live (neither ended nor expired) sessions; read by `/metrics` at scrape time.
+    #[allow(dead_code)]
+    pub(crate) fn live_sessions(&self) -> usize {
+        self.sessions.live_count()
+    }
+
+    /// The number of tools `tools/list` returns: the registered tools, plus (with `workflow`) the
+    /// built-in job tools, which shadow registered tools of the same name; read by `/metrics` at scrape time.
+    #[allow(dead_code)]
+    pub(crate) fn registered_tools(&self) -> usize {
+        #[cfg(feature = "workflow")]
+        {
+            let builtin = crate::jobs::BUILTIN_TOOL_NAMES;
+            let shadowed = builtin
+                .iter()
+                .filter(|name| self.registry.contains(name))
+                .count();
+            self.registry.len().saturating_sub(shadowed) + builtin.len()
+        }
+        #[cfg(not(feature = "workflow"))]
+        self.registry.len()
+    }
+}
+
+/// The full application router.
+pub(crate) fn build_router(state: Arc<AppState>) -> Router {
+    let router = Router::new().route(
+        "/mcp",
+        get(crate::mcp::get_stream)
+            .post(crate::mcp::post_message)
+            .delete(crate::mcp::delete_session),
+    );
+    // ---- Exporter merge point: the Prometheus exporter merges its `/metrics` routes here. ----
+    #[cfg(feature = "prometheus")]
+    let router = match state.recorder.metrics() {
+        Some(metrics) => router.merge(crate::metrics::routes(metrics.clone(), state.clone())),
+        None => router,
+    };
+    router.with_state(state)
+}

@@ -1,0 +1,99 @@
+//! The crate's error types. Each message says what went wrong and what to do about it.
+
+use std::io;
+
+/// A configuration value is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `host` is empty.
+    #[error("host is empty: set it to an interface address such as 127.0.0.1")]
+    EmptyHost,
+    /// `server_name` is empty.
+    #[error("server_name is empty: give the server a name clients can show")]
+    EmptyServerName,
+    /// A duration field is zero.
+    #[error("{field} is zero: give it a positive duration")]
+    ZeroDuration {
+        /// The offending field.
+        field: &'static str,
+    },
+    /// A size or count field is zero.
+    #[error("{field} is zero: it must be at least 1")]
+    ZeroLimit {
+        /// The offending field.
+        field: &'static str,
+    },
+    /// An allowed origin is not `*` or an `http(s)://` origin.
+    #[error("allowed origin {origin:?} is not an origin: use e.g. \"https://host:port\" or \"*\"")]
+    InvalidOrigin {
+        /// The offending value.
+        origin: String,
+    },
+    /// The Basic-auth user name is empty or contains `:`.
+    #[error("metrics Basic-auth user name must be non-empty and must not contain ':'")]
+    InvalidBasicAuthUser,
+    /// The Basic-auth password is empty.
+    #[error("metrics Basic-auth password is empty: set a password or disable Basic auth")]
+    EmptyBasicAuthPassword,
+}
+
+/// Starting, running or stopping the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration did not validate.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The listening socket could not be bound.
+    #[error("cannot bind {addr}: {source} (is the port already in use? pick another port or 0 for an ephemeral one)")]
+    Bind {
+        /// The address we tried to bind.
+        addr: String,
+        /// The operating-system error.
+        #[source]
+        source: io::Error,
+    },
+    /// `start()` was called a second time on the same server.
+    #[error("server already started: create a new McpHttpServer to serve again")]
+    AlreadyStarted,
+    /// The runtime or its thread could not be created.
+    #[error("cannot start the server runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// The server thread panicked.
+    #[error("the server thread panicked; see the log for the panic message")]
+    ThreadPanicked,
+    /// The Prometheus metric set could not be built (a bug: its names and buckets are fixed).
+    #[error("cannot set up the Prometheus exporter: {0}; please report this bug, or disable enable_prometheus")]
+    Metrics(String),
+}
+
+/// A tool could not be registered or changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The name is empty, too long, or contains control characters.
+    #[error("invalid tool name {name:?}: {reason}")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A tool with this name already exists.
+    #[error("tool {0:?} is already registered: unregister it first or pick another name")]
+    Duplicate(String),
+    /// The input or output schema is not a valid JSON Schema.
+    #[error("tool {name:?} has an invalid {which}: {message}")]
+    InvalidSchema {
+        /// The tool name.
+        name: String,
+        /// `inputSchema` or `outputSchema`.
+        which: &'static str,
+        /// The schema compiler's message.
+        message: String,
+    },
+    /// No tool with this name is registered.
+    #[error("no tool named {0:?} is registered")]
+    UnknownTool(String),
+    /// An async tool was registered but the crate was built without the `workflow` feature.
+    #[error("tool {0:?} is async, but jobs need the `workflow` Cargo feature: enable it or register the tool as sync")]
+    AsyncUnavailable(String),
+}

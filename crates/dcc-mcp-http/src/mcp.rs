@@ -1,0 +1,408 @@
+//! The `/mcp` endpoint: transport rules of MCP Streamable HTTP (session era, 2025-03-26 … 2025-11-25).
+//!
+//! `POST` carries JSON-RPC messages, `GET` opens the session's SSE stream, `DELETE` ends the session.
+//! Transport-level rejections (origin, body size, session, protocol version) are decided here before
+//! any method runs; method dispatch is in [`dispatch`].
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::origin::origin_allowed;
+use crate::protocol::{
+    self, codes, supported_version, Incoming, BATCH_PROTOCOL_VERSION, LATEST_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+};
+use crate::record::{Channel, Recorder};
+use crate::session::{Next, Session};
+
+/// Response header carrying the session id (and request header clients echo it in).
+pub const SESSION_ID_HEADER: &str = "mcp-session-id";
+/// Request header naming the protocol version in use.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Interval of SSE keep-alive comments.
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn reject(status: StatusCode, code: i64, message: &str) -> Response {
+    json_response(status, &protocol::error(Value::Null, code, message))
+}
+
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(header::ORIGIN) {
+        None => Ok(()),
+        Some(origin) => match origin.to_str() {
+            Ok(origin) if origin_allowed(&state.config, origin) => Ok(()),
+            _ => Err(reject(
+                StatusCode::FORBIDDEN,
+                codes::SERVER_ERROR,
+                "Forbidden: Origin not allowed (add it to allowed_origins)",
+            )),
+        },
+    }
+}
+
+/// The live session of this request and the protocol version in effect for it.
+fn resolve_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Arc<Session>, &'static str), Response> {
+    let header_version = match headers.get(PROTOCOL_VERSION_HEADER) {
+        None => None,
+        Some(value) => match value.to_str().ok().and_then(supported_version) {
+            Some(version) => Some(version),
+            None => {
+                let message = format!(
+                    "Bad Request: unsupported MCP-Protocol-Version {:?}; supported: {}",
+                    String::from_utf8_lossy(value.as_bytes()),
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                );
+                return Err(reject(
+                    StatusCode::BAD_REQUEST,
+                    codes::SERVER_ERROR,
+                    &message,
+                ));
+            }
+        },
+    };
+    let Some(id) = headers.get(SESSION_ID_HEADER) else {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            codes::SERVER_ERROR,
+            "Bad Request: Mcp-Session-Id header is required (send initialize first)",
+        ));
+    };
+    let session = id
+        .to_str()
+        .ok()
+        .and_then(|id| state.sessions.get(id))
+        .ok_or_else(|| {
+            reject(
+                StatusCode::NOT_FOUND,
+                codes::SESSION_NOT_FOUND,
+                "Session not found: it ended or expired; send initialize to start a new one",
+            )
+        })?;
+    let version = header_version.unwrap_or_else(|| session.protocol_version());
+    Ok((session, version))
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let too_large = || {
+        reject(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::INVALID_REQUEST,
+            &format!("Payload Too Large: the request body exceeds {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(reject(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "Bad Request: the request body could not be read",
+        )),
+    }
+}
+
+/// `POST /mcp`: one JSON-RPC message, or a batch under 2025-03-26.
+pub(crate) async fn post_message(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(response) = check_origin(&state, &headers) {
+        return response;
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .map(|value| {
+                value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return reject(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                codes::INVALID_REQUEST,
+                "Unsupported Media Type: POST a JSON-RPC message as application/json",
+            );
+        }
+    }
+    let bytes = match read_body(&headers, body, state.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let message: Value = match serde_json::from_slice(&bytes) {
+        Ok(message) => message,
+        Err(error) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                codes::PARSE_ERROR,
+                &format!("Parse error: {error}"),
+            )
+        }
+    };
+    match message {
+        Value::Array(batch) => post_batch(&state, &headers, batch).await,
+        single => post_single(&state, &headers, single).await,
+    }
+}
+
+async fn post_single(state: &AppState, headers: &HeaderMap, message: Value) -> Response {
+    let incoming = match protocol::classify(message) {
+        Ok(incoming) => incoming,
+        Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
+    };
+    if let Incoming::Request { id, method, params } = &incoming {
+        if method == "initialize" {
+            return initialize(state, id.clone(), params.clone());
+        }
+        if method == "server/discover" {
+            // Answered before the session checks so newer clients probing without a session fall back.
+            return json_response(StatusCode::OK, &method_not_found(id.clone(), method));
+        }
+    }
+    let (session, _version) = match resolve_session(state, headers) {
+        Ok(resolved) => resolved,
+        Err(response) => return response,
+    };
+    match incoming {
+        Incoming::Request { id, method, params } => {
+            let response = dispatch(state, &session, id, &method, params).await;
+            json_response(StatusCode::OK, &response)
+        }
+        Incoming::Notification | Incoming::Response => StatusCode::ACCEPTED.into_response(),
+    }
+}
+
+async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) -> Response {
+    if batch.is_empty() {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "Invalid Request: empty batch",
+        );
+    }
+    let (session, version) = match resolve_session(state, headers) {
+        Ok(resolved) => resolved,
+        Err(response) => return response,
+    };
+    if version != BATCH_PROTOCOL_VERSION {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            &format!("Invalid Request: JSON-RPC batches are only allowed with protocol version {BATCH_PROTOCOL_VERSION}"),
+        );
+    }
+    let mut responses = Vec::new();
+    for message in batch {
+        match protocol::classify(message) {
+            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => {
+                responses.push(protocol::error(
+                    id,
+                    codes::INVALID_REQUEST,
+                    "initialize must not be part of a batch",
+                ))
+            }
+            Ok(Incoming::Request { id, method, params }) => {
+                responses.push(dispatch(state, &session, id, &method, params).await);
+            }
+            Ok(Incoming::Notification | Incoming::Response) => {}
+            Err(error) => responses.push(error),
+        }
+    }
+    if responses.is_empty() {
+        StatusCode::ACCEPTED.into_response()
+    } else {
+        json_response(StatusCode::OK, &Value::Array(responses))
+    }
+}
+
+fn method_not_found(id: Value, method: &str) -> Value {
+    protocol::error(
+        id,
+        codes::METHOD_NOT_FOUND,
+        &format!("Method not found: {method}"),
+    )
+}
+
+fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
+    let Some(requested) = params
+        .as_ref()
+        .and_then(|params| params.get("protocolVersion"))
+        .and_then(Value::as_str)
+    else {
+        let error = protocol::error(
+            id,
+            codes::INVALID_PARAMS,
+            "initialize needs params.protocolVersion (a string)",
+        );
+        return json_response(StatusCode::OK, &error);
+    };
+    let version = supported_version(requested).unwrap_or(LATEST_PROTOCOL_VERSION);
+    let Ok(session) = state.sessions.create(version) else {
+        return reject(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL_ERROR,
+            "cannot create a session id: no randomness available",
+        );
+    };
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": {"tools": {"listChanged": false}, "logging": {}},
+        "serverInfo": {"name": state.config.server_name, "version": state.config.server_version},
+    });
+    let mut response = json_response(StatusCode::OK, &protocol::success(id, result));
+    if let Ok(value) = HeaderValue::from_str(session.id()) {
+        response.headers_mut().insert(SESSION_ID_HEADER, value);
+    }
+    response
+}
+
+/// Route one request of a live session to its method.
+async fn dispatch(
+    state: &AppState,
+    session: &Arc<Session>,
+    id: Value,
+    method: &str,
+    params: Option<Value>,
+) -> Value {
+    let outcome = match method {
+        "ping" => Ok(json!({})),
+        "tools/list" => crate::tools::list(state, params),
+        "tools/call" => crate::tools::call(state, session, params).await,
+        // Job notifications are always sent; the level request is accepted for client compatibility.
+        "logging/setLevel" => Ok(json!({})),
+        "initialize" => Err(protocol::RpcError::new(
+            codes::INVALID_REQUEST,
+            "this session is already initialized",
+        )),
+        _ => return method_not_found(id, method),
+    };
+    match outcome {
+        Ok(result) => protocol::success(id, result),
+        Err(error) => protocol::error(id, error.code, &error.message),
+    }
+}
+
+/// `GET /mcp`: the session's server→client SSE stream.
+pub(crate) async fn get_stream(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(response) = check_origin(&state, &headers) {
+        return response;
+    }
+    let accepts_sse = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("text/event-stream"));
+    if !accepts_sse {
+        return reject(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::SERVER_ERROR,
+            "Not Acceptable: GET /mcp needs Accept: text/event-stream",
+        );
+    }
+    let (session, _version) = match resolve_session(&state, &headers) {
+        Ok(resolved) => resolved,
+        Err(response) => return response,
+    };
+    let generation = session.attach_stream();
+    let stream = event_stream(StreamState {
+        guard: StreamGuard(session),
+        generation,
+        shutdown: state.shutdown.clone(),
+        recorder: state.recorder.clone(),
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE))
+        .into_response()
+}
+
+/// Detaches the stream from its session however the stream ends.
+struct StreamGuard(Arc<Session>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.detach_stream();
+    }
+}
+
+struct StreamState {
+    guard: StreamGuard,
+    generation: u64,
+    shutdown: CancellationToken,
+    recorder: Recorder,
+}
+
+fn event_stream(state: StreamState) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+    stream::unfold(state, |state| async move {
+        let session = state.guard.0.clone();
+        loop {
+            let changed = session.changed();
+            match session.next_for(state.generation) {
+                Next::Send(message) => {
+                    state.recorder.notification_sent(Channel::Sse);
+                    return Some((Ok(Event::default().event("message").data(message)), state));
+                }
+                Next::End => return None,
+                Next::Wait => {}
+            }
+            tokio::select! {
+                () = changed => {}
+                () = state.shutdown.cancelled() => return None,
+            }
+        }
+    })
+}
+
+/// `DELETE /mcp`: end the session (`204`).
+pub(crate) async fn delete_session(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = check_origin(&state, &headers) {
+        return response;
+    }
+    match resolve_session(&state, &headers) {
+        Ok((session, _version)) => {
+            state.sessions.remove(session.id());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(response) => response,
+    }
+}

@@ -1,0 +1,465 @@
+//! The server's Prometheus metric set (`dcc_mcp_*`) on the sharded engine, and `GET /metrics`.
+//!
+//! Compiled only with the `prometheus` feature (gated once, at the `mod` line in `lib.rs`). Each
+//! [`crate::McpHttpServer`] with `enable_prometheus` owns one [`ServerMetrics`]: its own
+//! `dcc_mcp_telemetry::Registry` (per-thread shards, merged on scrape) registered as a collector
+//! in its own `prometheus::Registry` — never `prometheus::default_registry()` — so several
+//! servers in one process keep independent counts.
+//!
+//! The record points (`crate::record::Recorder`) forward here. Label values are bounded: `status`,
+//! `result` and `channel` come from Rust enums, and `tool` is a registered tool's name — a call
+//! naming anything else is recorded as `tool="<unknown>"` (whose series exist from start too).
+//! Handles are resolved when a tool is registered (see [`tools`]), which also creates the tool's
+//! series at zero so that `rate()` sees its first call. `dcc_mcp_active_sessions` and `dcc_mcp_registered_tools` are set from the
+//! server's live counts at scrape time, so they are exact, and `dcc_mcp_build_info` is 1 from
+//! start, so a scrape is never empty.
+
+mod auth;
+mod endpoint;
+mod render;
+mod tools;
+
+use std::time::Duration;
+
+use dcc_mcp_telemetry::{
+    Counter, CounterFamily, Gauge, GaugeFamily, HistogramFamily, Registry, TelemetryError,
+};
+
+use crate::record::{CallStatus, Channel, JobResult};
+
+pub(crate) use endpoint::routes;
+
+use render::{Declared, Kind};
+
+/// Histogram buckets: a log ladder for DCC tool calls, 1 ms → 30 s.
+pub(crate) const BUCKETS: [f64; 13] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The `tool` label of calls that name no registered tool.
+pub(crate) const UNKNOWN_TOOL: &str = "<unknown>";
+
+/// Most scrapes rendered at once; more get `503` (Prometheus retries on its next interval).
+pub(crate) const MAX_CONCURRENT_SCRAPES: usize = 4;
+
+/// Series cap of the per-tool families: room for thousands of tools, still a hard bound.
+const TOOL_SERIES_CAP: usize = 16_384;
+
+const TOOL_CALLS: &str = "dcc_mcp_tool_calls_total";
+const TOOL_DURATION: &str = "dcc_mcp_tool_duration_seconds";
+const JOBS_IN_FLIGHT: &str = "dcc_mcp_jobs_in_flight";
+const JOB_CREATED: &str = "dcc_mcp_job_created_total";
+const JOB_WAIT: &str = "dcc_mcp_job_wait_seconds";
+const NOTIFICATIONS: &str = "dcc_mcp_notifications_sent_total";
+const ACTIVE_SESSIONS: &str = "dcc_mcp_active_sessions";
+const REGISTERED_TOOLS: &str = "dcc_mcp_registered_tools";
+const BUILD_INFO: &str = "dcc_mcp_build_info";
+
+/// The nine families of the metric surface, plus the engine's series-overflow counter (so a capped
+/// family is visible), always in the exposition: with `# HELP`/`# TYPE` even before any series.
+const DECLARED: [Declared; 10] = [
+    Declared {
+        name: TOOL_CALLS,
+        help: "Tool calls the server observed, by tool and status (success/error).",
+        kind: Kind::Counter,
+    },
+    Declared {
+        name: TOOL_DURATION,
+        help: "Wall-clock seconds from tool dispatch to completion.",
+        kind: Kind::Histogram,
+    },
+    Declared {
+        name: JOBS_IN_FLIGHT,
+        help: "Long-running jobs executing now.",
+        kind: Kind::Gauge,
+    },
+    Declared {
+        name: JOB_CREATED,
+        help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected).",
+        kind: Kind::Counter,
+    },
+    Declared {
+        name: JOB_WAIT,
+        help: "Seconds from job creation to first execution.",
+        kind: Kind::Histogram,
+    },
+    Declared {
+        name: NOTIFICATIONS,
+        help: "MCP notifications pushed to clients, by channel (sse/ws).",
+        kind: Kind::Counter,
+    },
+    Declared {
+        name: ACTIVE_SESSIONS,
+        help: "Live MCP Streamable HTTP sessions.",
+        kind: Kind::Gauge,
+    },
+    Declared {
+        name: REGISTERED_TOOLS,
+        help: "Tools currently registered.",
+        kind: Kind::Gauge,
+    },
+    Declared {
+        name: BUILD_INFO,
+        help: "Always 1; the labels identify the running build.",
+        kind: Kind::Gauge,
+    },
+    Declared {
+        name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
+        help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
+        kind: Kind::Counter,
+    },
+];
+
+/// `status` label values, indexed by [`status_index`].
+const STATUSES: [&str; 2] = ["success", "error"];
+
+fn status_index(status: CallStatus) -> usize {
+    match status {
+        CallStatus::Success => 0,
+        CallStatus::Error => 1,
+    }
+}
+
+/// `result` label values, indexed by [`job_result_index`].
+const JOB_RESULTS: [&str; 3] = ["accepted", "queue_full", "rejected"];
+
+fn job_result_index(result: JobResult) -> usize {
+    // Exhaustive on purpose: a new `JobResult` variant must get a label (and a zero series) here.
+    match result {
+        JobResult::Accepted => 0,
+        JobResult::QueueFull => 1,
+        JobResult::Rejected => 2,
+    }
+}
+
+/// `channel` label values, indexed by [`channel_index`].
+const CHANNELS: [&str; 2] = ["sse", "ws"];
+
+fn channel_index(channel: Channel) -> usize {
+    match channel {
+        Channel::Sse => 0,
+        Channel::Ws => 1,
+    }
+}
+
+/// The engine families behind the nine metrics.
+pub(crate) struct Families {
+    tool_calls: CounterFamily,
+    tool_duration: HistogramFamily,
+    jobs_in_flight: GaugeFamily,
+    job_created: CounterFamily,
+    job_wait: HistogramFamily,
+    notifications: CounterFamily,
+    active_sessions: Gauge,
+    registered_tools: Gauge,
+    build_info: GaugeFamily,
+}
+
+impl Families {
+    fn new(r: &Registry) -> Result<Self, TelemetryError> {
+        let help = |name: &str| {
+            DECLARED
+                .iter()
+                .find(|d| d.name == name)
+                .map_or("", |d| d.help)
+        };
+        Ok(Self {
+            tool_calls: r.counter_family_with_cap(
+                TOOL_CALLS,
+                help(TOOL_CALLS),
+                &["tool", "status"],
+                TOOL_SERIES_CAP,
+            )?,
+            tool_duration: r.histogram_family_with_cap(
+                TOOL_DURATION,
+                help(TOOL_DURATION),
+                &["tool"],
+                &BUCKETS,
+                TOOL_SERIES_CAP,
+            )?,
+            jobs_in_flight: r.gauge_family_with_cap(
+                JOBS_IN_FLIGHT,
+                help(JOBS_IN_FLIGHT),
+                &["tool"],
+                TOOL_SERIES_CAP,
+            )?,
+            job_created: r.counter_family_with_cap(
+                JOB_CREATED,
+                help(JOB_CREATED),
+                &["tool", "result"],
+                TOOL_SERIES_CAP,
+            )?,
+            job_wait: r.histogram_family_with_cap(
+                JOB_WAIT,
+                help(JOB_WAIT),
+                &["tool"],
+                &BUCKETS,
+                TOOL_SERIES_CAP,
+            )?,
+            notifications: r.counter_family(NOTIFICATIONS, help(NOTIFICATIONS), &["channel"])?,
+            active_sessions: r.gauge(ACTIVE_SESSIONS, help(ACTIVE_SESSIONS))?,
+            registered_tools: r.gauge(REGISTERED_TOOLS, help(REGISTERED_TOOLS))?,
+            build_info: r.gauge_family(BUILD_INFO, help(BUILD_INFO), &["version", "crate"])?,
+        })
+    }
+}
+
+/// Why a server's metric set could not be built (a bug, not a runtime condition: the names and
+/// buckets are fixed).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MetricsError {
+    /// The engine refused a family.
+    #[error("metrics engine refused a dcc_mcp_* family: {0}")]
+    Engine(#[from] TelemetryError),
+    /// The `prometheus` registry refused the engine's collector.
+    #[error("prometheus registry refused the metrics collector: {0}")]
+    Prometheus(#[from] prometheus::Error),
+}
+
+/// One server's metrics: engine registry, prometheus registry, resolved handles, scrape policy.
+pub(crate) struct ServerMetrics {
+    prometheus: prometheus::Registry,
+    families: Families,
+    tools: tools::ToolTable,
+    unknown: tools::CallHandles,
+    notifications: [Counter; 2],
+    auth: Option<auth::BasicAuthGuard>,
+    scrapes: tokio::sync::Semaphore,
+}
+
+impl std::fmt::Debug for ServerMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerMetrics")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerMetrics {
+    /// Builds the metric set for one server; `basic_auth` guards its `/metrics`.
+    pub(crate) fn new(basic_auth: Option<&crate::BasicAuth>) -> Result<Self, MetricsError> {
+        let engine = Registry::new();
+        let families = Families::new(&engine)?;
+        families
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("CARGO_PKG_NAME")])
+            .set(1);
+        let notifications = CHANNELS.map(|c| families.notifications.with_label_values(&[c]));
+        let unknown = tools::CallHandles::resolve(&families, UNKNOWN_TOOL);
+        let prometheus = prometheus::Registry::new();
+        prometheus.register(Box::new(engine))?;
+        let metrics = Self {
+            prometheus,
+            families,
+            tools: tools::ToolTable::default(),
+            unknown,
+            notifications,
+            auth: basic_auth.map(|a| auth::BasicAuthGuard::new(&a.username, &a.password)),
+            scrapes: tokio::sync::Semaphore::new(MAX_CONCURRENT_SCRAPES),
+        };
+        // The built-in job tools are listed by `tools/list` too: their call series exist from start.
+        #[cfg(feature = "workflow")]
+        for name in crate::jobs::BUILTIN_TOOL_NAMES {
+            metrics.tools.register(&metrics.families, name, false);
+        }
+        Ok(metrics)
+    }
+
+    /// A tool finished (`tool` is `None` when the client named no registered tool).
+    #[inline]
+    pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        let record = |h: &tools::CallHandles| {
+            h.calls[status_index(status)].inc();
+            h.duration.observe_duration(duration);
+        };
+        match tool {
+            Some(name) => self.tools.with(&self.families, name, |h| record(&h.call)),
+            None => record(&self.unknown),
+        }
+    }
+
+    /// A job for `tool` was accepted or refused.
+    #[inline]
+    pub(crate) fn job_created(&self, tool: &str, result: JobResult) {
+        self.tools.with(&self.families, tool, |h| {
+            h.jobs(&self.families, tool).created[job_result_index(result)].inc()
+        });
+    }
+
+    /// A job for `tool` started executing `wait` after it was created.
+    #[inline]
+    pub(crate) fn job_started(&self, tool: &str, wait: Duration) {
+        self.tools.with(&self.families, tool, |h| {
+            let jobs = h.jobs(&self.families, tool);
+            jobs.in_flight.inc();
+            jobs.wait.observe_duration(wait);
+        });
+    }
+
+    /// A job for `tool` stopped executing (success, failure or cancellation).
+    #[inline]
+    pub(crate) fn job_finished(&self, tool: &str) {
+        self.tools.with(&self.families, tool, |h| {
+            h.jobs(&self.families, tool).in_flight.dec()
+        });
+    }
+
+    /// A notification went out on `channel`.
+    #[inline]
+    pub(crate) fn notification_sent(&self, channel: Channel) {
+        self.notifications[channel_index(channel)].inc();
+    }
+
+    /// `name` was registered: resolve its handles and create its series at zero.
+    pub(crate) fn tool_registered(&self, name: &str) {
+        self.tools.register(&self.families, name, true);
+    }
+
+    /// `name` was unregistered. Its series stay (counters must not go backwards).
+    pub(crate) fn tool_unregistered(&self, name: &str) {
+        self.tools.unregister(name);
+    }
+
+    /// Renders the exposition text with the live gauges set to the given exact values.
+    pub(crate) fn render(
+        &self,
+        active_sessions: usize,
+        registered_tools: usize,
+    ) -> Result<String, prometheus::Error> {
+        self.families
+            .active_sessions
+            .set(i64::try_from(active_sessions).unwrap_or(i64::MAX));
+        self.families
+            .registered_tools
+            .set(i64::try_from(registered_tools).unwrap_or(i64::MAX));
+        render::encode(&DECLARED, &self.prometheus.gather())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line_value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Two threads record through the same handles; the scrape shows the exact totals.
+    #[test]
+    fn concurrent_recording_is_exact() {
+        let m = std::sync::Arc::new(ServerMetrics::new(None).unwrap());
+        m.tool_registered("render");
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for i in 0..10_000u32 {
+                        let status = if i % 4 == 0 {
+                            CallStatus::Error
+                        } else {
+                            CallStatus::Success
+                        };
+                        m.tool_call(Some("render"), status, Duration::from_micros(500));
+                        if t == 0 {
+                            m.tool_call(None, CallStatus::Error, Duration::from_millis(2));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = m.render(3, 1).unwrap();
+        let v = |s| line_value(&text, s);
+        assert_eq!(
+            v(r#"dcc_mcp_tool_calls_total{status="success",tool="render"}"#),
+            Some(15_000.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_calls_total{status="error",tool="render"}"#),
+            Some(5_000.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_calls_total{status="error",tool="<unknown>"}"#),
+            Some(10_000.0)
+        );
+        // 0.5 ms lands in the first bucket (le 0.001), 2 ms in the second (le 0.005).
+        assert_eq!(
+            v(r#"dcc_mcp_tool_duration_seconds_bucket{tool="render",le="0.001"}"#),
+            Some(20_000.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_duration_seconds_bucket{tool="<unknown>",le="0.001"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_duration_seconds_bucket{tool="<unknown>",le="0.005"}"#),
+            Some(10_000.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_duration_seconds_count{tool="render"}"#),
+            Some(20_000.0)
+        );
+        assert_eq!(v("dcc_mcp_active_sessions"), Some(3.0));
+        assert_eq!(v("dcc_mcp_registered_tools"), Some(1.0));
+    }
+
+    /// Jobs of a tool that is no longer registered still land on that tool's series, and
+    /// unregistering keeps every series.
+    #[test]
+    fn jobs_outliving_their_tool_and_unregistration() {
+        let m = ServerMetrics::new(None).unwrap();
+        m.tool_registered("bake");
+        m.job_created("bake", JobResult::Accepted);
+        m.job_started("bake", Duration::from_millis(30));
+        m.tool_unregistered("bake");
+        m.job_finished("bake");
+        m.job_created("bake", JobResult::QueueFull);
+        m.notification_sent(Channel::Sse);
+        m.notification_sent(Channel::Sse);
+        let text = m.render(0, 0).unwrap();
+        let v = |s| line_value(&text, s);
+        let created = |r: &str| {
+            line_value(
+                &text,
+                &format!(r#"dcc_mcp_job_created_total{{result="{r}",tool="bake"}}"#),
+            )
+        };
+        assert_eq!(created("accepted"), Some(1.0));
+        assert_eq!(created("queue_full"), Some(1.0));
+        assert_eq!(created("rejected"), Some(0.0));
+        assert_eq!(v(r#"dcc_mcp_jobs_in_flight{tool="bake"}"#), Some(0.0));
+        assert_eq!(
+            v(r#"dcc_mcp_job_wait_seconds_bucket{tool="bake",le="0.025"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_job_wait_seconds_bucket{tool="bake",le="0.05"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_notifications_sent_total{channel="sse"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            v(r#"dcc_mcp_tool_calls_total{status="success",tool="bake"}"#),
+            Some(0.0)
+        );
+    }
+
+    /// Each server has its own registries: no series leak from one to another.
+    #[test]
+    fn metric_sets_are_independent() {
+        let a = ServerMetrics::new(None).unwrap();
+        let b = ServerMetrics::new(None).unwrap();
+        a.tool_registered("x");
+        a.tool_call(Some("x"), CallStatus::Success, Duration::ZERO);
+        let (ta, tb) = (a.render(0, 1).unwrap(), b.render(0, 0).unwrap());
+        let series = r#"dcc_mcp_tool_calls_total{status="success",tool="x"}"#;
+        assert_eq!(line_value(&ta, series), Some(1.0));
+        assert_eq!(line_value(&tb, series), None);
+        assert!(prometheus::default_registry().gather().is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! Record points: the one internal hook surface through which the server reports its traffic.
+//!
+//! Each method is called from exactly one place in the crate, so a counter fed from here counts every
+//! event once. Without the Prometheus exporter the bodies are empty and inline away: recording costs nothing.
+
+use std::time::Duration;
+
+/// Outcome of one `tools/call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallStatus {
+    /// A result with `isError: false`.
+    Success,
+    /// A result with `isError: true`, or a JSON-RPC error.
+    Error,
+}
+
+impl CallStatus {
+    /// The metric label value.
+    #[allow(dead_code)]
+    pub(crate) fn as_label(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Outcome of submitting an async job.
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobResult {
+    /// Queued; a job id was returned.
+    Accepted,
+    /// Refused because the bounded queue was full.
+    QueueFull,
+    /// Refused for another reason (server shutting down, no randomness for an id).
+    Rejected,
+}
+
+impl JobResult {
+    /// The metric label value.
+    #[allow(dead_code)]
+    pub(crate) fn as_label(&self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::QueueFull => "queue_full",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Transport a notification went out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Channel {
+    /// The session's `GET /mcp` server-sent-event stream.
+    Sse,
+    /// A WebSocket (reserved; no WebSocket transport yet).
+    #[allow(dead_code)]
+    Ws,
+}
+
+impl Channel {
+    /// The metric label value.
+    #[allow(dead_code)]
+    pub(crate) fn as_label(&self) -> &'static str {
+        match self {
+            Self::Sse => "sse",
+            Self::Ws => "ws",
+        }
+    }
+}
+
+/// Receives every record point; cheap to clone (shared by the app state, sessions, jobs and the registry).
+///
+/// With the `prometheus` feature it holds the server's metric set when `enable_prometheus` is on, and
+/// each record point costs one `Option` check when it is off. Without the feature the field and the
+/// forwarding compile away.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Recorder {
+    #[cfg(feature = "prometheus")]
+    metrics: Option<std::sync::Arc<crate::metrics::ServerMetrics>>,
+}
+
+/// Forwards a record point to the metric set, if there is one (nothing without the feature).
+#[cfg(feature = "prometheus")]
+macro_rules! forward {
+    ($self:ident, |$m:ident| $call:expr) => {
+        if let Some($m) = &$self.metrics {
+            $call;
+        }
+    };
+}
+#[cfg(not(feature = "prometheus"))]
+macro_rules! forward {
+    ($self:ident, |$m:ident| $call:expr) => {};
+}
+
+impl Recorder {
+    /// A recorder that records nothing.
+    #[allow(dead_code)]
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The recorder for a server with `config`: with the `prometheus` feature and `enable_prometheus`,
+    /// it feeds a new metric set of its own (never a global one).
+    pub(crate) fn for_config(
+        config: &crate::config::McpHttpConfig,
+    ) -> Result<Self, crate::error::ServerError> {
+        #[cfg(feature = "prometheus")]
+        if config.enable_prometheus {
+            let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
+                .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
+            return Ok(Self {
+                metrics: Some(std::sync::Arc::new(metrics)),
+            });
+        }
+        let _ = config;
+        Ok(Self::default())
+    }
+
+    /// The metric set this recorder feeds (for the `/metrics` route).
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn metrics(&self) -> Option<&std::sync::Arc<crate::metrics::ServerMetrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// One `tools/call` finished (called only by the `tools/call` wrapper). `tool` is `None` when the
+    /// name is not a registered or built-in tool, so unknown names cannot blow up label cardinality.
+    #[inline]
+    pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        forward!(self, |m| m.tool_call(tool, status, duration));
+        let _ = (tool, status, duration);
+    }
+
+    /// An async job was submitted, with its outcome.
+    #[inline]
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn job_created(&self, tool: &str, result: JobResult) {
+        forward!(self, |m| m.job_created(tool, result));
+        let _ = (tool, result);
+    }
+
+    /// An accepted job left the queue after waiting `wait` (it then runs, or ends at once if it was
+    /// cancelled while queued). Every accepted job that leaves the queue is later `job_finished`.
+    #[inline]
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn job_started(&self, tool: &str, wait: Duration) {
+        forward!(self, |m| m.job_started(tool, wait));
+        let _ = (tool, wait);
+    }
+
+    /// A started job reached a terminal state (succeeded, failed or cancelled).
+    #[inline]
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn job_finished(&self, tool: &str) {
+        forward!(self, |m| m.job_finished(tool));
+        let _ = tool;
+    }
+
+    /// A notification was written to a client stream.
+    #[inline]
+    pub(crate) fn notification_sent(&self, channel: Channel) {
+        forward!(self, |m| m.notification_sent(channel));
+        let _ = channel;
+    }
+
+    /// A session was created by `initialize`.
+    #[inline]
+    pub(crate) fn session_opened(&self) {
+        // Nothing to count: `/metrics` reads the exact live-session count at scrape time.
+    }
+
+    /// A session ended (`DELETE /mcp` or idle expiry).
+    #[inline]
+    pub(crate) fn session_closed(&self) {
+        // Nothing to count: `/metrics` reads the exact live-session count at scrape time.
+    }
+
+    /// A tool was added to the registry this server serves.
+    #[inline]
+    pub(crate) fn tool_registered(&self, name: &str) {
+        forward!(self, |m| m.tool_registered(name));
+        let _ = name;
+    }
+
+    /// A tool was removed from the registry this server serves.
+    #[inline]
+    pub(crate) fn tool_unregistered(&self, name: &str) {
+        forward!(self, |m| m.tool_unregistered(name));
+        let _ = name;
+    }
+}

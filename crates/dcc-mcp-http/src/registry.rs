@@ -1,0 +1,538 @@
+//! The tool registry: tool specs, their compiled JSON Schemas and their handlers.
+//!
+//! The registry is shared (`Clone` is an `Arc` clone) between the user who registers tools and every
+//! server that serves them, so tools registered after `start()` are served at once. Servers observe
+//! it to record tool (un)registration.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use serde_json::{json, Value};
+
+use crate::error::RegistryError;
+use crate::record::Recorder;
+
+/// Longest accepted tool name, in characters.
+pub const MAX_TOOL_NAME_CHARS: usize = 128;
+
+/// How a tool runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Execution {
+    /// The call waits for the handler and returns its result (bounded by `request_timeout`).
+    #[default]
+    Sync,
+    /// The call returns a job id at once; the handler runs as a job on the bounded job queue
+    /// (needs the `workflow` Cargo feature).
+    Async,
+}
+
+/// Everything a client learns about a tool from `tools/list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    /// Unique name (1..=128 characters, no control characters).
+    pub name: String,
+    /// Human-readable description.
+    pub description: String,
+    /// JSON Schema the arguments must match.
+    pub input_schema: Value,
+    /// Optional JSON Schema of `structuredContent`.
+    pub output_schema: Option<Value>,
+    /// Sync or async (job) execution.
+    pub execution: Execution,
+}
+
+impl ToolSpec {
+    /// A sync tool with an empty description that accepts any object.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            input_schema: json!({"type": "object"}),
+            output_schema: None,
+            execution: Execution::Sync,
+        }
+    }
+
+    /// Set the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Set the input JSON Schema.
+    pub fn input_schema(mut self, schema: Value) -> Self {
+        self.input_schema = schema;
+        self
+    }
+
+    /// Set the output JSON Schema.
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+
+    /// Set sync or async execution.
+    pub fn execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
+    }
+
+    /// The `tools/list` entry for this tool.
+    pub(crate) fn to_wire(&self) -> Value {
+        let mut tool = json!({
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        });
+        if let (Some(schema), Some(map)) = (&self.output_schema, tool.as_object_mut()) {
+            map.insert("outputSchema".into(), schema.clone());
+        }
+        tool
+    }
+}
+
+/// Error a handler returns; its message is shown to the client in an `isError: true` result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl From<String> for ToolError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for ToolError {
+    fn from(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+/// Where a handler's progress reports go (a session's SSE stream, a job's state).
+pub(crate) trait ProgressSink: Send + Sync {
+    fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>);
+}
+
+/// What a handler gets besides its arguments: progress reporting and cancellation.
+#[derive(Clone)]
+pub struct ToolContext {
+    tool_name: String,
+    cancelled: Arc<AtomicBool>,
+    progress: Option<Arc<dyn ProgressSink>>,
+}
+
+impl fmt::Debug for ToolContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolContext")
+            .field("tool_name", &self.tool_name)
+            .field("cancelled", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolContext {
+    /// A context not attached to any client: progress goes nowhere and it is never cancelled.
+    /// Useful to call a handler directly (tests, scripts).
+    pub fn detached(tool_name: impl Into<String>) -> Self {
+        Self {
+            tool_name: tool_name.into(),
+            cancelled: Arc::new(AtomicBool::new(false)),
+            progress: None,
+        }
+    }
+
+    pub(crate) fn attached(
+        tool_name: &str,
+        cancelled: Arc<AtomicBool>,
+        progress: Option<Arc<dyn ProgressSink>>,
+    ) -> Self {
+        Self {
+            tool_name: tool_name.to_owned(),
+            cancelled,
+            progress,
+        }
+    }
+
+    /// Report progress to the client (`notifications/progress` on the session's SSE stream).
+    /// `progress` should increase with every report; `total` is optional.
+    pub fn report_progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        if let Some(sink) = &self.progress {
+            sink.report(progress, total, message);
+        }
+    }
+
+    /// True once the call timed out, its job was cancelled, or the server is stopping.
+    /// Long-running handlers should poll this and return early.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// The name of the tool being called.
+    pub fn tool_name(&self) -> &str {
+        &self.tool_name
+    }
+}
+
+/// A tool implementation: a blocking function from arguments to a JSON value.
+///
+/// Handlers run on tokio's blocking pool. A returned `Value::String(s)` becomes a text content item;
+/// any other value becomes text holding its JSON, plus `structuredContent` when it is an object.
+pub type ToolHandler = Arc<dyn Fn(Value, &ToolContext) -> Result<Value, ToolError> + Send + Sync>;
+
+/// One registered tool: spec, compiled schemas, handler.
+pub(crate) struct ToolEntry {
+    pub(crate) spec: ToolSpec,
+    pub(crate) input_validator: jsonschema::Validator,
+    pub(crate) output_validator: Option<jsonschema::Validator>,
+    pub(crate) handler: Option<ToolHandler>,
+}
+
+struct Observer {
+    id: u64,
+    recorder: Recorder,
+}
+
+#[derive(Default)]
+struct Inner {
+    tools: RwLock<BTreeMap<String, Arc<ToolEntry>>>,
+    observers: Mutex<Vec<Observer>>,
+    next_observer: AtomicU64,
+}
+
+/// The set of tools a server serves. `Clone` shares the same set.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolRegistry")
+            .field("tools", &self.len())
+            .finish()
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), RegistryError> {
+    let invalid = |reason| RegistryError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    };
+    let chars = name.chars().count();
+    if chars == 0 {
+        return Err(invalid("a tool name must not be empty"));
+    }
+    if chars > MAX_TOOL_NAME_CHARS {
+        return Err(invalid("a tool name must be at most 128 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("a tool name must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn compile(
+    name: &str,
+    which: &'static str,
+    schema: &Value,
+) -> Result<jsonschema::Validator, RegistryError> {
+    if !schema.is_object() {
+        return Err(RegistryError::InvalidSchema {
+            name: name.to_owned(),
+            which,
+            message: "a schema must be a JSON object".to_owned(),
+        });
+    }
+    jsonschema::validator_for(schema).map_err(|error| RegistryError::InvalidSchema {
+        name: name.to_owned(),
+        which,
+        message: error.to_string(),
+    })
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register a tool without a handler yet; calls return an `isError` "no handler" result until
+    /// [`set_handler`](Self::set_handler) is called.
+    pub fn register(&self, spec: ToolSpec) -> Result<(), RegistryError> {
+        self.insert(spec, None)
+    }
+
+    /// Register a tool with its handler.
+    pub fn register_with_handler(
+        &self,
+        spec: ToolSpec,
+        handler: ToolHandler,
+    ) -> Result<(), RegistryError> {
+        self.insert(spec, Some(handler))
+    }
+
+    fn insert(&self, spec: ToolSpec, handler: Option<ToolHandler>) -> Result<(), RegistryError> {
+        validate_name(&spec.name)?;
+        if spec.execution == Execution::Async && !cfg!(feature = "workflow") {
+            return Err(RegistryError::AsyncUnavailable(spec.name));
+        }
+        let input_validator = compile(&spec.name, "inputSchema", &spec.input_schema)?;
+        let output_validator = match &spec.output_schema {
+            Some(schema) => Some(compile(&spec.name, "outputSchema", schema)?),
+            None => None,
+        };
+        let name = spec.name.clone();
+        {
+            let mut tools = self
+                .inner
+                .tools
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if tools.contains_key(&name) {
+                return Err(RegistryError::Duplicate(name));
+            }
+            tools.insert(
+                name.clone(),
+                Arc::new(ToolEntry {
+                    spec,
+                    input_validator,
+                    output_validator,
+                    handler,
+                }),
+            );
+        }
+        for observer in self.observers() {
+            observer.tool_registered(&name);
+        }
+        Ok(())
+    }
+
+    /// Attach or replace the handler of a registered tool.
+    pub fn set_handler(&self, name: &str, handler: ToolHandler) -> Result<(), RegistryError> {
+        let mut tools = self
+            .inner
+            .tools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = tools
+            .get(name)
+            .ok_or_else(|| RegistryError::UnknownTool(name.to_owned()))?;
+        let replaced = ToolEntry {
+            spec: entry.spec.clone(),
+            input_validator: entry.input_validator.clone(),
+            output_validator: entry.output_validator.clone(),
+            handler: Some(handler),
+        };
+        tools.insert(name.to_owned(), Arc::new(replaced));
+        Ok(())
+    }
+
+    /// Remove a tool; returns whether it existed. Calls already running finish normally.
+    pub fn unregister(&self, name: &str) -> bool {
+        let removed = self
+            .inner
+            .tools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .is_some();
+        if removed {
+            for observer in self.observers() {
+                observer.tool_unregistered(name);
+            }
+        }
+        removed
+    }
+
+    /// All tool specs, sorted by name.
+    pub fn list(&self) -> Vec<ToolSpec> {
+        self.read(|tools| tools.values().map(|entry| entry.spec.clone()).collect())
+    }
+
+    /// The spec of one tool.
+    pub fn get(&self, name: &str) -> Option<ToolSpec> {
+        self.read(|tools| tools.get(name).map(|entry| entry.spec.clone()))
+    }
+
+    /// Number of registered tools.
+    pub fn len(&self) -> usize {
+        self.read(BTreeMap::len)
+    }
+
+    /// True when no tool is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when a tool with this name is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.read(|tools| tools.contains_key(name))
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&BTreeMap<String, Arc<ToolEntry>>) -> T) -> T {
+        f(&self
+            .inner
+            .tools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn entry(&self, name: &str) -> Option<Arc<ToolEntry>> {
+        self.read(|tools| tools.get(name).cloned())
+    }
+
+    /// Up to `limit` specs whose names sort after `after` (all when `after` is `None`).
+    pub(crate) fn page_after(&self, after: Option<&str>, limit: usize) -> Vec<ToolSpec> {
+        use std::ops::Bound;
+        self.read(|tools| {
+            let range = match after {
+                Some(after) => tools.range::<str, _>((Bound::Excluded(after), Bound::Unbounded)),
+                None => tools.range::<str, _>(..),
+            };
+            range
+                .take(limit)
+                .map(|(_, entry)| entry.spec.clone())
+                .collect()
+        })
+    }
+
+    /// Start telling `recorder` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
+    pub(crate) fn add_observer(&self, recorder: Recorder) -> u64 {
+        let id = self.inner.next_observer.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Observer { id, recorder });
+        id
+    }
+
+    pub(crate) fn remove_observer(&self, id: u64) {
+        self.inner
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|observer| observer.id != id);
+    }
+
+    fn observers(&self) -> Vec<Recorder> {
+        self.inner
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|observer| observer.recorder.clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn echo() -> ToolHandler {
+        Arc::new(|args: Value, _ctx: &ToolContext| Ok(args))
+    }
+
+    #[test]
+    fn names_are_validated_and_unicode_round_trips() {
+        let registry = ToolRegistry::new();
+        for name in ["a", "quote\"back\\slash", "résumé.导出", &"x".repeat(128)] {
+            registry.register(ToolSpec::new(name)).unwrap();
+            assert_eq!(registry.get(name).unwrap().name, name);
+        }
+        assert_eq!(registry.len(), 4);
+        assert!(matches!(
+            registry.register(ToolSpec::new("")),
+            Err(RegistryError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            registry.register(ToolSpec::new("x".repeat(129))),
+            Err(RegistryError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            registry.register(ToolSpec::new("tab\there")),
+            Err(RegistryError::InvalidName { .. })
+        ));
+        assert_eq!(
+            registry.register(ToolSpec::new("a")),
+            Err(RegistryError::Duplicate("a".into()))
+        );
+    }
+
+    #[test]
+    fn invalid_schema_is_rejected() {
+        let registry = ToolRegistry::new();
+        let err = registry
+            .register(ToolSpec::new("bad").input_schema(json!({"type": "no-such-type"})))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            RegistryError::InvalidSchema {
+                which: "inputSchema",
+                ..
+            }
+        ));
+        let err = registry
+            .register(ToolSpec::new("bad").input_schema(json!(42)))
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::InvalidSchema { .. }));
+        assert!(registry.is_empty());
+    }
+
+    #[test]
+    fn list_is_sorted_and_unregister_works() {
+        let registry = ToolRegistry::new();
+        for name in ["b", "c", "a"] {
+            registry
+                .register_with_handler(ToolSpec::new(name), echo())
+                .unwrap();
+        }
+        let names: Vec<_> = registry.list().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(registry.unregister("b"));
+        assert!(!registry.unregister("b"));
+        assert!(!registry.contains("b"));
+        assert_eq!(registry.len(), 2);
+        let page: Vec<_> = registry
+            .page_after(Some("a"), 10)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(page, ["c"]);
+    }
+
+    #[test]
+    fn set_handler_needs_a_known_tool() {
+        let registry = ToolRegistry::new();
+        assert_eq!(
+            registry.set_handler("nope", echo()),
+            Err(RegistryError::UnknownTool("nope".into()))
+        );
+        registry.register(ToolSpec::new("later")).unwrap();
+        assert!(registry.entry("later").unwrap().handler.is_none());
+        registry.set_handler("later", echo()).unwrap();
+        assert!(registry.entry("later").unwrap().handler.is_some());
+    }
+}

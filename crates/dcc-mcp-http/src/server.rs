@@ -1,0 +1,254 @@
+//! [`McpHttpServer`] (configure, build the router, start) and [`McpServerHandle`] (address, shutdown).
+//!
+//! `start()` binds synchronously, so a port in use is reported to the caller at once and `port = 0`
+//! yields the real port, then serves on its own thread with its own multi-thread tokio runtime: callers
+//! (a DCC's main thread, Python) never need a runtime of their own.
+
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::app::{build_router, AppState};
+use crate::config::McpHttpConfig;
+use crate::error::ServerError;
+use crate::record::Recorder;
+use crate::registry::ToolRegistry;
+use crate::serve::{serve, ServeTimeouts};
+
+/// How long the runtime waits for still-running blocking handlers after the server stopped.
+const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
+
+/// An MCP Streamable HTTP server over a [`ToolRegistry`].
+pub struct McpHttpServer {
+    state: Arc<AppState>,
+    observer: u64,
+    started: AtomicBool,
+}
+
+impl std::fmt::Debug for McpHttpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpHttpServer")
+            .field("config", &self.state.config)
+            .field("tools", &self.state.registry.len())
+            .field("started", &self.started.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl McpHttpServer {
+    /// A server for `registry` with `config` (validated here).
+    pub fn new(registry: ToolRegistry, config: McpHttpConfig) -> Result<Self, ServerError> {
+        config.validate()?;
+        let recorder = Recorder::for_config(&config)?;
+        let observer = registry.add_observer(recorder.clone());
+        // Tools registered before the server existed get their metric series now.
+        registry
+            .list()
+            .iter()
+            .for_each(|spec| recorder.tool_registered(&spec.name));
+        let state = Arc::new(AppState::new(config, registry, recorder));
+        Ok(Self {
+            state,
+            observer,
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// The registry this server serves (shared: tools registered later are served at once).
+    pub fn registry(&self) -> &ToolRegistry {
+        &self.state.registry
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &McpHttpConfig {
+        &self.state.config
+    }
+
+    /// The complete axum application (`/mcp`, and `/metrics` when enabled); shares state with `start()`.
+    pub fn router(&self) -> axum::Router {
+        build_router(self.state.clone())
+    }
+
+    /// Bind now and serve on a background thread. A second call fails with [`ServerError::AlreadyStarted`].
+    pub fn start(&self) -> Result<McpServerHandle, ServerError> {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return Err(ServerError::AlreadyStarted);
+        }
+        self.spawn()
+            .inspect_err(|_| self.started.store(false, Ordering::Release))
+    }
+
+    fn spawn(&self) -> Result<McpServerHandle, ServerError> {
+        let config = &self.state.config;
+        let host = config
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let bind_error = |source| ServerError::Bind {
+            addr: format!("{}:{}", config.host, config.port),
+            source,
+        };
+        let listener = StdTcpListener::bind((host, config.port)).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("dcc-mcp-http")
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let listener = {
+            let _context = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(bind_error)?
+        };
+
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let stopped = Arc::new((Mutex::new(false), Condvar::new()));
+        let state = self.state.clone();
+        let router = self.router();
+        let timeouts = ServeTimeouts {
+            header_read: config.header_read_timeout,
+            shutdown: config.shutdown_timeout,
+        };
+        let done = stopped.clone();
+        let thread = std::thread::Builder::new()
+            .name("dcc-mcp-http-server".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+                    let stop = async {
+                        // A dropped sender (handle gone) also stops the server.
+                        let _ = stop_rx.await;
+                    };
+                    serve(listener, router, timeouts, stop, state.shutdown.clone()).await;
+                    sweeper.abort();
+                });
+                #[cfg(feature = "workflow")]
+                state.jobs.cancel_all();
+                runtime.shutdown_timeout(RUNTIME_DRAIN);
+                let (lock, condvar) = &*done;
+                *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                condvar.notify_all();
+            })
+            .map_err(ServerError::Runtime)?;
+        tracing::info!(addr = %local_addr, "MCP server listening on http://{local_addr}/mcp");
+        Ok(McpServerHandle {
+            local_addr,
+            stop: Mutex::new(Some(stop_tx)),
+            thread: Mutex::new(Some(thread)),
+            stopped,
+        })
+    }
+}
+
+impl Drop for McpHttpServer {
+    fn drop(&mut self) {
+        self.state.registry.remove_observer(self.observer);
+    }
+}
+
+async fn sweep_sessions(state: Arc<AppState>) {
+    let mut interval = tokio::time::interval(state.sessions.sweep_interval());
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let ended = state.sessions.sweep();
+        if ended > 0 {
+            tracing::debug!(ended, "expired idle sessions");
+        }
+    }
+}
+
+/// A running server. Dropping it shuts the server down.
+#[derive(Debug)]
+pub struct McpServerHandle {
+    local_addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stopped: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl McpServerHandle {
+    /// The bound address (with the real port when `port` was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// `host:port`, e.g. `127.0.0.1:8765`.
+    pub fn bind_addr(&self) -> String {
+        self.local_addr.to_string()
+    }
+
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8765/mcp`.
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.local_addr)
+    }
+
+    /// The metrics endpoint, e.g. `http://127.0.0.1:8765/metrics` (served when Prometheus is enabled).
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.local_addr)
+    }
+
+    /// Stop accepting, end SSE streams, let in-flight requests finish within `shutdown_timeout`, then
+    /// drop what is left. Blocks until the server thread has exited. Calling it again does nothing.
+    pub fn shutdown(&self) -> Result<(), ServerError> {
+        if let Some(stop) = self
+            .stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = stop.send(());
+        }
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match thread {
+            Some(thread) => thread.join().map_err(|_| ServerError::ThreadPanicked),
+            None => {
+                self.wait();
+                Ok(())
+            }
+        }
+    }
+
+    /// Block until the server has stopped (after [`shutdown`](Self::shutdown) from another thread).
+    pub fn wait(&self) {
+        let (lock, condvar) = &*self.stopped;
+        let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*stopped {
+            stopped = condvar
+                .wait(stopped)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// True once the server thread has exited.
+    pub fn is_stopped(&self) -> bool {
+        *self
+            .stopped
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for McpServerHandle {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown() {
+            tracing::warn!(%error, "server shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Async jobs (feature `workflow`): immediate job id, bounded queue ("job queue full"), built-in job
+//! tools, progress and completion notifications on the session's SSE stream.
+
+#![cfg(feature = "workflow")]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use common::*;
+use dcc_mcp_http::{Execution, McpHttpConfig, ToolRegistry, ToolSpec};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// A registry with `gate`: an async tool that reports it started, then blocks until released.
+fn gated_registry() -> (ToolRegistry, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let registry = ToolRegistry::new();
+    registry
+        .register_with_handler(
+            ToolSpec::new("gate").execution(Execution::Async),
+            handler(move |args, ctx| {
+                started_tx.lock().unwrap().send(()).unwrap();
+                ctx.report_progress(1.0, Some(2.0), Some("started"));
+                release_rx.lock().unwrap().recv().unwrap();
+                if args.get("fail") == Some(&Value::Bool(true)) {
+                    return Err("gate failed".into());
+                }
+                Ok(json!({"released": true}))
+            }),
+        )
+        .unwrap();
+    (registry, started_rx, release_tx)
+}
+
+fn config() -> McpHttpConfig {
+    McpHttpConfig {
+        job_queue_capacity: 1,
+        job_concurrency: 1,
+        ..Default::default()
+    }
+}
+
+fn job_id(reply: &Value) -> String {
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
+    reply["result"]["structuredContent"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_full_completion_and_notifications() {
+    let (registry, started, release) = gated_registry();
+    let server = server_with(registry, config());
+    let router = server.router();
+    let session = initialize(&router).await;
+    let stream = router.clone().oneshot(sse_request(&session)).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    // Job 1 runs (the one permit), job 2 waits (the one queue slot), job 3 is refused.
+    let first = job_id(&call(&router, &session, "gate", json!({})).await);
+    tokio::task::spawn_blocking(move || started.recv().map(|()| started))
+        .await
+        .unwrap()
+        .map(|started| drop(started))
+        .unwrap();
+    let second_reply = call(&router, &session, "gate", json!({"fail": true})).await;
+    let second = job_id(&second_reply);
+    assert_eq!(
+        second_reply["result"]["structuredContent"],
+        json!({"jobId": second, "status": "queued", "tool": "gate"})
+    );
+    let third = call(&router, &session, "gate", json!({})).await;
+    assert_eq!(
+        third["result"],
+        json!({"content": [{"type": "text", "text": "job queue full: 1 jobs are already waiting; retry later or raise job_queue_capacity"}], "isError": true})
+    );
+
+    let status = call(&router, &session, "jobs.get", json!({"jobId": first})).await;
+    assert_eq!(
+        status["result"]["structuredContent"],
+        json!({"jobId": first, "tool": "gate", "status": "running", "progress": 1.0, "total": 2.0, "message": "started"})
+    );
+
+    release.send(()).unwrap();
+    release.send(()).unwrap();
+
+    // progress(first), completion(first), progress(second), completion(second)
+    let messages = read_sse(stream.into_body(), 4).await;
+    assert_eq!(
+        messages[0],
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+               "params": {"progressToken": first, "progress": 1.0, "total": 2.0, "message": "started"}})
+    );
+    assert_eq!(messages[1]["method"], "notifications/message");
+    assert_eq!(messages[1]["params"]["level"], "info");
+    assert_eq!(messages[1]["params"]["logger"], "dcc-mcp.jobs");
+    let done = &messages[1]["params"]["data"];
+    assert_eq!(
+        (
+            done["event"].as_str(),
+            done["jobId"].as_str(),
+            done["status"].as_str()
+        ),
+        (
+            Some("job_finished"),
+            Some(first.as_str()),
+            Some("succeeded")
+        )
+    );
+    assert_eq!(
+        done["result"]["structuredContent"],
+        json!({"released": true})
+    );
+    assert_eq!(messages[2]["params"]["progressToken"], second);
+    assert_eq!(messages[3]["params"]["level"], "error");
+    assert_eq!(messages[3]["params"]["data"]["status"], "failed");
+    assert_eq!(messages[3]["params"]["data"]["error"], "gate failed");
+
+    let list = call(&router, &session, "jobs.list", json!({})).await;
+    let jobs = list["result"]["structuredContent"]["jobs"]
+        .as_array()
+        .unwrap();
+    let summary: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|job| {
+            (
+                job["jobId"].as_str().unwrap(),
+                job["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [(first.as_str(), "succeeded"), (second.as_str(), "failed")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_a_queued_job_and_session_scoping() {
+    let (registry, started, release) = gated_registry();
+    let server = server_with(registry, config());
+    let router = server.router();
+    let session = initialize(&router).await;
+    let other = initialize(&router).await;
+
+    let first = job_id(&call(&router, &session, "gate", json!({})).await);
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
+    let second = job_id(&call(&router, &session, "gate", json!({})).await);
+
+    let cancelled = call(&router, &session, "jobs.cancel", json!({"jobId": second})).await;
+    assert_eq!(
+        cancelled["result"]["structuredContent"]["status"],
+        "cancelled"
+    );
+
+    // Another session cannot see the job.
+    let hidden = call(&router, &other, "jobs.get", json!({"jobId": first})).await;
+    assert_eq!(hidden["result"]["isError"], true);
+    let missing = call(&router, &session, "jobs.get", json!({})).await;
+    assert_eq!(
+        missing["result"],
+        json!({"content": [{"type": "text", "text": "jobs.get needs a string argument \"jobId\""}], "isError": true})
+    );
+
+    release.send(()).unwrap();
+    let stream = router.clone().oneshot(sse_request(&session)).await.unwrap();
+    // Buffered before the stream opened: progress + completion of `first`, completion of `second`.
+    let messages = read_sse(stream.into_body(), 3).await;
+    assert_eq!(messages[1]["params"]["data"]["jobId"], first);
+    assert_eq!(messages[2]["params"]["data"]["jobId"], second);
+    assert_eq!(messages[2]["params"]["data"]["status"], "cancelled");
+    assert_eq!(
+        messages[2]["params"]["data"]["error"],
+        "cancelled before it started"
+    );
+}

@@ -1,0 +1,334 @@
+//! `McpHttpConfig`: a Python view of `dcc_mcp_http::McpHttpConfig` with keyword defaults, checked
+//! read/write properties and a `repr` that never shows the basic-auth password.
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use dcc_mcp_http::McpHttpConfig;
+
+use super::errors::{config_error, invalid_value};
+use crate::convert::{self, py_repr_str};
+
+/// Server options. Every setter checks its value and raises `ValueError` with the reason.
+#[pyclass(name = "McpHttpConfig", module = "dcc_mcp_core._core")]
+pub(crate) struct PyMcpHttpConfig {
+    pub(crate) inner: McpHttpConfig,
+}
+
+/// Reads `(user, password)` (a tuple or list of exactly two strings) or `None`.
+fn extract_basic_auth(
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<dcc_mcp_http::BasicAuth>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let shape_error = || {
+        invalid_value(convert::InvalidValue(
+            "prometheus_basic_auth must be None or a (username, password) tuple of two non-empty strings"
+                .to_owned(),
+        ))
+    };
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        return Err(shape_error());
+    }
+    let parts: Vec<String> = value.extract().map_err(|_| shape_error())?;
+    let [user, password] = parts.as_slice() else {
+        return Err(shape_error());
+    };
+    convert::basic_auth(user, password)
+        .map(Some)
+        .map_err(invalid_value)
+}
+
+impl PyMcpHttpConfig {
+    /// Applies `change` to a copy, validates the copy with the server's own rules, and keeps it only
+    /// when it is valid, so a failed assignment leaves the configuration unchanged.
+    fn update(&mut self, change: impl FnOnce(&mut McpHttpConfig)) -> PyResult<()> {
+        let mut candidate = self.inner.clone();
+        change(&mut candidate);
+        candidate.validate().map_err(config_error)?;
+        self.inner = candidate;
+        Ok(())
+    }
+
+    /// What `McpHttpConfig()` builds: the server's defaults with the Python default port 8765.
+    pub(crate) fn default_config() -> McpHttpConfig {
+        McpHttpConfig {
+            port: DEFAULT_PORT,
+            ..McpHttpConfig::default()
+        }
+    }
+}
+
+/// The port `McpHttpConfig()` uses when none is given.
+const DEFAULT_PORT: u16 = 8765;
+
+fn secs(name: &str, value: f64) -> PyResult<std::time::Duration> {
+    convert::seconds(name, value).map_err(invalid_value)
+}
+
+fn count(name: &str, value: i64) -> PyResult<usize> {
+    convert::positive(name, value).map_err(invalid_value)
+}
+
+#[pymethods]
+impl PyMcpHttpConfig {
+    /// Builds a configuration; `None` keeps the server's default for that option.
+    #[new]
+    #[pyo3(signature = (
+        port = 8765,
+        server_name = None,
+        server_version = None,
+        host = "127.0.0.1",
+        enable_prometheus = false,
+        prometheus_basic_auth = None,
+        *,
+        request_timeout = None,
+        session_ttl = None,
+        header_read_timeout = None,
+        shutdown_timeout = None,
+        max_body_bytes = None,
+        job_queue_capacity = None,
+        job_concurrency = None,
+        allowed_origins = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        port: i64,
+        server_name: Option<&str>,
+        server_version: Option<&str>,
+        host: &str,
+        enable_prometheus: bool,
+        prometheus_basic_auth: Option<&Bound<'_, PyAny>>,
+        request_timeout: Option<f64>,
+        session_ttl: Option<f64>,
+        header_read_timeout: Option<f64>,
+        shutdown_timeout: Option<f64>,
+        max_body_bytes: Option<i64>,
+        job_queue_capacity: Option<i64>,
+        job_concurrency: Option<i64>,
+        allowed_origins: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let mut inner = McpHttpConfig {
+            port: convert::port(port).map_err(invalid_value)?,
+            host: host.to_owned(),
+            enable_prometheus,
+            prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            ..McpHttpConfig::default()
+        };
+        if let Some(name) = server_name {
+            inner.server_name = name.to_owned();
+        }
+        if let Some(version) = server_version {
+            inner.server_version = version.to_owned();
+        }
+        if let Some(v) = request_timeout {
+            inner.request_timeout = secs("request_timeout", v)?;
+        }
+        if let Some(v) = session_ttl {
+            inner.session_ttl = secs("session_ttl", v)?;
+        }
+        if let Some(v) = header_read_timeout {
+            inner.header_read_timeout = secs("header_read_timeout", v)?;
+        }
+        if let Some(v) = shutdown_timeout {
+            inner.shutdown_timeout = secs("shutdown_timeout", v)?;
+        }
+        if let Some(v) = max_body_bytes {
+            inner.max_body_bytes = count("max_body_bytes", v)?;
+        }
+        if let Some(v) = job_queue_capacity {
+            inner.job_queue_capacity = count("job_queue_capacity", v)?;
+        }
+        if let Some(v) = job_concurrency {
+            inner.job_concurrency = count("job_concurrency", v)?;
+        }
+        if let Some(v) = allowed_origins {
+            inner.allowed_origins = v;
+        }
+        inner.validate().map_err(config_error)?;
+        Ok(Self { inner })
+    }
+
+    /// Address to bind (default `"127.0.0.1"`).
+    #[getter]
+    fn host(&self) -> &str {
+        &self.inner.host
+    }
+    #[setter]
+    fn set_host(&mut self, value: &str) -> PyResult<()> {
+        self.update(|c| c.host = value.to_owned())
+    }
+
+    /// TCP port (default 8765; 0 picks a free port).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.inner.port
+    }
+    #[setter]
+    fn set_port(&mut self, value: i64) -> PyResult<()> {
+        let port = convert::port(value).map_err(invalid_value)?;
+        self.update(|c| c.port = port)
+    }
+
+    /// `serverInfo.name` reported to MCP clients.
+    #[getter]
+    fn server_name(&self) -> &str {
+        &self.inner.server_name
+    }
+    #[setter]
+    fn set_server_name(&mut self, value: &str) -> PyResult<()> {
+        self.update(|c| c.server_name = value.to_owned())
+    }
+
+    /// `serverInfo.version` reported to MCP clients.
+    #[getter]
+    fn server_version(&self) -> &str {
+        &self.inner.server_version
+    }
+    #[setter]
+    fn set_server_version(&mut self, value: &str) -> PyResult<()> {
+        self.update(|c| c.server_version = value.to_owned())
+    }
+
+    /// Serve `GET /metrics` (needs the `prometheus` feature; accepted and ignored without it).
+    #[getter]
+    fn enable_prometheus(&self) -> bool {
+        self.inner.enable_prometheus
+    }
+    #[setter]
+    fn set_enable_prometheus(&mut self, value: bool) {
+        self.inner.enable_prometheus = value;
+    }
+
+    /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
+    #[getter]
+    fn prometheus_basic_auth<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.inner
+            .prometheus_basic_auth
+            .as_ref()
+            .map(|a| PyTuple::new(py, [a.username.as_str(), a.password.as_str()]))
+            .transpose()
+    }
+    #[setter]
+    fn set_prometheus_basic_auth(&mut self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let auth = extract_basic_auth(value)?;
+        self.update(|c| c.prometheus_basic_auth = auth)
+    }
+
+    /// Seconds a synchronous tool call may run before it is answered with an error.
+    #[getter]
+    fn request_timeout(&self) -> f64 {
+        self.inner.request_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_request_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("request_timeout", value)?;
+        self.update(|c| c.request_timeout = v)
+    }
+
+    /// Seconds an idle MCP session lives.
+    #[getter]
+    fn session_ttl(&self) -> f64 {
+        self.inner.session_ttl.as_secs_f64()
+    }
+    #[setter]
+    fn set_session_ttl(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("session_ttl", value)?;
+        self.update(|c| c.session_ttl = v)
+    }
+
+    /// Seconds a client may take to send request headers (also applies to idle new connections).
+    #[getter]
+    fn header_read_timeout(&self) -> f64 {
+        self.inner.header_read_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_header_read_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("header_read_timeout", value)?;
+        self.update(|c| c.header_read_timeout = v)
+    }
+
+    /// Seconds `shutdown()` waits for in-flight requests before closing them.
+    #[getter]
+    fn shutdown_timeout(&self) -> f64 {
+        self.inner.shutdown_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_shutdown_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("shutdown_timeout", value)?;
+        self.update(|c| c.shutdown_timeout = v)
+    }
+
+    /// Largest accepted request body in bytes.
+    #[getter]
+    fn max_body_bytes(&self) -> usize {
+        self.inner.max_body_bytes
+    }
+    #[setter]
+    fn set_max_body_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_body_bytes", value)?;
+        self.update(|c| c.max_body_bytes = v)
+    }
+
+    /// Long-running jobs that may wait in the queue; one more is refused (`queue_full`).
+    #[getter]
+    fn job_queue_capacity(&self) -> usize {
+        self.inner.job_queue_capacity
+    }
+    #[setter]
+    fn set_job_queue_capacity(&mut self, value: i64) -> PyResult<()> {
+        let v = count("job_queue_capacity", value)?;
+        self.update(|c| c.job_queue_capacity = v)
+    }
+
+    /// Long-running jobs executing at once.
+    #[getter]
+    fn job_concurrency(&self) -> usize {
+        self.inner.job_concurrency
+    }
+    #[setter]
+    fn set_job_concurrency(&mut self, value: i64) -> PyResult<()> {
+        let v = count("job_concurrency", value)?;
+        self.update(|c| c.job_concurrency = v)
+    }
+
+    /// Extra `Origin` values allowed besides localhost (which is allowed when bound to loopback).
+    #[getter]
+    fn allowed_origins(&self) -> Vec<String> {
+        self.inner.allowed_origins.clone()
+    }
+    #[setter]
+    fn set_allowed_origins(&mut self, value: Vec<String>) -> PyResult<()> {
+        self.update(|c| c.allowed_origins = value)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        let auth = match &c.prometheus_basic_auth {
+            Some(a) => format!("({}, '********')", py_repr_str(&a.username)),
+            None => "None".to_owned(),
+        };
+        let origins: Vec<String> = c.allowed_origins.iter().map(|o| py_repr_str(o)).collect();
+        format!(
+            "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
+             enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
+             header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, \
+             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
+            py_repr_str(&c.host),
+            c.port,
+            py_repr_str(&c.server_name),
+            py_repr_str(&c.server_version),
+            if c.enable_prometheus { "True" } else { "False" },
+            auth,
+            c.request_timeout.as_secs_f64(),
+            c.session_ttl.as_secs_f64(),
+            c.header_read_timeout.as_secs_f64(),
+            c.shutdown_timeout.as_secs_f64(),
+            c.max_body_bytes,
+            c.job_queue_capacity,
+            c.job_concurrency,
+            origins.join(", "),
+        )
+    }
+}

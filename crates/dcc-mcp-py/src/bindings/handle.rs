@@ -1,0 +1,182 @@
+//! `McpServerHandle`: a running server. Waiting and shutting down release the GIL so handlers can
+//! finish; `wait()` wakes up regularly to let `Ctrl-C` through.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+
+use dcc_mcp_http::McpServerHandle;
+
+use super::errors::server_error;
+
+/// How often `wait()` returns to Python to check for signals (`KeyboardInterrupt`).
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// A running server. `shutdown()` is idempotent; leaving a `with` block or dropping the handle
+/// shuts the server down too.
+#[pyclass(name = "McpServerHandle", module = "dcc_mcp_core._core", frozen)]
+pub(crate) struct PyMcpServerHandle {
+    /// `None` once shut down through this handle.
+    inner: Mutex<Option<Arc<McpServerHandle>>>,
+    port: u16,
+    bind_addr: String,
+    mcp_url: String,
+    metrics_url: String,
+}
+
+impl PyMcpServerHandle {
+    pub(crate) fn new(handle: McpServerHandle) -> Self {
+        Self {
+            port: handle.port(),
+            bind_addr: handle.bind_addr(),
+            mcp_url: handle.mcp_url(),
+            metrics_url: handle.metrics_url(),
+            inner: Mutex::new(Some(Arc::new(handle))),
+        }
+    }
+
+    fn current(&self) -> Option<Arc<McpServerHandle>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn take(&self) -> Option<Arc<McpServerHandle>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl Drop for PyMcpServerHandle {
+    fn drop(&mut self) {
+        let mut handle = self.take();
+        if handle.is_none() {
+            return;
+        }
+        // Shutting down waits for in-flight handlers, which need the GIL: release it meanwhile.
+        // `try_attach` fails only while the interpreter shuts down, when no handler can run.
+        let _ = Python::try_attach(|py| {
+            py.detach(|| {
+                if let Some(h) = handle.take() {
+                    let _ = h.shutdown();
+                }
+            })
+        });
+        if let Some(h) = handle {
+            let _ = h.shutdown();
+        }
+    }
+}
+
+#[pymethods]
+impl PyMcpServerHandle {
+    /// The bound TCP port (the real one when the configuration asked for port 0).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `"host:port"` the server is bound to.
+    #[getter]
+    fn bind_addr(&self) -> &str {
+        &self.bind_addr
+    }
+
+    /// The MCP endpoint, e.g. `http://127.0.0.1:8765/mcp`.
+    fn mcp_url(&self) -> &str {
+        &self.mcp_url
+    }
+
+    /// The metrics endpoint, e.g. `http://127.0.0.1:8765/metrics` (404 without `prometheus`).
+    fn metrics_url(&self) -> &str {
+        &self.metrics_url
+    }
+
+    /// Whether the server is still serving (false after `shutdown()` or if it stopped on its own).
+    #[getter]
+    fn is_running(&self) -> bool {
+        self.current().is_some_and(|h| !h.is_stopped())
+    }
+
+    /// Stops the server: stops accepting, lets in-flight requests finish within the configured
+    /// `shutdown_timeout`, then returns. Calling it again does nothing.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        match self.take() {
+            Some(handle) => py.detach(|| handle.shutdown()).map_err(server_error),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the server stops (or `timeout` seconds pass); returns whether it stopped.
+    /// `Ctrl-C` raises `KeyboardInterrupt` here.
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let Some(handle) = self.current() else {
+            return Ok(true);
+        };
+        let deadline = match timeout {
+            Some(t) => Some(
+                crate::convert::seconds("timeout", t)
+                    .map(|d| Instant::now() + d)
+                    .map_err(super::errors::invalid_value)?,
+            ),
+            None => None,
+        };
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("dcc-mcp-wait".to_owned())
+            .spawn(move || {
+                handle.wait();
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot wait: {e}")))?;
+        let mut done_rx = done_rx;
+        loop {
+            let slice = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SIGNAL_POLL),
+                None => SIGNAL_POLL,
+            };
+            // The receiver moves in and out: it is `Send` but not `Sync`.
+            let (received, rx) = py.detach(move || (done_rx.recv_timeout(slice), done_rx));
+            done_rx = rx;
+            match received {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(true),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.shutdown(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.is_running() {
+            "running"
+        } else {
+            "stopped"
+        };
+        format!("McpServerHandle(bind_addr='{}', {state})", self.bind_addr)
+    }
+}

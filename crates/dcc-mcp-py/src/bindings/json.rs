@@ -1,0 +1,169 @@
+//! Python objects ↔ `serde_json::Value`, strictly: what `json.dumps` would refuse, or would write as
+//! something that is not JSON (`NaN`, `Infinity`), is an error naming the offending value's path.
+//!
+//! Why not round-trip through the `json` module: that costs a Python string per call, and
+//! `json.dumps` accepts `NaN`/`Infinity`, which MCP clients cannot parse.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+
+/// Deeper nesting than this is refused; it also stops self-referencing containers.
+const MAX_DEPTH: usize = 256;
+
+/// Why a Python value is not JSON: a readable reason and the JSON path where it was found.
+#[derive(Debug)]
+pub(crate) struct NotJson {
+    path: String,
+    reason: String,
+}
+
+impl std::fmt::Display for NotJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at {})", self.reason, self.path)
+    }
+}
+
+/// Converts a Python value to JSON.
+pub(crate) fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, NotJson> {
+    let mut path = String::from("$");
+    convert(value, &mut path, 0)
+}
+
+fn not_json(path: &str, reason: String) -> NotJson {
+    NotJson {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> Result<Value, NotJson> {
+    if depth > MAX_DEPTH {
+        return Err(not_json(
+            path,
+            format!("nested more than {MAX_DEPTH} levels deep (a container that contains itself?)"),
+        ));
+    }
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    // `bool` before `int`: in Python, `True` is an `int`.
+    if let Ok(b) = value.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        if let Ok(i) = value.extract::<i64>() {
+            return Ok(Value::Number(i.into()));
+        }
+        if let Ok(u) = value.extract::<u64>() {
+            return Ok(Value::Number(u.into()));
+        }
+        return Err(not_json(
+            path,
+            "int does not fit in 64 bits; pass it as a string".to_owned(),
+        ));
+    }
+    if let Ok(f) = value.cast::<PyFloat>() {
+        let f = f.value();
+        return Number::from_f64(f).map(Value::Number).ok_or_else(|| {
+            not_json(
+                path,
+                format!("float {f} is not valid JSON (NaN and infinities are not)"),
+            )
+        });
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|s| Value::String(s.to_owned()))
+            .map_err(|_| not_json(path, "str is not valid UTF-8 (lone surrogate?)".to_owned()));
+    }
+    if let Ok(dict) = value.cast::<PyDict>() {
+        let mut map = Map::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            let key = key
+                .cast::<PyString>()
+                .map_err(|_| {
+                    not_json(
+                        path,
+                        format!(
+                            "dict keys must be str, found a key of type '{}'",
+                            type_name(&key)
+                        ),
+                    )
+                })?
+                .to_str()
+                .map_err(|_| not_json(path, "dict key is not valid UTF-8".to_owned()))?
+                .to_owned();
+            let len = path.len();
+            path.push('.');
+            path.push_str(&key);
+            let item = convert(&item, path, depth + 1)?;
+            path.truncate(len);
+            map.insert(key, item);
+        }
+        return Ok(Value::Object(map));
+    }
+    if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for (index, item) in value
+            .try_iter()
+            .map_err(|_| not_json(path, "cannot iterate".to_owned()))?
+            .enumerate()
+        {
+            let item = item.map_err(|_| not_json(path, "cannot iterate".to_owned()))?;
+            let len = path.len();
+            path.push_str(&format!("[{index}]"));
+            items.push(convert(&item, path, depth + 1)?);
+            path.truncate(len);
+        }
+        return Ok(Value::Array(items));
+    }
+    Err(not_json(
+        path,
+        format!(
+            "object of type '{}' is not JSON serializable",
+            type_name(value)
+        ),
+    ))
+}
+
+/// Converts JSON to the equivalent Python value (object → `dict`, array → `list`, …).
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, to_python(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}

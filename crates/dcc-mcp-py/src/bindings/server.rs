@@ -1,0 +1,93 @@
+//! `McpHttpServer`: a Python view of `dcc_mcp_http::McpHttpServer`.
+
+use pyo3::prelude::*;
+
+use dcc_mcp_http::McpHttpServer;
+
+use super::config::PyMcpHttpConfig;
+use super::errors::{registry_error, server_error};
+use super::handle::PyMcpServerHandle;
+use super::handler::python_handler;
+use super::registry::PyToolRegistry;
+
+/// An MCP Streamable HTTP server over a `ToolRegistry`; `start()` runs it on its own thread.
+#[pyclass(name = "McpHttpServer", module = "dcc_mcp_core._core", frozen)]
+pub(crate) struct PyMcpHttpServer {
+    inner: McpHttpServer,
+}
+
+#[pymethods]
+impl PyMcpHttpServer {
+    /// A server for `registry` (shared, not copied) with `config` (default: `McpHttpConfig()`).
+    #[new]
+    #[pyo3(signature = (registry, config = None))]
+    fn new(
+        registry: PyRef<'_, PyToolRegistry>,
+        config: Option<PyRef<'_, PyMcpHttpConfig>>,
+    ) -> PyResult<Self> {
+        let config = match config {
+            Some(c) => c.inner.clone(),
+            None => PyMcpHttpConfig::default_config(),
+        };
+        let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
+        Ok(Self { inner })
+    }
+
+    /// Sets the Python function that runs tool `name` (registered on the registry beforehand).
+    ///
+    /// `fn(arguments: dict)` — or `fn(arguments, context)` with `pass_context=True` — runs on a
+    /// server thread with the GIL and returns something JSON-serialisable; an exception becomes an
+    /// `isError` result carrying its message.
+    #[pyo3(signature = (name, r#fn, *, pass_context = false))]
+    fn register_handler(
+        &self,
+        name: &str,
+        r#fn: Bound<'_, PyAny>,
+        pass_context: bool,
+    ) -> PyResult<()> {
+        if !r#fn.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "the handler for tool '{name}' must be callable, got {}",
+                r#fn.get_type().name()?
+            )));
+        }
+        let handler = python_handler(name.to_owned(), r#fn.unbind(), pass_context);
+        self.inner
+            .registry()
+            .set_handler(name, handler)
+            .map_err(registry_error)
+    }
+
+    /// The registry this server serves (the same tools, not a copy).
+    #[getter]
+    fn registry(&self) -> PyToolRegistry {
+        PyToolRegistry {
+            inner: self.inner.registry().clone(),
+        }
+    }
+
+    /// A copy of this server's configuration.
+    #[getter]
+    fn config(&self) -> PyMcpHttpConfig {
+        PyMcpHttpConfig {
+            inner: self.inner.config().clone(),
+        }
+    }
+
+    /// Binds the port and starts serving on a background thread. Raises `OSError` when the port
+    /// cannot be bound and `RuntimeError` when this server was already started.
+    fn start(&self, py: Python<'_>) -> PyResult<PyMcpServerHandle> {
+        let handle = py.detach(|| self.inner.start()).map_err(server_error)?;
+        Ok(PyMcpServerHandle::new(handle))
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.config();
+        format!(
+            "McpHttpServer(host={}, port={}, tools={})",
+            crate::convert::py_repr_str(&c.host),
+            c.port,
+            self.inner.registry().len()
+        )
+    }
+}

@@ -1,0 +1,113 @@
+//! Demo tools (`--demo-tools`): small, deterministic tools that exercise every result path of the
+//! server — text, structured numbers, tool errors, and an async job that reports progress.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcc_mcp_http::{Execution, RegistryError, ToolContext, ToolError, ToolRegistry, ToolSpec};
+use serde_json::{json, Value};
+
+/// Longest `sleep` the demo accepts, in milliseconds.
+pub(crate) const MAX_SLEEP_MS: u64 = 600_000;
+
+/// Number of progress reports a `sleep` job sends.
+pub(crate) const SLEEP_STEPS: u64 = 5;
+
+/// Register `echo`, `add`, `fail` and `sleep`.
+pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
+    registry.register_with_handler(
+        ToolSpec::new("echo")
+            .description("Return the `text` argument unchanged.")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"text": {"type": "string"}},
+                "required": ["text"]
+            })),
+        Arc::new(|args: Value, _ctx: &ToolContext| {
+            Ok(args.get("text").cloned().unwrap_or(Value::String(String::new())))
+        }),
+    )?;
+    registry.register_with_handler(
+        ToolSpec::new("add")
+            .description("Add two numbers `a` and `b`.")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                "required": ["a", "b"]
+            })),
+        Arc::new(|args: Value, _ctx: &ToolContext| add(&args)),
+    )?;
+    registry.register_with_handler(
+        ToolSpec::new("fail")
+            .description("Always fails: returns an error result (isError: true).")
+            .input_schema(json!({"type": "object"})),
+        Arc::new(|_args: Value, _ctx: &ToolContext| Err(ToolError::from("fail always fails"))),
+    )?;
+    registry.register_with_handler(
+        ToolSpec::new("sleep")
+            .description("Async job: sleep `ms` milliseconds, reporting progress; returns {\"slept_ms\": ms}.")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
+                "required": ["ms"]
+            }))
+            .execution(Execution::Async),
+        Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
+    )?;
+    Ok(())
+}
+
+fn add(args: &Value) -> Result<Value, ToolError> {
+    let (a, b) = (&args["a"], &args["b"]);
+    if let (Some(a), Some(b)) = (a.as_i64(), b.as_i64()) {
+        if let Some(sum) = a.checked_add(b) {
+            return Ok(json!(sum));
+        }
+    }
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => Ok(json!(a + b)),
+        _ => Err(ToolError::from("a and b must be numbers")),
+    }
+}
+
+fn sleep(args: &Value, ctx: &ToolContext) -> Result<Value, ToolError> {
+    let ms = args["ms"].as_u64().ok_or_else(|| ToolError::from("ms must be a non-negative integer"))?;
+    let step = Duration::from_millis(ms) / SLEEP_STEPS as u32;
+    let total = ms as f64;
+    for done in 1..=SLEEP_STEPS {
+        if ctx.is_cancelled() {
+            return Err(ToolError::from("sleep was cancelled"));
+        }
+        std::thread::sleep(step);
+        let progress = total * done as f64 / SLEEP_STEPS as f64;
+        ctx.report_progress(progress, Some(total), Some(&format!("slept {progress:.0} of {ms} ms")));
+    }
+    Ok(json!({ "slept_ms": ms }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_keeps_integers_exact() {
+        assert_eq!(add(&json!({"a": 2, "b": 3})).unwrap(), json!(5));
+        assert_eq!(add(&json!({"a": 1.5, "b": 2})).unwrap(), json!(3.5));
+        assert_eq!(add(&json!({"a": i64::MAX, "b": 1})).unwrap(), json!(i64::MAX as f64 + 1.0));
+    }
+
+    #[test]
+    fn demo_tools_register_once() {
+        let registry = ToolRegistry::new();
+        register(&registry).unwrap();
+        let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
+        assert_eq!(names, ["add", "echo", "fail", "sleep"]);
+        assert!(register(&registry).is_err());
+    }
+
+    #[test]
+    fn sleep_reports_every_step() {
+        let ctx = ToolContext::detached("sleep");
+        assert_eq!(sleep(&json!({"ms": 0}), &ctx).unwrap(), json!({"slept_ms": 0}));
+    }
+}

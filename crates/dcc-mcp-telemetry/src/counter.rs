@@ -1,0 +1,119 @@
+//! Counters: a monotonic `u64` per series, one cell per series in every thread's shard.
+
+use crate::family::{FamilyCore, Shared};
+use crate::shard::{CellAt, ShardSet};
+use crate::TelemetryError;
+use std::sync::Arc;
+
+/// A monotonic counter series. Cheap to clone; keep it and call [`inc`](Self::inc) on the hot path:
+/// recording is a Relaxed load + add + Relaxed store into the calling thread's own shard.
+#[derive(Clone)]
+pub struct Counter {
+    shared: Arc<Shared>,
+    at: CellAt,
+}
+
+impl Counter {
+    pub(crate) fn new(shared: Arc<Shared>, at: CellAt) -> Self {
+        Counter { shared, at }
+    }
+
+    /// Adds 1.
+    #[inline]
+    pub fn inc(&self) {
+        self.shared.shards.local().add(self.at, 1);
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.shared.shards.local().add(self.at, n);
+    }
+
+    /// The total over all threads (a merge across shards; not for hot paths).
+    pub fn get(&self) -> u64 {
+        self.shared.shards.sum(self.at)
+    }
+}
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counter")
+            .field("value", &self.get())
+            .finish()
+    }
+}
+
+/// A counter series borrowed from its family for one use: obtained through the per-thread cache
+/// without touching a shared reference count. See [`CounterFamily::with_label_values_ref`].
+#[derive(Clone, Copy)]
+pub struct CounterRef<'a> {
+    shards: &'a ShardSet,
+    at: CellAt,
+}
+
+impl CounterRef<'_> {
+    /// Adds 1.
+    #[inline]
+    pub fn inc(self) {
+        self.shards.local().add(self.at, 1);
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(self, n: u64) {
+        self.shards.local().add(self.at, n);
+    }
+
+    /// The total over all threads.
+    pub fn get(self) -> u64 {
+        self.shards.sum(self.at)
+    }
+}
+
+/// A family of counters with fixed label names, capped series count and an overflow series.
+#[derive(Clone)]
+pub struct CounterFamily {
+    core: Arc<FamilyCore<CellAt>>,
+}
+
+impl CounterFamily {
+    pub(crate) fn new(core: Arc<FamilyCore<CellAt>>) -> Self {
+        CounterFamily { core }
+    }
+
+    /// The series for `values` (one per label name, in order), created on first use. Past the
+    /// family's series cap, or when the number of values is wrong, this is the family's overflow
+    /// series and the registry's overflow counter for this family is incremented.
+    #[inline]
+    pub fn with_label_values(&self, values: &[&str]) -> Counter {
+        Counter::new(self.core.shared.clone(), self.core.resolve(values))
+    }
+
+    /// Like [`with_label_values`](Self::with_label_values), but a wrong number of values is an error.
+    pub fn try_with_label_values(&self, values: &[&str]) -> Result<Counter, TelemetryError> {
+        let r = self.core.try_resolve(values)?;
+        Ok(Counter::new(self.core.shared.clone(), r))
+    }
+
+    /// Like [`with_label_values`](Self::with_label_values) without cloning the handle: for code
+    /// that records by label values on every call, it avoids a shared reference-count update.
+    #[inline]
+    pub fn with_label_values_ref(&self, values: &[&str]) -> CounterRef<'_> {
+        let at = self.core.resolve(values);
+        CounterRef {
+            shards: &self.core.shared.shards,
+            at,
+        }
+    }
+
+    /// The family's name.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The family's label names.
+    pub fn label_names(&self) -> &[String] {
+        &self.core.label_names
+    }
+}

@@ -1,0 +1,367 @@
+//! A metric family: fixed label names, a capped set of series, and the per-thread lookup cache.
+//!
+//! Series are created under the family's mutex (the slow path, once per label set) and then
+//! resolved through the calling thread's cache without any lock. Storage for a series is
+//! allocated once and never moved: counters and histograms get cells in the registry's shards,
+//! gauges get one shared atomic each.
+
+use crate::labels::{hash_values, valid_label_name, ValueMap};
+use crate::shard::{segment_start, CellAt, ShardSet, CAPACITY};
+use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
+use crate::sync::{lock, AtomicBool, AtomicI64, Mutex, Ordering, ThreadSlots};
+use crate::TelemetryError;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// Label value used for every label of a family's overflow series.
+pub const OVERFLOW_LABEL_VALUE: &str = "<overflow>";
+
+/// State shared by a registry and every handle it gives out.
+pub(crate) struct Shared {
+    pub(crate) shards: ShardSet,
+    /// Next free global cell index.
+    next_cell: Mutex<usize>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        Shared {
+            shards: ShardSet::new(),
+            // Cell 0 is reserved for the overflow series of the registry's own overflow counter,
+            // so that family can be built without a fallible allocation.
+            next_cell: Mutex::new(1),
+        }
+    }
+
+    /// Allocates `n` consecutive cells inside one segment, so a histogram's cells are reached
+    /// through one segment pointer.
+    pub(crate) fn alloc_cells(&self, n: usize) -> Result<usize, TelemetryError> {
+        let mut next = lock(&self.next_cell);
+        let mut base = *next;
+        loop {
+            let last = base
+                .checked_add(n - 1)
+                .ok_or(TelemetryError::CapacityExhausted)?;
+            if last >= CAPACITY {
+                return Err(TelemetryError::CapacityExhausted);
+            }
+            let (a, b) = (CellAt::of(base), CellAt::of(last));
+            if a.seg() == b.seg() {
+                break;
+            }
+            base = segment_start(b.seg() as usize);
+        }
+        *next = base + n;
+        Ok(base)
+    }
+}
+
+/// Where a series keeps its value: cells in the shards (counters, histograms) or one shared atomic
+/// (gauges). Storage is allocated once per series and never moves.
+pub(crate) trait Storage: Clone + Send + Sync + 'static {
+    /// Allocates storage for one series of a family of `kind` with `bounds` finite bucket bounds.
+    fn alloc(kind: MetricKind, bounds: usize, shared: &Shared) -> Result<Self, TelemetryError>;
+    /// The merged value of the series.
+    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue;
+}
+
+/// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum.
+impl Storage for CellAt {
+    fn alloc(kind: MetricKind, bounds: usize, shared: &Shared) -> Result<Self, TelemetryError> {
+        let n = if kind == MetricKind::Histogram {
+            bounds + 2
+        } else {
+            1
+        };
+        Ok(CellAt::of(shared.alloc_cells(n)?))
+    }
+
+    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue {
+        if kind == MetricKind::Histogram {
+            SampleValue::Histogram(merge_histogram(shards, *self, bounds))
+        } else {
+            SampleValue::Counter(shards.sum(*self))
+        }
+    }
+}
+
+/// Gauges: one atomic per series, shared by all threads (see `gauge.rs` for why).
+impl Storage for Arc<AtomicI64> {
+    fn alloc(_: MetricKind, _: usize, _: &Shared) -> Result<Self, TelemetryError> {
+        Ok(Arc::new(AtomicI64::new(0)))
+    }
+
+    fn sample(&self, _: MetricKind, _: &ShardSet, _: &[f64]) -> SampleValue {
+        SampleValue::Gauge(self.load(Ordering::Relaxed))
+    }
+}
+
+/// The registry's view of a family, whatever its storage.
+pub(crate) trait Snapshot: Send + Sync {
+    /// The family's name.
+    fn name(&self) -> &str;
+    /// Merges every series across all shards.
+    fn snapshot(&self) -> FamilySnapshot;
+}
+
+struct Series<S> {
+    label_values: Vec<String>,
+    store: S,
+}
+
+struct FamilyState<S> {
+    index: ValueMap<usize>,
+    series: Vec<Series<S>>,
+}
+
+/// Everything about one family; handles share it through an `Arc`.
+pub(crate) struct FamilyCore<S: Storage> {
+    pub(crate) name: String,
+    pub(crate) help: String,
+    pub(crate) kind: MetricKind,
+    pub(crate) label_names: Vec<String>,
+    /// Finite bucket upper bounds (histograms only), ascending.
+    pub(crate) bounds: Arc<[f64]>,
+    pub(crate) shared: Arc<Shared>,
+    cap: usize,
+    state: Mutex<FamilyState<S>>,
+    cache: ThreadSlots<RefCell<ValueMap<S>>>,
+    overflow: S,
+    overflow_used: AtomicBool,
+    /// This family's series in the registry's overflow counter, for labelled families.
+    overflow_counter: Option<CellAt>,
+}
+
+/// What a family is, before it exists.
+pub(crate) struct FamilySpec<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) help: &'a str,
+    pub(crate) kind: MetricKind,
+    pub(crate) label_names: &'a [&'a str],
+    pub(crate) buckets: &'a [f64],
+    pub(crate) cap: usize,
+}
+
+impl<S: Storage> FamilyCore<S> {
+    /// Validates the label names and buckets, reserves the overflow series' storage, then asks
+    /// `overflow_counter` for this family's series in the registry's overflow counter.
+    pub(crate) fn new(
+        spec: FamilySpec<'_>,
+        shared: Arc<Shared>,
+        overflow_counter: impl FnOnce() -> Option<CellAt>,
+    ) -> Result<Self, TelemetryError> {
+        let family = || spec.name.to_owned();
+        for (i, l) in spec.label_names.iter().enumerate() {
+            if !valid_label_name(l) || (spec.kind == MetricKind::Histogram && *l == "le") {
+                return Err(TelemetryError::InvalidLabelName {
+                    family: family(),
+                    label: (*l).to_owned(),
+                });
+            }
+            if spec.label_names[..i].contains(l) {
+                return Err(TelemetryError::DuplicateLabelName {
+                    family: family(),
+                    label: (*l).to_owned(),
+                });
+            }
+        }
+        if spec.cap == 0 {
+            return Err(TelemetryError::InvalidSeriesCap { family: family() });
+        }
+        let bounds = validate_buckets(spec.name, spec.kind, spec.buckets)?;
+        let overflow = S::alloc(spec.kind, bounds.len(), &shared)?;
+        Ok(Self::build(
+            spec,
+            shared,
+            bounds,
+            overflow,
+            overflow_counter(),
+        ))
+    }
+
+    /// Assembles a family from validated parts.
+    pub(crate) fn build(
+        spec: FamilySpec<'_>,
+        shared: Arc<Shared>,
+        bounds: Arc<[f64]>,
+        overflow: S,
+        overflow_counter: Option<CellAt>,
+    ) -> Self {
+        FamilyCore {
+            name: spec.name.to_owned(),
+            help: spec.help.to_owned(),
+            kind: spec.kind,
+            label_names: spec.label_names.iter().map(|s| (*s).to_owned()).collect(),
+            bounds,
+            shared,
+            cap: spec.cap,
+            state: Mutex::new(FamilyState {
+                index: ValueMap::default(),
+                series: Vec::new(),
+            }),
+            cache: ThreadSlots::new(),
+            overflow,
+            overflow_used: AtomicBool::new(false),
+            overflow_counter,
+        }
+    }
+
+    /// Get-or-create the series for `values`; past the cap or on a label-count mismatch, the
+    /// family's overflow series (and the overflow counter is bumped).
+    #[inline]
+    pub(crate) fn resolve(&self, values: &[&str]) -> S {
+        let h = hash_values(values);
+        let cache = self.cache.get_or(|| RefCell::new(ValueMap::default()));
+        if let Ok(c) = cache.try_borrow() {
+            if let Some(store) = c.get(h, values) {
+                return store.clone();
+            }
+        }
+        match self.resolve_slow(h, values) {
+            Some(store) => {
+                if let Ok(mut c) = cache.try_borrow_mut() {
+                    c.insert(h, values, store.clone());
+                }
+                store
+            }
+            None => self.overflowed(),
+        }
+    }
+
+    /// Like [`resolve`](Self::resolve) but a label-count mismatch is an error.
+    pub(crate) fn try_resolve(&self, values: &[&str]) -> Result<S, TelemetryError> {
+        if values.len() != self.label_names.len() {
+            return Err(TelemetryError::LabelCountMismatch {
+                family: self.name.clone(),
+                expected: self.label_names.len(),
+                got: values.len(),
+            });
+        }
+        Ok(self.resolve(values))
+    }
+
+    /// The family's single series, created at registration for unlabelled metrics.
+    pub(crate) fn create_sole_series(&self) -> Result<S, TelemetryError> {
+        self.resolve_slow(hash_values(&[]), &[])
+            .ok_or(TelemetryError::CapacityExhausted)
+    }
+
+    /// Under the family lock: the existing series, a new one, or `None` for overflow.
+    #[cold]
+    fn resolve_slow(&self, h: u64, values: &[&str]) -> Option<S> {
+        if values.len() != self.label_names.len() {
+            return None;
+        }
+        let mut st = lock(&self.state);
+        if let Some(&i) = st.index.get(h, values) {
+            return st.series.get(i).map(|s| s.store.clone());
+        }
+        if st.series.len() >= self.cap {
+            return None;
+        }
+        let store = S::alloc(self.kind, self.bounds.len(), &self.shared).ok()?;
+        let i = st.series.len();
+        st.series.push(Series {
+            label_values: values.iter().map(|s| (*s).to_owned()).collect(),
+            store: store.clone(),
+        });
+        st.index.insert(h, values, i);
+        Some(store)
+    }
+
+    #[cold]
+    fn overflowed(&self) -> S {
+        self.overflow_used.store(true, Ordering::Release);
+        if let Some(at) = self.overflow_counter {
+            self.shared.shards.local().add(at, 1);
+        }
+        self.overflow.clone()
+    }
+}
+
+impl<S: Storage> Snapshot for FamilyCore<S> {
+    fn snapshot(&self) -> FamilySnapshot {
+        let st = lock(&self.state);
+        let mut series: Vec<SeriesSnapshot> = st
+            .series
+            .iter()
+            .map(|s| SeriesSnapshot {
+                label_values: s.label_values.clone(),
+                value: self.sample(&s.store),
+            })
+            .collect();
+        drop(st);
+        if self.overflow_used.load(Ordering::Acquire) {
+            series.push(SeriesSnapshot {
+                label_values: vec![OVERFLOW_LABEL_VALUE.to_owned(); self.label_names.len()],
+                value: self.sample(&self.overflow),
+            });
+        }
+        FamilySnapshot {
+            name: self.name.clone(),
+            help: self.help.clone(),
+            kind: self.kind,
+            label_names: self.label_names.clone(),
+            series,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<S: Storage> FamilyCore<S> {
+    /// Merged value of one series.
+    pub(crate) fn sample(&self, store: &S) -> SampleValue {
+        store.sample(self.kind, &self.shared.shards, &self.bounds)
+    }
+}
+
+/// Merges a histogram series: per-bucket counts summed over shards, then made cumulative; the
+/// count is the `+Inf` bucket, so `+Inf == count` and cumulativeness hold in every snapshot.
+pub(crate) fn merge_histogram(
+    shards: &ShardSet,
+    base: CellAt,
+    bounds: &[f64],
+) -> HistogramSnapshot {
+    let mut counts = vec![0u64; bounds.len() + 1];
+    let mut sum = 0.0;
+    let sum_at = base.offset(bounds.len() + 1);
+    for shard in shards.iter() {
+        shard.add_into(base, &mut counts);
+        sum += f64::from_bits(shard.read(sum_at));
+    }
+    HistogramSnapshot::from_counts(bounds, &counts, sum)
+}
+
+/// Checks bounds are finite (a trailing `+Inf` is accepted and dropped) and strictly increasing.
+fn validate_buckets(
+    name: &str,
+    kind: MetricKind,
+    buckets: &[f64],
+) -> Result<Arc<[f64]>, TelemetryError> {
+    if kind != MetricKind::Histogram {
+        return Ok(Arc::from(Vec::new()));
+    }
+    let err = |reason| TelemetryError::InvalidBuckets {
+        family: name.to_owned(),
+        reason,
+    };
+    let finite = match buckets.last() {
+        Some(b) if *b == f64::INFINITY => &buckets[..buckets.len() - 1],
+        _ => buckets,
+    };
+    if finite.iter().any(|b| !b.is_finite()) {
+        return Err(err(
+            "bounds must be finite numbers (a trailing +Inf is implied)",
+        ));
+    }
+    if finite.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(err("bounds must be strictly increasing"));
+    }
+    if finite.len() > 4096 {
+        return Err(err("use at most 4096 bounds"));
+    }
+    Ok(Arc::from(finite.to_vec()))
+}

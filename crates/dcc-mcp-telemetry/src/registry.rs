@@ -1,0 +1,271 @@
+//! The registry: creates families, hands out handles, and merges snapshots.
+
+use crate::counter::{Counter, CounterFamily};
+use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
+use crate::gauge::{Gauge, GaugeFamily};
+use crate::histogram::{Histogram, HistogramFamily};
+use crate::labels::valid_metric_name;
+use crate::shard::CellAt;
+use crate::snapshot::{FamilySnapshot, MetricKind};
+use crate::sync::{lock, AtomicI64, Mutex};
+use crate::TelemetryError;
+use std::sync::Arc;
+
+/// Series cap of a labelled family created without an explicit cap.
+pub const DEFAULT_MAX_SERIES: usize = 1024;
+
+/// Name of the counter, exported by every registry, of `with_label_values` calls that were
+/// answered with a family's overflow series (label `family`: the family's name). Every labelled
+/// family has a series in it from registration on, so it is exported (as 0) before any overflow.
+pub const OVERFLOW_METRIC_NAME: &str = "dcc_mcp_telemetry_series_overflow_total";
+
+/// A set of metric families recorded through per-thread shards and merged on scrape.
+///
+/// Cheap to clone (an `Arc` inside); clones share everything. Create one per server; there is no
+/// global registry.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    shared: Arc<Shared>,
+    /// Every family in registration order; the overflow counter first.
+    families: Mutex<Vec<Arc<dyn Snapshot>>>,
+    overflow: Arc<FamilyCore<CellAt>>,
+    #[cfg(feature = "prometheus")]
+    pub(crate) desc: Option<prometheus::core::Desc>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &lock(&self.inner.families).len())
+            .field("shards", &self.shard_count())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry (apart from its overflow counter).
+    pub fn new() -> Self {
+        let shared = Arc::new(Shared::new());
+        let spec = FamilySpec {
+            name: OVERFLOW_METRIC_NAME,
+            help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
+            kind: MetricKind::Counter,
+            label_names: &["family"],
+            buckets: &[],
+            cap: usize::MAX,
+        };
+        // Cell 0 is reserved for this family's own overflow series (see `Shared::new`).
+        let overflow = Arc::new(FamilyCore::build(
+            spec,
+            shared.clone(),
+            Arc::from(Vec::new()),
+            CellAt::of(0),
+            None,
+        ));
+        let families: Vec<Arc<dyn Snapshot>> = vec![overflow.clone()];
+        Registry {
+            inner: Arc::new(Inner {
+                shared,
+                families: Mutex::new(families),
+                overflow,
+                #[cfg(feature = "prometheus")]
+                desc: crate::collector::overflow_desc(),
+            }),
+        }
+    }
+
+    fn register<S: Storage>(
+        &self,
+        spec: FamilySpec<'_>,
+    ) -> Result<Arc<FamilyCore<S>>, TelemetryError> {
+        if !valid_metric_name(spec.name) {
+            return Err(TelemetryError::InvalidMetricName {
+                name: spec.name.to_owned(),
+            });
+        }
+        let mut families = lock(&self.inner.families);
+        if families.iter().any(|f| f.name() == spec.name) {
+            return Err(TelemetryError::DuplicateMetric {
+                name: spec.name.to_owned(),
+            });
+        }
+        let labelled = !spec.label_names.is_empty();
+        let name = spec.name;
+        let overflow = &self.inner.overflow;
+        let core = Arc::new(FamilyCore::<S>::new(
+            spec,
+            self.inner.shared.clone(),
+            || labelled.then(|| overflow.resolve(&[name])),
+        )?);
+        families.push(core.clone());
+        Ok(core)
+    }
+
+    /// Registers an unlabelled counter.
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter, TelemetryError> {
+        let core = self.register::<CellAt>(spec(name, help, MetricKind::Counter, &[], &[], 1))?;
+        Ok(Counter::new(
+            self.inner.shared.clone(),
+            core.create_sole_series()?,
+        ))
+    }
+
+    /// Registers a counter family with the default series cap ([`DEFAULT_MAX_SERIES`]).
+    pub fn counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+    ) -> Result<CounterFamily, TelemetryError> {
+        self.counter_family_with_cap(name, help, label_names, DEFAULT_MAX_SERIES)
+    }
+
+    /// Registers a counter family holding at most `max_series` label sets besides its overflow series.
+    pub fn counter_family_with_cap(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        max_series: usize,
+    ) -> Result<CounterFamily, TelemetryError> {
+        let s = spec(
+            name,
+            help,
+            MetricKind::Counter,
+            label_names,
+            &[],
+            max_series,
+        );
+        Ok(CounterFamily::new(self.register::<CellAt>(s)?))
+    }
+
+    /// Registers an unlabelled gauge.
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, TelemetryError> {
+        let s = spec(name, help, MetricKind::Gauge, &[], &[], 1);
+        let core = self.register::<Arc<AtomicI64>>(s)?;
+        Ok(Gauge::new(core.create_sole_series()?))
+    }
+
+    /// Registers a gauge family with the default series cap ([`DEFAULT_MAX_SERIES`]).
+    pub fn gauge_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+    ) -> Result<GaugeFamily, TelemetryError> {
+        self.gauge_family_with_cap(name, help, label_names, DEFAULT_MAX_SERIES)
+    }
+
+    /// Registers a gauge family holding at most `max_series` label sets besides its overflow series.
+    pub fn gauge_family_with_cap(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        max_series: usize,
+    ) -> Result<GaugeFamily, TelemetryError> {
+        let s = spec(name, help, MetricKind::Gauge, label_names, &[], max_series);
+        Ok(GaugeFamily::new(self.register::<Arc<AtomicI64>>(s)?))
+    }
+
+    /// Registers an unlabelled histogram with finite, strictly increasing bucket upper bounds
+    /// (`+Inf` is implied; a trailing `+Inf` is accepted).
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        buckets: &[f64],
+    ) -> Result<Histogram, TelemetryError> {
+        let s = spec(name, help, MetricKind::Histogram, &[], buckets, 1);
+        let core = self.register::<CellAt>(s)?;
+        let base = core.create_sole_series()?;
+        Ok(Histogram::new(
+            self.inner.shared.clone(),
+            core.bounds.clone(),
+            base,
+        ))
+    }
+
+    /// Registers a histogram family with the default series cap ([`DEFAULT_MAX_SERIES`]).
+    pub fn histogram_family(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        buckets: &[f64],
+    ) -> Result<HistogramFamily, TelemetryError> {
+        self.histogram_family_with_cap(name, help, label_names, buckets, DEFAULT_MAX_SERIES)
+    }
+
+    /// Registers a histogram family holding at most `max_series` label sets besides its overflow series.
+    pub fn histogram_family_with_cap(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        buckets: &[f64],
+        max_series: usize,
+    ) -> Result<HistogramFamily, TelemetryError> {
+        let s = spec(
+            name,
+            help,
+            MetricKind::Histogram,
+            label_names,
+            buckets,
+            max_series,
+        );
+        Ok(HistogramFamily::new(self.register::<CellAt>(s)?))
+    }
+
+    /// Every family, in registration order (the overflow counter first), merged across all shards.
+    /// Labelled families without series yet are included with no series.
+    pub fn snapshot(&self) -> Vec<FamilySnapshot> {
+        let families: Vec<Arc<dyn Snapshot>> = lock(&self.inner.families).clone();
+        families.iter().map(|f| f.snapshot()).collect()
+    }
+
+    /// Number of per-thread shards. Bounded by the largest number of threads that were alive at
+    /// the same time and recorded into this registry: an exited thread's shard, with its counts,
+    /// is handed to the next new thread.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shared.shards.iter().count()
+    }
+
+    /// Bytes of cell storage allocated across all shards (excluding each shard's fixed header).
+    pub fn shard_bytes(&self) -> usize {
+        self.inner
+            .shared
+            .shards
+            .iter()
+            .map(|s| s.allocated_bytes())
+            .sum()
+    }
+}
+
+fn spec<'a>(
+    name: &'a str,
+    help: &'a str,
+    kind: MetricKind,
+    label_names: &'a [&'a str],
+    buckets: &'a [f64],
+    cap: usize,
+) -> FamilySpec<'a> {
+    FamilySpec {
+        name,
+        help,
+        kind,
+        label_names,
+        buckets,
+        cap,
+    }
+}

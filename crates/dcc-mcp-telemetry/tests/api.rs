@@ -1,0 +1,279 @@
+//! Behaviour of the public API: exact totals, families, caps, errors, snapshots.
+#![allow(clippy::unwrap_used)]
+
+use dcc_mcp_telemetry::*;
+use std::thread;
+
+fn family<'a>(snap: &'a [FamilySnapshot], name: &str) -> &'a FamilySnapshot {
+    snap.iter().find(|f| f.name == name).unwrap()
+}
+
+#[test]
+fn counter_totals_are_exact_across_threads() {
+    let r = Registry::new();
+    let c = r.counter("jobs_total", "Jobs.").unwrap();
+    thread::scope(|s| {
+        for _ in 0..4 {
+            let c = c.clone();
+            s.spawn(move || {
+                for _ in 0..10_000 {
+                    c.inc();
+                }
+                c.inc_by(5);
+            });
+        }
+    });
+    assert_eq!(c.get(), 40_020);
+    let snap = r.snapshot();
+    let f = family(&snap, "jobs_total");
+    assert_eq!(f.kind, MetricKind::Counter);
+    assert_eq!(
+        f.series,
+        vec![SeriesSnapshot {
+            label_values: vec![],
+            value: SampleValue::Counter(40_020)
+        }]
+    );
+}
+
+#[test]
+fn families_resolve_the_same_series_by_value() {
+    let r = Registry::new();
+    let f = r
+        .counter_family("calls_total", "Calls.", &["tool", "status"])
+        .unwrap();
+    f.with_label_values(&["a", "ok"]).inc();
+    f.with_label_values(&["a", "ok"]).inc_by(2);
+    f.with_label_values_ref(&["b", "error"]).inc();
+    thread::scope(|s| {
+        s.spawn(|| f.with_label_values(&["a", "ok"]).inc());
+    });
+    assert_eq!(f.with_label_values(&["a", "ok"]).get(), 4);
+    assert_eq!(f.name(), "calls_total");
+    let snap = r.snapshot();
+    let fam = family(&snap, "calls_total");
+    assert_eq!(fam.label_names, vec!["tool", "status"]);
+    let got: Vec<(Vec<String>, SampleValue)> = fam
+        .series
+        .iter()
+        .map(|s| (s.label_values.clone(), s.value.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (vec!["a".into(), "ok".into()], SampleValue::Counter(4)),
+            (vec!["b".into(), "error".into()], SampleValue::Counter(1)),
+        ]
+    );
+}
+
+#[test]
+fn cap_routes_new_label_sets_to_the_overflow_series_and_counts_them() {
+    let r = Registry::new();
+    let f = r
+        .counter_family_with_cap("req_total", "Requests.", &["path"], 2)
+        .unwrap();
+    f.with_label_values(&["/a"]).inc();
+    f.with_label_values(&["/b"]).inc();
+    f.with_label_values(&["/c"]).inc();
+    f.with_label_values(&["/d"]).inc_by(3);
+    f.with_label_values(&["/a"]).inc();
+    // Wrong arity also lands in overflow rather than panicking.
+    f.with_label_values(&[]).inc();
+    assert_eq!(
+        f.try_with_label_values(&["x", "y"]).err(),
+        Some(TelemetryError::LabelCountMismatch {
+            family: "req_total".into(),
+            expected: 1,
+            got: 2
+        })
+    );
+    let snap = r.snapshot();
+    let values: Vec<(Vec<String>, SampleValue)> = family(&snap, "req_total")
+        .series
+        .iter()
+        .map(|s| (s.label_values.clone(), s.value.clone()))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            (vec!["/a".into()], SampleValue::Counter(2)),
+            (vec!["/b".into()], SampleValue::Counter(1)),
+            (vec![OVERFLOW_LABEL_VALUE.into()], SampleValue::Counter(5)),
+        ]
+    );
+    let overflow = family(&snap, OVERFLOW_METRIC_NAME);
+    assert_eq!(
+        overflow.series,
+        vec![SeriesSnapshot {
+            label_values: vec!["req_total".into()],
+            value: SampleValue::Counter(3)
+        }]
+    );
+}
+
+#[test]
+fn gauges_go_up_and_down_on_one_atomic() {
+    let r = Registry::new();
+    let g = r.gauge("in_flight", "In flight.").unwrap();
+    let gf = r.gauge_family("jobs", "Jobs.", &["state"]).unwrap();
+    g.inc();
+    g.add(5);
+    g.sub(2);
+    g.dec();
+    assert_eq!(g.get(), 3);
+    g.set(-7);
+    assert_eq!(g.get(), -7);
+    let running = gf.with_label_values(&["running"]);
+    thread::scope(|s| {
+        s.spawn(|| running.inc());
+    });
+    running.dec();
+    gf.with_label_values(&["queued"]).add(4);
+    let snap = r.snapshot();
+    assert_eq!(
+        family(&snap, "in_flight").series[0].value,
+        SampleValue::Gauge(-7)
+    );
+    let jobs: Vec<SampleValue> = family(&snap, "jobs")
+        .series
+        .iter()
+        .map(|s| s.value.clone())
+        .collect();
+    assert_eq!(jobs, vec![SampleValue::Gauge(0), SampleValue::Gauge(4)]);
+}
+
+#[test]
+fn histogram_snapshot_is_cumulative_with_inf_equal_to_count() {
+    let r = Registry::new();
+    let h = r
+        .histogram("latency_seconds", "Latency.", &[0.1, 1.0, f64::INFINITY])
+        .unwrap();
+    thread::scope(|s| {
+        s.spawn(|| {
+            h.observe(0.05);
+            h.observe(0.5);
+        });
+        s.spawn(|| {
+            h.observe(0.1);
+            h.observe_duration(std::time::Duration::from_secs(2));
+        });
+    });
+    let snap = h.snapshot();
+    assert_eq!(snap.buckets, vec![(0.1, 2), (1.0, 3), (f64::INFINITY, 4)]);
+    assert_eq!(snap.count, 4);
+    assert!((snap.sum - 2.65).abs() < 1e-12);
+    let hf = r
+        .histogram_family("size_bytes", "Sizes.", &["kind"], &[10.0])
+        .unwrap();
+    hf.with_label_values(&["a"]).observe(3.0);
+    hf.with_label_values_ref(&["a"]).observe(30.0);
+    let fam = r.snapshot();
+    let fam = family(&fam, "size_bytes");
+    assert_eq!(
+        fam.series[0].value,
+        SampleValue::Histogram(HistogramSnapshot {
+            buckets: vec![(10.0, 1), (f64::INFINITY, 2)],
+            sum: 33.0,
+            count: 2
+        })
+    );
+}
+
+#[test]
+fn registration_errors_are_specific() {
+    let r = Registry::new();
+    r.counter("a_total", "A.").unwrap();
+    assert_eq!(
+        r.counter("a_total", "again").err(),
+        Some(TelemetryError::DuplicateMetric {
+            name: "a_total".into()
+        })
+    );
+    assert_eq!(
+        r.gauge("1bad", "x").err(),
+        Some(TelemetryError::InvalidMetricName {
+            name: "1bad".into()
+        })
+    );
+    assert!(matches!(
+        r.counter_family("b_total", "B.", &["x", "x"]),
+        Err(TelemetryError::DuplicateLabelName { .. })
+    ));
+    assert!(matches!(
+        r.histogram_family("c", "C.", &["le"], &[1.0]),
+        Err(TelemetryError::InvalidLabelName { .. })
+    ));
+    assert!(matches!(
+        r.histogram("d", "D.", &[2.0, 1.0]),
+        Err(TelemetryError::InvalidBuckets { .. })
+    ));
+    assert!(matches!(
+        r.histogram("e", "E.", &[f64::NAN]),
+        Err(TelemetryError::InvalidBuckets { .. })
+    ));
+    assert!(matches!(
+        r.counter_family_with_cap("f", "F.", &["x"], 0),
+        Err(TelemetryError::InvalidSeriesCap { .. })
+    ));
+    assert_eq!(
+        r.counter(OVERFLOW_METRIC_NAME, "x").err(),
+        Some(TelemetryError::DuplicateMetric {
+            name: OVERFLOW_METRIC_NAME.into()
+        })
+    );
+    // A failed registration leaves no family (and no overflow series) behind.
+    let names: Vec<String> = r.snapshot().into_iter().map(|f| f.name).collect();
+    assert_eq!(
+        names,
+        vec![OVERFLOW_METRIC_NAME.to_string(), "a_total".into()]
+    );
+    assert!(family(&r.snapshot(), OVERFLOW_METRIC_NAME)
+        .series
+        .is_empty());
+}
+
+#[test]
+fn snapshot_lists_families_in_registration_order() {
+    let r = Registry::new();
+    r.gauge("z", "Z.").unwrap();
+    r.counter_family("a_total", "A.", &["x"]).unwrap();
+    r.histogram("m", "M.", &[1.0]).unwrap();
+    let names: Vec<String> = r.snapshot().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, vec![OVERFLOW_METRIC_NAME, "z", "a_total", "m"]);
+}
+
+#[test]
+fn many_series_grow_storage_without_losing_counts() {
+    let r = Registry::new();
+    let f = r
+        .counter_family_with_cap("many_total", "Many.", &["i"], 5000)
+        .unwrap();
+    let h = r
+        .histogram_family("many_h", "Many.", &["i"], &[1.0, 2.0, 3.0])
+        .unwrap();
+    for i in 0..3000 {
+        let v = i.to_string();
+        f.with_label_values(&[&v]).inc_by(i as u64);
+        if i % 100 == 0 {
+            h.with_label_values(&[&v]).observe(2.5);
+        }
+    }
+    for i in 0..3000u64 {
+        assert_eq!(f.with_label_values(&[&i.to_string()]).get(), i);
+    }
+    let snap = r.snapshot();
+    assert_eq!(family(&snap, "many_total").series.len(), 3000);
+    let hs = family(&snap, "many_h");
+    assert_eq!(hs.series.len(), 30);
+    for s in &hs.series {
+        assert_eq!(
+            s.value,
+            SampleValue::Histogram(HistogramSnapshot {
+                buckets: vec![(1.0, 0), (2.0, 0), (3.0, 1), (f64::INFINITY, 1)],
+                sum: 2.5,
+                count: 1
+            })
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Recorders and a scraper run at once; every scrape must satisfy the snapshot invariants.
+#![allow(clippy::unwrap_used)]
+
+use dcc_mcp_telemetry::{FamilySnapshot, HistogramSnapshot, Registry, SampleValue};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const RECORDERS: usize = 3;
+const ROUNDS: u64 = 20_000;
+const BOUNDS: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+
+type Seen = HashMap<(String, Vec<String>), Vec<u64>>;
+
+/// Checks one scrape against the previous one and returns its per-series numbers.
+fn check(snap: &[FamilySnapshot], prev: &Seen) -> Seen {
+    let mut seen = Seen::new();
+    for f in snap {
+        for s in &f.series {
+            let nums = match &s.value {
+                SampleValue::Counter(v) => vec![*v],
+                SampleValue::Gauge(v) => {
+                    assert!(*v >= 0, "in-flight gauge read {v}");
+                    continue;
+                }
+                SampleValue::Histogram(h) => {
+                    assert_consistent(h);
+                    h.buckets.iter().map(|b| b.1).collect()
+                }
+            };
+            let key = (f.name.clone(), s.label_values.clone());
+            if let Some(before) = prev.get(&key) {
+                for (b, n) in before.iter().zip(&nums) {
+                    assert!(b <= n, "{key:?} went backwards: {before:?} -> {nums:?}");
+                }
+            }
+            seen.insert(key, nums);
+        }
+    }
+    // A series once seen never disappears.
+    for key in prev.keys() {
+        assert!(seen.contains_key(key), "{key:?} disappeared");
+    }
+    seen
+}
+
+fn assert_consistent(h: &HistogramSnapshot) {
+    assert!(h.buckets.windows(2).all(|w| w[0].1 <= w[1].1), "not cumulative: {h:?}");
+    assert_eq!(h.buckets.last().unwrap(), &(f64::INFINITY, h.count));
+}
+
+#[test]
+fn every_scrape_is_monotonic_cumulative_and_the_last_is_exact() {
+    let r = Registry::new();
+    let hits = r.counter("hits_total", "hits").unwrap();
+    let by_key = r
+        .counter_family_with_cap("by_key_total", "by key", &["k"], 4096)
+        .unwrap();
+    let lat = r.histogram_family("lat", "lat", &["k"], &BOUNDS).unwrap();
+    let busy = r.gauge("busy", "busy").unwrap();
+    let done = AtomicUsize::new(0);
+    let scrapes = std::thread::scope(|s| {
+        for _ in 0..RECORDERS {
+            let (hits, by_key, lat, busy, done) = (&hits, &by_key, &lat, &busy, &done);
+            s.spawn(move || {
+                for i in 0..ROUNDS {
+                    busy.inc();
+                    hits.inc();
+                    // New series keep appearing (growing every shard) while the scraper runs.
+                    let k = (i % 97 + (i / 1000) * 97).to_string();
+                    by_key.with_label_values(&[&k]).inc();
+                    lat.with_label_values_ref(&[&(i % 7).to_string()]).observe((i % 6) as f64);
+                    busy.dec();
+                }
+                done.fetch_add(1, Ordering::Release);
+            });
+        }
+        let r = &r;
+        let done = &done;
+        s.spawn(move || {
+            let mut prev = Seen::new();
+            let mut n = 0u64;
+            while done.load(Ordering::Acquire) < RECORDERS {
+                prev = check(&r.snapshot(), &prev);
+                n += 1;
+            }
+            check(&r.snapshot(), &prev);
+            n
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(scrapes > 0);
+
+    let total = RECORDERS as u64 * ROUNDS;
+    assert_eq!(hits.get(), total);
+    let snap = r.snapshot();
+    let fam = |n: &str| snap.iter().find(|f| f.name == n).unwrap();
+    let by_key_sum: u64 = fam("by_key_total")
+        .series
+        .iter()
+        .map(|s| match s.value {
+            SampleValue::Counter(v) => v,
+            _ => unreachable!(),
+        })
+        .sum();
+    assert_eq!(by_key_sum, total);
+    assert_eq!(fam("by_key_total").series.len(), 97 * 20);
+    let lat_count: u64 = fam("lat")
+        .series
+        .iter()
+        .map(|s| match &s.value {
+            SampleValue::Histogram(h) => h.count,
+            _ => unreachable!(),
+        })
+        .sum();
+    assert_eq!(lat_count, total);
+    assert_eq!(busy.get(), 0);
+}

@@ -1,0 +1,153 @@
+"""Type stubs for the ``dcc_mcp_core._core`` extension module (pyo3)."""
+
+from types import TracebackType
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union
+
+__version__: str
+#: Cargo features compiled into this build, e.g. ``("python-bindings", "ext-module", "workflow", "prometheus")``.
+FEATURES: Tuple[str, ...]
+
+JsonSchema = Union[Mapping[str, Any], str]
+
+class McpHttpConfig:
+    """Server options. Assigning an invalid value raises ``ValueError`` and leaves the option unchanged."""
+
+    def __init__(
+        self,
+        port: int = 8765,
+        server_name: Optional[str] = None,
+        server_version: Optional[str] = None,
+        host: str = "127.0.0.1",
+        enable_prometheus: bool = False,
+        prometheus_basic_auth: Optional[Tuple[str, str]] = None,
+        *,
+        request_timeout: Optional[float] = None,
+        session_ttl: Optional[float] = None,
+        header_read_timeout: Optional[float] = None,
+        shutdown_timeout: Optional[float] = None,
+        max_body_bytes: Optional[int] = None,
+        job_queue_capacity: Optional[int] = None,
+        job_concurrency: Optional[int] = None,
+        allowed_origins: Optional[Sequence[str]] = None,
+    ) -> None: ...
+    host: str
+    """Address to bind (default ``"127.0.0.1"``)."""
+    port: int
+    """TCP port, 0–65535 (0 picks a free port; read the real one from ``McpServerHandle.port``)."""
+    server_name: str
+    """``serverInfo.name`` reported to MCP clients (default ``"dcc-mcp"``)."""
+    server_version: str
+    """``serverInfo.version`` reported to MCP clients (default: the package version)."""
+    enable_prometheus: bool
+    """Serve ``GET /metrics`` (needs ``"prometheus"`` in ``FEATURES``; accepted and ignored without it)."""
+    prometheus_basic_auth: Optional[Tuple[str, str]]
+    """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
+    request_timeout: float
+    """Seconds a synchronous tool call may run (default 30)."""
+    session_ttl: float
+    """Seconds an idle MCP session lives (default 1800)."""
+    header_read_timeout: float
+    """Seconds a connection may take to send its request headers (default 10)."""
+    shutdown_timeout: float
+    """Seconds ``shutdown()`` waits for in-flight requests (default 5)."""
+    max_body_bytes: int
+    """Largest accepted request body (default 4 MiB)."""
+    job_queue_capacity: int
+    """Long-running jobs that may wait in the queue; one more is refused (default 64)."""
+    job_concurrency: int
+    """Long-running jobs executing at once (default 4)."""
+    allowed_origins: List[str]
+    """Extra allowed ``Origin`` values (``"https://host:port"`` or ``"*"``); localhost is allowed on loopback."""
+
+class ToolRegistry:
+    """The tools a server offers. A server shares its registry: later changes are visible to it."""
+
+    def __init__(self) -> None: ...
+    def register(
+        self,
+        name: str,
+        description: str = "",
+        input_schema: Optional[JsonSchema] = None,
+        output_schema: Optional[JsonSchema] = None,
+        execution: Literal["sync", "async"] = "sync",
+    ) -> None:
+        """Register a tool; ``ValueError`` for a duplicate/invalid name, a bad schema or execution mode.
+
+        ``execution="async"`` runs each call as a long-running job (needs ``"workflow"`` in ``FEATURES``).
+        """
+    def unregister(self, name: str) -> bool:
+        """Remove a tool; returns whether it was registered."""
+    def list(self) -> List[Dict[str, Any]]:
+        """All tools sorted by name: dicts with ``name``, ``description``, ``input_schema``,
+        ``output_schema`` and ``execution``."""
+    def names(self) -> List[str]:
+        """Registered tool names, sorted."""
+    def get(self, name: str) -> Optional[Dict[str, Any]]:
+        """One tool as a dict, or ``None``."""
+    def __len__(self) -> int: ...
+    def __contains__(self, name: str) -> bool: ...
+
+class ToolContext:
+    """Given to handlers registered with ``pass_context=True``."""
+
+    @property
+    def tool_name(self) -> str: ...
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the call timed out, its job was cancelled or the server is stopping; raise to stop."""
+    def report_progress(self, progress: float, total: Optional[float] = None, message: Optional[str] = None) -> None:
+        """Report progress (visible in ``jobs.get`` for async tools; sent as ``notifications/progress``
+        when the client asked for it)."""
+
+class McpHttpServer:
+    """An MCP Streamable HTTP server (``/mcp``; ``/metrics`` with ``enable_prometheus``)."""
+
+    def __init__(self, registry: ToolRegistry, config: Optional[McpHttpConfig] = None) -> None: ...
+    def register_handler(self, name: str, fn: Callable[..., Any], *, pass_context: bool = False) -> None:
+        """Set the function that runs tool ``name`` (register the tool first, else ``ValueError``).
+
+        ``fn(arguments)`` — or ``fn(arguments, context)`` with ``pass_context=True``, where
+        ``context`` is a ``ToolContext`` — runs on a server thread holding the GIL and must return something
+        JSON-serialisable (a ``str`` becomes the text content; a ``dict`` is also the structured
+        content). A raised exception, or a return value that is not JSON, becomes a tool result with
+        ``isError: true`` carrying the message.
+        """
+    @property
+    def registry(self) -> ToolRegistry: ...
+    @property
+    def config(self) -> McpHttpConfig:
+        """A copy of the configuration."""
+    def start(self) -> McpServerHandle:
+        """Bind and start serving on a background thread.
+
+        Raises ``OSError`` if the port cannot be bound (``errno.EADDRINUSE`` when it is in use) and
+        ``RuntimeError`` if this server was already started.
+        """
+
+class McpServerHandle:
+    """A running server; a context manager that shuts the server down on exit."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def bind_addr(self) -> str:
+        """``"host:port"``."""
+    @property
+    def is_running(self) -> bool:
+        """False after ``shutdown()``, or if the server stopped on its own."""
+    def mcp_url(self) -> str:
+        """e.g. ``"http://127.0.0.1:8765/mcp"``."""
+    def metrics_url(self) -> str:
+        """e.g. ``"http://127.0.0.1:8765/metrics"``."""
+    def shutdown(self) -> None:
+        """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent."""
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the server stops or ``timeout`` passes; returns whether it stopped.
+        Ctrl-C raises ``KeyboardInterrupt``."""
+    def __enter__(self) -> "McpServerHandle": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Every benchmark in one command; results land in target/bench-results/ and the chart in
+# docs/benchmarks.svg (see docs/benchmarks.md).
+#
+#   ./scripts/bench.sh              recording comparisons, scrape, memory, end-to-end, chart
+#   ./scripts/bench.sh --no-e2e     skip the end-to-end server runs
+#   ./scripts/bench.sh --only e2e   one part: compare | recording | scrape | memory | e2e | report
+#
+# Environment: DCC_MCP_BENCH_THREADS (default "1,2"; e.g. "1,2,4,8" or "max" on bigger machines),
+# CRITERION_ARGS (extra criterion flags, e.g. "--measurement-time 5"), E2E_ROUNDS (default 3),
+# E2E_SECONDS (measured seconds per run, default 10), E2E_CONNECTIONS (default 16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out="$root/target/bench-results"
+mkdir -p "$out"
+
+only=""
+e2e=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-e2e) e2e=0 ;;
+        --only) only="$2"; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
+step() { printf '\n==> %s\n' "$*"; }
+
+machine() {
+    {
+        echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+        echo "kernel: $(uname -sr)"
+        echo "rustc: $(rustc -V)"
+        echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } >"$out/machine.txt"
+}
+
+crit() { # bench name
+    step "criterion: $1"
+    echo "$1 load before: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+    # shellcheck disable=SC2086
+    cargo bench -q -p dcc-mcp-benches --bench "$1" -- --noplot ${CRITERION_ARGS:-} 2>&1 | tee "$out/$1.log"
+}
+
+if want compare || want recording || want scrape || want memory; then machine; fi
+want compare && crit compare
+want recording && [ -f benches/benches/recording.rs ] && crit recording
+want scrape && crit scrape
+if want memory; then
+    step "memory per series per shard"
+    cargo run -q --release -p dcc-mcp-benches --bin bench-memory | tee "$out/memory.csv"
+fi
+
+if want e2e && [ "$e2e" = 1 ]; then
+    step "end-to-end: build the server without and with the exporter, and the load generator"
+    bin="$out/bin"
+    mkdir -p "$bin"
+    cargo build -q --release -p dcc-mcp-server --no-default-features --features workflow
+    cp target/release/dcc-mcp-server "$bin/dcc-mcp-server-no-prometheus"
+    cargo build -q --release -p dcc-mcp-server
+    cp target/release/dcc-mcp-server "$bin/dcc-mcp-server"
+    cargo build -q --release -p dcc-mcp-benches --bin loadgen
+    cp target/release/loadgen "$bin/loadgen"
+
+    port=${E2E_PORT:-18765}
+    rounds=${E2E_ROUNDS:-3}
+    seconds=${E2E_SECONDS:-10}
+    conns=${E2E_CONNECTIONS:-16}
+    : >"$out/e2e.jsonl"
+    echo "e2e load before: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+
+    run_one() { # label server-binary server-flags... -- loadgen-flags...
+        local label=$1 server=$2
+        shift 2
+        local sflags=() lflags=()
+        while [ "$1" != "--" ]; do sflags+=("$1"); shift; done
+        shift
+        lflags=("$@")
+        "$server" --port "$port" --demo-tools "${sflags[@]}" >/dev/null 2>"$out/server-$label.log" &
+        local pid=$!
+        for _ in $(seq 100); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.1
+        done
+        "$bin/loadgen" --url "http://127.0.0.1:$port/mcp" --connections "$conns" \
+            --duration "$seconds" --warmup 2 --label "$label" "${lflags[@]}" | tee -a "$out/e2e.jsonl"
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+    }
+
+    for round in $(seq "$rounds"); do
+        step "end-to-end round $round/$rounds"
+        run_one no-feature "$bin/dcc-mcp-server-no-prometheus" --
+        run_one feature-off "$bin/dcc-mcp-server" --
+        run_one exporter-on "$bin/dcc-mcp-server" --prometheus --
+        run_one exporter-scraped "$bin/dcc-mcp-server" --prometheus -- \
+            --scrape-url "http://127.0.0.1:$port/metrics" --scrape-interval-ms 100
+    done
+    echo "e2e load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+fi
+
+if want report || [ -z "$only" ]; then
+    step "tables and chart"
+    python3 scripts/bench_chart.py --criterion target/criterion --results "$out" --svg docs/benchmarks.svg
+fi

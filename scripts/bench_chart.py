@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Turn criterion's output and the end-to-end runs into tables and a chart (no dependencies).
+
+Reads   target/criterion/<group>/<function>/<threads or series>/new/{benchmark,estimates}.json
+        target/bench-results/{memory.csv,e2e.jsonl,machine.txt}
+Writes  target/bench-results/{recording.csv,scrape.csv,e2e.csv,tables.md,summary.json}
+        docs/benchmarks.svg  (aggregate throughput per library, one bar per thread count)
+
+    python3 scripts/bench_chart.py --criterion target/criterion --results target/bench-results \
+        --svg docs/benchmarks.svg
+"""
+
+import argparse
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+RECORDING_GROUPS = [
+    ("counter_inc", "Counter inc (kept handle)"),
+    ("counter_by_labels", "Counter by label values"),
+    ("histogram_observe", "Histogram observe"),
+    ("tool_call_record", "Tool-call record (counter + histogram)"),
+    ("gauge_up_down", "Gauge inc + dec"),
+]
+LIBRARY_ORDER = ["dcc-mcp", "dcc-mcp-owned", "prometheus", "metrics", "prometheus-client"]
+COLORS = {1: "#9ecae1", 2: "#3182bd", 4: "#08519c", 8: "#08306b"}
+SHARDED = {"counter_inc", "counter_by_labels", "histogram_observe", "tool_call_record"}
+
+
+def load_criterion(root: Path):
+    """{(group, function, value): (median_ns, low_ns, high_ns)} from criterion's `new` estimates."""
+    rows = {}
+    for bench in root.glob("**/new/benchmark.json"):
+        meta = json.loads(bench.read_text())
+        est = json.loads((bench.parent / "estimates.json").read_text())
+        med = est["median"]
+        rows[(meta["group_id"], meta.get("function_id") or "", meta.get("value_str") or "")] = (
+            med["point_estimate"],
+            med["confidence_interval"]["lower_bound"],
+            med["confidence_interval"]["upper_bound"],
+        )
+    return rows
+
+
+def lib_key(name):
+    return (LIBRARY_ORDER.index(name) if name in LIBRARY_ORDER else len(LIBRARY_ORDER), name)
+
+
+def fmt_ns(ns):
+    if ns >= 100:
+        return f"{ns:.0f}"
+    if ns >= 10:
+        return f"{ns:.1f}"
+    return f"{ns:.2f}"
+
+
+def fmt_us(ns):
+    us = ns / 1000
+    return f"{us:.0f}" if us >= 100 else f"{us:.1f}" if us >= 10 else f"{us:.2f}"
+
+
+def recording_table(rows, group, title):
+    """Markdown table of one recording group plus {library: {threads: ns}}."""
+    data = {}
+    for (g, f, v), (med, _, _) in rows.items():
+        if g == group and v.isdigit():
+            data.setdefault(f, {})[int(v)] = med
+    if not data:
+        return "", {}
+    threads = sorted({t for d in data.values() for t in d})
+    top = max(threads)
+    head = ["library"] + [f"{t}T ns/op/thread" for t in threads]
+    if 1 in threads and top > 1:
+        head.append(f"{top}T/1T throughput")
+    if "dcc-mcp" in data:
+        head.append(f"× dcc-mcp at {top}T")
+    lines = [f"**{title}** (`{group}`)", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" + "---:|" * (len(head) - 1)]
+    ours = data.get("dcc-mcp", {}).get(top)
+    for lib in sorted(data, key=lib_key):
+        d = data[lib]
+        cells = [f"`{lib}`"] + [fmt_ns(d[t]) if t in d else "–" for t in threads]
+        if 1 in threads and top > 1:
+            cells.append(f"{top * d[1] / d[top]:.2f}×" if 1 in d and top in d else "–")
+        if "dcc-mcp" in data:
+            cells.append(f"{d[top] / ours:.1f}×" if top in d and ours else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n", data
+
+
+def scrape_tables(rows):
+    scrape = {}
+    merge = {}
+    for (g, f, v), (med, _, _) in rows.items():
+        if g in ("scrape", "merge") and v.isdigit():
+            (scrape if g == "scrape" else merge).setdefault(int(v), {})[f] = med
+    if not scrape:
+        return "", scrape, merge
+
+    def shards_of(f):
+        return int(f.split("-")[-1].replace("shards", ""))
+
+    ours_cols = sorted({f for d in scrape.values() for f in d if f.startswith("dcc-mcp-")}, key=shards_of)
+    others = [f for f in ("prometheus", "metrics", "prometheus-client") if any(f in d for d in scrape.values())]
+    head = ["series"] + [f"dcc-mcp {shards_of(f)} shards" for f in ours_cols] + [f"`{o}`" for o in others]
+    out = ["**Scrape: merge + encode, µs** (series = one counter + one 14-bucket histogram per `tool`)", "",
+           "| " + " | ".join(head) + " |", "|---:|" + "---:|" * (len(head) - 1)]
+    for s in sorted(scrape):
+        d = scrape[s]
+        out.append("| " + " | ".join([f"{s:,}"] + [fmt_us(d[c]) if c in d else "–" for c in ours_cols + others]) + " |")
+    out += ["", "**Merge only (our snapshot, no encoding), µs**", "",
+            "| series | " + " | ".join(f"{shards_of(f)} shards" for f in ours_cols) + " |",
+            "|---:|" + "---:|" * len(ours_cols)]
+    for s in sorted(merge):
+        d = merge[s]
+        out.append("| " + " | ".join([f"{s:,}"] + [fmt_us(d[c]) if c in d else "–" for c in ours_cols]) + " |")
+    return "\n".join(out) + "\n", scrape, merge
+
+
+def memory_table(path: Path):
+    if not path.exists():
+        return ""
+    rows = list(csv.DictReader(path.open()))
+    if not rows:
+        return ""
+    out = ["**Memory** (engine cell storage per series per shard; RSS growth includes label strings, indexes)", "",
+           "| series | shards | shard bytes | bytes/series/shard | RSS bytes/series/shard | `prometheus` RSS bytes/series |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {int(r['series']):,} | {r['shards']} | {int(r['shard_bytes']):,} | "
+                   f"{r['bytes_per_series_per_shard']} | {r['rss_per_series_per_shard']} | {r['prometheus_rss_per_series']} |")
+    return "\n".join(out) + "\n"
+
+
+E2E_ORDER = ["no-feature", "feature-off", "exporter-on", "exporter-scraped"]
+E2E_TEXT = {
+    "no-feature": "built without `prometheus`",
+    "feature-off": "built with it, `/metrics` disabled",
+    "exporter-on": "exporter on (`--prometheus`)",
+    "exporter-scraped": "exporter on, `/metrics` scraped every 100 ms",
+}
+
+
+def e2e_table(path: Path):
+    if not path.exists():
+        return "", {}
+    runs = {}
+    for line in path.read_text().splitlines():
+        if line.strip().startswith("{"):
+            r = json.loads(line)
+            runs.setdefault(r["label"], []).append(r)
+    if not runs:
+        return "", {}
+    med = {}
+    for label, rs in runs.items():
+        m = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_us", "p99_us", "errors")}
+        m["runs"] = len(rs)
+        m["rps_all"] = [round(r["rps"]) for r in rs]
+        if all("scrapes" in r for r in rs):
+            m["scrapes"] = statistics.median(r["scrapes"] for r in rs)
+            m["scrape_p50_us"] = statistics.median(r["scrape_p50_us"] for r in rs)
+            m["scrape_bytes"] = rs[-1]["scrape_bytes"]
+        med[label] = m
+    base = med.get("no-feature", {}).get("rps")
+    out = ["**End to end** (`tools/call echo`, medians of the rounds)", "",
+           "| server | requests/s | vs without feature | p50 µs | p99 µs | errors | runs (req/s) |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    for label in sorted(med, key=lambda l: E2E_ORDER.index(l) if l in E2E_ORDER else 99):
+        m = med[label]
+        ratio = f"{100 * m['rps'] / base:.1f} %" if base else "–"
+        extra = ""
+        if "scrapes" in m:
+            extra = f"; {m['scrapes']:.0f} scrapes, p50 {m['scrape_p50_us']:.0f} µs, {m['scrape_bytes']:,} B"
+        out.append(f"| {E2E_TEXT.get(label, label)} | {m['rps']:,.0f} | {ratio} | {m['p50_us']:.0f} | "
+                   f"{m['p99_us']:.0f} | {m['errors']:.0f} | {', '.join(map(str, m['rps_all']))}{extra} |")
+    return "\n".join(out) + "\n", med
+
+
+def targets_table(rec, scrape, e2e):
+    """The issue's targets, checked against this run (2 threads)."""
+    def ns(group, lib="dcc-mcp", t=2):
+        return rec.get(group, {}).get(lib, {}).get(t)
+
+    out = ["| target (2 threads, same run) | measured | met |", "|---|---:|:---:|"]
+
+    def row(text, value, ok, unit="ns"):
+        if value is None:
+            out.append(f"| {text} | – | – |")
+        else:
+            out.append(f"| {text} | {value:.2f} {unit} | {'yes' if ok else '**no**'} |")
+
+    v = ns("counter_inc"); row("cached counter `inc` ≤ 3 ns/op/thread", v, v is not None and v <= 3)
+    v = ns("tool_call_record"); row("tool-call record ≤ 15 ns", v, v is not None and v <= 15)
+    v = ns("counter_by_labels"); row("counter by label values ≤ 30 ns", v, v is not None and v <= 30)
+    v = ns("histogram_observe"); row("histogram `observe` ≤ 10 ns", v, v is not None and v <= 10)
+    for g in sorted(SHARDED):
+        d = rec.get(g, {}).get("dcc-mcp", {})
+        if 1 in d and 2 in d:
+            r = 2 * d[1] / d[2]
+            row(f"`{g}` 2T/1T aggregate throughput ≥ 1.8×", r, r >= 1.8, "×")
+    s100 = scrape.get(100, {})
+    if "dcc-mcp-16shards" in s100 and "prometheus" in s100:
+        r = s100["dcc-mcp-16shards"] / s100["prometheus"]
+        row("scrape 100 series × 16 shards ≤ 1.2× `prometheus` gather + encode", r, r <= 1.2, "×")
+    if e2e.get("no-feature") and e2e.get("exporter-on"):
+        for label in ("exporter-on", "exporter-scraped"):
+            if label in e2e:
+                r = 100 * e2e[label]["rps"] / e2e["no-feature"]["rps"]
+                row(f"e2e throughput, {E2E_TEXT[label]}, ≥ 98 % of no feature", r, r >= 98, "%")
+    return "\n".join(out) + "\n"
+
+
+def svg_chart(rec, path: Path, machine: str):
+    """Grouped bars: per panel (recording path) and library, one bar per thread count; the bar is
+    the aggregate throughput (million ops/s, log scale), so a bar that shrinks with more threads
+    means the library collapses under contention."""
+    panels = [(g, t) for g, t in RECORDING_GROUPS if g in rec]
+    if not panels:
+        return
+    threads = sorted({t for g, _ in panels for d in rec[g].values() for t in d})
+    pw, ph, top, left, bottom = 250, 300, 70, 58, 120
+    width = left + pw * len(panels) + 20
+    height = top + ph + bottom
+    lo, hi = 1.0, 10000.0  # Mops/s axis, log scale
+    def y(v):
+        v = min(max(v, lo), hi)
+        return top + ph - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
+    e = []
+    e.append(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="Helvetica,Arial,sans-serif" font-size="11">')
+    e.append(f'<rect width="{width}" height="{height}" fill="white"/>')
+    e.append(f'<text x="{left}" y="22" font-size="15" font-weight="bold">Aggregate recording throughput, '
+             f'million ops/s (log scale; higher is better)</text>')
+    e.append(f'<text x="{left}" y="40" fill="#555">{machine}. Each bar: all threads recording into the '
+             f'same series at once; a shorter bar at more threads means contention.</text>')
+    for t_i, t in enumerate(threads):
+        lx = left + t_i * 110
+        e.append(f'<rect x="{lx}" y="50" width="12" height="12" fill="{COLORS.get(t, "#333")}"/>')
+        e.append(f'<text x="{lx + 16}" y="60">{t} thread{"s" if t > 1 else ""}</text>')
+    for v in [1, 10, 100, 1000, 10000]:
+        yy = y(v)
+        e.append(f'<line x1="{left}" x2="{width - 20}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>')
+        e.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{v:,}</text>')
+    for p_i, (g, title) in enumerate(panels):
+        x0 = left + p_i * pw
+        libs = sorted(rec[g], key=lib_key)
+        e.append(f'<text x="{x0 + pw / 2}" y="{top + ph + 100}" text-anchor="middle" font-weight="bold">{title}</text>')
+        if p_i:
+            e.append(f'<line x1="{x0}" x2="{x0}" y1="{top}" y2="{top + ph}" stroke="#bbb"/>')
+        slot = (pw - 20) / max(len(libs), 1)
+        bw = min(22, (slot - 6) / max(len(threads), 1))
+        for l_i, lib in enumerate(libs):
+            cx = x0 + 10 + l_i * slot
+            for t_i, t in enumerate(threads):
+                ns = rec[g][lib].get(t)
+                if not ns:
+                    continue
+                mops = t * 1000.0 / ns
+                bx = cx + 3 + t_i * bw
+                yy = y(mops)
+                colour = COLORS.get(t, "#333")
+                e.append(f'<rect x="{bx:.1f}" y="{yy:.1f}" width="{bw - 1:.1f}" height="{top + ph - yy:.1f}" '
+                         f'fill="{colour}"><title>{lib}, {t} threads: {mops:.1f} Mops/s ({ns:.2f} ns/op/thread)</title></rect>')
+                e.append(f'<text x="{bx + bw / 2:.1f}" y="{yy - 3:.1f}" text-anchor="middle" font-size="8">'
+                         f'{mops:.0f}</text>')
+            lx, ly = cx + slot / 2, top + ph + 8
+            weight = ' font-weight="bold"' if lib.startswith("dcc-mcp") else ""
+            e.append(f'<text x="{lx:.1f}" y="{ly}" text-anchor="end" transform="rotate(-40 {lx:.1f} {ly})"{weight}>'
+                     f'{lib}</text>')
+    e.append(f'<line x1="{left}" x2="{width - 20}" y1="{top + ph}" y2="{top + ph}" stroke="#333"/>')
+    e.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(e) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--criterion", default="target/criterion", type=Path)
+    ap.add_argument("--results", default="target/bench-results", type=Path)
+    ap.add_argument("--svg", default="docs/benchmarks.svg", type=Path)
+    args = ap.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
+    rows = load_criterion(args.criterion) if args.criterion.exists() else {}
+
+    with (args.results / "criterion.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["group", "function", "value", "median_ns", "ci_low_ns", "ci_high_ns"])
+        for (g, fn, v), (m, lo, hi) in sorted(rows.items()):
+            w.writerow([g, fn, v, f"{m:.4f}", f"{lo:.4f}", f"{hi:.4f}"])
+
+    md = []
+    rec = {}
+    for g, title in RECORDING_GROUPS:
+        table, data = recording_table(rows, g, title)
+        if table:
+            md.append(table)
+            rec[g] = data
+    # The engine's own benchmark (benches/recording.rs), if it has run.
+    for g in sorted({g for g, _, _ in rows} - {g for g, _ in RECORDING_GROUPS} - {"scrape", "merge"}):
+        table, _ = recording_table(rows, g, f"recording.rs: {g}")
+        if table:
+            md.append(table)
+    sc_md, scrape, _ = scrape_tables(rows)
+    if sc_md:
+        md.append(sc_md)
+    mem = memory_table(args.results / "memory.csv")
+    if mem:
+        md.append(mem)
+    e2e_md, e2e = e2e_table(args.results / "e2e.jsonl")
+    if e2e_md:
+        md.append(e2e_md)
+    md.insert(0, "**Targets**\n\n" + targets_table(rec, scrape, e2e))
+    machine_file = args.results / "machine.txt"
+    machine = machine_file.read_text() if machine_file.exists() else ""
+    (args.results / "tables.md").write_text("\n".join(md))
+    (args.results / "summary.json").write_text(json.dumps(
+        {"recording": rec, "scrape": {str(k): v for k, v in scrape.items()}, "e2e": e2e, "machine": machine},
+        indent=1))
+    cpu = next((l.split(": ", 1)[1] for l in machine.splitlines() if l.startswith("cpu: ")), "")
+    svg_chart(rec, args.svg, cpu or "this machine")
+    print("\n".join(md))
+    print(f"wrote {args.results / 'tables.md'}, {args.results / 'criterion.csv'}, {args.svg}")
+
+
+if __name__ == "__main__":
+    main()
