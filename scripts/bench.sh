@@ -38,15 +38,42 @@ machine() {
     } >"$out/machine.txt"
 }
 
+# Busy share of all cores over one second, in percent (from /proc/stat).
+busy_pct() {
+    local a b
+    a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+    local idle=$((b[4] - a[4] + b[5] - a[5]))
+    echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+
+# Multi-thread results are only meaningful when the threads get the cores: wait (up to
+# QUIET_WAIT seconds, default 120) until other work uses less than 15 % of the machine.
+wait_quiet() {
+    local waited=0 busy
+    while busy=$(busy_pct) && [ "$busy" -ge 15 ] && [ "$waited" -lt "${QUIET_WAIT:-120}" ]; do
+        [ "$waited" = 0 ] && echo "waiting for a quiet machine (busy ${busy} %) ..."
+        waited=$((waited + 1))
+    done
+    echo "$1: machine busy ${busy} % before the run (waited ${waited} s)" | tee -a "$out/machine.txt"
+}
+
 crit() { # bench name
     step "criterion: $1"
-    echo "$1 load before: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+    # Build first, so the compile does not count as load.
+    cargo bench -q -p dcc-mcp-benches --bench "$1" --no-run
+    wait_quiet "$1"
     # shellcheck disable=SC2086
     cargo bench -q -p dcc-mcp-benches --bench "$1" -- --noplot ${CRITERION_ARGS:-} 2>&1 | tee "$out/$1.log"
 }
 
+export DCC_MCP_BENCH_RESULTS="$out"
 if want compare || want recording || want scrape || want memory; then machine; fi
-want compare && crit compare
+if want compare; then
+    : >"$out/cpu_share.csv"
+    crit compare
+fi
 want recording && [ -f benches/benches/recording.rs ] && crit recording
 want scrape && crit scrape
 if want memory; then

@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use criterion::measurement::WallTime;
 use dcc_mcp_benches::fixtures::BUCKETS;
-use dcc_mcp_benches::runner::{parallel, thread_counts};
+use dcc_mcp_benches::runner::{log_cpu_share, parallel_sample, thread_counts};
+use std::sync::Mutex;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family as PcFamily;
@@ -43,36 +44,50 @@ fn metrics_handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Benchmarks `op` at every thread count under `group/<library>/<threads>`.
-fn bench<F>(g: &mut BenchmarkGroup<'_, WallTime>, library: &str, op: F)
+/// Benchmarks `op` at every thread count under `group/<library>/<threads>`, and logs how much
+/// of each sample the threads actually ran (see `runner::log_cpu_share`).
+fn bench<F>(g: &mut BenchmarkGroup<'_, WallTime>, group: &str, library: &str, op: F)
 where
     F: Fn(usize) + Sync,
 {
-    for threads in thread_counts() {
-        g.throughput(Throughput::Elements(threads as u64));
-        g.bench_with_input(BenchmarkId::new(library, threads), &threads, |b, &threads| {
-            b.iter_custom(|iters| parallel(threads, iters, &op));
-        });
-    }
+    bench_with(g, group, library, op, || {});
 }
 
 /// `metrics-exporter-prometheus` queues histogram samples until a render or upkeep drains them;
 /// drain between samples so the queue does not grow for the whole run (draining is not timed,
 /// which flatters `metrics`: its real cost is partly paid at scrape time).
-fn bench_metrics<F>(g: &mut BenchmarkGroup<'_, WallTime>, library: &str, op: F)
+fn bench_metrics<F>(g: &mut BenchmarkGroup<'_, WallTime>, group: &str, library: &str, op: F)
 where
     F: Fn(usize) + Sync,
 {
     let handle = metrics_handle();
+    bench_with(g, group, library, op, || handle.run_upkeep());
+}
+
+fn bench_with<F>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    group: &str,
+    library: &str,
+    op: F,
+    after_sample: impl Fn(),
+) where
+    F: Fn(usize) + Sync,
+{
     for threads in thread_counts() {
+        let shares = Mutex::new(Vec::new());
         g.throughput(Throughput::Elements(threads as u64));
         g.bench_with_input(BenchmarkId::new(library, threads), &threads, |b, &threads| {
             b.iter_custom(|iters| {
-                let t = parallel(threads, iters, &op);
-                handle.run_upkeep();
-                t
+                let s = parallel_sample(threads, iters, &op);
+                after_sample();
+                if let Ok(mut v) = shares.lock() {
+                    v.push(s.cpu_share);
+                }
+                s.wall
             });
         });
+        let shares = shares.into_inner().unwrap_or_default();
+        log_cpu_share(group, library, threads, &shares);
     }
 }
 
@@ -81,17 +96,17 @@ fn counter_inc(c: &mut Criterion) {
 
     let reg = dcc_mcp_telemetry::Registry::new();
     let ours = reg.counter("calls_total", "Calls.").unwrap();
-    bench(&mut g, "dcc-mcp", |_| ours.inc());
+    bench(&mut g, "counter_inc", "dcc-mcp", |_| ours.inc());
 
     let prom = prometheus::IntCounter::new("calls_total", "Calls.").unwrap();
-    bench(&mut g, "prometheus", |_| prom.inc());
+    bench(&mut g, "counter_inc", "prometheus", |_| prom.inc());
 
     metrics_handle();
     let m = metrics::counter!("cmp_counter_inc_total");
-    bench_metrics(&mut g, "metrics", |_| m.increment(1));
+    bench_metrics(&mut g, "counter_inc", "metrics", |_| m.increment(1));
 
     let pc: PcCounter = PcCounter::default();
-    bench(&mut g, "prometheus-client", |_| {
+    bench(&mut g, "counter_inc", "prometheus-client", |_| {
         pc.inc();
     });
     g.finish();
@@ -104,11 +119,11 @@ fn counter_by_labels(c: &mut Criterion) {
     let ours = reg
         .counter_family("calls_total", "Calls.", &["tool", "status"])
         .unwrap();
-    bench(&mut g, "dcc-mcp", |_| {
+    bench(&mut g, "counter_by_labels", "dcc-mcp", |_| {
         ours.with_label_values_ref(black_box(&["echo", "success"])).inc();
     });
     // The owned-handle variant clones an `Arc` per call: a shared reference count.
-    bench(&mut g, "dcc-mcp-owned", |_| {
+    bench(&mut g, "counter_by_labels", "dcc-mcp-owned", |_| {
         ours.with_label_values(black_box(&["echo", "success"])).inc();
     });
 
@@ -117,18 +132,18 @@ fn counter_by_labels(c: &mut Criterion) {
         &["tool", "status"],
     )
     .unwrap();
-    bench(&mut g, "prometheus", |_| {
+    bench(&mut g, "counter_by_labels", "prometheus", |_| {
         prom.with_label_values(black_box(&["echo", "success"])).inc();
     });
 
     metrics_handle();
-    bench_metrics(&mut g, "metrics", |_| {
+    bench_metrics(&mut g, "counter_by_labels", "metrics", |_| {
         metrics::counter!("cmp_counter_by_labels_total", "tool" => black_box("echo"), "status" => "success")
             .increment(1);
     });
 
     let pc: PcFamily<[(&'static str, &'static str); 2], PcCounter> = PcFamily::default();
-    bench(&mut g, "prometheus-client", |_| {
+    bench(&mut g, "counter_by_labels", "prometheus-client", |_| {
         pc.get_or_create(black_box(&[("tool", "echo"), ("status", "success")]))
             .inc();
     });
@@ -140,20 +155,20 @@ fn histogram_observe(c: &mut Criterion) {
 
     let reg = dcc_mcp_telemetry::Registry::new();
     let ours = reg.histogram("duration_seconds", "D.", &BUCKETS).unwrap();
-    bench(&mut g, "dcc-mcp", |_| ours.observe(black_box(OBSERVED)));
+    bench(&mut g, "histogram_observe", "dcc-mcp", |_| ours.observe(black_box(OBSERVED)));
 
     let prom = prometheus::Histogram::with_opts(
         prometheus::HistogramOpts::new("duration_seconds", "D.").buckets(BUCKETS.to_vec()),
     )
     .unwrap();
-    bench(&mut g, "prometheus", |_| prom.observe(black_box(OBSERVED)));
+    bench(&mut g, "histogram_observe", "prometheus", |_| prom.observe(black_box(OBSERVED)));
 
     metrics_handle();
     let m = metrics::histogram!("cmp_histogram_observe_seconds");
-    bench_metrics(&mut g, "metrics", |_| m.record(black_box(OBSERVED)));
+    bench_metrics(&mut g, "histogram_observe", "metrics", |_| m.record(black_box(OBSERVED)));
 
     let pc = PcHistogram::new(BUCKETS);
-    bench(&mut g, "prometheus-client", |_| pc.observe(black_box(OBSERVED)));
+    bench(&mut g, "histogram_observe", "prometheus-client", |_| pc.observe(black_box(OBSERVED)));
     g.finish();
 }
 
@@ -172,7 +187,7 @@ fn tool_call_record(c: &mut Criterion) {
         calls.with_label_values(&["echo", "success"]),
         dur.with_label_values(&["echo"]),
     );
-    bench(&mut g, "dcc-mcp", |_| {
+    bench(&mut g, "tool_call_record", "dcc-mcp", |_| {
         ok.inc();
         d.observe(black_box(OBSERVED));
     });
@@ -191,7 +206,7 @@ fn tool_call_record(c: &mut Criterion) {
         pcalls.with_label_values(&["echo", "success"]),
         pdur.with_label_values(&["echo"]),
     );
-    bench(&mut g, "prometheus", |_| {
+    bench(&mut g, "tool_call_record", "prometheus", |_| {
         pok.inc();
         pd.observe(black_box(OBSERVED));
     });
@@ -199,7 +214,7 @@ fn tool_call_record(c: &mut Criterion) {
     metrics_handle();
     let mok = metrics::counter!("cmp_tool_calls_total", "tool" => "echo", "status" => "success");
     let md = metrics::histogram!("cmp_tool_duration_seconds", "tool" => "echo");
-    bench_metrics(&mut g, "metrics", |_| {
+    bench_metrics(&mut g, "tool_call_record", "metrics", |_| {
         mok.increment(1);
         md.record(black_box(OBSERVED));
     });
@@ -209,7 +224,7 @@ fn tool_call_record(c: &mut Criterion) {
         PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
     let pcok = pcc.get_or_create(&[("tool", "echo"), ("status", "success")]).clone();
     let pcd = pch.get_or_create(&[("tool", "echo")]).clone();
-    bench(&mut g, "prometheus-client", |_| {
+    bench(&mut g, "tool_call_record", "prometheus-client", |_| {
         pcok.inc();
         pcd.observe(black_box(OBSERVED));
     });
@@ -221,26 +236,26 @@ fn gauge_up_down(c: &mut Criterion) {
 
     let reg = dcc_mcp_telemetry::Registry::new();
     let ours = reg.gauge("jobs_in_flight", "Jobs.").unwrap();
-    bench(&mut g, "dcc-mcp", |_| {
+    bench(&mut g, "gauge_up_down", "dcc-mcp", |_| {
         ours.inc();
         ours.dec();
     });
 
     let prom = prometheus::IntGauge::new("jobs_in_flight", "Jobs.").unwrap();
-    bench(&mut g, "prometheus", |_| {
+    bench(&mut g, "gauge_up_down", "prometheus", |_| {
         prom.inc();
         prom.dec();
     });
 
     metrics_handle();
     let m = metrics::gauge!("cmp_jobs_in_flight");
-    bench_metrics(&mut g, "metrics", |_| {
+    bench_metrics(&mut g, "gauge_up_down", "metrics", |_| {
         m.increment(1.0);
         m.decrement(1.0);
     });
 
     let pc: PcGauge = PcGauge::default();
-    bench(&mut g, "prometheus-client", |_| {
+    bench(&mut g, "gauge_up_down", "prometheus-client", |_| {
         pc.inc();
         pc.dec();
     });

@@ -71,6 +71,29 @@ impl SpinBarrier {
     }
 }
 
+/// On-CPU time of the calling thread in nanoseconds, from Linux' `/proc/thread-self/schedstat`
+/// (`None` elsewhere). The kernel updates it at scheduler events, so it can lag by a tick; it is
+/// used to tell whether a sample's threads really ran at the same time, not as the measurement.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One sample of [`parallel_sample`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// The slowest thread's elapsed time for its `iters` operations.
+    pub wall: Duration,
+    /// The smallest share of its elapsed time that any thread spent on a CPU (1.0 = never
+    /// preempted; `NaN` where the kernel does not say). Below ~0.9 the sample was disturbed by
+    /// other load: the threads did not all run at once.
+    pub cpu_share: f64,
+}
+
 /// Runs `op` `iters` times on each of `threads` threads, all started together, and returns the
 /// slowest thread's elapsed time (use it as criterion's `iter_custom` result).
 ///
@@ -80,12 +103,20 @@ pub fn parallel<F>(threads: usize, iters: u64, op: &F) -> Duration
 where
     F: Fn(usize) + Sync,
 {
+    parallel_sample(threads, iters, op).wall
+}
+
+/// [`parallel`], also reporting how much of the time the threads were actually running.
+pub fn parallel_sample<F>(threads: usize, iters: u64, op: &F) -> Sample
+where
+    F: Fn(usize) + Sync,
+{
     let threads = threads.max(1);
     let barrier = SpinBarrier {
         arrived: AtomicUsize::new(0),
         threads,
     };
-    std::thread::scope(|s| {
+    let results: Vec<(Duration, Option<u64>)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let barrier = &barrier;
@@ -94,20 +125,59 @@ where
                     // creation, series creation) is not part of the sample.
                     op(t);
                     barrier.wait();
+                    let cpu0 = thread_cpu_ns();
                     let start = Instant::now();
                     for _ in 0..iters {
                         op(black_box(t));
                     }
-                    start.elapsed()
+                    let wall = start.elapsed();
+                    let cpu = thread_cpu_ns().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+                    (wall, cpu)
                 })
             })
             .collect();
         workers
             .into_iter()
             .map(|w| w.join().unwrap_or_default())
-            .max()
-            .unwrap_or_default()
-    })
+            .collect()
+    });
+    let wall = results.iter().map(|r| r.0).max().unwrap_or_default();
+    let cpu_share = results
+        .iter()
+        .map(|(w, cpu)| match cpu {
+            Some(c) if !w.is_zero() => (*c as f64 / w.as_nanos() as f64).min(1.0),
+            _ => f64::NAN,
+        })
+        .fold(f64::INFINITY, f64::min);
+    Sample {
+        wall,
+        cpu_share: if cpu_share.is_finite() { cpu_share } else { f64::NAN },
+    }
+}
+
+/// Environment variable naming the directory where benches append side results (the CPU-share
+/// log); `scripts/bench.sh` sets it to `target/bench-results`.
+pub const RESULTS_ENV: &str = "DCC_MCP_BENCH_RESULTS";
+
+/// Appends `group,function,threads,median cpu share` to `$DCC_MCP_BENCH_RESULTS/cpu_share.csv`
+/// (and prints it), so the report can flag multi-thread results measured while other load
+/// kept the threads from running at once.
+pub fn log_cpu_share(group: &str, function: &str, threads: usize, shares: &[f64]) {
+    let mut v: Vec<f64> = shares.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return;
+    }
+    v.sort_by(f64::total_cmp);
+    let median = v[v.len() / 2];
+    let line = format!("{group},{function},{threads},{median:.3}\n");
+    eprintln!("cpu share {group}/{function}/{threads}: {median:.3}");
+    if let Ok(dir) = std::env::var(RESULTS_ENV) {
+        use std::io::Write;
+        let path = std::path::Path::new(&dir).join("cpu_share.csv");
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -139,10 +209,11 @@ mod tests {
     fn every_thread_runs_every_iteration_plus_one_warm_up() {
         let calls = AtomicU64::new(0);
         let per_thread: Vec<AtomicU64> = (0..3).map(|_| AtomicU64::new(0)).collect();
-        parallel(3, 1000, &|t| {
+        let sample = parallel_sample(3, 1000, &|t| {
             calls.fetch_add(1, Ordering::Relaxed);
             per_thread[t].fetch_add(1, Ordering::Relaxed);
         });
+        assert!(sample.cpu_share.is_nan() || (0.0..=1.0).contains(&sample.cpu_share));
         assert_eq!(calls.load(Ordering::Relaxed), 3 * 1001);
         for c in &per_thread {
             assert_eq!(c.load(Ordering::Relaxed), 1001);

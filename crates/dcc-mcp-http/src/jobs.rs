@@ -249,7 +249,7 @@ impl JobManager {
             table.by_id.insert(id.clone(), job.clone());
             job
         };
-        let token = progress_token.unwrap_or_else(|| Value::String(id));
+        let token = progress_token.unwrap_or(Value::String(id));
         let run = JobRun {
             job: job.clone(),
             entry,

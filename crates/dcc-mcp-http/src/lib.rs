@@ -60,4 +60,4 @@ pub use registry::{
 };
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;
-pub use tools::TOOLS_PAGE_SIZE;
+pub use tools::{ASYNC_META_KEY, TOOLS_PAGE_SIZE};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
@@ -47,16 +47,40 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn reject(status: StatusCode, code: i64, message: &str) -> Response {
-    json_response(status, &protocol::error(Value::Null, code, message))
+/// A transport-level rejection: an HTTP status with a JSON-RPC error body (`id: null`).
+struct Rejection {
+    status: StatusCode,
+    code: i64,
+    message: String,
 }
 
-fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status,
+            &protocol::error(Value::Null, self.code, &self.message),
+        )
+    }
+}
+
+fn rejection(status: StatusCode, code: i64, message: &str) -> Rejection {
+    Rejection {
+        status,
+        code,
+        message: message.to_owned(),
+    }
+}
+
+fn reject(status: StatusCode, code: i64, message: &str) -> Response {
+    rejection(status, code, message).into_response()
+}
+
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Rejection> {
     match headers.get(header::ORIGIN) {
         None => Ok(()),
         Some(origin) => match origin.to_str() {
             Ok(origin) if origin_allowed(&state.config, origin) => Ok(()),
-            _ => Err(reject(
+            _ => Err(rejection(
                 StatusCode::FORBIDDEN,
                 codes::SERVER_ERROR,
                 "Forbidden: Origin not allowed (add it to allowed_origins)",
@@ -69,7 +93,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
 fn resolve_session(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(Arc<Session>, &'static str), Response> {
+) -> Result<(Arc<Session>, &'static str), Rejection> {
     let header_version = match headers.get(PROTOCOL_VERSION_HEADER) {
         None => None,
         Some(value) => match value.to_str().ok().and_then(supported_version) {
@@ -80,7 +104,7 @@ fn resolve_session(
                     String::from_utf8_lossy(value.as_bytes()),
                     SUPPORTED_PROTOCOL_VERSIONS.join(", ")
                 );
-                return Err(reject(
+                return Err(rejection(
                     StatusCode::BAD_REQUEST,
                     codes::SERVER_ERROR,
                     &message,
@@ -89,7 +113,7 @@ fn resolve_session(
         },
     };
     let Some(id) = headers.get(SESSION_ID_HEADER) else {
-        return Err(reject(
+        return Err(rejection(
             StatusCode::BAD_REQUEST,
             codes::SERVER_ERROR,
             "Bad Request: Mcp-Session-Id header is required (send initialize first)",
@@ -100,7 +124,7 @@ fn resolve_session(
         .ok()
         .and_then(|id| state.sessions.get(id))
         .ok_or_else(|| {
-            reject(
+            rejection(
                 StatusCode::NOT_FOUND,
                 codes::SESSION_NOT_FOUND,
                 "Session not found: it ended or expired; send initialize to start a new one",
@@ -110,9 +134,9 @@ fn resolve_session(
     Ok((session, version))
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Rejection> {
     let too_large = || {
-        reject(
+        rejection(
             StatusCode::PAYLOAD_TOO_LARGE,
             codes::INVALID_REQUEST,
             &format!("Payload Too Large: the request body exceeds {limit} bytes"),
@@ -128,7 +152,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(reject(
+        Err(_) => Err(rejection(
             StatusCode::BAD_REQUEST,
             codes::INVALID_REQUEST,
             "Bad Request: the request body could not be read",
@@ -143,7 +167,7 @@ pub(crate) async fn post_message(
     body: Body,
 ) -> Response {
     if let Err(response) = check_origin(&state, &headers) {
-        return response;
+        return response.into_response();
     }
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let is_json = content_type
@@ -165,7 +189,7 @@ pub(crate) async fn post_message(
     }
     let bytes = match read_body(&headers, body, state.config.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(response) => return response.into_response(),
     };
     let message: Value = match serde_json::from_slice(&bytes) {
         Ok(message) => message,
@@ -199,7 +223,7 @@ async fn post_single(state: &AppState, headers: &HeaderMap, message: Value) -> R
     }
     let (session, _version) = match resolve_session(state, headers) {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(response) => return response.into_response(),
     };
     match incoming {
         Incoming::Request { id, method, params } => {
@@ -220,7 +244,7 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
     }
     let (session, version) = match resolve_session(state, headers) {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(response) => return response.into_response(),
     };
     if version != BATCH_PROTOCOL_VERSION {
         return reject(
@@ -321,9 +345,21 @@ async fn dispatch(
 }
 
 /// `GET /mcp`: the session's server→client SSE stream.
-pub(crate) async fn get_stream(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub(crate) async fn get_stream(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if method == Method::HEAD {
+        // axum routes HEAD to the GET handler; a HEAD must not take over the session's stream.
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"))],
+        )
+            .into_response();
+    }
     if let Err(response) = check_origin(&state, &headers) {
-        return response;
+        return response.into_response();
     }
     let accepts_sse = headers
         .get_all(header::ACCEPT)
@@ -339,7 +375,7 @@ pub(crate) async fn get_stream(State(state): State<Arc<AppState>>, headers: Head
     }
     let (session, _version) = match resolve_session(&state, &headers) {
         Ok(resolved) => resolved,
-        Err(response) => return response,
+        Err(response) => return response.into_response(),
     };
     let generation = session.attach_stream();
     let stream = event_stream(StreamState {
@@ -396,13 +432,13 @@ pub(crate) async fn delete_session(
     headers: HeaderMap,
 ) -> Response {
     if let Err(response) = check_origin(&state, &headers) {
-        return response;
+        return response.into_response();
     }
     match resolve_session(&state, &headers) {
         Ok((session, _version)) => {
             state.sessions.remove(session.id());
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(response) => response,
+        Err(response) => response.into_response(),
     }
 }

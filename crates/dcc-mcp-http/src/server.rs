@@ -25,7 +25,7 @@ const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
 /// An MCP Streamable HTTP server over a [`ToolRegistry`].
 pub struct McpHttpServer {
     state: Arc<AppState>,
-    observer: u64,
+    observer: Arc<ObserverGuard>,
     started: AtomicBool,
 }
 
@@ -51,6 +51,10 @@ impl McpHttpServer {
             .iter()
             .for_each(|spec| recorder.tool_registered(&spec.name));
         let state = Arc::new(AppState::new(config, registry, recorder));
+        let observer = Arc::new(ObserverGuard {
+            registry: state.registry.clone(),
+            id: observer,
+        });
         Ok(Self {
             state,
             observer,
@@ -116,6 +120,7 @@ impl McpHttpServer {
             shutdown: config.shutdown_timeout,
         };
         let done = stopped.clone();
+        let observer = self.observer.clone();
         let thread = std::thread::Builder::new()
             .name("dcc-mcp-http-server".into())
             .spawn(move || {
@@ -131,6 +136,7 @@ impl McpHttpServer {
                 #[cfg(feature = "workflow")]
                 state.jobs.cancel_all();
                 runtime.shutdown_timeout(RUNTIME_DRAIN);
+                drop(observer);
                 let (lock, condvar) = &*done;
                 *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
                 condvar.notify_all();
@@ -146,9 +152,15 @@ impl McpHttpServer {
     }
 }
 
-impl Drop for McpHttpServer {
+/// Keeps the server's recorder subscribed to its registry while the server or its serving thread lives.
+struct ObserverGuard {
+    registry: ToolRegistry,
+    id: u64,
+}
+
+impl Drop for ObserverGuard {
     fn drop(&mut self) {
-        self.state.registry.remove_observer(self.observer);
+        self.registry.remove_observer(self.id);
     }
 }
 

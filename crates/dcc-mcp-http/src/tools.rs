@@ -18,6 +18,9 @@ use crate::session::Session;
 /// Tools per `tools/list` page.
 pub const TOOLS_PAGE_SIZE: usize = 100;
 
+/// `tools/call` `_meta` key: `true` runs this call as a job even when the tool is declared sync.
+pub const ASYNC_META_KEY: &str = "dcc-mcp/async";
+
 /// Most schema violations listed in one validation error result.
 const MAX_REPORTED_VIOLATIONS: usize = 5;
 
@@ -158,6 +161,13 @@ async fn invoke(
         .and_then(|meta| meta.get("progressToken"))
         .filter(|token| token.is_string() || token.is_number())
         .cloned();
+    let execution = match params
+        .get("_meta")
+        .and_then(|meta| meta.get(ASYNC_META_KEY))
+    {
+        Some(Value::Bool(true)) => Some(Execution::Async),
+        _ => None,
+    };
 
     #[cfg(feature = "workflow")]
     if is_builtin(&name) {
@@ -169,7 +179,7 @@ async fn invoke(
         let message = format!("Unknown tool: {name}");
         return (None, Err(RpcError::new(codes::INVALID_PARAMS, message)));
     };
-    let result = run_entry(state, session, entry, arguments, progress_token).await;
+    let result = run_entry(state, session, entry, arguments, progress_token, execution).await;
     (Some(name), Ok(result))
 }
 
@@ -179,6 +189,7 @@ async fn run_entry(
     entry: Arc<ToolEntry>,
     arguments: Value,
     progress_token: Option<Value>,
+    execution: Option<Execution>,
 ) -> Value {
     let name = entry.spec.name.clone();
     let violations: Vec<String> = entry
@@ -203,7 +214,7 @@ async fn run_entry(
     let Some(handler) = entry.handler.clone() else {
         return error_result(&format!("tool '{name}' has no handler yet"));
     };
-    match entry.spec.execution {
+    match execution.unwrap_or(entry.spec.execution) {
         Execution::Sync => {
             let cancelled = Arc::new(AtomicBool::new(false));
             let sink = progress_token.map(|token| {
@@ -236,7 +247,7 @@ async fn run_entry(
         ),
         #[cfg(not(feature = "workflow"))]
         Execution::Async => error_result(&format!(
-            "tool '{name}' is async, but this build has no job support (the `workflow` feature)"
+            "a job was requested for tool '{name}', but this build has no job support (the `workflow` feature)"
         )),
     }
 }

@@ -26,7 +26,7 @@ fn gated_registry() -> (ToolRegistry, mpsc::Receiver<()>, mpsc::Sender<()>) {
         .register_with_handler(
             ToolSpec::new("gate").execution(Execution::Async),
             handler(move |args, ctx| {
-                started_tx.lock().unwrap().send(()).unwrap();
+                let _ = started_tx.lock().unwrap().send(());
                 ctx.report_progress(1.0, Some(2.0), Some("started"));
                 release_rx.lock().unwrap().recv().unwrap();
                 if args.get("fail") == Some(&Value::Bool(true)) {
@@ -66,11 +66,12 @@ async fn queue_full_completion_and_notifications() {
 
     // Job 1 runs (the one permit), job 2 waits (the one queue slot), job 3 is refused.
     let first = job_id(&call(&router, &session, "gate", json!({})).await);
-    tokio::task::spawn_blocking(move || started.recv().map(|()| started))
-        .await
-        .unwrap()
-        .map(|started| drop(started))
-        .unwrap();
+    let started = tokio::task::spawn_blocking(move || {
+        started.recv().unwrap();
+        started
+    })
+    .await
+    .unwrap();
     let second_reply = call(&router, &session, "gate", json!({"fail": true})).await;
     let second = job_id(&second_reply);
     assert_eq!(
@@ -90,6 +91,9 @@ async fn queue_full_completion_and_notifications() {
     );
 
     release.send(()).unwrap();
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
     release.send(()).unwrap();
 
     // progress(first), completion(first), progress(second), completion(second)
@@ -182,5 +186,29 @@ async fn cancel_a_queued_job_and_session_scoping() {
     assert_eq!(
         messages[2]["params"]["data"]["error"],
         "cancelled before it started"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_tool_runs_as_a_job_when_the_call_asks() {
+    let server = server_with(test_registry(), McpHttpConfig::default());
+    let router = server.router();
+    let session = initialize(&router).await;
+    let reply = post(
+        &router,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "echo", "arguments": {"text": "later"}, "_meta": {"dcc-mcp/async": true}}}),
+    )
+    .await;
+    let id = job_id(&reply.body);
+    let stream = router.clone().oneshot(sse_request(&session)).await.unwrap();
+    let messages = read_sse(stream.into_body(), 1).await;
+    let done = &messages[0]["params"]["data"];
+    assert_eq!(done["jobId"], id);
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(
+        done["result"],
+        json!({"content": [{"type": "text", "text": "later"}], "isError": false})
     );
 }

@@ -196,6 +196,26 @@ fn slow_and_silent_clients_are_disconnected_while_others_are_served() {
 }
 
 #[test]
+fn idle_keep_alive_connections_are_closed() {
+    let server = McpHttpServer::new(test_registry(), quick_config()).unwrap();
+    let handle = server.start().unwrap();
+    let mut stream = connect(&handle);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}})
+        .to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 15];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200 OK");
+    // The connection stays open for keep-alive, then idles past the header timeout and is closed.
+    assert!(closed_by_server(&mut stream));
+    handle.shutdown().unwrap();
+}
+
+#[test]
 fn graceful_shutdown_ends_streams_and_drops_stragglers() {
     let server = McpHttpServer::new(
         test_registry(),

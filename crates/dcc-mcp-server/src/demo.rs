@@ -24,7 +24,10 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
                 "required": ["text"]
             })),
         Arc::new(|args: Value, _ctx: &ToolContext| {
-            Ok(args.get("text").cloned().unwrap_or(Value::String(String::new())))
+            Ok(args
+                .get("text")
+                .cloned()
+                .unwrap_or(Value::String(String::new())))
         }),
     )?;
     registry.register_with_handler(
@@ -71,7 +74,9 @@ fn add(args: &Value) -> Result<Value, ToolError> {
 }
 
 fn sleep(args: &Value, ctx: &ToolContext) -> Result<Value, ToolError> {
-    let ms = args["ms"].as_u64().ok_or_else(|| ToolError::from("ms must be a non-negative integer"))?;
+    let ms = args["ms"]
+        .as_u64()
+        .ok_or_else(|| ToolError::from("ms must be a non-negative integer"))?;
     let step = Duration::from_millis(ms) / SLEEP_STEPS as u32;
     let total = ms as f64;
     for done in 1..=SLEEP_STEPS {
@@ -80,7 +85,11 @@ fn sleep(args: &Value, ctx: &ToolContext) -> Result<Value, ToolError> {
         }
         std::thread::sleep(step);
         let progress = total * done as f64 / SLEEP_STEPS as f64;
-        ctx.report_progress(progress, Some(total), Some(&format!("slept {progress:.0} of {ms} ms")));
+        ctx.report_progress(
+            progress,
+            Some(total),
+            Some(&format!("slept {progress:.0} of {ms} ms")),
+        );
     }
     Ok(json!({ "slept_ms": ms }))
 }
@@ -93,7 +102,10 @@ mod tests {
     fn add_keeps_integers_exact() {
         assert_eq!(add(&json!({"a": 2, "b": 3})).unwrap(), json!(5));
         assert_eq!(add(&json!({"a": 1.5, "b": 2})).unwrap(), json!(3.5));
-        assert_eq!(add(&json!({"a": i64::MAX, "b": 1})).unwrap(), json!(i64::MAX as f64 + 1.0));
+        assert_eq!(
+            add(&json!({"a": i64::MAX, "b": 1})).unwrap(),
+            json!(i64::MAX as f64 + 1.0)
+        );
     }
 
     #[test]
@@ -108,6 +120,9 @@ mod tests {
     #[test]
     fn sleep_reports_every_step() {
         let ctx = ToolContext::detached("sleep");
-        assert_eq!(sleep(&json!({"ms": 0}), &ctx).unwrap(), json!({"slept_ms": 0}));
+        assert_eq!(
+            sleep(&json!({"ms": 0}), &ctx).unwrap(),
+            json!({"slept_ms": 0})
+        );
     }
 }

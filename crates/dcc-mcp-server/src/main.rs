@@ -12,7 +12,11 @@ use dcc_mcp_http::{BasicAuth, McpHttpConfig, McpHttpServer, ToolRegistry};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "dcc-mcp-server", version, about = "MCP Streamable HTTP server for DCC tools")]
+#[command(
+    name = "dcc-mcp-server",
+    version,
+    about = "MCP Streamable HTTP server for DCC tools"
+)]
 struct Cli {
     /// Interface to bind (loopback by default; use 0.0.0.0 to accept remote clients).
     #[arg(long, default_value = "127.0.0.1")]
@@ -33,7 +37,11 @@ struct Cli {
     #[arg(long)]
     prometheus: bool,
     /// Protect /metrics with HTTP Basic auth, given as USER:PASS (prefer --metrics-basic-auth-file).
-    #[arg(long, value_name = "USER:PASS", conflicts_with = "metrics_basic_auth_file")]
+    #[arg(
+        long,
+        value_name = "USER:PASS",
+        conflicts_with = "metrics_basic_auth_file"
+    )]
     metrics_basic_auth: Option<String>,
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH")]
@@ -43,7 +51,9 @@ struct Cli {
 fn parse_credentials(text: &str) -> Result<BasicAuth, String> {
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     match line.split_once(':') {
-        Some((user, pass)) if !user.is_empty() && !pass.is_empty() => Ok(BasicAuth::new(user, pass)),
+        Some((user, pass)) if !user.is_empty() && !pass.is_empty() => {
+            Ok(BasicAuth::new(user, pass))
+        }
         _ => Err("Basic-auth credentials must look like USER:PASS (both non-empty)".to_owned()),
     }
 }
@@ -67,6 +77,14 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         prometheus_basic_auth,
         ..McpHttpConfig::default()
     })
+}
+
+/// Print a status line; a closed stdout (the parent went away) must not abort a graceful shutdown.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.
@@ -105,9 +123,9 @@ fn run(cli: Cli) -> Result<(), String> {
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
-    println!("dcc-mcp-server listening on {}", handle.mcp_url());
+    say(&format!("dcc-mcp-server listening on {}", handle.mcp_url()));
     if cli.prometheus {
-        println!("metrics at {}", handle.metrics_url());
+        say(&format!("metrics at {}", handle.metrics_url()));
     }
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -116,7 +134,7 @@ fn run(cli: Cli) -> Result<(), String> {
     signals.block_on(shutdown_signal());
     tracing::info!("shutting down");
     handle.shutdown().map_err(|error| error.to_string())?;
-    println!("dcc-mcp-server stopped");
+    say("dcc-mcp-server stopped");
     Ok(())
 }
 
@@ -145,7 +163,10 @@ mod tests {
     #[test]
     fn credentials_parse() {
         let auth = parse_credentials("scraper:pa:ss\n").unwrap();
-        assert_eq!((auth.username.as_str(), auth.password.as_str()), ("scraper", "pa:ss"));
+        assert_eq!(
+            (auth.username.as_str(), auth.password.as_str()),
+            ("scraper", "pa:ss")
+        );
         assert!(parse_credentials("nocolon").is_err());
         assert!(parse_credentials(":pass").is_err());
     }

@@ -12,8 +12,8 @@
 //! Each segment is an array of 128-byte-aligned lines, so two shards never share a cache line.
 
 use crate::sync::{
-    owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, CachePadded, InitMarker, Ordering,
-    ThreadSlots, FIRST_SEGMENT_SHIFT, LINE_CELLS, SEGMENTS,
+    owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Ordering, ThreadSlots,
+    FIRST_SEGMENT_SHIFT, LINE_CELLS, SEGMENTS,
 };
 use std::ptr;
 
@@ -23,8 +23,9 @@ const FIRST_SEGMENT: usize = 1 << FIRST_SEGMENT_SHIFT;
 /// Total number of cells a registry can allocate.
 pub(crate) const CAPACITY: usize = FIRST_SEGMENT * ((1 << SEGMENTS) - 1);
 
-/// One cache line of cells. Aligned like [`CachePadded`] so no line is shared with another
-/// allocation (in particular with another thread's shard).
+/// One cache line of cells. Aligned like `crossbeam_utils::CachePadded` (128 bytes on x86-64,
+/// where the adjacent-line prefetcher pairs lines) so no line is shared with another allocation,
+/// in particular with another thread's segment: this is the once-per-shard padding.
 #[repr(C, align(128))]
 pub(crate) struct Line([AtomicU64; LINE_CELLS]);
 
@@ -194,8 +195,21 @@ impl Drop for Shard {
 }
 
 /// All shards of one registry, one per live thread (slots of exited threads are kept and reused).
+///
+/// The shard header (its segment pointer table) lives directly in the thread's slot and is not
+/// padded: it is written only when a segment is added, so sharing a line with a neighbour's header
+/// costs nothing. The cells, written on every record, live in the segments, whose 128-byte-aligned
+/// lines belong to one shard each. Keeping the header unpadded and unboxed keeps the hot path to
+/// three dependent loads (slot table, segment pointer, cell) and its stack frame small.
 pub(crate) struct ShardSet {
-    slots: ThreadSlots<CachePadded<Shard>>,
+    slots: ThreadSlots<Shard>,
+}
+
+/// A new, empty shard; out of line because it runs once per thread id.
+#[cold]
+#[inline(never)]
+fn new_shard() -> Shard {
+    Shard::new()
 }
 
 impl ShardSet {
@@ -208,12 +222,12 @@ impl ShardSet {
     /// The calling thread's shard.
     #[inline(always)]
     pub(crate) fn local(&self) -> &Shard {
-        self.slots.get_or(|| CachePadded::new(Shard::new()))
+        self.slots.get_or(new_shard)
     }
 
     /// Every shard, for merging.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
-        self.slots.iter().map(|s| &**s)
+        self.slots.iter()
     }
 
     /// Sum of one cell over all shards.
@@ -291,5 +305,19 @@ mod tests {
         assert_eq!(set.sum(at), 7);
         assert_eq!(set.local().read(CellAt::of(0)), 0);
         assert_eq!(set.local().allocated_bytes(), 256 * 8);
+    }
+}
+#[cfg(all(test, not(dcc_mcp_loom)))]
+mod addr_probe {
+    use super::*;
+    #[test]
+    fn print_addresses() {
+        let set = ShardSet::new();
+        let at = CellAt::of(2);
+        set.local().add(at, 1);
+        let shard = set.local();
+        let seg = shard.segments[0].load(Ordering::Relaxed);
+        let cell = shard.owned_cell(at) as *const _ as usize;
+        eprintln!("shard header {:#x} seg ptr slot {:#x} seg {:#x} cell {:#x}", shard as *const _ as usize, &shard.segments[0] as *const _ as usize, seg as usize, cell);
     }
 }

@@ -22,7 +22,7 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64,
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
-pub(crate) use crossbeam_utils::CachePadded;
+
 
 /// log2 of the number of cells in a shard's first storage segment; segment `k` holds
 /// `FIRST_SEGMENT << k` cells. Loom builds use tiny segments so that the models exercise growth.
@@ -37,7 +37,7 @@ pub(crate) const SEGMENTS: usize = 26;
 #[cfg(dcc_mcp_loom)]
 pub(crate) const SEGMENTS: usize = 4;
 
-/// Cells per cache line of segment storage (a line is 128 bytes, [`CachePadded`]'s alignment on
+/// Cells per cache line of segment storage (a line is 128 bytes, `crossbeam_utils::CachePadded`'s alignment on
 /// x86-64). Loom atomics are larger than 8 bytes, so loom builds put fewer cells in a line.
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) const LINE_CELLS: usize = 16;

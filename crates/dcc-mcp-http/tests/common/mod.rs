@@ -169,15 +169,16 @@ pub async fn call(router: &Router, session: &str, name: &str, arguments: Value) 
 
 /// Reads SSE `data:` payloads from a streaming body until `count` messages arrived.
 pub async fn read_sse(body: Body, count: usize) -> Vec<Value> {
-    let mut body = body;
+    tokio::time::timeout(HANG_GUARD, read_sse_unbounded(body, count))
+        .await
+        .expect("hang guard: too few SSE messages")
+}
+
+async fn read_sse_unbounded(mut body: Body, count: usize) -> Vec<Value> {
     let mut buffer = String::new();
     let mut messages = Vec::new();
     while messages.len() < count {
-        let frame = tokio::time::timeout(HANG_GUARD, body.frame())
-            .await
-            .expect("hang guard")
-            .expect("stream ended early")
-            .unwrap();
+        let frame = body.frame().await.expect("stream ended early").unwrap();
         if let Ok(data) = frame.into_data() {
             buffer.push_str(std::str::from_utf8(&data).unwrap());
         }
