@@ -18,15 +18,15 @@ import statistics
 from pathlib import Path
 
 RECORDING_GROUPS = [
-    ("counter_inc", "Counter inc (kept handle)"),
-    ("counter_by_labels", "Counter by label values"),
-    ("histogram_observe", "Histogram observe"),
-    ("tool_call_record", "Tool-call record (counter + histogram)"),
-    ("gauge_up_down", "Gauge inc + dec"),
+    ("cmp_counter_inc", "Counter inc (kept handle)"),
+    ("cmp_counter_by_labels", "Counter by label values"),
+    ("cmp_histogram_observe", "Histogram observe"),
+    ("cmp_tool_call_record", "Tool-call record (counter + histogram)"),
+    ("cmp_gauge_up_down", "Gauge inc + dec"),
 ]
 LIBRARY_ORDER = ["dcc-mcp", "dcc-mcp-owned", "prometheus", "metrics", "prometheus-client"]
 COLORS = {1: "#9ecae1", 2: "#3182bd", 4: "#08519c", 8: "#08306b"}
-SHARDED = {"counter_inc", "counter_by_labels", "histogram_observe", "tool_call_record"}
+SHARDED = {"cmp_counter_inc", "cmp_counter_by_labels", "cmp_histogram_observe", "cmp_tool_call_record"}
 
 
 def load_criterion(root: Path):
@@ -42,6 +42,19 @@ def load_criterion(root: Path):
             med["confidence_interval"]["upper_bound"],
         )
     return rows
+
+
+def load_cpu_share(path: Path):
+    """{(group, library, threads): share} from the runner's log (last value wins)."""
+    shares = {}
+    if path.exists():
+        for row in csv.reader(path.open()):
+            if len(row) == 4:
+                try:
+                    shares[(row[0], row[1], int(row[2]))] = float(row[3])
+                except ValueError:
+                    pass
+    return shares
 
 
 def lib_key(name):
@@ -61,8 +74,9 @@ def fmt_us(ns):
     return f"{us:.0f}" if us >= 100 else f"{us:.1f}" if us >= 10 else f"{us:.2f}"
 
 
-def recording_table(rows, group, title):
+def recording_table(rows, group, title, shares=None):
     """Markdown table of one recording group plus {library: {threads: ns}}."""
+    shares = shares or {}
     data = {}
     for (g, f, v), (med, _, _) in rows.items():
         if g == group and v.isdigit():
@@ -76,6 +90,9 @@ def recording_table(rows, group, title):
         head.append(f"{top}T/1T throughput")
     if "dcc-mcp" in data:
         head.append(f"× dcc-mcp at {top}T")
+    with_share = top > 1 and any((group, lib, top) in shares for lib in data)
+    if with_share:
+        head.append(f"CPU share at {top}T")
     lines = [f"**{title}** (`{group}`)", "", "| " + " | ".join(head) + " |",
              "|" + "---|" + "---:|" * (len(head) - 1)]
     ours = data.get("dcc-mcp", {}).get(top)
@@ -86,6 +103,9 @@ def recording_table(rows, group, title):
             cells.append(f"{top * d[1] / d[top]:.2f}×" if 1 in d and top in d else "–")
         if "dcc-mcp" in data:
             cells.append(f"{d[top] / ours:.1f}×" if top in d and ours else "–")
+        if with_share:
+            sh = shares.get((group, lib, top))
+            cells.append(f"{sh:.2f}" if sh is not None else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n", data
 
@@ -144,6 +164,8 @@ E2E_TEXT = {
 
 
 def e2e_table(path: Path):
+    """Medians per server build, and per-round ratios to the build without the feature (runs are
+    interleaved, so a round's runs saw the same background load)."""
     if not path.exists():
         return "", {}
     runs = {}
@@ -153,28 +175,35 @@ def e2e_table(path: Path):
             runs.setdefault(r["label"], []).append(r)
     if not runs:
         return "", {}
+    base_runs = runs.get("no-feature", [])
     med = {}
     for label, rs in runs.items():
         m = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_us", "p99_us", "errors")}
         m["runs"] = len(rs)
         m["rps_all"] = [round(r["rps"]) for r in rs]
+        pairs = [r["rps"] / b["rps"] for r, b in zip(rs, base_runs) if b["rps"] > 0]
+        if pairs:
+            m["ratio"] = statistics.median(pairs)
+            m["ratios"] = pairs
         if all("scrapes" in r for r in rs):
             m["scrapes"] = statistics.median(r["scrapes"] for r in rs)
             m["scrape_p50_us"] = statistics.median(r["scrape_p50_us"] for r in rs)
             m["scrape_bytes"] = rs[-1]["scrape_bytes"]
         med[label] = m
-    base = med.get("no-feature", {}).get("rps")
-    out = ["**End to end** (`tools/call echo`, medians of the rounds)", "",
-           "| server | requests/s | vs without feature | p50 µs | p99 µs | errors | runs (req/s) |",
-           "|---|---:|---:|---:|---:|---:|---|"]
+    out = ["**End to end** (`tools/call echo`; medians over the rounds; ratio = median of the per-round "
+           "ratios to the build without the feature)", "",
+           "| server | requests/s | ratio to no feature (per round) | p50 µs | p99 µs | errors | scrapes |",
+           "|---|---:|---|---:|---:|---:|---|"]
     for label in sorted(med, key=lambda l: E2E_ORDER.index(l) if l in E2E_ORDER else 99):
         m = med[label]
-        ratio = f"{100 * m['rps'] / base:.1f} %" if base else "–"
-        extra = ""
+        ratio = "–"
+        if "ratio" in m:
+            ratio = f"{100 * m['ratio']:.1f} % ({', '.join(f'{100 * x:.0f}' for x in m['ratios'])})"
+        extra = "–"
         if "scrapes" in m:
-            extra = f"; {m['scrapes']:.0f} scrapes, p50 {m['scrape_p50_us']:.0f} µs, {m['scrape_bytes']:,} B"
+            extra = f"{m['scrapes']:.0f} per run, p50 {m['scrape_p50_us']:.0f} µs, {m['scrape_bytes']:,} B"
         out.append(f"| {E2E_TEXT.get(label, label)} | {m['rps']:,.0f} | {ratio} | {m['p50_us']:.0f} | "
-                   f"{m['p99_us']:.0f} | {m['errors']:.0f} | {', '.join(map(str, m['rps_all']))}{extra} |")
+                   f"{m['p99_us']:.0f} | {m['errors']:.0f} | {extra} |")
     return "\n".join(out) + "\n", med
 
 
@@ -191,10 +220,10 @@ def targets_table(rec, scrape, e2e):
         else:
             out.append(f"| {text} | {value:.2f} {unit} | {'yes' if ok else '**no**'} |")
 
-    v = ns("counter_inc"); row("cached counter `inc` ≤ 3 ns/op/thread", v, v is not None and v <= 3)
-    v = ns("tool_call_record"); row("tool-call record ≤ 15 ns", v, v is not None and v <= 15)
-    v = ns("counter_by_labels"); row("counter by label values ≤ 30 ns", v, v is not None and v <= 30)
-    v = ns("histogram_observe"); row("histogram `observe` ≤ 10 ns", v, v is not None and v <= 10)
+    v = ns("cmp_counter_inc"); row("cached counter `inc` ≤ 3 ns/op/thread", v, v is not None and v <= 3)
+    v = ns("cmp_tool_call_record"); row("tool-call record ≤ 15 ns", v, v is not None and v <= 15)
+    v = ns("cmp_counter_by_labels"); row("counter by label values ≤ 30 ns", v, v is not None and v <= 30)
+    v = ns("cmp_histogram_observe"); row("histogram `observe` ≤ 10 ns", v, v is not None and v <= 10)
     for g in sorted(SHARDED):
         d = rec.get(g, {}).get("dcc-mcp", {})
         if 1 in d and 2 in d:
@@ -204,11 +233,10 @@ def targets_table(rec, scrape, e2e):
     if "dcc-mcp-16shards" in s100 and "prometheus" in s100:
         r = s100["dcc-mcp-16shards"] / s100["prometheus"]
         row("scrape 100 series × 16 shards ≤ 1.2× `prometheus` gather + encode", r, r <= 1.2, "×")
-    if e2e.get("no-feature") and e2e.get("exporter-on"):
-        for label in ("exporter-on", "exporter-scraped"):
-            if label in e2e:
-                r = 100 * e2e[label]["rps"] / e2e["no-feature"]["rps"]
-                row(f"e2e throughput, {E2E_TEXT[label]}, ≥ 98 % of no feature", r, r >= 98, "%")
+    for label in ("exporter-on", "exporter-scraped"):
+        if "ratio" in e2e.get(label, {}):
+            r = 100 * e2e[label]["ratio"]
+            row(f"e2e throughput, {E2E_TEXT[label]}, ≥ 98 % of no feature", r, r >= 98, "%")
     return "\n".join(out) + "\n"
 
 
@@ -223,7 +251,8 @@ def svg_chart(rec, path: Path, machine: str):
     pw, ph, top, left, bottom = 250, 300, 70, 58, 120
     width = left + pw * len(panels) + 20
     height = top + ph + bottom
-    lo, hi = 1.0, 10000.0  # Mops/s axis, log scale
+    peak = max(t * 1000.0 / ns for g, _ in panels for d in rec[g].values() for t, ns in d.items())
+    lo, hi = 1.0, 10 ** math.ceil(math.log10(max(peak, 10)))  # Mops/s axis, log scale
     def y(v):
         v = min(max(v, lo), hi)
         return top + ph - (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * ph
@@ -239,7 +268,7 @@ def svg_chart(rec, path: Path, machine: str):
         lx = left + t_i * 110
         e.append(f'<rect x="{lx}" y="50" width="12" height="12" fill="{COLORS.get(t, "#333")}"/>')
         e.append(f'<text x="{lx + 16}" y="60">{t} thread{"s" if t > 1 else ""}</text>')
-    for v in [1, 10, 100, 1000, 10000]:
+    for v in [10 ** k for k in range(int(math.log10(hi)) + 1)]:
         yy = y(v)
         e.append(f'<line x1="{left}" x2="{width - 20}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>')
         e.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{v:,}</text>')
@@ -280,6 +309,7 @@ def main():
     ap.add_argument("--criterion", default="target/criterion", type=Path)
     ap.add_argument("--results", default="target/bench-results", type=Path)
     ap.add_argument("--svg", default="docs/benchmarks.svg", type=Path)
+    ap.add_argument("--doc", type=Path, help="also replace the text between the results markers of this file")
     args = ap.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     rows = load_criterion(args.criterion) if args.criterion.exists() else {}
@@ -292,8 +322,9 @@ def main():
 
     md = []
     rec = {}
+    shares = load_cpu_share(args.results / "cpu_share.csv")
     for g, title in RECORDING_GROUPS:
-        table, data = recording_table(rows, g, title)
+        table, data = recording_table(rows, g, title, shares)
         if table:
             md.append(table)
             rec[g] = data
@@ -320,6 +351,14 @@ def main():
         indent=1))
     cpu = next((l.split(": ", 1)[1] for l in machine.splitlines() if l.startswith("cpu: ")), "")
     svg_chart(rec, args.svg, cpu or "this machine")
+    if args.doc and args.doc.exists():
+        doc = args.doc.read_text()
+        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        if begin in doc and end in doc:
+            head, rest = doc.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            note = "<!-- generated by scripts/bench_chart.py from target/bench-results; do not edit by hand -->"
+            args.doc.write_text(head + begin + "\n" + note + "\n\n" + "\n".join(md) + "\n" + end + tail)
     print("\n".join(md))
     print(f"wrote {args.results / 'tables.md'}, {args.results / 'criterion.csv'}, {args.svg}")
 

@@ -61,14 +61,12 @@ for pkg in dcc-mcp-telemetry dcc-mcp-http; do
 done
 
 # ---------------------------------------------------------------------------------------------
-step "Rust tests, default features"
-cargo test --workspace --exclude dcc-mcp-py --exclude dcc-mcp-benches
-
-# Alone, so that no other package turns dcc-mcp-http's `prometheus` feature on through unification:
-# this is the wheel-without-prometheus path (flags accepted, /metrics -> 404), see
-# crates/dcc-mcp-py/tests/metrics_off.rs.
-step "Python binding crate without features (no Python needed)"
-cargo test -p dcc-mcp-py
+step "Rust tests, default features (no prometheus, no workflow)"
+# Packages are named, not --workspace: the dcc-mcp-server binary turns `prometheus` on by default and
+# feature unification would switch it on here too. This pass is the feature-off path: no exporter
+# compiled in, the flags still accepted, /metrics -> 404 (dcc-mcp-http's and dcc-mcp-py's
+# metrics-off tests); dcc-mcp-py's tests are the wheel-without-prometheus path and need no Python.
+cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-py
 
 step "Rust tests, all server features (prometheus, workflow)"
 cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server \

@@ -208,8 +208,11 @@ def stack(tmp_path_factory):
     finally:
         stop(prom)
         stop(server)
-        for f in logs.values():
+        for name, f in logs.items():
             f.close()
+            # Captured by pytest and shown only when the test fails.
+            tail = (tmp / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-4000:]
+            print(f"--- {name} log (tail) ---\n{tail}")
 
 
 def query(prom: str, expr: str) -> list[dict]:

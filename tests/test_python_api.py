@@ -65,6 +65,7 @@ def test_config_defaults():
     assert cfg.header_read_timeout == 10.0
     assert cfg.shutdown_timeout == 5.0
     assert cfg.max_body_bytes == 4 * 1024 * 1024
+    assert cfg.max_sessions == 10_000
     assert cfg.job_queue_capacity == 64
     assert cfg.job_concurrency == 4
     assert cfg.allowed_origins == []
@@ -82,6 +83,7 @@ def test_config_keywords_and_positional_order():
         header_read_timeout=2,
         shutdown_timeout=0.25,
         max_body_bytes=1024,
+        max_sessions=7,
         job_queue_capacity=3,
         job_concurrency=2,
         allowed_origins=["https://studio.example"],
@@ -91,6 +93,7 @@ def test_config_keywords_and_positional_order():
     assert cfg.header_read_timeout == 2.0
     assert cfg.shutdown_timeout == 0.25
     assert (cfg.max_body_bytes, cfg.job_queue_capacity, cfg.job_concurrency) == (1024, 3, 2)
+    assert cfg.max_sessions == 7
     assert cfg.allowed_origins == ["https://studio.example"]
 
 
@@ -104,6 +107,7 @@ def test_config_properties_are_writable():
     cfg.prometheus_basic_auth = ["scraper", "s3cret"]
     cfg.request_timeout = 3
     cfg.job_concurrency = 8
+    cfg.max_sessions = 2
     cfg.allowed_origins = ["*"]
     assert cfg.port == 0
     assert cfg.host == "0.0.0.0"
@@ -113,6 +117,7 @@ def test_config_properties_are_writable():
     assert cfg.prometheus_basic_auth == ("scraper", "s3cret")
     assert cfg.request_timeout == 3.0
     assert cfg.job_concurrency == 8
+    assert cfg.max_sessions == 2
     assert cfg.allowed_origins == ["*"]
     cfg.prometheus_basic_auth = None
     assert cfg.prometheus_basic_auth is None
@@ -147,6 +152,7 @@ def test_config_repr_never_shows_the_password():
         ({"job_queue_capacity": 0}, "job_queue_capacity must be an integer of at least 1, got 0"),
         ({"job_concurrency": -2}, "job_concurrency must be an integer of at least 1, got -2"),
         ({"max_body_bytes": 0}, "max_body_bytes must be an integer of at least 1, got 0"),
+        ({"max_sessions": 0}, "max_sessions must be an integer of at least 1, got 0"),
         ({"allowed_origins": ["studio.example"]}, 'allowed origin "studio.example" is not an origin'),
         ({"host": ""}, "host is empty"),
         ({"server_name": "  "}, "server_name is empty"),
@@ -364,6 +370,41 @@ def test_legacy_mode_client_works(start_server):
     running = start_server(tools={"ping_tool": lambda a: "pong"})
     (result,) = mcp_calls(running.url, [("ping_tool", {})], mode="legacy")
     assert result_text(result) == "pong"
+
+
+def _find_mcp_error(exc: BaseException, kind: type) -> BaseException | None:
+    """The first `kind` inside `exc` or its (nested) exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _find_mcp_error(inner, kind)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_initialize_past_max_sessions_is_an_mcp_error_for_the_sdk(start_server, mode):
+    from mcp import Client
+    from mcp.shared.exceptions import MCPError
+
+    running = start_server(tools={"ping_tool": lambda a: "pong"}, max_sessions=1)
+
+    async def body() -> None:
+        async with Client(running.url, mode=mode) as first:
+            with pytest.raises(BaseException) as excinfo:
+                async with Client(running.url, mode=mode):
+                    pass
+            error = _find_mcp_error(excinfo.value, MCPError)
+            assert error is not None, repr(excinfo.value)
+            assert error.code == -32000
+            assert error.message == (
+                "Service Unavailable: too many sessions (max_sessions = 1); "
+                "end unused sessions with DELETE /mcp or retry later"
+            )
+            assert result_text(await first.call_tool("ping_tool", {})) == "pong"
+
+    asyncio.run(asyncio.wait_for(body(), HANG_GUARD_SECONDS))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,12 +34,11 @@ fn scrape(c: &mut Criterion) {
         }
         for s in shards {
             let ours = OursFixture::new(series, s);
-            c.benchmark_group("scrape")
-                .bench_with_input(
-                    BenchmarkId::new(format!("dcc-mcp-{s}shards"), series),
-                    &series,
-                    |b, _| b.iter(|| ours.scrape_into(black_box(&mut out))),
-                );
+            c.benchmark_group("scrape").bench_with_input(
+                BenchmarkId::new(format!("dcc-mcp-{s}shards"), series),
+                &series,
+                |b, _| b.iter(|| ours.scrape_into(black_box(&mut out))),
+            );
             c.benchmark_group("merge").bench_with_input(
                 BenchmarkId::new(format!("dcc-mcp-{s}shards"), series),
                 &series,
@@ -48,10 +47,11 @@ fn scrape(c: &mut Criterion) {
         }
 
         let prom = PrometheusFixture::new(series, 1);
-        c.benchmark_group("scrape")
-            .bench_with_input(BenchmarkId::new("prometheus", series), &series, |b, _| {
-                b.iter(|| prom.scrape_into(black_box(&mut out)))
-            });
+        c.benchmark_group("scrape").bench_with_input(
+            BenchmarkId::new("prometheus", series),
+            &series,
+            |b, _| b.iter(|| prom.scrape_into(black_box(&mut out))),
+        );
         drop(prom);
 
         let recorder = PrometheusBuilder::new()
@@ -66,17 +66,22 @@ fn scrape(c: &mut Criterion) {
                 metrics::histogram!(DURATION, "tool" => tool).record(observation(0, i));
             }
         });
-        c.benchmark_group("scrape")
-            .bench_with_input(BenchmarkId::new("metrics", series), &series, |b, _| {
-                b.iter(|| black_box(handle.render()))
-            });
+        c.benchmark_group("scrape").bench_with_input(
+            BenchmarkId::new("metrics", series),
+            &series,
+            |b, _| b.iter(|| black_box(handle.render())),
+        );
         drop(recorder);
 
         let mut pc = prometheus_client::registry::Registry::default();
         let calls: PcFamily<[(&'static str, String); 1], PcCounter> = PcFamily::default();
         let dur: PcFamily<[(&'static str, String); 1], PcHistogram> =
             PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
-        pc.register(CALLS.trim_end_matches("_total"), "Tool calls.", calls.clone());
+        pc.register(
+            CALLS.trim_end_matches("_total"),
+            "Tool calls.",
+            calls.clone(),
+        );
         pc.register(DURATION, "Tool call duration.", dur.clone());
         for i in 0..series {
             calls.get_or_create(&[("tool", tool_name(i))]).inc();

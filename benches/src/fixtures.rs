@@ -105,13 +105,12 @@ impl PrometheusFixture {
     /// Builds the fixture. Panics only if `prometheus` rejects the fixed, valid definitions.
     pub fn new(series: usize, shards: usize) -> Self {
         let registry = prometheus::Registry::new();
-        let calls = prometheus::IntCounterVec::new(
-            prometheus::Opts::new(CALLS, "Tool calls."),
-            &["tool"],
-        )
-        .unwrap_or_else(|e| panic!("counter vec: {e}"));
+        let calls =
+            prometheus::IntCounterVec::new(prometheus::Opts::new(CALLS, "Tool calls."), &["tool"])
+                .unwrap_or_else(|e| panic!("counter vec: {e}"));
         let duration = prometheus::HistogramVec::new(
-            prometheus::HistogramOpts::new(DURATION, "Tool call duration.").buckets(BUCKETS.to_vec()),
+            prometheus::HistogramOpts::new(DURATION, "Tool call duration.")
+                .buckets(BUCKETS.to_vec()),
             &["tool"],
         )
         .unwrap_or_else(|e| panic!("histogram vec: {e}"));

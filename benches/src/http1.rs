@@ -254,7 +254,10 @@ mod tests {
             "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:1\r\nA: b\r\nContent-Length: 2\r\n\r\n{}"
         );
         let g = build_request("GET", "/metrics", "h", &[], b"");
-        assert_eq!(String::from_utf8(g).unwrap(), "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            String::from_utf8(g).unwrap(),
+            "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n"
+        );
     }
 
     #[test]
@@ -271,8 +274,13 @@ mod tests {
     #[test]
     fn incomplete_and_bodiless_heads() {
         assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(), None);
-        let (head, n) = parse_head(b"HTTP/1.1 202 Accepted\r\n\r\n").unwrap().unwrap();
-        assert_eq!((head.status, head.framing, n), (202, Framing::Length(0), 25));
+        let (head, n) = parse_head(b"HTTP/1.1 202 Accepted\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (head.status, head.framing, n),
+            (202, Framing::Length(0), 25)
+        );
         assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
     }
 

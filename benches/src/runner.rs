@@ -26,7 +26,10 @@ pub fn available_cores() -> usize {
 /// 1, 2, 4, … up to the core count), else `1,2`. Counts are clamped to the number of cores, since
 /// more recording threads than cores measure the scheduler, not the library; duplicates are removed.
 pub fn thread_counts() -> Vec<usize> {
-    parse_thread_counts(std::env::var(THREADS_ENV).ok().as_deref(), available_cores())
+    parse_thread_counts(
+        std::env::var(THREADS_ENV).ok().as_deref(),
+        available_cores(),
+    )
 }
 
 /// [`thread_counts`] for a given variable value and core count.
@@ -151,7 +154,11 @@ where
         .fold(f64::INFINITY, f64::min);
     Sample {
         wall,
-        cpu_share: if cpu_share.is_finite() { cpu_share } else { f64::NAN },
+        cpu_share: if cpu_share.is_finite() {
+            cpu_share
+        } else {
+            f64::NAN
+        },
     }
 }
 
@@ -159,23 +166,31 @@ where
 /// log); `scripts/bench.sh` sets it to `target/bench-results`.
 pub const RESULTS_ENV: &str = "DCC_MCP_BENCH_RESULTS";
 
-/// Appends `group,function,threads,median cpu share` to `$DCC_MCP_BENCH_RESULTS/cpu_share.csv`
-/// (and prints it), so the report can flag multi-thread results measured while other load
-/// kept the threads from running at once.
-pub fn log_cpu_share(group: &str, function: &str, threads: usize, shares: &[f64]) {
-    let mut v: Vec<f64> = shares.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
+/// Appends `group,function,threads,cpu share` to `$DCC_MCP_BENCH_RESULTS/cpu_share.csv` (and
+/// prints it), where the share is the samples' [`Sample::cpu_share`] weighted by their duration
+/// (short samples are dominated by the kernel's accounting lag). The report uses it to flag
+/// multi-thread results measured while other load kept the threads from running at once.
+pub fn log_cpu_share(group: &str, function: &str, threads: usize, samples: &[Sample]) {
+    let (mut weighted, mut total) = (0.0, 0.0);
+    for s in samples.iter().filter(|s| s.cpu_share.is_finite()) {
+        let w = s.wall.as_secs_f64();
+        weighted += s.cpu_share * w;
+        total += w;
+    }
+    if total <= 0.0 {
         return;
     }
-    v.sort_by(f64::total_cmp);
-    let median = v[v.len() / 2];
-    let line = format!("{group},{function},{threads},{median:.3}\n");
-    eprintln!("cpu share {group}/{function}/{threads}: {median:.3}");
+    let share = weighted / total;
+    eprintln!("cpu share {group}/{function}/{threads}: {share:.3}");
     if let Ok(dir) = std::env::var(RESULTS_ENV) {
         use std::io::Write;
         let path = std::path::Path::new(&dir).join("cpu_share.csv");
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = f.write_all(line.as_bytes());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{group},{function},{threads},{share:.3}");
         }
     }
 }
@@ -194,7 +209,10 @@ mod tests {
 
     #[test]
     fn explicit_counts_are_clamped_sorted_and_deduplicated() {
-        assert_eq!(parse_thread_counts(Some("4, 1,2,64,x,0"), 8), vec![1, 2, 4, 8]);
+        assert_eq!(
+            parse_thread_counts(Some("4, 1,2,64,x,0"), 8),
+            vec![1, 2, 4, 8]
+        );
         assert_eq!(parse_thread_counts(Some("3,3"), 2), vec![2]);
         assert_eq!(parse_thread_counts(Some("0"), 2), vec![1]);
     }

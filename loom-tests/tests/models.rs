@@ -178,14 +178,20 @@ fn e_new_series_and_shard_growth_while_scraping() {
             fa.with_label_values(&["a"]).inc();
             let before = ra.shard_bytes();
             fa.with_label_values(&["x"]).inc();
-            assert!(ra.shard_bytes() > before, "recording into x allocated a segment");
+            assert!(
+                ra.shard_bytes() > before,
+                "recording into x allocated a segment"
+            );
         });
         // The main thread scrapes twice while the recorder runs.
         let first = series(&r.snapshot(), "f_total");
         let second = series(&r.snapshot(), "f_total");
         for s in [&first, &second] {
             let keys: Vec<&str> = s.iter().map(|(k, _)| k[0].as_str()).collect();
-            assert!(keys == ["a", "b", "c"] || keys == ["a", "b", "c", "x"], "{keys:?}");
+            assert!(
+                keys == ["a", "b", "c"] || keys == ["a", "b", "c", "x"],
+                "{keys:?}"
+            );
         }
         for ((k1, v1), (k2, v2)) in first.iter().zip(&second) {
             assert_eq!(k1, k2);

@@ -26,6 +26,7 @@ class McpHttpConfig:
         header_read_timeout: Optional[float] = None,
         shutdown_timeout: Optional[float] = None,
         max_body_bytes: Optional[int] = None,
+        max_sessions: Optional[int] = None,
         job_queue_capacity: Optional[int] = None,
         job_concurrency: Optional[int] = None,
         allowed_origins: Optional[Sequence[str]] = None,
@@ -52,6 +53,8 @@ class McpHttpConfig:
     """Seconds ``shutdown()`` waits for in-flight requests (default 5)."""
     max_body_bytes: int
     """Largest accepted request body (default 4 MiB)."""
+    max_sessions: int
+    """Most MCP sessions alive at once (default 10000); past it ``initialize`` gets ``503`` + ``Retry-After``."""
     job_queue_capacity: int
     """Long-running jobs that may wait in the queue; one more is refused (default 64)."""
     job_concurrency: int

@@ -108,12 +108,7 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// One connection's closed loop until `end`; records only requests started after `measure_from`.
-async fn drive(
-    mut conn: Conn,
-    request: Vec<u8>,
-    measure_from: Instant,
-    end: Instant,
-) -> Tally {
+async fn drive(mut conn: Conn, request: Vec<u8>, measure_from: Instant, end: Instant) -> Tally {
     let mut tally = Tally::default();
     loop {
         let t0 = Instant::now();
@@ -123,7 +118,9 @@ async fn drive(
         let result = conn.round_trip(&request).await;
         let ok = match &result {
             Ok(r) => {
-                r.head.status == 200 && find(&r.body, b"\"result\"") && !find(&r.body, b"\"isError\":true")
+                r.head.status == 200
+                    && find(&r.body, b"\"result\"")
+                    && !find(&r.body, b"\"isError\":true")
             }
             Err(_) => false,
         };
@@ -142,7 +139,12 @@ async fn drive(
 }
 
 /// GETs `url` every `interval` from `measure_from` until `end`.
-async fn scrape(url: String, interval: Duration, measure_from: Instant, end: Instant) -> io::Result<Tally> {
+async fn scrape(
+    url: String,
+    interval: Duration,
+    measure_from: Instant,
+    end: Instant,
+) -> io::Result<Tally> {
     let (authority, path) = split_url(&url)?;
     let mut conn = Conn::connect(&authority).await?;
     let request = build_request("GET", &path, &authority, &[], b"");
@@ -256,7 +258,9 @@ async fn run(args: Args) -> io::Result<String> {
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(args.threads)

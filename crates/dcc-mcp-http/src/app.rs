@@ -27,7 +27,7 @@ impl AppState {
     pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
         let shutdown = CancellationToken::new();
         Self {
-            sessions: SessionStore::new(config.session_ttl, recorder.clone()),
+            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone()),
             #[cfg(feature = "workflow")]
             jobs: crate::jobs::JobManager::new(&config, recorder.clone(), shutdown.clone()),
             config,
@@ -61,7 +61,8 @@ impl AppState {
     }
 }
 
-/// The full application router.
+/// The full application router. A panic while handling any of its requests is answered `500`
+/// (see [`crate::panic`]).
 pub(crate) fn build_router(state: Arc<AppState>) -> Router {
     let router = Router::new().route(
         "/mcp",
@@ -69,11 +70,13 @@ pub(crate) fn build_router(state: Arc<AppState>) -> Router {
             .post(crate::mcp::post_message)
             .delete(crate::mcp::delete_session),
     );
+    #[cfg(test)]
+    let router = crate::panic::with_test_route(router);
     // ---- Exporter merge point: the Prometheus exporter merges its `/metrics` routes here. ----
     #[cfg(feature = "prometheus")]
     let router = match state.recorder.metrics() {
         Some(metrics) => router.merge(crate::metrics::routes(metrics.clone(), state.clone())),
         None => router,
     };
-    router.with_state(state)
+    router.with_state(state).layer(crate::panic::layer())
 }

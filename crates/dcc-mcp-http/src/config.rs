@@ -59,6 +59,10 @@ pub struct McpHttpConfig {
     pub shutdown_timeout: Duration,
     /// Largest accepted request body; bigger bodies get `413 Payload Too Large`.
     pub max_body_bytes: usize,
+    /// Most sessions alive at once. Past it, `initialize` first ends expired sessions and, if none
+    /// expired, is refused with `503 Service Unavailable` and `Retry-After`, so a client calling
+    /// `initialize` in a loop cannot grow memory without bound.
+    pub max_sessions: usize,
     /// How many async jobs may wait for a worker; more are refused with "job queue full".
     pub job_queue_capacity: usize,
     /// How many async jobs run at the same time.
@@ -84,6 +88,7 @@ impl Default for McpHttpConfig {
             header_read_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
+            max_sessions: 10_000,
             job_queue_capacity: 64,
             job_concurrency: 4,
             allowed_origins: Vec::new(),
@@ -114,6 +119,7 @@ impl McpHttpConfig {
         }
         for (field, value) in [
             ("max_body_bytes", self.max_body_bytes),
+            ("max_sessions", self.max_sessions),
             ("job_queue_capacity", self.job_queue_capacity),
             ("job_concurrency", self.job_concurrency),
         ] {
@@ -180,6 +186,16 @@ mod tests {
             config.validate(),
             Err(ConfigError::ZeroLimit {
                 field: "job_concurrency"
+            })
+        );
+        let config = McpHttpConfig {
+            max_sessions: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "max_sessions"
             })
         );
         let config = McpHttpConfig {

@@ -87,6 +87,8 @@ struct Job {
     id: String,
     tool: String,
     session_id: String,
+    /// The `tools/call` request that started the job, as an in-flight key (`notifications/cancelled`).
+    request_key: String,
     seq: u64,
     created: Instant,
     cancelled: Arc<AtomicBool>,
@@ -137,6 +139,14 @@ pub(crate) struct JobManager {
     shutdown: CancellationToken,
 }
 
+/// Where an async call came from: the request that started it and the client's progress token.
+pub(crate) struct Origin {
+    /// The request's id as an in-flight key; `notifications/cancelled` for it cancels the job.
+    pub(crate) request_key: String,
+    /// `_meta.progressToken` of the call, if the client gave one.
+    pub(crate) progress_token: Option<Value>,
+}
+
 enum Submitted {
     Accepted(Arc<Job>),
     QueueFull,
@@ -170,10 +180,10 @@ impl JobManager {
         handler: ToolHandler,
         arguments: Value,
         session: Arc<Session>,
-        progress_token: Option<Value>,
+        origin: Origin,
     ) -> Value {
         let tool = entry.spec.name.clone();
-        let submitted = self.try_submit(entry, handler, arguments, session, progress_token);
+        let submitted = self.try_submit(entry, handler, arguments, session, origin);
         let outcome = match &submitted {
             Submitted::Accepted(_) => JobResult::Accepted,
             Submitted::QueueFull => JobResult::QueueFull,
@@ -207,7 +217,7 @@ impl JobManager {
         handler: ToolHandler,
         arguments: Value,
         session: Arc<Session>,
-        progress_token: Option<Value>,
+        origin: Origin,
     ) -> Submitted {
         if self.shutdown.is_cancelled() {
             return Submitted::Rejected("the server is shutting down; no new jobs are accepted");
@@ -234,6 +244,7 @@ impl JobManager {
                 id: id.clone(),
                 tool: entry.spec.name.clone(),
                 session_id: session.id().to_owned(),
+                request_key: origin.request_key,
                 seq: table.next_seq,
                 created: Instant::now(),
                 cancelled: Arc::new(AtomicBool::new(false)),
@@ -249,7 +260,7 @@ impl JobManager {
             table.by_id.insert(id.clone(), job.clone());
             job
         };
-        let token = progress_token.unwrap_or(Value::String(id));
+        let token = origin.progress_token.unwrap_or(Value::String(id));
         let run = JobRun {
             job: job.clone(),
             entry,
@@ -273,6 +284,19 @@ impl JobManager {
             .get(id)
             .filter(|job| job.session_id == session.id())
             .cloned()
+    }
+
+    /// Cancel the unfinished jobs of `session` started by the request with this in-flight key
+    /// (`notifications/cancelled`); returns how many.
+    pub(crate) fn cancel_request(&self, session: &Session, request_key: &str) -> usize {
+        let matching: Vec<Arc<Job>> = self
+            .table()
+            .by_id
+            .values()
+            .filter(|job| job.session_id == session.id() && job.request_key == request_key)
+            .cloned()
+            .collect();
+        matching.iter().filter(|job| cancel_job(job)).count()
     }
 
     /// Cancel every job (server shutdown).
@@ -432,11 +456,20 @@ pub(crate) fn call_builtin(
         ));
     };
     if name == "jobs.cancel" {
-        job.cancelled.store(true, Ordering::Relaxed);
-        let mut state = job.lock();
-        if state.status == JobStatus::Queued {
-            state.status = JobStatus::Cancelled;
-        }
+        cancel_job(&job);
     }
     value_result(job.to_json())
+}
+
+/// Ask a job to stop: a queued job is `cancelled` at once, a running one sees `is_cancelled()`.
+/// Returns false for a job that had already finished.
+fn cancel_job(job: &Job) -> bool {
+    let mut state = job.lock();
+    match state.status {
+        JobStatus::Queued => state.status = JobStatus::Cancelled,
+        JobStatus::Running => {}
+        JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled => return false,
+    }
+    job.cancelled.store(true, Ordering::Relaxed);
+    true
 }

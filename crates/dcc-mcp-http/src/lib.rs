@@ -33,6 +33,7 @@
 //! The protocol rules (sessions, versions, batches, errors) are described in `docs/guide/server.md`.
 
 mod app;
+mod cancel;
 mod config;
 mod error;
 #[cfg(feature = "workflow")]
@@ -41,6 +42,7 @@ mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
 mod origin;
+mod panic;
 mod protocol;
 mod record;
 mod registry;
@@ -53,7 +55,7 @@ pub use config::{BasicAuth, McpHttpConfig};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::{JOB_LOGGER, MAX_FINISHED_JOBS};
-pub use mcp::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
+pub use mcp::{PROTOCOL_VERSION_HEADER, SESSIONS_FULL_RETRY_AFTER_SECS, SESSION_ID_HEADER};
 pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 pub use registry::{
     Execution, ToolContext, ToolError, ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,

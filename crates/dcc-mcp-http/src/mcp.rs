@@ -25,12 +25,15 @@ use crate::protocol::{
     SUPPORTED_PROTOCOL_VERSIONS,
 };
 use crate::record::{Channel, Recorder};
-use crate::session::{Next, Session};
+use crate::session::{CreateError, Next, Session};
 
 /// Response header carrying the session id (and request header clients echo it in).
 pub const SESSION_ID_HEADER: &str = "mcp-session-id";
 /// Request header naming the protocol version in use.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// `Retry-After` (seconds) of an `initialize` refused because `max_sessions` sessions are alive.
+pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
 
 /// Interval of SSE keep-alive comments.
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -230,7 +233,11 @@ async fn post_single(state: &AppState, headers: &HeaderMap, message: Value) -> R
             let response = dispatch(state, &session, id, &method, params).await;
             json_response(StatusCode::OK, &response)
         }
-        Incoming::Notification | Incoming::Response => StatusCode::ACCEPTED.into_response(),
+        Incoming::Notification { method, params } => {
+            notification(state, &session, &method, params.as_ref());
+            StatusCode::ACCEPTED.into_response()
+        }
+        Incoming::Response => StatusCode::ACCEPTED.into_response(),
     }
 }
 
@@ -266,7 +273,10 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
             Ok(Incoming::Request { id, method, params }) => {
                 responses.push(dispatch(state, &session, id, &method, params).await);
             }
-            Ok(Incoming::Notification | Incoming::Response) => {}
+            Ok(Incoming::Notification { method, params }) => {
+                notification(state, &session, &method, params.as_ref());
+            }
+            Ok(Incoming::Response) => {}
             Err(error) => responses.push(error),
         }
     }
@@ -274,6 +284,13 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
         StatusCode::ACCEPTED.into_response()
     } else {
         json_response(StatusCode::OK, &Value::Array(responses))
+    }
+}
+
+/// Act on a client notification of a live session (it is answered `202` whatever happens here).
+fn notification(state: &AppState, session: &Session, method: &str, params: Option<&Value>) {
+    if method == crate::cancel::CANCELLED_METHOD {
+        crate::cancel::handle(state, session, params);
     }
 }
 
@@ -299,12 +316,16 @@ fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
         return json_response(StatusCode::OK, &error);
     };
     let version = supported_version(requested).unwrap_or(LATEST_PROTOCOL_VERSION);
-    let Ok(session) = state.sessions.create(version) else {
-        return reject(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::INTERNAL_ERROR,
-            "cannot create a session id: no randomness available",
-        );
+    let session = match state.sessions.create(version) {
+        Ok(session) => session,
+        Err(CreateError::NoRandomness) => {
+            return reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes::INTERNAL_ERROR,
+                "cannot create a session id: no randomness available",
+            )
+        }
+        Err(CreateError::Full) => return sessions_full(state, id),
     };
     let result = json!({
         "protocolVersion": version,
@@ -315,6 +336,27 @@ fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
     if let Ok(value) = HeaderValue::from_str(session.id()) {
         response.headers_mut().insert(SESSION_ID_HEADER, value);
     }
+    response
+}
+
+/// `503` + `Retry-After` for an `initialize` past `max_sessions`, with a JSON-RPC error for the request.
+///
+/// A status (not a `200` JSON-RPC error) lets proxies and plain HTTP clients see the overload; MCP
+/// clients read the JSON-RPC error in the body of a non-2xx JSON response and show its message.
+fn sessions_full(state: &AppState, id: Value) -> Response {
+    let message = format!(
+        "Service Unavailable: too many sessions (max_sessions = {}); end unused sessions with \
+         DELETE /mcp or retry later",
+        state.sessions.max_sessions()
+    );
+    let mut response = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &protocol::error(id, codes::SERVER_ERROR, &message),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(SESSIONS_FULL_RETRY_AFTER_SECS),
+    );
     response
 }
 
@@ -329,7 +371,7 @@ async fn dispatch(
     let outcome = match method {
         "ping" => Ok(json!({})),
         "tools/list" => crate::tools::list(state, params),
-        "tools/call" => crate::tools::call(state, session, params).await,
+        "tools/call" => crate::tools::call(state, session, &id, params).await,
         // Job notifications are always sent; the level request is accepted for client compatibility.
         "logging/setLevel" => Ok(json!({})),
         "initialize" => Err(protocol::RpcError::new(

@@ -73,7 +73,10 @@ pub(crate) enum Incoming {
         params: Option<Value>,
     },
     /// A notification: no response.
-    Notification,
+    Notification {
+        method: String,
+        params: Option<Value>,
+    },
     /// A response to a server→client request: no response.
     Response,
 }
@@ -96,7 +99,7 @@ pub(crate) fn classify(message: Value) -> Result<Incoming, Value> {
                 }
             }
             match id {
-                None => Ok(Incoming::Notification),
+                None => Ok(Incoming::Notification { method, params }),
                 Some(id @ (Value::String(_) | Value::Number(_))) => {
                     Ok(Incoming::Request { id, method, params })
                 }
@@ -149,7 +152,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
-            Ok(Incoming::Notification)
+            Ok(Incoming::Notification { .. })
         ));
         assert!(matches!(
             classify(json!({"jsonrpc":"2.0","id":1,"result":{}})),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::cancel::InFlight;
 use crate::record::Recorder;
 
 /// Most notifications buffered per session while no stream drains them.
@@ -26,6 +27,8 @@ pub(crate) struct Session {
     /// Bumped when a new stream takes over, so the previous one ends.
     stream_generation: AtomicU64,
     open_streams: AtomicUsize,
+    /// Running synchronous calls, for `notifications/cancelled`.
+    in_flight: InFlight,
 }
 
 #[derive(Default)]
@@ -54,12 +57,18 @@ impl Session {
             wake: Notify::new(),
             stream_generation: AtomicU64::new(0),
             open_streams: AtomicUsize::new(0),
+            in_flight: InFlight::default(),
         }
     }
 
     /// The `Mcp-Session-Id`.
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The session's running synchronous calls.
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.in_flight
     }
 
     /// The version negotiated by `initialize`.
@@ -142,39 +151,114 @@ impl Session {
     }
 }
 
-/// All live sessions.
+/// All live sessions, at most `max_sessions` of them.
 pub(crate) struct SessionStore {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     ttl: Duration,
+    max_sessions: usize,
+    /// No session in the map can expire before this instant (a lower bound, refreshed by every full
+    /// scan in [`create`](Self::create)): when the store is full, `initialize` scans for expired
+    /// sessions only once one may exist, so a client hammering a full server costs no O(n) scans.
+    /// `None`: no session can ever expire (the TTL reaches past what the clock can represent).
+    earliest_expiry: Mutex<Option<Instant>>,
     recorder: Recorder,
 }
 
-/// Could not create a session id.
-#[derive(Debug)]
-pub(crate) struct NoRandomness;
+/// Why a session could not be created.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CreateError {
+    /// The OS had no randomness for a session id.
+    NoRandomness,
+    /// `max_sessions` live sessions exist and none has expired.
+    Full,
+}
 
 impl SessionStore {
-    pub(crate) fn new(ttl: Duration, recorder: Recorder) -> Self {
+    pub(crate) fn new(ttl: Duration, max_sessions: usize, recorder: Recorder) -> Self {
         Self {
             sessions: RwLock::new(HashMap::new()),
             ttl,
+            max_sessions,
+            earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
         }
     }
 
-    /// Start a session with a fresh cryptographically random id.
+    /// The configured session cap.
+    pub(crate) fn max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// Start a session with a fresh cryptographically random id. At the cap, expired sessions are
+    /// ended first; if none had expired, the store stays as it is and the call fails with `Full`.
     pub(crate) fn create(
         &self,
         protocol_version: &'static str,
-    ) -> Result<Arc<Session>, NoRandomness> {
-        let id = random_hex::<16>().ok_or(NoRandomness)?;
+    ) -> Result<Arc<Session>, CreateError> {
+        let id = random_hex::<16>().ok_or(CreateError::NoRandomness)?;
         let session = Arc::new(Session::new(id.clone(), protocol_version));
-        self.sessions
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, session.clone());
+        let mut evicted = Vec::new();
+        let admitted = {
+            let mut sessions = self
+                .sessions
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if sessions.len() >= self.max_sessions {
+                self.evict_expired(&mut sessions, &mut evicted);
+            }
+            let admitted = sessions.len() < self.max_sessions;
+            if admitted {
+                sessions.insert(id, session.clone());
+            }
+            admitted
+        };
+        for expired in evicted {
+            expired.close();
+            self.recorder.session_closed();
+        }
+        if !admitted {
+            return Err(CreateError::Full);
+        }
         self.recorder.session_opened();
         Ok(session)
+    }
+
+    /// Move expired sessions from `sessions` to `evicted` (scanning only when one may have expired)
+    /// and refresh the earliest-expiry bound.
+    fn evict_expired(
+        &self,
+        sessions: &mut HashMap<String, Arc<Session>>,
+        evicted: &mut Vec<Arc<Session>>,
+    ) {
+        let now = Instant::now();
+        let mut earliest = self
+            .earliest_expiry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !earliest.is_some_and(|earliest| now >= earliest) {
+            return;
+        }
+        // A session with an open stream, once detached, is touched at that moment (>= now), and
+        // touches only move `last_seen` later, so `now + ttl` bounds those and new sessions too.
+        let mut next = now.checked_add(self.ttl);
+        sessions.retain(|_, session| {
+            if session.is_expired(self.ttl, now) {
+                evicted.push(session.clone());
+                return false;
+            }
+            if session.open_streams.load(Ordering::Acquire) == 0 {
+                let last_seen = *session
+                    .last_seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                next = match (next, last_seen.checked_add(self.ttl)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            true
+        });
+        *earliest = next;
     }
 
     /// The live session with this id (touching it), or `None` if unknown, ended or expired.
@@ -254,7 +338,7 @@ mod tests {
 
     #[test]
     fn ids_are_random_hex() {
-        let store = SessionStore::new(Duration::from_secs(60), Recorder::new());
+        let store = SessionStore::new(Duration::from_secs(60), 10, Recorder::new());
         let a = store.create("2025-06-18").unwrap();
         let b = store.create("2025-06-18").unwrap();
         assert_ne!(a.id(), b.id());
@@ -269,8 +353,50 @@ mod tests {
     }
 
     #[test]
+    fn the_cap_refuses_without_evicting_live_sessions() {
+        let store = SessionStore::new(Duration::from_secs(60), 2, Recorder::new());
+        let a = store.create("2025-06-18").unwrap();
+        let b = store.create("2025-06-18").unwrap();
+        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        assert!(store.get(a.id()).is_some());
+        assert!(store.get(b.id()).is_some());
+        assert!(store.remove(a.id()));
+        let c = store.create("2025-06-18").unwrap();
+        assert_eq!(store.live_count(), 2);
+        assert!(store.get(c.id()).is_some());
+    }
+
+    #[test]
+    fn at_the_cap_expired_sessions_are_evicted_first() {
+        let ttl = Duration::from_millis(20);
+        let store = SessionStore::new(ttl, 1, Recorder::new());
+        let old = store.create("2025-06-18").unwrap();
+        // A refusal while `old` is live records when it may expire at the earliest.
+        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        old.notify("notifications/progress", serde_json::json!({"progress": 1}));
+        std::thread::sleep(ttl * 3);
+        let new = store.create("2025-06-18").unwrap();
+        assert!(store.get(old.id()).is_none());
+        assert!(store.get(new.id()).is_some());
+        assert_eq!(store.live_count(), 1);
+        // The evicted session was closed: its stream would end at once.
+        assert!(matches!(old.next_for(old.attach_stream()), Next::End));
+    }
+
+    #[test]
+    fn a_session_with_an_open_stream_is_never_evicted() {
+        let store = SessionStore::new(Duration::from_millis(1), 1, Recorder::new());
+        let streaming = store.create("2025-06-18").unwrap();
+        let _generation = streaming.attach_stream();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        assert!(store.get(streaming.id()).is_some());
+    }
+
+    #[test]
     fn outbox_buffers_until_a_stream_drains_it() {
-        let store = SessionStore::new(Duration::from_secs(60), Recorder::new());
+        let store = SessionStore::new(Duration::from_secs(60), 10, Recorder::new());
         let session = store.create("2025-06-18").unwrap();
         session.notify("notifications/progress", serde_json::json!({"progress": 1}));
         let generation = session.attach_stream();

@@ -3,13 +3,13 @@
 //! [`call`] is the single `tools/call` wrapper: every call is recorded there exactly once, whatever
 //! path (sync handler, job submission, built-in job tool) serves it.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::cancel::request_key;
 use crate::protocol::{codes, params_object, RpcError};
 use crate::record::CallStatus;
 use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolHandler, ToolSpec};
@@ -107,10 +107,11 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 pub(crate) async fn call(
     state: &AppState,
     session: &Arc<Session>,
+    id: &Value,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let (tool, outcome) = invoke(state, session, params).await;
+    let (tool, outcome) = invoke(state, session, id, params).await;
     let status = match &outcome {
         Ok(result) if result.get("isError") != Some(&Value::Bool(true)) => CallStatus::Success,
         _ => CallStatus::Error,
@@ -125,6 +126,7 @@ pub(crate) async fn call(
 async fn invoke(
     state: &AppState,
     session: &Arc<Session>,
+    id: &Value,
     params: Option<Value>,
 ) -> (Option<String>, Result<Value, RpcError>) {
     let mut params = match params_object(params) {
@@ -179,18 +181,35 @@ async fn invoke(
         let message = format!("Unknown tool: {name}");
         return (None, Err(RpcError::new(codes::INVALID_PARAMS, message)));
     };
-    let result = run_entry(state, session, entry, arguments, progress_token, execution).await;
+    let call = Call {
+        entry,
+        arguments,
+        request_key: request_key(id),
+        progress_token,
+        execution,
+    };
+    let result = run_entry(state, session, call).await;
     (Some(name), Ok(result))
 }
 
-async fn run_entry(
-    state: &AppState,
-    session: &Arc<Session>,
+/// One validated-to-be-known `tools/call` of a registered tool.
+struct Call {
     entry: Arc<ToolEntry>,
     arguments: Value,
+    /// The request's id as an in-flight key, for `notifications/cancelled`.
+    request_key: String,
     progress_token: Option<Value>,
     execution: Option<Execution>,
-) -> Value {
+}
+
+async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Value {
+    let Call {
+        entry,
+        arguments,
+        request_key,
+        progress_token,
+        execution,
+    } = call;
     let name = entry.spec.name.clone();
     let violations: Vec<String> = entry
         .input_validator
@@ -216,7 +235,8 @@ async fn run_entry(
     };
     match execution.unwrap_or(entry.spec.execution) {
         Execution::Sync => {
-            let cancelled = Arc::new(AtomicBool::new(false));
+            let in_flight = session.in_flight().register(request_key);
+            let cancelled = in_flight.flag();
             let sink = progress_token.map(|token| {
                 Arc::new(SessionProgress {
                     session: session.clone(),
@@ -225,17 +245,25 @@ async fn run_entry(
             });
             let context = ToolContext::attached(&name, cancelled.clone(), sink);
             let timeout = state.config.request_timeout;
-            match tokio::time::timeout(timeout, run_handler(handler, arguments, context)).await {
-                Ok(Ok(value)) => success_result(&entry, value),
-                Ok(Err(message)) => error_result(&message),
-                Err(_elapsed) => {
-                    cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
-                    error_result(&format!(
-                        "tool '{name}' timed out after {:.3} s (request_timeout)",
-                        timeout.as_secs_f64()
-                    ))
-                }
-            }
+            let run = tokio::time::timeout(timeout, run_handler(handler, arguments, context));
+            let result = tokio::select! {
+                outcome = run => match outcome {
+                    Ok(Ok(value)) => success_result(&entry, value),
+                    Ok(Err(message)) => error_result(&message),
+                    Err(_elapsed) => {
+                        cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+                        error_result(&format!(
+                            "tool '{name}' timed out after {:.3} s (request_timeout)",
+                            timeout.as_secs_f64()
+                        ))
+                    }
+                },
+                () = in_flight.cancelled() => error_result(&format!(
+                    "tool '{name}' was cancelled by the client (notifications/cancelled)"
+                )),
+            };
+            in_flight.finish();
+            result
         }
         #[cfg(feature = "workflow")]
         Execution::Async => state.jobs.submit(
@@ -243,7 +271,10 @@ async fn run_entry(
             handler,
             arguments,
             session.clone(),
-            progress_token,
+            crate::jobs::Origin {
+                request_key,
+                progress_token,
+            },
         ),
         #[cfg(not(feature = "workflow"))]
         Execution::Async => error_result(&format!(

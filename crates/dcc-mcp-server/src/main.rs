@@ -40,11 +40,12 @@ struct Cli {
     #[arg(
         long,
         value_name = "USER:PASS",
-        conflicts_with = "metrics_basic_auth_file"
+        conflicts_with = "metrics_basic_auth_file",
+        requires = "prometheus"
     )]
     metrics_basic_auth: Option<String>,
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
 }
 
@@ -124,8 +125,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
     say(&format!("dcc-mcp-server listening on {}", handle.mcp_url()));
-    if cli.prometheus {
+    if cli.prometheus && cfg!(feature = "prometheus") {
         say(&format!("metrics at {}", handle.metrics_url()));
+    } else if cli.prometheus {
+        tracing::warn!("built without the `prometheus` feature: GET /metrics answers 404");
     }
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -21,13 +21,13 @@ impl Counter {
     /// Adds 1.
     #[inline]
     pub fn inc(&self) {
-        self.shared.shards.local().add(self.at, 1);
+        self.shared.shards.add(self.at, 1);
     }
 
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.shared.shards.local().add(self.at, n);
+        self.shared.shards.add(self.at, n);
     }
 
     /// The total over all threads (a merge across shards; not for hot paths).
@@ -56,13 +56,13 @@ impl CounterRef<'_> {
     /// Adds 1.
     #[inline]
     pub fn inc(self) {
-        self.shards.local().add(self.at, 1);
+        self.shards.add(self.at, 1);
     }
 
     /// Adds `n`.
     #[inline]
     pub fn inc_by(self, n: u64) {
-        self.shards.local().add(self.at, n);
+        self.shards.add(self.at, n);
     }
 
     /// The total over all threads.

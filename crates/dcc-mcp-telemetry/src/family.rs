@@ -5,10 +5,11 @@
 //! allocated once and never moved: counters and histograms get cells in the registry's shards,
 //! gauges get one shared atomic each.
 
+use crate::histogram::Buckets;
 use crate::labels::{hash_values, valid_label_name, ValueMap};
 use crate::shard::{segment_start, CellAt, ShardSet, CAPACITY};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
-use crate::sync::{lock, AtomicBool, AtomicI64, Mutex, Ordering, ThreadSlots};
+use crate::sync::{lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots};
 use crate::TelemetryError;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -121,11 +122,13 @@ pub(crate) struct FamilyCore<S: Storage> {
     pub(crate) kind: MetricKind,
     pub(crate) label_names: Vec<String>,
     /// Finite bucket upper bounds (histograms only), ascending.
-    pub(crate) bounds: Arc<[f64]>,
+    pub(crate) bounds: Arc<Buckets>,
     pub(crate) shared: Arc<Shared>,
     cap: usize,
     state: Mutex<FamilyState<S>>,
-    cache: ThreadSlots<RefCell<ValueMap<S>>>,
+    /// Per-thread label caches. Each is boxed and padded: the `RefCell` flag is written on every
+    /// lookup, and `ThreadSlots` stores neighbouring threads' values contiguously.
+    cache: ThreadSlots<Box<CachePadded<RefCell<ValueMap<S>>>>>,
     overflow: S,
     overflow_used: AtomicBool,
     /// This family's series in the registry's overflow counter, for labelled families.
@@ -183,7 +186,7 @@ impl<S: Storage> FamilyCore<S> {
     pub(crate) fn build(
         spec: FamilySpec<'_>,
         shared: Arc<Shared>,
-        bounds: Arc<[f64]>,
+        bounds: Arc<Buckets>,
         overflow: S,
         overflow_counter: Option<CellAt>,
     ) -> Self {
@@ -211,7 +214,7 @@ impl<S: Storage> FamilyCore<S> {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> S {
         let h = hash_values(values);
-        let cache = self.cache.get_or(|| RefCell::new(ValueMap::default()));
+        let cache: &RefCell<ValueMap<S>> = self.cache.get_or(new_cache);
         if let Ok(c) = cache.try_borrow() {
             if let Some(store) = c.get(h, values) {
                 return store.clone();
@@ -273,7 +276,7 @@ impl<S: Storage> FamilyCore<S> {
     fn overflowed(&self) -> S {
         self.overflow_used.store(true, Ordering::Release);
         if let Some(at) = self.overflow_counter {
-            self.shared.shards.local().add(at, 1);
+            self.shared.shards.add(at, 1);
         }
         self.overflow.clone()
     }
@@ -318,6 +321,13 @@ impl<S: Storage> FamilyCore<S> {
     }
 }
 
+/// An empty per-thread label cache; out of line because it runs once per thread and family.
+#[cold]
+#[inline(never)]
+fn new_cache<S>() -> Box<CachePadded<RefCell<ValueMap<S>>>> {
+    Box::new(CachePadded::new(RefCell::new(ValueMap::default())))
+}
+
 /// Merges a histogram series: per-bucket counts summed over shards, then made cumulative; the
 /// count is the `+Inf` bucket, so `+Inf == count` and cumulativeness hold in every snapshot.
 pub(crate) fn merge_histogram(
@@ -340,9 +350,9 @@ fn validate_buckets(
     name: &str,
     kind: MetricKind,
     buckets: &[f64],
-) -> Result<Arc<[f64]>, TelemetryError> {
+) -> Result<Arc<Buckets>, TelemetryError> {
     if kind != MetricKind::Histogram {
-        return Ok(Arc::from(Vec::new()));
+        return Ok(Arc::new(Buckets::new(Vec::new())));
     }
     let err = |reason| TelemetryError::InvalidBuckets {
         family: name.to_owned(),
@@ -363,5 +373,5 @@ fn validate_buckets(
     if finite.len() > 4096 {
         return Err(err("use at most 4096 bounds"));
     }
-    Ok(Arc::from(finite.to_vec()))
+    Ok(Arc::new(Buckets::new(finite.to_vec())))
 }

@@ -13,22 +13,70 @@ use crate::TelemetryError;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Index of the bucket `v` falls in (`v <= bound`); NaN and values above every bound go to `+Inf`.
-#[inline(always)]
-fn bucket_of(bounds: &[f64], v: f64) -> usize {
-    bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+/// Bounds searched through the fixed-size table of [`Buckets`]; more use a binary search.
+const SMALL: usize = 15;
+/// Entries of the table: one more than `SMALL`, so that masking an index with `15` proves it
+/// in bounds (the search never reaches the last entry).
+const TABLE: usize = SMALL + 1;
+
+/// A histogram family's finite bucket upper bounds (ascending; `+Inf` is implied), with a lookup
+/// table for the recording hot path. Dereferences to the finite bounds.
+pub(crate) struct Buckets {
+    finite: Box<[f64]>,
+    /// With at most `SMALL` bounds: the bounds, padded with `+Inf` to `SMALL` entries, so the
+    /// bucket is found by a four-step branchless binary search with no loop and no bounds check.
+    small: [f64; TABLE],
+}
+
+impl Buckets {
+    /// Wraps validated bounds: finite and strictly increasing.
+    pub(crate) fn new(finite: Vec<f64>) -> Self {
+        let mut small = [f64::INFINITY; TABLE];
+        for (s, b) in small.iter_mut().zip(&finite) {
+            *s = *b;
+        }
+        Buckets {
+            finite: finite.into_boxed_slice(),
+            small,
+        }
+    }
+
+    /// Index of the bucket `v` falls in: the first bound with `v <= bound`, i.e. the number of
+    /// bounds for which `!(v <= bound)`. That predicate also holds for every bound when `v` is
+    /// NaN, so NaN goes to `+Inf` (index `len`), like values above every bound.
+    ///
+    /// Up to `SMALL` bounds: a branchless binary search over the padded table (each step adds
+    /// its half when the probe is below `v`; the padding `+Inf` never is, except for NaN, which
+    /// the final `min` maps to `len`). No step depends on a predicted branch, so values that
+    /// jump between buckets cost the same as repeated ones.
+    #[inline(always)]
+    pub(crate) fn bucket_of(&self, v: f64) -> usize {
+        let len = self.finite.len();
+        if len > SMALL {
+            return self.finite.partition_point(|b| !(v <= *b));
+        }
+        self.small.iter().map(|b| usize::from(!(v <= *b))).sum::<usize>().min(len)
+    }
+}
+
+impl std::ops::Deref for Buckets {
+    type Target = [f64];
+
+    fn deref(&self) -> &[f64] {
+        &self.finite
+    }
 }
 
 /// A histogram series. Cheap to clone; keep it.
 #[derive(Clone)]
 pub struct Histogram {
     shared: Arc<Shared>,
-    bounds: Arc<[f64]>,
+    bounds: Arc<Buckets>,
     base: CellAt,
 }
 
 impl Histogram {
-    pub(crate) fn new(shared: Arc<Shared>, bounds: Arc<[f64]>, base: CellAt) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, bounds: Arc<Buckets>, base: CellAt) -> Self {
         Histogram {
             shared,
             bounds,
@@ -39,10 +87,9 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let b = bucket_of(&self.bounds, v);
+        let b = self.bounds.bucket_of(v);
         self.shared
             .shards
-            .local()
             .observe(self.base, b, self.bounds.len() + 1, v);
     }
 
@@ -70,7 +117,7 @@ impl std::fmt::Debug for Histogram {
 #[derive(Clone, Copy)]
 pub struct HistogramRef<'a> {
     shards: &'a ShardSet,
-    bounds: &'a [f64],
+    bounds: &'a Buckets,
     base: CellAt,
 }
 
@@ -78,9 +125,8 @@ impl HistogramRef<'_> {
     /// Records one observation.
     #[inline]
     pub fn observe(self, v: f64) {
-        let b = bucket_of(self.bounds, v);
+        let b = self.bounds.bucket_of(v);
         self.shards
-            .local()
             .observe(self.base, b, self.bounds.len() + 1, v);
     }
 
@@ -148,16 +194,40 @@ impl HistogramFamily {
 
 #[cfg(all(test, not(dcc_mcp_loom)))]
 mod tests {
-    use super::bucket_of;
+    use super::Buckets;
+
+    /// The definition: the first bound with `v <= bound`, else `+Inf` (`len`).
+    fn reference(bounds: &[f64], v: f64) -> usize {
+        bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())
+    }
 
     #[test]
     fn buckets_are_upper_inclusive_and_nan_goes_to_inf() {
-        let b = [0.1, 1.0];
-        assert_eq!(bucket_of(&b, 0.1), 0);
-        assert_eq!(bucket_of(&b, 0.5), 1);
-        assert_eq!(bucket_of(&b, 1.0), 1);
-        assert_eq!(bucket_of(&b, 2.0), 2);
-        assert_eq!(bucket_of(&b, f64::NAN), 2);
-        assert_eq!(bucket_of(&b, f64::NEG_INFINITY), 0);
+        let b = Buckets::new(vec![0.1, 1.0]);
+        assert_eq!(b.bucket_of(0.1), 0);
+        assert_eq!(b.bucket_of(0.5), 1);
+        assert_eq!(b.bucket_of(1.0), 1);
+        assert_eq!(b.bucket_of(2.0), 2);
+        assert_eq!(b.bucket_of(f64::NAN), 2);
+        assert_eq!(b.bucket_of(f64::INFINITY), 2);
+        assert_eq!(b.bucket_of(f64::NEG_INFINITY), 0);
+        assert_eq!(&*b, &[0.1, 1.0]);
+    }
+
+    #[test]
+    fn search_matches_the_definition_for_every_length() {
+        // 0..=20 bounds covers the table path (<= 15) and the binary search path (> 15).
+        for len in 0..=20usize {
+            let bounds: Vec<f64> = (0..len).map(|i| i as f64 - 3.0).collect();
+            let b = Buckets::new(bounds.clone());
+            let mut probes = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0];
+            for x in &bounds {
+                probes.extend([*x, x - 0.5, x + 0.5, x - 1e-12, x + 1e-12]);
+            }
+            for v in probes {
+                let want = if v.is_nan() { len } else { reference(&bounds, v) };
+                assert_eq!(b.bucket_of(v), want, "len {len}, v {v}");
+            }
+        }
     }
 }

@@ -36,12 +36,12 @@
 //!         for _ in 0..1000 {
 //!             ok.inc();
 //!         }
-//!         latency.observe(0.005);
+//!         latency.observe(0.0078125); // 2^-7: exact in binary, so the sum is order-independent
 //!     });
 //!     s.spawn(|| {
 //!         ok.inc_by(2);
 //!         failed.inc();
-//!         latency.observe(0.05);
+//!         latency.observe(0.0625);
 //!         latency.observe(3.0);
 //!     });
 //! });
@@ -70,7 +70,7 @@
 //! dcc_mcp_tool_call_duration_seconds_bucket{le=\"0.01\"} 1
 //! dcc_mcp_tool_call_duration_seconds_bucket{le=\"0.1\"} 2
 //! dcc_mcp_tool_call_duration_seconds_bucket{le=\"+Inf\"} 3
-//! dcc_mcp_tool_call_duration_seconds_sum 3.055
+//! dcc_mcp_tool_call_duration_seconds_sum 3.0703125
 //! dcc_mcp_tool_call_duration_seconds_count 3
 //! ## HELP dcc_mcp_tool_calls_total Tool calls.
 //! ## TYPE dcc_mcp_tool_calls_total counter

@@ -3,7 +3,7 @@
 use crate::counter::{Counter, CounterFamily};
 use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
 use crate::gauge::{Gauge, GaugeFamily};
-use crate::histogram::{Histogram, HistogramFamily};
+use crate::histogram::{Buckets, Histogram, HistogramFamily};
 use crate::labels::valid_metric_name;
 use crate::shard::CellAt;
 use crate::snapshot::{FamilySnapshot, MetricKind};
@@ -68,7 +68,7 @@ impl Registry {
         let overflow = Arc::new(FamilyCore::build(
             spec,
             shared.clone(),
-            Arc::from(Vec::new()),
+            Arc::new(Buckets::new(Vec::new())),
             CellAt::of(0),
             None,
         ));

@@ -26,33 +26,48 @@ pub(crate) const CAPACITY: usize = FIRST_SEGMENT * ((1 << SEGMENTS) - 1);
 /// One cache line of cells. Aligned like `crossbeam_utils::CachePadded` (128 bytes on x86-64,
 /// where the adjacent-line prefetcher pairs lines) so no line is shared with another allocation,
 /// in particular with another thread's segment: this is the once-per-shard padding.
-#[repr(C, align(128))]
+///
+/// A segment is a `Box<[Line]>` and is addressed as a flat array of cells (cell `k` of a segment
+/// is `k * 8` bytes from its start), which needs lines without padding; `LINE_IS_DENSE` checks
+/// that. Loom's atomics are bigger than 8 bytes, so loom builds drop the alignment (which only
+/// matters for real caches) rather than pad the lines.
+#[cfg_attr(not(dcc_mcp_loom), repr(C, align(128)))]
+#[cfg_attr(dcc_mcp_loom, repr(C))]
 pub(crate) struct Line([AtomicU64; LINE_CELLS]);
+
+/// A line is exactly `LINE_CELLS` cells, so a segment's lines form one flat array of cells.
+const LINE_IS_DENSE: () =
+    assert!(std::mem::size_of::<Line>() == LINE_CELLS * std::mem::size_of::<AtomicU64>());
 
 impl Line {
     fn zeroed() -> Self {
+        let () = LINE_IS_DENSE;
         Line(std::array::from_fn(|_| AtomicU64::new(0)))
     }
 }
 
-/// Where cell `index` lives: segment, line within the segment, cell within the line.
+/// Where cell `index` lives: its segment, and its offset (in cells) inside that segment.
+///
+/// Invariant, relied on by the unchecked accesses in [`Shard`]: `seg < SEGMENTS` and
+/// `off < segment_len(seg)`. [`CellAt::of`] establishes it for every `index < CAPACITY`, and
+/// [`CellAt::offset`] keeps it because a series' cells never straddle a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CellAt {
     seg: u32,
-    line: u32,
-    cell: u32,
+    off: u32,
 }
 
 impl CellAt {
-    /// Locates the global cell `index` (must be `< CAPACITY`).
+    /// Locates the global cell `index`. Callers pass `index < CAPACITY` (the cell allocator
+    /// checks it); a larger index is clamped to the last cell so the invariant holds regardless.
     pub(crate) fn of(index: usize) -> Self {
-        let j = index + FIRST_SEGMENT;
+        debug_assert!(index < CAPACITY, "cell index {index} out of range");
+        let j = index.min(CAPACITY - 1) + FIRST_SEGMENT;
         let seg = (usize::BITS - 1 - j.leading_zeros()) - FIRST_SEGMENT_SHIFT;
         let off = j - (FIRST_SEGMENT << seg);
         CellAt {
             seg,
-            line: (off / LINE_CELLS) as u32,
-            cell: (off % LINE_CELLS) as u32,
+            off: off as u32,
         }
     }
 
@@ -61,14 +76,14 @@ impl CellAt {
         self.seg
     }
 
-    /// The cell `n` places further on; the caller guarantees it is in the same segment.
+    /// The cell `n` places further on; the caller guarantees it is in the same segment (the
+    /// series' cells were allocated in one segment by `Shared::alloc_cells`).
     #[inline(always)]
     pub(crate) fn offset(self, n: usize) -> Self {
-        let c = self.cell as usize + n;
+        debug_assert!(self.off as usize + n < segment_len(self.seg as usize));
         CellAt {
             seg: self.seg,
-            line: self.line + (c / LINE_CELLS) as u32,
-            cell: (c % LINE_CELLS) as u32,
+            off: self.off + n as u32,
         }
     }
 }
@@ -99,21 +114,41 @@ impl Shard {
         }
     }
 
-    /// The owner's view of a cell, allocating its segment on first use.
+    /// The owner's pointer to segment `k`, null until the owner first records into it.
     ///
     /// Must only be called by the thread that owns this shard (the one `ThreadSlots::get_or`
-    /// returned it to): segment pointers have a single writer.
+    /// returned it to): segment pointers have a single writer, so a `Relaxed` load (`owner_load_ptr`)
+    /// suffices: the owner wrote the pointer itself, or a previous owner did and that owner's
+    /// exit happens-before (see `ThreadSlots`).
     #[inline(always)]
-    fn owned_cell(&self, at: CellAt) -> &AtomicU64 {
-        let slot = &self.segments[at.seg as usize];
-        let mut seg = owner_load_ptr(slot);
+    fn owned_segment(&self, k: u32) -> *mut Line {
+        // SAFETY: `k` is a `CellAt`'s segment, `< SEGMENTS` by the `CellAt` invariant.
+        owner_load_ptr(unsafe { self.segments.get_unchecked(k as usize) })
+    }
+
+    /// The owner's pointer to segment `k`, allocating it on first use.
+    #[inline]
+    fn owned_segment_or_grow(&self, k: u32) -> *mut Line {
+        let seg = self.owned_segment(k);
         if seg.is_null() {
-            seg = self.grow(at.seg as usize);
+            return self.grow(k as usize);
         }
-        // SAFETY: `seg` is a live allocation of `segment_len(at.seg) / LINE_CELLS` lines (published
-        // by this thread or by a previous owner whose exit happens-before us, and freed only by
-        // `Drop` with `&mut self`), and `CellAt` only produces in-bounds line/cell indices.
-        unsafe { &(*seg.add(at.line as usize)).0[at.cell as usize] }
+        seg
+    }
+
+    /// Cell `at` of segment `seg`.
+    ///
+    /// # Safety
+    ///
+    /// `seg` is this shard's segment `at.seg`, non-null.
+    #[inline(always)]
+    unsafe fn cell_in(&self, seg: *mut Line, at: CellAt) -> &AtomicU64 {
+        // SAFETY: the caller passes this shard's segment `at.seg`, a live allocation of at least
+        // `segment_len(at.seg)` cells laid out as one flat array (`LINE_IS_DENSE`), published by
+        // this thread or by a scraper-visible `Release` store, and freed only by `Drop` with
+        // `&mut self`, so it outlives the `&self` borrow the result is tied to;
+        // `at.off < segment_len(at.seg)` by the `CellAt` invariant.
+        unsafe { &*seg.cast::<AtomicU64>().add(at.off as usize) }
     }
 
     #[cold]
@@ -137,10 +172,9 @@ impl Shard {
             return 0;
         }
         self.init[at.seg as usize].observed();
-        // SAFETY: as in `owned_cell`; the Acquire load pairs with the owner's Release store in
-        // `grow`, so the segment's initialisation is visible.
-        let cell = unsafe { &(*seg.add(at.line as usize)).0[at.cell as usize] };
-        cell.load(Ordering::Relaxed)
+        // SAFETY: `seg` is segment `at.seg`, non-null; the Acquire load pairs with the owner's
+        // Release store in `grow`, so the segment's initialisation is visible.
+        unsafe { self.cell_in(seg, at) }.load(Ordering::Relaxed)
     }
 
     /// Reads `n` consecutive cells starting at `at` (all in one segment) into `out[..n]` by adding.
@@ -150,23 +184,35 @@ impl Shard {
         }
     }
 
-    /// The owner adds `n` to a cell: Relaxed load + add + Relaxed store, no read-modify-write
-    /// instruction. Sound because this thread is the cell's only writer; readers see either the
-    /// old or the new value, never a torn one, and (per-location coherence) never an older one
-    /// after a newer one.
+    /// The owner adds `n` to cell `at` of segment `seg`: Relaxed load + add + Relaxed store, no
+    /// read-modify-write instruction. Sound because this thread is the cell's only writer;
+    /// readers see either the old or the new value, never a torn one, and (per-location
+    /// coherence) never an older one after a newer one.
+    ///
+    /// # Safety
+    ///
+    /// As [`cell_in`](Self::cell_in); the caller owns the shard.
     #[inline(always)]
-    pub(crate) fn add(&self, at: CellAt, n: u64) {
-        let c = self.owned_cell(at);
+    unsafe fn add_in(&self, seg: *mut Line, at: CellAt, n: u64) {
+        // SAFETY: forwarded from the caller.
+        let c = unsafe { self.cell_in(seg, at) };
         c.store(owner_load_u64(c).wrapping_add(n), Ordering::Relaxed);
     }
 
-    /// Histogram observation by the owner: bump bucket `bucket` of the series whose first cell is
-    /// `base`, and add `v` to its sum cell (`sum_at`, stored as `f64` bits).
+    /// Histogram observation by the owner into segment `seg`: bump bucket `bucket` of the series
+    /// whose first cell is `base`, and add `v` to its sum cell (`sum_offset` cells after `base`,
+    /// stored as `f64` bits). A series' cells never straddle a segment, so one segment pointer
+    /// serves both cells.
+    ///
+    /// # Safety
+    ///
+    /// As [`cell_in`](Self::cell_in) for `base`; `bucket` and `sum_offset` are within the series.
     #[inline(always)]
-    pub(crate) fn observe(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
-        let b = self.owned_cell(base.offset(bucket));
-        b.store(owner_load_u64(b).wrapping_add(1), Ordering::Relaxed);
-        let s = self.owned_cell(base.offset(sum_offset));
+    unsafe fn observe_in(&self, seg: *mut Line, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+        // SAFETY: forwarded from the caller; `offset` stays in the series, so in `seg`.
+        unsafe { self.add_in(seg, base.offset(bucket), 1) };
+        // SAFETY: as above.
+        let s = unsafe { self.cell_in(seg, base.offset(sum_offset)) };
         let sum = f64::from_bits(owner_load_u64(s)) + v;
         s.store(sum.to_bits(), Ordering::Relaxed);
     }
@@ -219,10 +265,66 @@ impl ShardSet {
         }
     }
 
-    /// The calling thread's shard.
-    #[inline(always)]
+    /// The calling thread's shard (through the memo when it holds it).
+    #[inline]
     pub(crate) fn local(&self) -> &Shard {
-        self.slots.get_or(new_shard)
+        match self.slots.memo() {
+            Some(s) => s,
+            None => self.slots.get_or_memo(new_shard),
+        }
+    }
+
+    /// The calling thread adds `n` to its cell `at`.
+    ///
+    /// The hot path is the memo lookup, the segment pointer and the cell update; everything else
+    /// (first use on this thread, a memo held by another registry, a segment not yet allocated)
+    /// is one out-of-line call in tail position, so the hot path saves no registers and needs
+    /// no stack frame.
+    #[inline(always)]
+    pub(crate) fn add(&self, at: CellAt, n: u64) {
+        if let Some(shard) = self.slots.memo() {
+            let seg = shard.owned_segment(at.seg);
+            if !seg.is_null() {
+                // SAFETY: `seg` is the calling thread's own shard's segment `at.seg`, non-null.
+                unsafe { shard.add_in(seg, at, n) };
+                return;
+            }
+        }
+        self.add_slow(at, n);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_slow(&self, at: CellAt, n: u64) {
+        let shard = self.local();
+        let seg = shard.owned_segment_or_grow(at.seg);
+        // SAFETY: `seg` is the calling thread's own shard's segment `at.seg`, non-null.
+        unsafe { shard.add_in(seg, at, n) };
+    }
+
+    /// The calling thread records `v` in bucket `bucket` of the histogram series at `base`, whose
+    /// sum cell is `sum_offset` cells after `base`; same shape as [`add`](Self::add).
+    #[inline(always)]
+    pub(crate) fn observe(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+        if let Some(shard) = self.slots.memo() {
+            let seg = shard.owned_segment(base.seg);
+            if !seg.is_null() {
+                // SAFETY: `seg` is the calling thread's own shard's segment `base.seg`, non-null;
+                // the histogram passes a bucket and sum offset inside its series.
+                unsafe { shard.observe_in(seg, base, bucket, sum_offset, v) };
+                return;
+            }
+        }
+        self.observe_slow(base, bucket, sum_offset, v);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn observe_slow(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+        let shard = self.local();
+        let seg = shard.owned_segment_or_grow(base.seg);
+        // SAFETY: as in `observe`.
+        unsafe { shard.observe_in(seg, base, bucket, sum_offset, v) };
     }
 
     /// Every shard, for merging.
@@ -245,51 +347,27 @@ mod tests {
     fn cell_locations_are_dense_and_segmented() {
         assert_eq!(
             CellAt::of(0),
-            CellAt {
-                seg: 0,
-                line: 0,
-                cell: 0
-            }
+            CellAt { seg: 0, off: 0 }
         );
         assert_eq!(
             CellAt::of(17),
-            CellAt {
-                seg: 0,
-                line: 1,
-                cell: 1
-            }
+            CellAt { seg: 0, off: 17 }
         );
         assert_eq!(
             CellAt::of(63),
-            CellAt {
-                seg: 0,
-                line: 3,
-                cell: 15
-            }
+            CellAt { seg: 0, off: 63 }
         );
         assert_eq!(
             CellAt::of(64),
-            CellAt {
-                seg: 1,
-                line: 0,
-                cell: 0
-            }
+            CellAt { seg: 1, off: 0 }
         );
         assert_eq!(
             CellAt::of(191),
-            CellAt {
-                seg: 1,
-                line: 7,
-                cell: 15
-            }
+            CellAt { seg: 1, off: 127 }
         );
         assert_eq!(
             CellAt::of(192),
-            CellAt {
-                seg: 2,
-                line: 0,
-                cell: 0
-            }
+            CellAt { seg: 2, off: 0 }
         );
         assert_eq!(segment_start(2), 192);
         assert_eq!(CellAt::of(CAPACITY - 1).seg as usize, SEGMENTS - 1);
@@ -300,24 +378,10 @@ mod tests {
         let set = ShardSet::new();
         let at = CellAt::of(200);
         assert_eq!(set.sum(at), 0);
-        set.local().add(at, 5);
-        set.local().add(at, 2);
+        set.add(at, 5);
+        set.add(at, 2);
         assert_eq!(set.sum(at), 7);
         assert_eq!(set.local().read(CellAt::of(0)), 0);
         assert_eq!(set.local().allocated_bytes(), 256 * 8);
-    }
-}
-#[cfg(all(test, not(dcc_mcp_loom)))]
-mod addr_probe {
-    use super::*;
-    #[test]
-    fn print_addresses() {
-        let set = ShardSet::new();
-        let at = CellAt::of(2);
-        set.local().add(at, 1);
-        let shard = set.local();
-        let seg = shard.segments[0].load(Ordering::Relaxed);
-        let cell = shard.owned_cell(at) as *const _ as usize;
-        eprintln!("shard header {:#x} seg ptr slot {:#x} seg {:#x} cell {:#x}", shard as *const _ as usize, &shard.segments[0] as *const _ as usize, seg as usize, cell);
     }
 }

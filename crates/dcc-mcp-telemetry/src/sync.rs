@@ -12,6 +12,8 @@
 //! `cfg(dcc_mcp_loom)` a small loom-visible implementation with the same contract (recycled ids,
 //! values kept, a mutex ordering a dead owner's writes before the next owner's) replaces it.
 
+pub(crate) use crossbeam_utils::CachePadded;
+
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 #[cfg(not(dcc_mcp_loom))]
@@ -21,8 +23,6 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
-
-
 
 /// log2 of the number of cells in a shard's first storage segment; segment `k` holds
 /// `FIRST_SEGMENT << k` cells. Loom builds use tiny segments so that the models exercise growth.
@@ -121,21 +121,69 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Source of [`ThreadSlots`] ids: unique for the life of the process, never reused, so a cached
+/// id can never name a different (later) slot set. Only uniqueness matters, no ordering.
+static NEXT_SLOTS_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_slots_id() -> u64 {
+    NEXT_SLOTS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(not(dcc_mcp_loom))]
+std::thread_local! {
+    /// The calling thread's memo: `(slot set id, its slot)`, filled by `get_or_memo`. No
+    /// destructor, so reading it is two plain thread-local loads.
+    static LAST_SLOT: std::cell::Cell<(u64, *const ())> =
+        const { std::cell::Cell::new((0, std::ptr::null())) };
+    /// Clears `LAST_SLOT` when the thread's thread-local destructors run; see `get_or_memo`.
+    static MEMO_GUARD: MemoGuard = const { MemoGuard };
+}
+#[cfg(dcc_mcp_loom)]
+loom::thread_local! {
+    static LAST_SLOT: std::cell::Cell<(u64, *const ())> = std::cell::Cell::new((0, std::ptr::null()));
+    static MEMO_GUARD: MemoGuard = MemoGuard;
+}
+
+/// Empties the memo when its thread's thread-local destructors run.
+struct MemoGuard;
+
+impl Drop for MemoGuard {
+    fn drop(&mut self) {
+        let _ = LAST_SLOT.try_with(|c| c.set((0, std::ptr::null())));
+    }
+}
+
 #[cfg(not(dcc_mcp_loom))]
 mod slots {
     /// One `T` per live thread; see the module docs.
-    pub(crate) struct ThreadSlots<T: Send>(thread_local::ThreadLocal<T>);
+    pub(crate) struct ThreadSlots<T: Send>(thread_local::ThreadLocal<T>, u64);
 
     impl<T: Send> ThreadSlots<T> {
         /// An empty set of slots.
         pub(crate) fn new() -> Self {
-            Self(thread_local::ThreadLocal::new())
+            Self(thread_local::ThreadLocal::new(), super::next_slots_id())
+        }
+
+        /// This slot set's process-unique id.
+        #[inline(always)]
+        pub(crate) fn id(&self) -> u64 {
+            self.1
         }
 
         /// The calling thread's slot, created by `create` on the thread's first access (or
         /// inherited, value and all, from an exited thread whose id was recycled).
         #[inline(always)]
         pub(crate) fn get_or(&self, create: impl FnOnce() -> T) -> &T {
+            match self.0.get() {
+                Some(v) => v,
+                None => self.insert(create),
+            }
+        }
+
+        /// First access from this thread id, out of line so the hot path keeps a small frame.
+        #[cold]
+        #[inline(never)]
+        fn insert(&self, create: impl FnOnce() -> T) -> &T {
             self.0.get_or(create)
         }
 
@@ -207,6 +255,7 @@ mod slots {
     /// One `T` per live loom thread, same contract as the normal build's `ThreadLocal` wrapper.
     pub(crate) struct ThreadSlots<T: Send> {
         slots: Vec<AtomicPtr<T>>,
+        id: u64,
     }
 
     // SAFETY: a slot's `T` is reached mutably by nobody and shared (`&T`) either by its owning
@@ -220,7 +269,12 @@ mod slots {
                 slots: (0..MAX_THREADS)
                     .map(|_| AtomicPtr::new(ptr::null_mut()))
                     .collect(),
+                id: super::next_slots_id(),
             }
+        }
+
+        pub(crate) fn id(&self) -> u64 {
+            self.id
         }
 
         pub(crate) fn get_or(&self, create: impl FnOnce() -> T) -> &T {
@@ -268,5 +322,45 @@ mod slots {
 }
 
 pub(crate) use slots::ThreadSlots;
+
+impl<T: Send> ThreadSlots<T> {
+    /// The calling thread's slot if this thread's one-entry memo holds it: two thread-local loads
+    /// and a compare, skipping the thread-id and bucket lookups of [`get_or`](ThreadSlots::get_or).
+    /// `None` means "ask [`get_or_memo`](ThreadSlots::get_or_memo)". One entry only, so use it for
+    /// one kind of slot set (the registry's shards), not for many that a thread alternates between.
+    #[inline(always)]
+    pub(crate) fn memo(&self) -> Option<&T> {
+        let (id, p) = LAST_SLOT.with(|c| c.get());
+        if id == self.id() {
+            // SAFETY: `p` was stored by this thread in `get_or_memo` from `self.get_or`, for the
+            // slot set with this id; ids are never reused, so that set is `self`, which is alive
+            // (we hold `&self`). Slots are never moved or freed before the set is dropped, and a
+            // thread's slot stays its own until its thread-local destructors run, which first
+            // clear the memo (see `get_or_memo`), so `p` still points at this thread's `T`.
+            return Some(unsafe { &*(p as *const T) });
+        }
+        None
+    }
+
+    /// [`get_or`](ThreadSlots::get_or), remembering the result in the calling thread's memo.
+    ///
+    /// The memo must be forgotten before `thread_local` returns the thread's id (and with it the
+    /// slot) to the pool at thread exit, or a thread-local destructor that records afterwards
+    /// would write a slot that a new thread may already own. `thread_local` registers its
+    /// id-returning destructor the first time the thread gets an id, which `get_or` has just
+    /// ensured; `MEMO_GUARD`'s destructor, registered here, is therefore later, and std runs a
+    /// thread's thread-local destructors in reverse order of registration (its own list and
+    /// glibc's `__cxa_thread_atexit_impl` both do), so the memo is cleared first. Once the guard
+    /// is gone the memo is not filled again, and such late recording takes the `get_or` path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn get_or_memo(&self, create: impl FnOnce() -> T) -> &T {
+        let v = self.get_or(create);
+        if MEMO_GUARD.try_with(|_| ()).is_ok() {
+            LAST_SLOT.with(|c| c.set((self.id(), v as *const T as *const ())));
+        }
+        v
+    }
+}
 #[cfg(dcc_mcp_loom)]
 pub use slots::thread_exit as loom_thread_exit;

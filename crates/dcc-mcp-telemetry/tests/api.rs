@@ -277,3 +277,33 @@ fn many_series_grow_storage_without_losing_counts() {
         );
     }
 }
+
+#[test]
+fn shard_storage_is_dense_and_allocated_only_where_a_thread_records() {
+    let r = Registry::new();
+    let f = r
+        .counter_family_with_cap("dense_total", "Dense.", &["i"], 1000)
+        .unwrap();
+    let handles: Vec<Counter> = (0..1000)
+        .map(|i| f.with_label_values(&[&i.to_string()]))
+        .collect();
+    assert_eq!(r.shard_bytes(), 0);
+    // Two threads alive at once (so two shards): one records every series, one records one.
+    let both_recorded = std::sync::Barrier::new(2);
+    thread::scope(|s| {
+        s.spawn(|| {
+            handles.iter().for_each(|c| c.inc());
+            both_recorded.wait();
+        });
+        s.spawn(|| {
+            handles[0].inc();
+            both_recorded.wait();
+        });
+    });
+    assert_eq!(r.shard_count(), 2);
+    // 1000 series + 3 registry cells fill segments of 64, 128, 256, 512 and 1024 cells: 8 bytes per
+    // cell, 15.9 bytes per series for that thread (8..16 amortised with doubling segments). The
+    // other thread allocated only the 64-cell segment holding the series it recorded.
+    assert_eq!(r.shard_bytes(), 1984 * 8 + 64 * 8);
+    assert_eq!(handles[0].get(), 2);
+}

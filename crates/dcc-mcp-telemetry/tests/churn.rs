@@ -12,7 +12,9 @@ const WIDTH: usize = 4;
 fn thread_churn_keeps_exact_totals_and_bounded_shards() {
     let r = Registry::new();
     let c = r.counter("churn_total", "churn").unwrap();
-    let f = r.counter_family("churn_by_wave_total", "churn", &["w"]).unwrap();
+    let f = r
+        .counter_family("churn_by_wave_total", "churn", &["w"])
+        .unwrap();
     let h = r.histogram("churn_seconds", "churn", &[0.5]).unwrap();
     let mut last = 0;
     for wave in 0..WAVES {
@@ -41,7 +43,10 @@ fn thread_churn_keeps_exact_totals_and_bounded_shards() {
     assert_eq!(snap.count, (WAVES * WIDTH) as u64);
     assert_eq!(snap.buckets[0], (0.5, (WAVES * 3) as u64));
     let fam = r.snapshot();
-    let fam = fam.iter().find(|x| x.name == "churn_by_wave_total").unwrap();
+    let fam = fam
+        .iter()
+        .find(|x| x.name == "churn_by_wave_total")
+        .unwrap();
     assert_eq!(fam.series.len(), 10);
     for s in &fam.series {
         assert_eq!(s.value, SampleValue::Counter((WAVES / 10 * WIDTH) as u64));

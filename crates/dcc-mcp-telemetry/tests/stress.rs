@@ -44,7 +44,10 @@ fn check(snap: &[FamilySnapshot], prev: &Seen) -> Seen {
 }
 
 fn assert_consistent(h: &HistogramSnapshot) {
-    assert!(h.buckets.windows(2).all(|w| w[0].1 <= w[1].1), "not cumulative: {h:?}");
+    assert!(
+        h.buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "not cumulative: {h:?}"
+    );
     assert_eq!(h.buckets.last().unwrap(), &(f64::INFINITY, h.count));
 }
 
@@ -68,7 +71,8 @@ fn every_scrape_is_monotonic_cumulative_and_the_last_is_exact() {
                     // New series keep appearing (growing every shard) while the scraper runs.
                     let k = (i % 97 + (i / 1000) * 97).to_string();
                     by_key.with_label_values(&[&k]).inc();
-                    lat.with_label_values_ref(&[&(i % 7).to_string()]).observe((i % 6) as f64);
+                    lat.with_label_values_ref(&[&(i % 7).to_string()])
+                        .observe((i % 6) as f64);
                     busy.dec();
                 }
                 done.fetch_add(1, Ordering::Release);

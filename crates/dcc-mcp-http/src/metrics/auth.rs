@@ -65,7 +65,7 @@ fn parse_basic(value: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
     if !scheme.eq_ignore_ascii_case(b"basic ") {
         return None;
     }
-    let token = raw[6..].trim_ascii();
+    let token = raw.get(6..)?.trim_ascii();
     if token.is_empty() {
         return None;
     }

@@ -88,6 +88,7 @@ impl PyMcpHttpConfig {
         header_read_timeout = None,
         shutdown_timeout = None,
         max_body_bytes = None,
+        max_sessions = None,
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
@@ -105,6 +106,7 @@ impl PyMcpHttpConfig {
         header_read_timeout: Option<f64>,
         shutdown_timeout: Option<f64>,
         max_body_bytes: Option<i64>,
+        max_sessions: Option<i64>,
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
@@ -136,6 +138,9 @@ impl PyMcpHttpConfig {
         }
         if let Some(v) = max_body_bytes {
             inner.max_body_bytes = count("max_body_bytes", v)?;
+        }
+        if let Some(v) = max_sessions {
+            inner.max_sessions = count("max_sessions", v)?;
         }
         if let Some(v) = job_queue_capacity {
             inner.job_queue_capacity = count("job_queue_capacity", v)?;
@@ -271,6 +276,18 @@ impl PyMcpHttpConfig {
         self.update(|c| c.max_body_bytes = v)
     }
 
+    /// Most MCP sessions alive at once; past it `initialize` is refused with `503` (after expired
+    /// sessions are ended).
+    #[getter]
+    fn max_sessions(&self) -> usize {
+        self.inner.max_sessions
+    }
+    #[setter]
+    fn set_max_sessions(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_sessions", value)?;
+        self.update(|c| c.max_sessions = v)
+    }
+
     /// Long-running jobs that may wait in the queue; one more is refused (`queue_full`).
     #[getter]
     fn job_queue_capacity(&self) -> usize {
@@ -313,7 +330,7 @@ impl PyMcpHttpConfig {
         format!(
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
              enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
-             header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, \
+             header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
              job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
             py_repr_str(&c.host),
             c.port,
@@ -326,6 +343,7 @@ impl PyMcpHttpConfig {
             c.header_read_timeout.as_secs_f64(),
             c.shutdown_timeout.as_secs_f64(),
             c.max_body_bytes,
+            c.max_sessions,
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
