@@ -23,7 +23,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use dcc_mcp_benches::fixtures::BUCKETS;
-use dcc_mcp_benches::runner::{log_cpu_share, parallel_sample, thread_counts};
+use dcc_mcp_benches::runner::{log_cpu_share, parallel_sample, thread_counts, Sample};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use prometheus_client::metrics::counter::Counter as PcCounter;
 use prometheus_client::metrics::family::Family as PcFamily;
@@ -77,6 +77,34 @@ where
     bench_with(g, group, library, op, || handle.run_upkeep());
 }
 
+/// Samples in which some thread spent less than this share of the time on a CPU were disturbed
+/// by other load (the threads did not all run at once) ...
+const MIN_CPU_SHARE: f64 = 0.9;
+/// ... and are measured again, at most this many times; the best attempt is kept.
+const RESAMPLES: usize = 3;
+
+/// One sample, re-measured while other load kept its threads from running at the same time.
+/// Keeping the undisturbed attempt measures what the library costs when threads really record
+/// concurrently — for shared atomics that is the contended case, which is the point.
+fn undisturbed_sample<F>(threads: usize, iters: u64, op: &F, after_sample: &impl Fn()) -> Sample
+where
+    F: Fn(usize) + Sync,
+{
+    let mut best = parallel_sample(threads, iters, op);
+    after_sample();
+    for _ in 0..RESAMPLES {
+        if best.cpu_share.is_nan() || best.cpu_share >= MIN_CPU_SHARE {
+            break;
+        }
+        let s = parallel_sample(threads, iters, op);
+        after_sample();
+        if s.cpu_share > best.cpu_share {
+            best = s;
+        }
+    }
+    best
+}
+
 fn bench_with<F>(
     g: &mut BenchmarkGroup<'_, WallTime>,
     group: &str,
@@ -94,8 +122,7 @@ fn bench_with<F>(
             &threads,
             |b, &threads| {
                 b.iter_custom(|iters| {
-                    let s = parallel_sample(threads, iters, &op);
-                    after_sample();
+                    let s = undisturbed_sample(threads, iters, &op, &after_sample);
                     if let Ok(mut v) = shares.lock() {
                         v.push(s);
                     }

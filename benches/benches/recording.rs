@@ -144,5 +144,52 @@ fn histogram_observe(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, counter_inc, counter_by_labels, histogram_observe);
+/// What the server records per tool call, through the handles a registered tool resolved at
+/// registration: `calls_total{tool,status}` +1 and the duration histogram.
+fn tool_call_record(c: &mut Criterion) {
+    let reg = dcc_mcp_telemetry::Registry::new();
+    let calls = reg
+        .counter_family("calls_total", "calls", &["tool", "status"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let durations = reg
+        .histogram_family("duration_seconds", "duration", &["tool"], &BOUNDS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ok = calls.with_label_values(&LABELS);
+    let duration = durations.with_label_values(&LABELS[..1]);
+    let prom_calls = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("calls_total", "calls"),
+        &["tool", "status"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let prom_durations = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("duration_seconds", "duration").buckets(BOUNDS.to_vec()),
+        &["tool"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let prom_ok = prom_calls.with_label_values(&LABELS);
+    let prom_duration = prom_durations.with_label_values(&LABELS[..1]);
+    let v = |i: u64| VALUES[(i & 7) as usize];
+    bench(
+        c,
+        "tool_call_record",
+        &[
+            ("dcc_mcp_telemetry", &|i| {
+                ok.inc();
+                duration.observe(v(i));
+            }),
+            ("prometheus_cached", &|i| {
+                prom_ok.inc();
+                prom_duration.observe(v(i));
+            }),
+        ],
+    );
+}
+
+criterion_group!(
+    benches,
+    counter_inc,
+    counter_by_labels,
+    histogram_observe,
+    tool_call_record
+);
 criterion_main!(benches);

@@ -74,14 +74,15 @@ impl SpinBarrier {
     }
 }
 
-/// On-CPU time of the calling thread in nanoseconds, from Linux' `/proc/thread-self/schedstat`
-/// (`None` elsewhere). The kernel updates it at scheduler events, so it can lag by a tick; it is
-/// used to tell whether a sample's threads really ran at the same time, not as the measurement.
-fn thread_cpu_ns() -> Option<u64> {
+/// Nanoseconds the calling thread has spent runnable but waiting for a CPU, from Linux'
+/// `/proc/thread-self/schedstat` (second field; `None` elsewhere). Unlike the on-CPU time (first
+/// field, updated only at scheduler ticks), a wait is accounted exactly when the thread gets a CPU
+/// back, which it must do before its loop can finish.
+fn thread_run_delay_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()?
         .split_whitespace()
-        .next()?
+        .nth(1)?
         .parse()
         .ok()
 }
@@ -91,9 +92,9 @@ fn thread_cpu_ns() -> Option<u64> {
 pub struct Sample {
     /// The slowest thread's elapsed time for its `iters` operations.
     pub wall: Duration,
-    /// The smallest share of its elapsed time that any thread spent on a CPU (1.0 = never
-    /// preempted; `NaN` where the kernel does not say). Below ~0.9 the sample was disturbed by
-    /// other load: the threads did not all run at once.
+    /// The smallest share of its elapsed time that any thread was not kept waiting for a CPU
+    /// (1.0 = never preempted; `NaN` where the kernel does not say). Below ~0.9 the sample was
+    /// disturbed by other load: the threads did not all run at once.
     pub cpu_share: f64,
 }
 
@@ -128,14 +129,16 @@ where
                     // creation, series creation) is not part of the sample.
                     op(t);
                     barrier.wait();
-                    let cpu0 = thread_cpu_ns();
+                    let delay0 = thread_run_delay_ns();
                     let start = Instant::now();
                     for _ in 0..iters {
                         op(black_box(t));
                     }
                     let wall = start.elapsed();
-                    let cpu = thread_cpu_ns().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
-                    (wall, cpu)
+                    let delay = thread_run_delay_ns()
+                        .zip(delay0)
+                        .map(|(b, a)| b.saturating_sub(a));
+                    (wall, delay)
                 })
             })
             .collect();
@@ -147,8 +150,8 @@ where
     let wall = results.iter().map(|r| r.0).max().unwrap_or_default();
     let cpu_share = results
         .iter()
-        .map(|(w, cpu)| match cpu {
-            Some(c) if !w.is_zero() => (*c as f64 / w.as_nanos() as f64).min(1.0),
+        .map(|(w, delay)| match delay {
+            Some(d) if !w.is_zero() => (1.0 - *d as f64 / w.as_nanos() as f64).clamp(0.0, 1.0),
             _ => f64::NAN,
         })
         .fold(f64::INFINITY, f64::min);

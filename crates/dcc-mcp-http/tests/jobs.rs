@@ -15,7 +15,8 @@ use dcc_mcp_http::{Execution, McpHttpConfig, ToolRegistry, ToolSpec};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-/// A registry with `gate`: an async tool that reports it started, then blocks until released.
+/// A registry with `gate`: an async tool that reports progress, signals that it started, then blocks
+/// until released.
 fn gated_registry() -> (ToolRegistry, mpsc::Receiver<()>, mpsc::Sender<()>) {
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
@@ -26,8 +27,9 @@ fn gated_registry() -> (ToolRegistry, mpsc::Receiver<()>, mpsc::Sender<()>) {
         .register_with_handler(
             ToolSpec::new("gate").execution(Execution::Async),
             handler(move |args, ctx| {
-                let _ = started_tx.lock().unwrap().send(());
+                // Progress first, then the signal: the test reads the job's progress once signalled.
                 ctx.report_progress(1.0, Some(2.0), Some("started"));
+                let _ = started_tx.lock().unwrap().send(());
                 release_rx.lock().unwrap().recv().unwrap();
                 if args.get("fail") == Some(&Value::Bool(true)) {
                     return Err("gate failed".into());

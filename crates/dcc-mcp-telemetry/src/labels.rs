@@ -19,17 +19,63 @@ pub(crate) fn hash_values(values: &[&str]) -> u64 {
         let bytes = v.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(26);
+            h = (h ^ le_u64(c)).wrapping_mul(K).rotate_left(26);
         }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(26);
+        h = (h ^ tail_word(chunks.remainder()))
+            .wrapping_mul(K)
+            .rotate_left(26);
         h = (h ^ bytes.len() as u64).wrapping_mul(K).rotate_left(26);
     }
     h ^ (h >> 32)
+}
+
+/// The first 8 bytes of `b` (which has at least 8) as a little-endian word.
+#[inline(always)]
+fn le_u64(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first 4 bytes of `b` (which has at least 4) as a little-endian word.
+#[inline(always)]
+fn le_u32(b: &[u8]) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[..4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// A word determined by the bytes of `b` (fewer than 8), without a variable-length copy: two
+/// overlapping 4-byte reads for 4..=7 bytes, three single bytes for 1..=3. Given the length
+/// (which the hash also mixes in) the word determines every byte.
+#[inline(always)]
+fn tail_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 4 {
+        le_u32(b) | le_u32(&b[n - 4..]) << 32
+    } else if n > 0 {
+        u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16
+    } else {
+        0
+    }
+}
+
+/// Byte-string equality; strings of up to 16 bytes are compared with two overlapping word reads
+/// per side instead of a call to `memcmp` (label values are usually short).
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        let tail = n - 8;
+        return le_u64(a) == le_u64(b) && le_u64(&a[tail..]) == le_u64(&b[tail..]);
+    }
+    if n < 8 {
+        return tail_word(a) == tail_word(b);
+    }
+    a == b
 }
 
 /// A hasher for keys that are already hashes.
@@ -67,7 +113,11 @@ impl<V> Default for ValueMap<V> {
 }
 
 fn same(stored: &[Box<str>], values: &[&str]) -> bool {
-    stored.len() == values.len() && stored.iter().zip(values).all(|(a, b)| &**a == *b)
+    stored.len() == values.len()
+        && stored
+            .iter()
+            .zip(values)
+            .all(|(a, b)| same_bytes(a.as_bytes(), b.as_bytes()))
 }
 
 impl<V> ValueMap<V> {
@@ -112,6 +162,54 @@ mod tests {
         assert_ne!(hash_values(&["ab", ""]), hash_values(&["a", "b"]));
         assert_ne!(hash_values(&["abcdefgh1"]), hash_values(&["abcdefgh2"]));
         assert_eq!(hash_values(&["x", "y"]), hash_values(&["x", "y"]));
+    }
+
+    #[test]
+    fn short_and_long_values_compare_by_every_byte() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "abc",
+            "abd",
+            "xbc",
+            "abcd",
+            "abce",
+            "abcdefg",
+            "abcdefh",
+            "bbcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "render_scene",
+            "render_scenf",
+            "sender_scene",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "bbcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "bbcdefghijklmnopq",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    same_bytes(a.as_bytes(), b.as_bytes()),
+                    a == b,
+                    "{a:?} {b:?}"
+                );
+                if a != b && a.len() == b.len() && a.len() < 8 {
+                    // Short values of equal length never share a tail word.
+                    assert_ne!(
+                        tail_word(a.as_bytes()),
+                        tail_word(b.as_bytes()),
+                        "{a:?} {b:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

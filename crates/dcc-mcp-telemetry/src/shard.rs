@@ -208,13 +208,20 @@ impl Shard {
     ///
     /// As [`cell_in`](Self::cell_in) for `base`; `bucket` and `sum_offset` are within the series.
     #[inline(always)]
-    unsafe fn observe_in(&self, seg: *mut Line, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+    unsafe fn observe_in(
+        &self,
+        seg: *mut Line,
+        base: CellAt,
+        bucket: usize,
+        sum_offset: usize,
+        v: f64,
+    ) {
         // SAFETY: forwarded from the caller; `offset` stays in the series, so in `seg`.
-        unsafe { self.add_in(seg, base.offset(bucket), 1) };
-        // SAFETY: as above.
         let s = unsafe { self.cell_in(seg, base.offset(sum_offset)) };
         let sum = f64::from_bits(owner_load_u64(s)) + v;
         s.store(sum.to_bits(), Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { self.add_in(seg, base.offset(bucket), 1) };
     }
 
     /// Bytes of cell storage this shard has allocated.
@@ -345,30 +352,12 @@ mod tests {
 
     #[test]
     fn cell_locations_are_dense_and_segmented() {
-        assert_eq!(
-            CellAt::of(0),
-            CellAt { seg: 0, off: 0 }
-        );
-        assert_eq!(
-            CellAt::of(17),
-            CellAt { seg: 0, off: 17 }
-        );
-        assert_eq!(
-            CellAt::of(63),
-            CellAt { seg: 0, off: 63 }
-        );
-        assert_eq!(
-            CellAt::of(64),
-            CellAt { seg: 1, off: 0 }
-        );
-        assert_eq!(
-            CellAt::of(191),
-            CellAt { seg: 1, off: 127 }
-        );
-        assert_eq!(
-            CellAt::of(192),
-            CellAt { seg: 2, off: 0 }
-        );
+        assert_eq!(CellAt::of(0), CellAt { seg: 0, off: 0 });
+        assert_eq!(CellAt::of(17), CellAt { seg: 0, off: 17 });
+        assert_eq!(CellAt::of(63), CellAt { seg: 0, off: 63 });
+        assert_eq!(CellAt::of(64), CellAt { seg: 1, off: 0 });
+        assert_eq!(CellAt::of(191), CellAt { seg: 1, off: 127 });
+        assert_eq!(CellAt::of(192), CellAt { seg: 2, off: 0 });
         assert_eq!(segment_start(2), 192);
         assert_eq!(CellAt::of(CAPACITY - 1).seg as usize, SEGMENTS - 1);
     }
