@@ -30,12 +30,12 @@ step() { printf '\n==> %s\n' "$*"; }
 
 machine() {
     {
-        echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "run: $(date -u '+%Y-%m-%d %H:%M UTC') $0 ${only:+--only $only}"
         echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
         echo "kernel: $(uname -sr)"
         echo "rustc: $(rustc -V)"
         echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    } >"$out/machine.txt"
+    } >>"$out/machine.txt"
 }
 
 # Busy share of all cores over one second, in percent (from /proc/stat).
@@ -97,7 +97,10 @@ fi
 if want recording && [ -f benches/benches/recording.rs ]; then
     crit recording --warm-up-time 0.5 --measurement-time 1.5 --sample-size 20
 fi
-want scrape && crit scrape
+if want scrape; then
+    : >"$out/scrape_pairs.csv"
+    crit scrape
+fi
 if want memory; then
     step "memory per series per shard"
     cargo run -q --release -p dcc-mcp-benches --bin bench-memory | tee "$out/memory.csv"
@@ -135,7 +138,8 @@ if want e2e && [ "$e2e" = 1 ]; then
             sleep 0.1
         done
         "$bin/loadgen" --url "http://127.0.0.1:$port/mcp" --connections "$conns" \
-            --duration "$seconds" --warmup 2 --label "$label" "${lflags[@]}" | tee -a "$out/e2e.jsonl"
+            --duration "$seconds" --warmup 2 --label "$label" --server-pid "$pid" "${lflags[@]}" \
+            | tee -a "$out/e2e.jsonl"
         kill "$pid"
         wait "$pid" 2>/dev/null || true
     }

@@ -24,7 +24,7 @@ RECORDING_GROUPS = [
     ("cmp_tool_call_record", "Tool-call record (counter + histogram)"),
     ("cmp_gauge_up_down", "Gauge inc + dec"),
 ]
-LIBRARY_ORDER = ["dcc-mcp", "dcc-mcp-owned", "prometheus", "metrics", "prometheus-client"]
+LIBRARY_ORDER = ["dcc-mcp", "dcc-mcp-owned", "prometheus", "metrics", "prometheus-client", "floor"]
 COLORS = {1: "#9ecae1", 2: "#3182bd", 4: "#08519c", 8: "#08306b"}
 SHARDED = {"cmp_counter_inc", "cmp_counter_by_labels", "cmp_histogram_observe", "cmp_tool_call_record"}
 
@@ -185,6 +185,12 @@ def e2e_table(path: Path):
         if pairs:
             m["ratio"] = statistics.median(pairs)
             m["ratios"] = pairs
+        if all("server_cpu_us_per_req" in r for r in rs):
+            m["cpu_us"] = statistics.median(r["server_cpu_us_per_req"] for r in rs)
+            cpairs = [r["server_cpu_us_per_req"] / b["server_cpu_us_per_req"]
+                      for r, b in zip(rs, base_runs) if b.get("server_cpu_us_per_req")]
+            if cpairs:
+                m["cpu_ratio"] = statistics.median(cpairs)
         if all("scrapes" in r for r in rs):
             m["scrapes"] = statistics.median(r["scrapes"] for r in rs)
             m["scrape_p50_us"] = statistics.median(r["scrape_p50_us"] for r in rs)
@@ -192,8 +198,8 @@ def e2e_table(path: Path):
         med[label] = m
     out = ["**End to end** (`tools/call echo`; medians over the rounds; ratio = median of the per-round "
            "ratios to the build without the feature)", "",
-           "| server | requests/s | ratio to no feature (per round) | p50 µs | p99 µs | errors | scrapes |",
-           "|---|---:|---|---:|---:|---:|---|"]
+           "| server | requests/s | ratio to no feature (per round) | server CPU µs/request | CPU/request vs no feature | p50 µs | p99 µs | errors | scrapes |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for label in sorted(med, key=lambda l: E2E_ORDER.index(l) if l in E2E_ORDER else 99):
         m = med[label]
         ratio = "–"
@@ -202,12 +208,14 @@ def e2e_table(path: Path):
         extra = "–"
         if "scrapes" in m:
             extra = f"{m['scrapes']:.0f} per run, p50 {m['scrape_p50_us']:.0f} µs, {m['scrape_bytes']:,} B"
-        out.append(f"| {E2E_TEXT.get(label, label)} | {m['rps']:,.0f} | {ratio} | {m['p50_us']:.0f} | "
-                   f"{m['p99_us']:.0f} | {m['errors']:.0f} | {extra} |")
+        cpu = f"{m['cpu_us']:.1f}" if "cpu_us" in m else "–"
+        cpu_ratio = f"{100 * m['cpu_ratio']:.1f} %" if "cpu_ratio" in m else "–"
+        out.append(f"| {E2E_TEXT.get(label, label)} | {m['rps']:,.0f} | {ratio} | {cpu} | {cpu_ratio} | "
+                   f"{m['p50_us']:.0f} | {m['p99_us']:.0f} | {m['errors']:.0f} | {extra} |")
     return "\n".join(out) + "\n", med
 
 
-def targets_table(rec, scrape, e2e):
+def targets_table(rec, scrape, e2e, pairs):
     """The issue's targets, checked against this run (2 threads)."""
     def ns(group, lib="dcc-mcp", t=2):
         return rec.get(group, {}).get(lib, {}).get(t)
@@ -230,13 +238,19 @@ def targets_table(rec, scrape, e2e):
             r = 2 * d[1] / d[2]
             row(f"`{g}` 2T/1T aggregate throughput ≥ 1.8×", r, r >= 1.8, "×")
     s100 = scrape.get(100, {})
-    if "dcc-mcp-16shards" in s100 and "prometheus" in s100:
+    if pairs.get(100):
+        r = pairs[100]
+        row("scrape 100 series × 16 shards ≤ 1.2× `prometheus` gather + encode (paired)", r, r <= 1.2, "×")
+    elif "dcc-mcp-16shards" in s100 and "prometheus" in s100:
         r = s100["dcc-mcp-16shards"] / s100["prometheus"]
         row("scrape 100 series × 16 shards ≤ 1.2× `prometheus` gather + encode", r, r <= 1.2, "×")
     for label in ("exporter-on", "exporter-scraped"):
         if "ratio" in e2e.get(label, {}):
             r = 100 * e2e[label]["ratio"]
             row(f"e2e throughput, {E2E_TEXT[label]}, ≥ 98 % of no feature", r, r >= 98, "%")
+        if "cpu_ratio" in e2e.get(label, {}):
+            r = 100 / e2e[label]["cpu_ratio"]
+            row(f"e2e requests per server CPU-second, {E2E_TEXT[label]}, ≥ 98 % of no feature", r, r >= 98, "%")
     return "\n".join(out) + "\n"
 
 
@@ -342,7 +356,20 @@ def main():
     e2e_md, e2e = e2e_table(args.results / "e2e.jsonl")
     if e2e_md:
         md.append(e2e_md)
-    md.insert(0, "**Targets**\n\n" + targets_table(rec, scrape, e2e))
+    pairs, pairs_md = {}, ""
+    pf = args.results / "scrape_pairs.csv"
+    if pf.exists():
+        rows_p = [r for r in csv.reader(pf.open()) if len(r) == 5]
+        for r in rows_p:
+            pairs[int(r[0])] = float(r[4])  # the latest run wins
+        last = {int(r[0]): r for r in rows_p}
+        pairs_md = ("**Scrape, paired** (ours with 16 shards and `prometheus` scraped alternately, "
+                    "medians of 301 pairs)\n\n| series | dcc-mcp 16 shards µs | `prometheus` µs | ratio |\n"
+                    "|---:|---:|---:|---:|\n" + "\n".join(
+                        f"| {s:,} | {float(r[2]):.0f} | {float(r[3]):.0f} | {float(r[4]):.2f}× |"
+                        for s, r in sorted(last.items())) + "\n")
+        md.insert(len(md) - (1 if e2e_md else 0) - (1 if mem else 0), pairs_md)
+    md.insert(0, "**Targets**\n\n" + targets_table(rec, scrape, e2e, pairs))
     machine_file = args.results / "machine.txt"
     machine = machine_file.read_text() if machine_file.exists() else ""
     (args.results / "tables.md").write_text("\n".join(md))

@@ -49,6 +49,22 @@ struct Args {
     /// Name of this run in the JSON output.
     #[arg(long, default_value = "run")]
     label: String,
+    /// Process id of the server (Linux): also report the CPU time it used per request during the
+    /// measured window, a cost figure that background load disturbs far less than requests/s.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// CPU seconds (user + system, all threads) used so far by process `pid`, from `/proc/PID/stat`
+/// (fields 14 and 15, in clock ticks of 1/100 s: Linux' fixed `USER_HZ` on x86 and arm).
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after it are space-separated.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11); // field 3 is rest[0]; utime is field 14
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 const PROTOCOL_VERSION: &str = "2025-06-18";
@@ -202,6 +218,14 @@ async fn run(args: Args) -> io::Result<String> {
         let request = build_request("POST", &path, &authority, &headers, body.as_bytes());
         tasks.push(tokio::spawn(drive(conn, request, measure_from, end)));
     }
+    let cpu_probe = args.server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let start = process_cpu_seconds(pid);
+            tokio::time::sleep_until(end.into()).await;
+            start.zip(process_cpu_seconds(pid)).map(|(a, b)| b - a)
+        })
+    });
     let scraper = args.scrape_url.clone().map(|url| {
         tokio::spawn(scrape(
             url,
@@ -223,6 +247,10 @@ async fn run(args: Args) -> io::Result<String> {
         Some(s) => Some(s.await.map_err(io::Error::other)??),
         None => None,
     };
+    let server_cpu = match cpu_probe {
+        Some(p) => p.await.map_err(io::Error::other)?,
+        None => None,
+    };
     let requests = latencies.len();
     let mut line = format!(
         concat!(
@@ -240,6 +268,12 @@ async fn run(args: Args) -> io::Result<String> {
         quantile_us(&latencies, 0.99),
         quantile_us(&latencies, 1.0),
     );
+    if let Some(cpu) = server_cpu {
+        line.push_str(&format!(
+            r#","server_cpu_s":{cpu:.2},"server_cpu_us_per_req":{:.2}"#,
+            cpu * 1e6 / requests.max(1) as f64
+        ));
+    }
     if let Some(mut s) = scrape_tally {
         s.latencies_ns.sort_unstable();
         line.push_str(&format!(
@@ -283,6 +317,13 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_process_cpu_time_is_readable() {
+        let spent = process_cpu_seconds(std::process::id()).unwrap();
+        assert!(spent >= 0.0);
+        assert_eq!(process_cpu_seconds(u32::MAX), None);
+    }
 
     #[test]
     fn quantiles_use_nearest_rank() {
