@@ -4,7 +4,7 @@
 #
 #   ./scripts/bench.sh              recording comparisons, scrape, memory, end-to-end, chart
 #   ./scripts/bench.sh --no-e2e     skip the end-to-end server runs
-#   ./scripts/bench.sh --only e2e   one part: compare | recording | scrape | memory | e2e | report
+#   ./scripts/bench.sh --only e2e   one part: compare | recording | scrape | memory | profile | e2e | report
 #
 # Environment: DCC_MCP_BENCH_THREADS (default "1,2"; e.g. "1,2,4,8" or "max" on bigger machines),
 # CRITERION_ARGS (extra criterion flags, e.g. "--measurement-time 5"), E2E_ROUNDS (default 4),
@@ -104,6 +104,19 @@ fi
 if want memory; then
     step "memory per series per shard"
     cargo run -q --release -p dcc-mcp-benches --bin bench-memory | tee "$out/memory.csv"
+fi
+
+# Instructions per operation (noise-free), when valgrind is installed.
+if want profile || { [ -z "$only" ] && command -v valgrind >/dev/null 2>&1; }; then
+    step "instructions per operation (callgrind)"
+    cargo build -q --release -p dcc-mcp-benches --bin bench-ops
+    ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/bench-ops "$1" "$2" 2>&1 \
+        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
+    echo "path,instructions_per_op" >"$out/instructions.csv"
+    for p in counter labels hist tool p_counter p_labels p_hist p_tool; do
+        a=$(ir "$p" 0); b=$(ir "$p" 100000)
+        echo "$p,$(( (b - a) / 100000 ))" | tee -a "$out/instructions.csv"
+    done
 fi
 
 if want e2e && [ "$e2e" = 1 ]; then

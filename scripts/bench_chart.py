@@ -353,6 +353,14 @@ def main():
     mem = memory_table(args.results / "memory.csv")
     if mem:
         md.append(mem)
+    ins = args.results / "instructions.csv"
+    if ins.exists():
+        rows_i = {r["path"]: r["instructions_per_op"] for r in csv.DictReader(ins.open())}
+        names = [("counter", "counter inc"), ("labels", "counter by label values"),
+                 ("hist", "histogram observe"), ("tool", "tool-call record")]
+        md.append("**Instructions per operation** (callgrind, 1 thread, handles reloaded per call)\n\n"
+                  "| path | dcc-mcp | `prometheus` |\n|---|---:|---:|\n" + "\n".join(
+                      f"| {title} | {rows_i.get(k, '–')} | {rows_i.get('p_' + k, '–')} |" for k, title in names) + "\n")
     e2e_md, e2e = e2e_table(args.results / "e2e.jsonl")
     if e2e_md:
         md.append(e2e_md)
