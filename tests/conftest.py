@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -152,6 +153,20 @@ def mcp_call(url: str, name: str, arguments: Optional[Dict[str, Any]] = None) ->
 def result_text(result: Any) -> str:
     """The concatenated text content of a `CallToolResult`."""
     return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def blocking_handler(result: Any) -> Tuple[threading.Event, threading.Event, Callable[[Any], Any]]:
+    """A tool handler that sets `entered` when called, then blocks until `release` is set and
+    returns `result`. Returns `(entered, release, handler)`."""
+    entered = threading.Event()
+    release = threading.Event()
+
+    def handler(arguments: Any) -> Any:
+        entered.set()
+        assert release.wait(HANG_GUARD_SECONDS)
+        return result
+
+    return entered, release, handler
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dcc_mcp_core import McpHttpConfig, McpHttpServer, ToolRegistry
 
 from conftest import (
     BUILTIN_TOOLS,
+    blocking_handler,
     HANG_GUARD_SECONDS,
     HAS_PROMETHEUS,
     in_session,
@@ -270,14 +271,7 @@ def test_slow_handler_runs_as_a_job(start_server):
 @needs_prometheus
 @needs_workflow
 def test_full_job_queue_is_counted_as_queue_full(start_server):
-    release = threading.Event()
-    started = threading.Event()
-
-    def slow(arguments):
-        started.set()
-        assert release.wait(HANG_GUARD_SECONDS)
-        return "done"
-
+    started, release, slow = blocking_handler("done")
     running = start_server(
         tools={"bake": slow}, execution={"bake": "async"}, enable_prometheus=True,
         job_concurrency=1, job_queue_capacity=1,

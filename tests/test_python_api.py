@@ -19,7 +19,7 @@ import pytest
 import dcc_mcp_core
 from dcc_mcp_core import FEATURES, McpHttpConfig, McpHttpServer, McpServerHandle, ToolRegistry
 
-from conftest import HANG_GUARD_SECONDS, HAS_WORKFLOW, in_session, mcp_call, mcp_calls, result_text, wait_for
+from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_session, mcp_call, mcp_calls, result_text, wait_for
 
 
 # ------------------------------------------------------------------------------------------------
@@ -474,14 +474,7 @@ def test_wait_with_timeout_returns_false_while_running(start_server):
 def test_gil_is_released_while_a_handler_blocks_and_during_shutdown(start_server):
     """The handler blocks until the main thread (which needs the GIL to run) releases it; if the
     server held the GIL while waiting on the call, this would deadlock (caught by the hang guard)."""
-    entered = threading.Event()
-    release = threading.Event()
-
-    def blocking(arguments):
-        entered.set()
-        assert release.wait(HANG_GUARD_SECONDS)
-        return "released"
-
+    entered, release, blocking = blocking_handler("released")
     running = start_server(tools={"blocking": blocking})
     results = []
     caller = threading.Thread(target=lambda: results.append(mcp_call(running.url, "blocking")))

@@ -192,16 +192,16 @@ impl JobManager {
         self.recorder.job_created(&tool, outcome);
         match submitted {
             Submitted::Accepted(job) => {
-                let status = job.to_json();
-                let mut result = value_result(status.clone());
-                if let Some(content) = result.pointer_mut("/content/0/text") {
-                    *content = json!(format!(
-                        "Job {} accepted for tool '{}'. Poll it with jobs.get {{\"jobId\": \"{}\"}}; \
-                         completion is also sent as a notification.",
-                        job.id, tool, job.id
-                    ));
-                }
-                result
+                let text = format!(
+                    "Job {} accepted for tool '{}'. Poll it with jobs.get {{\"jobId\": \"{}\"}}; \
+                     completion is also sent as a notification.",
+                    job.id, tool, job.id
+                );
+                json!({
+                    "content": [{"type": "text", "text": text}],
+                    "isError": false,
+                    "structuredContent": job.to_json(),
+                })
             }
             Submitted::QueueFull => error_result(&format!(
                 "job queue full: {} jobs are already waiting; retry later or raise job_queue_capacity",

@@ -158,15 +158,12 @@ async fn invoke(
             )
         }
     };
-    let progress_token = params
-        .get("_meta")
+    let meta = params.get("_meta");
+    let progress_token = meta
         .and_then(|meta| meta.get("progressToken"))
         .filter(|token| token.is_string() || token.is_number())
         .cloned();
-    let execution = match params
-        .get("_meta")
-        .and_then(|meta| meta.get(ASYNC_META_KEY))
-    {
+    let execution = match meta.and_then(|meta| meta.get(ASYNC_META_KEY)) {
         Some(Value::Bool(true)) => Some(Execution::Async),
         _ => None,
     };
@@ -210,7 +207,7 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
         progress_token,
         execution,
     } = call;
-    let name = entry.spec.name.clone();
+    let name = entry.spec.name.as_str();
     let violations: Vec<String> = entry
         .input_validator
         .iter_errors(&arguments)
@@ -243,7 +240,7 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                     token,
                 }) as Arc<dyn ProgressSink>
             });
-            let context = ToolContext::attached(&name, cancelled.clone(), sink);
+            let context = ToolContext::attached(name, cancelled.clone(), sink);
             let timeout = state.config.request_timeout;
             let run = tokio::time::timeout(timeout, run_handler(handler, arguments, context));
             let result = tokio::select! {

@@ -943,24 +943,31 @@ mod exposition {
         Some((name.to_owned(), labels, value))
     }
 
-    fn promtool(text: &str) {
-        let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "/usr/bin/promtool".into());
-        let mut child = Command::new(&promtool)
-            .args(["check", "metrics"])
+    /// Runs `program args` with `input` on its stdin; returns its captured stdout and stderr.
+    fn pipe_through(
+        program: &str,
+        args: &[&str],
+        input: &str,
+    ) -> std::io::Result<std::process::Output> {
+        let mut child = Command::new(program)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {promtool} ({e}): install Debian's `prometheus` package")
-            });
+            .spawn()?;
         child
             .stdin
             .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+            .ok_or_else(|| std::io::Error::other("child has no stdin"))?
+            .write_all(input.as_bytes())?;
+        child.wait_with_output()
+    }
+
+    fn promtool(text: &str) {
+        let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "/usr/bin/promtool".into());
+        let out = pipe_through(&promtool, &["check", "metrics"], text).unwrap_or_else(|e| {
+            panic!("cannot run {promtool} ({e}): install Debian's `prometheus` package")
+        });
         assert!(
             out.status.success(),
             "promtool check metrics failed:\n{}{}\n--- exposition ---\n{text}",
@@ -1002,20 +1009,7 @@ json.dump(out, sys.stdout)
             eprintln!("note: no Python venv found; skipping the prometheus-client parser check");
             return;
         };
-        let mut child = Command::new(&python)
-            .args(["-c", PY_PARSE])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = pipe_through(&python, &["-c", PY_PARSE], text).unwrap();
         assert!(
             out.status.success(),
             "prometheus-client parser failed:\n{}",
