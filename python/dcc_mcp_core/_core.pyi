@@ -27,6 +27,12 @@ class McpHttpConfig:
         shutdown_timeout: Optional[float] = None,
         max_body_bytes: Optional[int] = None,
         max_sessions: Optional[int] = None,
+        max_sessions_per_client: Optional[int] = None,
+        max_batch_messages: Optional[int] = None,
+        max_response_bytes: Optional[int] = None,
+        max_connections: Optional[int] = None,
+        body_read_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
         job_queue_capacity: Optional[int] = None,
         job_concurrency: Optional[int] = None,
         allowed_origins: Optional[Sequence[str]] = None,
@@ -54,7 +60,22 @@ class McpHttpConfig:
     max_body_bytes: int
     """Largest accepted request body (default 4 MiB)."""
     max_sessions: int
-    """Most MCP sessions alive at once (default 10000); past it ``initialize`` gets ``503`` + ``Retry-After``."""
+    """Most MCP sessions alive at once (default 10000); past it ``initialize`` evicts the least recently
+    used idle session, and gets ``503`` + ``Retry-After`` only when every session is busy."""
+    max_sessions_per_client: int
+    """Most sessions one client address may hold (default 10000, i.e. no separate limit); past it that
+    address's least recently used idle session is evicted (``503`` when all of them are busy)."""
+    max_batch_messages: int
+    """Most JSON-RPC messages in one batch ``POST`` (default 256); a longer batch gets ``400``."""
+    max_response_bytes: int
+    """Most bytes of one response body (default 16 MiB, at least 4096); past it the remaining requests
+    of a batch get a "response too large" JSON-RPC error."""
+    max_connections: int
+    """Most open client connections (default 256); past it a new connection gets ``503`` and is closed."""
+    body_read_timeout: float
+    """Seconds to read a whole request body once its headers arrived (default 30); slower gets ``408``."""
+    write_timeout: float
+    """Seconds a write may make no progress before the connection is closed (default 30)."""
     job_queue_capacity: int
     """Long-running jobs that may wait in the queue; one more is refused (default 64)."""
     job_concurrency: int

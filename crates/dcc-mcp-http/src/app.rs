@@ -27,7 +27,12 @@ impl AppState {
     pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
         let shutdown = CancellationToken::new();
         Self {
-            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone()),
+            sessions: SessionStore::new(
+                config.session_ttl,
+                config.max_sessions,
+                config.max_sessions_per_client,
+                recorder.clone(),
+            ),
             #[cfg(feature = "workflow")]
             jobs: crate::jobs::JobManager::new(&config, recorder.clone(), shutdown.clone()),
             config,

@@ -75,6 +75,13 @@ impl InFlight {
         }
     }
 
+    /// Set the cancellation flag of every running call without answering them (server stopping).
+    pub(crate) fn flag_all(&self) {
+        for call in self.lock().values() {
+            call.flag.store(true, Ordering::Relaxed);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CallCancel>>> {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }

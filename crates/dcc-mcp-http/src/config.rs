@@ -36,6 +36,9 @@ impl fmt::Debug for BasicAuth {
     }
 }
 
+/// Smallest accepted `max_response_bytes`: room for an `initialize` result and any error reply.
+pub const MIN_RESPONSE_BYTES: usize = 4096;
+
 /// Configuration of an [`McpHttpServer`](crate::McpHttpServer).
 ///
 /// Build it with `McpHttpConfig { port: 0, ..Default::default() }`; every field has a safe default.
@@ -63,6 +66,27 @@ pub struct McpHttpConfig {
     /// expired, is refused with `503 Service Unavailable` and `Retry-After`, so a client calling
     /// `initialize` in a loop cannot grow memory without bound.
     pub max_sessions: usize,
+    /// Most sessions one client address may hold. Past it, `initialize` from that address evicts
+    /// that address's least recently used idle session (or gets `503` when all of them are busy), so
+    /// one client cannot take every session slot. The default equals `max_sessions` (no per-address
+    /// limit): behind a gateway, and on loopback, every client shares one address.
+    pub max_sessions_per_client: usize,
+    /// Most JSON-RPC messages in one batch `POST`; a longer batch is refused whole with `400`
+    /// (`-32600`) before any of it runs.
+    pub max_batch_messages: usize,
+    /// Most bytes of one response body. A batch response stops growing once the next reply would
+    /// pass it: the remaining requests are not run and get a `-32603` "response too large" error. A
+    /// single reply larger than this is replaced by that error.
+    pub max_response_bytes: usize,
+    /// Most open client connections. Past it, a new connection gets `503` with `Retry-After` and is
+    /// closed at once, so a flood cannot take the file descriptors the host application shares.
+    pub max_connections: usize,
+    /// Deadline for reading a whole request body once its headers arrived; a slower body gets `408`
+    /// and its connection is closed.
+    pub body_read_timeout: Duration,
+    /// A write that makes no progress for this long (the client stopped reading, e.g. an SSE stream
+    /// nobody drains) closes the connection.
+    pub write_timeout: Duration,
     /// How many async jobs may wait for a worker; more are refused with "job queue full".
     pub job_queue_capacity: usize,
     /// How many async jobs run at the same time.
@@ -89,6 +113,12 @@ impl Default for McpHttpConfig {
             shutdown_timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
             max_sessions: 10_000,
+            max_sessions_per_client: 10_000,
+            max_batch_messages: 256,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_connections: 256,
+            body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             job_queue_capacity: 64,
             job_concurrency: 4,
             allowed_origins: Vec::new(),
@@ -112,6 +142,8 @@ impl McpHttpConfig {
             ("session_ttl", self.session_ttl),
             ("header_read_timeout", self.header_read_timeout),
             ("shutdown_timeout", self.shutdown_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("write_timeout", self.write_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { field });
@@ -120,12 +152,22 @@ impl McpHttpConfig {
         for (field, value) in [
             ("max_body_bytes", self.max_body_bytes),
             ("max_sessions", self.max_sessions),
+            ("max_sessions_per_client", self.max_sessions_per_client),
+            ("max_batch_messages", self.max_batch_messages),
+            ("max_response_bytes", self.max_response_bytes),
+            ("max_connections", self.max_connections),
             ("job_queue_capacity", self.job_queue_capacity),
             ("job_concurrency", self.job_concurrency),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
             }
+        }
+        if self.max_response_bytes < MIN_RESPONSE_BYTES {
+            return Err(ConfigError::LimitTooSmall {
+                field: "max_response_bytes",
+                min: MIN_RESPONSE_BYTES,
+            });
         }
         for origin in &self.allowed_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {

@@ -23,6 +23,14 @@ pub enum ConfigError {
         /// The offending field.
         field: &'static str,
     },
+    /// A size field is below its minimum.
+    #[error("{field} is below {min}: it must be at least {min}")]
+    LimitTooSmall {
+        /// The offending field.
+        field: &'static str,
+        /// The smallest accepted value.
+        min: usize,
+    },
     /// An allowed origin is not `*` or an `http(s)://` origin.
     #[error("allowed origin {origin:?} is not an origin: use e.g. \"https://host:port\" or \"*\"")]
     InvalidOrigin {
@@ -93,6 +101,14 @@ pub enum RegistryError {
     /// No tool with this name is registered.
     #[error("no tool named {0:?} is registered")]
     UnknownTool(String),
+    /// The name is reserved for the server's own use (`<unknown>`, the `jobs.` prefix).
+    #[error("tool name {name:?} is reserved: {reason}; pick another name")]
+    ReservedName {
+        /// The rejected name.
+        name: String,
+        /// What the name is reserved for.
+        reason: &'static str,
+    },
     /// An async tool was registered but the crate was built without the `workflow` feature.
     #[error("tool {0:?} is async, but jobs need the `workflow` Cargo feature: enable it or register the tool as sync")]
     AsyncUnavailable(String),

@@ -33,6 +33,7 @@
 //! The protocol rules (sessions, versions, batches, errors) are described in `docs/guide/server.md`.
 
 mod app;
+mod batch;
 mod cancel;
 mod config;
 mod error;
@@ -51,7 +52,7 @@ mod server;
 mod session;
 mod tools;
 
-pub use config::{BasicAuth, McpHttpConfig};
+pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::{JOB_LOGGER, MAX_FINISHED_JOBS};

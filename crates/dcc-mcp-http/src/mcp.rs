@@ -19,13 +19,14 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
-use crate::origin::origin_allowed;
+use crate::origin::check_host_and_origin;
 use crate::protocol::{
     self, codes, supported_version, Incoming, BATCH_PROTOCOL_VERSION, LATEST_PROTOCOL_VERSION,
     SUPPORTED_PROTOCOL_VERSIONS,
 };
-use crate::record::{Channel, Recorder};
-use crate::session::{CreateError, Next, Session};
+use crate::record::{Channel, Recorder, Rejection as Refusal};
+use crate::serve::ClientAddr;
+use crate::session::{CreateError, Next, Session, SessionHold};
 
 /// Response header carrying the session id (and request header clients echo it in).
 pub const SESSION_ID_HEADER: &str = "mcp-session-id";
@@ -79,24 +80,16 @@ fn reject(status: StatusCode, code: i64, message: &str) -> Response {
 }
 
 fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Rejection> {
-    match headers.get(header::ORIGIN) {
-        None => Ok(()),
-        Some(origin) => match origin.to_str() {
-            Ok(origin) if origin_allowed(&state.config, origin) => Ok(()),
-            _ => Err(rejection(
-                StatusCode::FORBIDDEN,
-                codes::SERVER_ERROR,
-                "Forbidden: Origin not allowed (add it to allowed_origins)",
-            )),
-        },
-    }
+    check_host_and_origin(&state.config, headers)
+        .map_err(|message| rejection(StatusCode::FORBIDDEN, codes::SERVER_ERROR, message))
 }
 
 /// The live session of this request and the protocol version in effect for it.
+/// The session is held busy (never evicted) until the returned hold is dropped.
 fn resolve_session(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(Arc<Session>, &'static str), Rejection> {
+) -> Result<(SessionHold, &'static str), Rejection> {
     let header_version = match headers.get(PROTOCOL_VERSION_HEADER) {
         None => None,
         Some(value) => match value.to_str().ok().and_then(supported_version) {
@@ -137,7 +130,34 @@ fn resolve_session(
     Ok((session, version))
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Rejection> {
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let limit = state.config.max_body_bytes;
+    let deadline = state.config.body_read_timeout;
+    match tokio::time::timeout(deadline, read_body_within(headers, body, limit)).await {
+        Ok(read) => read.map_err(IntoResponse::into_response),
+        Err(_elapsed) => {
+            state.recorder.rejected(Refusal::BodyTimeout);
+            let mut response = reject(
+                StatusCode::REQUEST_TIMEOUT,
+                codes::INVALID_REQUEST,
+                &format!(
+                    "Request Timeout: the request body did not arrive within {:.3} s (body_read_timeout)",
+                    deadline.as_secs_f64()
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+    }
+}
+
+async fn read_body_within(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, Rejection> {
     let too_large = || {
         rejection(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -166,58 +186,107 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 /// `POST /mcp`: one JSON-RPC message, or a batch under 2025-03-26.
 pub(crate) async fn post_message(
     State(state): State<Arc<AppState>>,
+    client: Option<axum::Extension<ClientAddr>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     if let Err(response) = check_origin(&state, &headers) {
         return response.into_response();
     }
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let is_json = content_type
-            .to_str()
-            .map(|value| {
-                value
-                    .trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return reject(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                codes::INVALID_REQUEST,
-                "Unsupported Media Type: POST a JSON-RPC message as application/json",
-            );
-        }
+    if !is_json_media_type(headers.get(header::CONTENT_TYPE)) {
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::INVALID_REQUEST,
+            "Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json",
+        );
     }
-    let bytes = match read_body(&headers, body, state.config.max_body_bytes).await {
+    let bytes = match read_body(&state, &headers, body).await {
         Ok(bytes) => bytes,
-        Err(response) => return response.into_response(),
+        Err(response) => return response,
     };
-    let message: Value = match serde_json::from_slice(&bytes) {
-        Ok(message) => message,
-        Err(error) => {
-            return reject(
+    let limit = state.config.max_batch_messages;
+    match crate::batch::parse(&bytes, limit) {
+        Ok(crate::batch::Parsed::Single(single)) => {
+            post_single(&state, &headers, single, client.map(|c| c.0)).await
+        }
+        Ok(crate::batch::Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
+        Ok(crate::batch::Parsed::TooLarge) => {
+            state.recorder.rejected(Refusal::BatchTooLarge);
+            reject(
                 StatusCode::BAD_REQUEST,
-                codes::PARSE_ERROR,
-                &format!("Parse error: {error}"),
+                codes::INVALID_REQUEST,
+                &format!(
+                    "Invalid Request: a batch may hold at most {limit} messages (max_batch_messages); \
+                     split it into smaller batches"
+                ),
             )
         }
-    };
-    match message {
-        Value::Array(batch) => post_batch(&state, &headers, batch).await,
-        single => post_single(&state, &headers, single).await,
+        Err(error) => reject(
+            StatusCode::BAD_REQUEST,
+            codes::PARSE_ERROR,
+            &format!("Parse error: {error}"),
+        ),
     }
 }
 
-async fn post_single(state: &AppState, headers: &HeaderMap, message: Value) -> Response {
+/// True for `application/json`, optionally with parameters (`; charset=utf-8`); case-insensitive.
+/// A missing header is not JSON.
+fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
+    value
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The JSON-RPC reply for a request whose response would pass `max_response_bytes`.
+fn response_too_large(state: &AppState, id: Value) -> Value {
+    protocol::error(
+        id,
+        codes::INTERNAL_ERROR,
+        &format!(
+            "response too large: it would exceed max_response_bytes ({} bytes); request less at \
+             once (smaller batches, paging)",
+            state.config.max_response_bytes
+        ),
+    )
+}
+
+/// `200` with one JSON-RPC response, replaced by a "response too large" error past the budget.
+fn reply(state: &AppState, response: Value) -> Response {
+    let body = response.to_string();
+    if body.len() <= state.config.max_response_bytes {
+        return json_body(StatusCode::OK, body);
+    }
+    state.recorder.rejected(Refusal::ResponseTooLarge);
+    let id = response.get("id").cloned().unwrap_or(Value::Null);
+    json_response(StatusCode::OK, &response_too_large(state, id))
+}
+
+fn json_body(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn post_single(
+    state: &AppState,
+    headers: &HeaderMap,
+    message: Value,
+    client: Option<ClientAddr>,
+) -> Response {
     let incoming = match protocol::classify(message) {
         Ok(incoming) => incoming,
         Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
     };
     if let Incoming::Request { id, method, params } = &incoming {
         if method == "initialize" {
-            return initialize(state, id.clone(), params.clone());
+            return initialize(state, id.clone(), params.clone(), client);
         }
         if method == "server/discover" {
             // Answered before the session checks so newer clients probing without a session fall back.
@@ -231,7 +300,7 @@ async fn post_single(state: &AppState, headers: &HeaderMap, message: Value) -> R
     match incoming {
         Incoming::Request { id, method, params } => {
             let response = dispatch(state, &session, id, &method, params).await;
-            json_response(StatusCode::OK, &response)
+            reply(state, response)
         }
         Incoming::Notification { method, params } => {
             notification(state, &session, &method, params.as_ref());
@@ -260,30 +329,48 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
             &format!("Invalid Request: JSON-RPC batches are only allowed with protocol version {BATCH_PROTOCOL_VERSION}"),
         );
     }
-    let mut responses = Vec::new();
+    // The response is serialized reply by reply, so its size is known while it grows: once the next
+    // reply would pass `max_response_bytes`, no further request runs and each gets a short error.
+    let budget = state.config.max_response_bytes;
+    let mut body = String::from("[");
+    let mut replies = 0usize;
+    let mut over_budget = false;
     for message in batch {
-        match protocol::classify(message) {
-            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => {
-                responses.push(protocol::error(
-                    id,
-                    codes::INVALID_REQUEST,
-                    "initialize must not be part of a batch",
-                ))
-            }
+        let response = match protocol::classify(message) {
+            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => protocol::error(
+                id,
+                codes::INVALID_REQUEST,
+                "initialize must not be part of a batch",
+            ),
+            Ok(Incoming::Request { id, .. }) if over_budget => response_too_large(state, id),
             Ok(Incoming::Request { id, method, params }) => {
-                responses.push(dispatch(state, &session, id, &method, params).await);
+                dispatch(state, &session, id, &method, params).await
             }
             Ok(Incoming::Notification { method, params }) => {
                 notification(state, &session, &method, params.as_ref());
+                continue;
             }
-            Ok(Incoming::Response) => {}
-            Err(error) => responses.push(error),
+            Ok(Incoming::Response) => continue,
+            Err(error) => error,
+        };
+        let mut text = response.to_string();
+        if !over_budget && body.len() + text.len() + 2 > budget {
+            over_budget = true;
+            state.recorder.rejected(Refusal::ResponseTooLarge);
+            let id = response.get("id").cloned().unwrap_or(Value::Null);
+            text = response_too_large(state, id).to_string();
         }
+        if replies > 0 {
+            body.push(',');
+        }
+        body.push_str(&text);
+        replies += 1;
     }
-    if responses.is_empty() {
+    if replies == 0 {
         StatusCode::ACCEPTED.into_response()
     } else {
-        json_response(StatusCode::OK, &Value::Array(responses))
+        body.push(']');
+        json_body(StatusCode::OK, body)
     }
 }
 
@@ -302,7 +389,12 @@ fn method_not_found(id: Value, method: &str) -> Value {
     )
 }
 
-fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
+fn initialize(
+    state: &AppState,
+    id: Value,
+    params: Option<Value>,
+    client: Option<ClientAddr>,
+) -> Response {
     let Some(requested) = params
         .as_ref()
         .and_then(|params| params.get("protocolVersion"))
@@ -316,7 +408,10 @@ fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
         return json_response(StatusCode::OK, &error);
     };
     let version = supported_version(requested).unwrap_or(LATEST_PROTOCOL_VERSION);
-    let session = match state.sessions.create(version) {
+    let session = match state
+        .sessions
+        .create(version, client.map(|client| client.0.ip()))
+    {
         Ok(session) => session,
         Err(CreateError::NoRandomness) => {
             return reject(
@@ -325,7 +420,23 @@ fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
                 "cannot create a session id: no randomness available",
             )
         }
-        Err(CreateError::Full) => return sessions_full(state, id),
+        Err(CreateError::Full) => {
+            let message = format!(
+                "Service Unavailable: too many sessions (max_sessions = {}) and every one is busy; \
+                 end unused sessions with DELETE /mcp or retry later",
+                state.sessions.max_sessions()
+            );
+            return sessions_full(state, id, &message);
+        }
+        Err(CreateError::ClientFull) => {
+            let message = format!(
+                "Service Unavailable: too many sessions from your address \
+                 (max_sessions_per_client = {}) and every one is busy; end unused sessions with \
+                 DELETE /mcp or retry later",
+                state.sessions.max_per_client()
+            );
+            return sessions_full(state, id, &message);
+        }
     };
     let result = json!({
         "protocolVersion": version,
@@ -339,19 +450,16 @@ fn initialize(state: &AppState, id: Value, params: Option<Value>) -> Response {
     response
 }
 
-/// `503` + `Retry-After` for an `initialize` past `max_sessions`, with a JSON-RPC error for the request.
+/// `503` + `Retry-After` for an `initialize` that found every session slot busy, with a JSON-RPC
+/// error for the request.
 ///
 /// A status (not a `200` JSON-RPC error) lets proxies and plain HTTP clients see the overload; MCP
 /// clients read the JSON-RPC error in the body of a non-2xx JSON response and show its message.
-fn sessions_full(state: &AppState, id: Value) -> Response {
-    let message = format!(
-        "Service Unavailable: too many sessions (max_sessions = {}); end unused sessions with \
-         DELETE /mcp or retry later",
-        state.sessions.max_sessions()
-    );
+fn sessions_full(state: &AppState, id: Value, message: &str) -> Response {
+    state.recorder.rejected(Refusal::TooManySessions);
     let mut response = json_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        &protocol::error(id, codes::SERVER_ERROR, &message),
+        &protocol::error(id, codes::SERVER_ERROR, message),
     );
     response.headers_mut().insert(
         header::RETRY_AFTER,
@@ -421,7 +529,7 @@ pub(crate) async fn get_stream(
     };
     let generation = session.attach_stream();
     let stream = event_stream(StreamState {
-        guard: StreamGuard(session),
+        guard: StreamGuard(Arc::clone(&session)),
         generation,
         shutdown: state.shutdown.clone(),
         recorder: state.recorder.clone(),

@@ -38,7 +38,7 @@ pub(crate) const BUCKETS: [f64; 13] = [
 ];
 
 /// The `tool` label of calls that name no registered tool.
-pub(crate) const UNKNOWN_TOOL: &str = "<unknown>";
+pub(crate) const UNKNOWN_TOOL: &str = crate::registry::UNKNOWN_TOOL_NAME;
 
 /// Most scrapes rendered at once; more get `503` (Prometheus retries on its next interval).
 pub(crate) const MAX_CONCURRENT_SCRAPES: usize = 4;

@@ -1,7 +1,52 @@
 //! `Origin` validation against DNS-rebinding attacks: a browser page on a foreign site must not be able
 //! to drive a server bound to localhost.
 
+use axum::http::{header, HeaderMap};
+
 use crate::config::McpHttpConfig;
+
+/// The DNS-rebinding rule of every endpoint (`/mcp` and `/metrics`): the `Origin` header, when
+/// present, must be allowed, and so must the `Host` header. A page whose name was rebound to
+/// 127.0.0.1 reads a same-origin `GET` without sending `Origin`, but its `Host` still names the
+/// foreign site. `Err` holds the message of the `403`.
+pub(crate) fn check_host_and_origin(
+    config: &McpHttpConfig,
+    headers: &HeaderMap,
+) -> Result<(), &'static str> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        match origin.to_str() {
+            Ok(origin) if origin_allowed(config, origin) => {}
+            _ => return Err("Forbidden: Origin not allowed (add it to allowed_origins)"),
+        }
+    }
+    if let Some(host) = headers.get(header::HOST) {
+        match host.to_str() {
+            Ok(host) if host_allowed(config, host) => {}
+            _ => return Err("Forbidden: Host not allowed (add its origin to allowed_origins)"),
+        }
+    }
+    Ok(())
+}
+
+/// True when a request carrying this `Host` header may proceed. On a loopback bind only loopback
+/// names (any port) and the hosts of `allowed_origins` pass; on other binds every host passes (the
+/// server cannot know the names it is reached by, and rebinding targets loopback services).
+pub(crate) fn host_allowed(config: &McpHttpConfig, host: &str) -> bool {
+    if !config.binds_loopback() {
+        return true;
+    }
+    let host = host.trim();
+    if is_localhost_origin(&format!("http://{host}")) {
+        return true;
+    }
+    config.allowed_origins.iter().any(|allowed| {
+        allowed == "*"
+            || allowed
+                .trim_end_matches('/')
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+    })
+}
 
 /// True when a request carrying this `Origin` header may proceed.
 pub(crate) fn origin_allowed(config: &McpHttpConfig, origin: &str) -> bool {
@@ -70,6 +115,28 @@ mod tests {
         ] {
             assert!(!origin_allowed(&config, origin), "{origin}");
         }
+    }
+
+    #[test]
+    fn hosts_on_loopback() {
+        let config = McpHttpConfig::default();
+        for host in ["127.0.0.1:8765", "localhost", "[::1]:80", "LOCALHOST:1"] {
+            assert!(host_allowed(&config, host), "{host}");
+        }
+        for host in ["evil.example", "evil.example:8765", "127.0.0.1.evil:80", ""] {
+            assert!(!host_allowed(&config, host), "{host}");
+        }
+        let config = McpHttpConfig {
+            allowed_origins: vec!["https://studio.example:8443".into()],
+            ..Default::default()
+        };
+        assert!(host_allowed(&config, "studio.example:8443"));
+        assert!(!host_allowed(&config, "studio.example"));
+        let config = McpHttpConfig {
+            host: "0.0.0.0".into(),
+            ..Default::default()
+        };
+        assert!(host_allowed(&config, "anything.example"));
     }
 
     #[test]

@@ -117,29 +117,38 @@ impl McpHttpServer {
         let router = self.router();
         let timeouts = ServeTimeouts {
             header_read: config.header_read_timeout,
+            write: config.write_timeout,
             shutdown: config.shutdown_timeout,
+            max_connections: config.max_connections,
         };
         let done = stopped.clone();
         let observer = self.observer.clone();
         let thread = std::thread::Builder::new()
             .name("dcc-mcp-http-server".into())
             .spawn(move || {
+                // Set however this thread ends, a panic included, so `wait()` never hangs.
+                let _stopped = StoppedOnDrop(done);
                 runtime.block_on(async {
                     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
-                    let stop = async {
+                    let stopping = state.clone();
+                    let stop = async move {
                         // A dropped sender (handle gone) also stops the server.
                         let _ = stop_rx.await;
+                        // Handlers learn at once that the server stops, before the drain period.
+                        stopping.sessions.flag_all_calls_cancelled();
+                        #[cfg(feature = "workflow")]
+                        stopping.jobs.cancel_all();
                     };
-                    serve(listener, router, timeouts, stop, state.shutdown.clone()).await;
+                    let shutdown = state.shutdown.clone();
+                    let recorder = state.recorder.clone();
+                    serve(listener, router, timeouts, stop, shutdown, recorder).await;
                     sweeper.abort();
                 });
+                // Jobs queued during the drain are cancelled too.
                 #[cfg(feature = "workflow")]
                 state.jobs.cancel_all();
                 runtime.shutdown_timeout(RUNTIME_DRAIN);
                 drop(observer);
-                let (lock, condvar) = &*done;
-                *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-                condvar.notify_all();
             })
             .map_err(ServerError::Runtime)?;
         tracing::info!(addr = %local_addr, "MCP server listening on http://{local_addr}/mcp");
@@ -149,6 +158,17 @@ impl McpHttpServer {
             thread: Mutex::new(Some(thread)),
             stopped,
         })
+    }
+}
+
+/// Marks the server stopped and wakes `wait()` when the server thread ends, normally or by a panic.
+struct StoppedOnDrop(Arc<(Mutex<bool>, Condvar)>);
+
+impl Drop for StoppedOnDrop {
+    fn drop(&mut self) {
+        let (lock, condvar) = &*self.0;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        condvar.notify_all();
     }
 }
 

@@ -4,6 +4,7 @@
 //! `GET /mcp` SSE stream, so a notification sent before the client opened its stream is not lost.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::cancel::InFlight;
-use crate::record::Recorder;
+use crate::record::{Recorder, Rejection};
 
 /// Most notifications buffered per session while no stream drains them.
 pub const OUTBOX_CAPACITY: usize = 1024;
@@ -29,6 +30,29 @@ pub(crate) struct Session {
     open_streams: AtomicUsize,
     /// Running synchronous calls, for `notifications/cancelled`.
     in_flight: InFlight,
+    /// Holds: requests in flight and (with `workflow`) queued or running jobs. A session with a hold
+    /// or an open stream is busy: it is never evicted and does not expire.
+    holds: AtomicUsize,
+    /// The client's address, when known (per-address session limit).
+    client: Option<IpAddr>,
+}
+
+/// Keeps a session busy (see [`Session::hold`]); releasing it counts as the session's last use.
+pub(crate) struct SessionHold(Arc<Session>);
+
+impl std::ops::Deref for SessionHold {
+    type Target = Arc<Session>;
+
+    fn deref(&self) -> &Arc<Session> {
+        &self.0
+    }
+}
+
+impl Drop for SessionHold {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.holds.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Default)]
@@ -48,7 +72,7 @@ pub(crate) enum Next {
 }
 
 impl Session {
-    fn new(id: String, protocol_version: &'static str) -> Self {
+    fn new(id: String, protocol_version: &'static str, client: Option<IpAddr>) -> Self {
         Self {
             id,
             protocol_version,
@@ -58,7 +82,32 @@ impl Session {
             stream_generation: AtomicU64::new(0),
             open_streams: AtomicUsize::new(0),
             in_flight: InFlight::default(),
+            holds: AtomicUsize::new(0),
+            client,
         }
+    }
+
+    /// Mark the session busy until the returned guard is dropped: a busy session is neither evicted
+    /// to make room for new sessions nor expired.
+    ///
+    /// Every request holds its session while it runs. Jobs (feature `workflow`) must take a hold
+    /// when they are queued and keep it (e.g. in the job's run state) until they reach a terminal
+    /// state, so a session with a queued or running job is never evicted.
+    pub(crate) fn hold(self: &Arc<Self>) -> SessionHold {
+        self.holds.fetch_add(1, Ordering::AcqRel);
+        SessionHold(self.clone())
+    }
+
+    /// No hold and no open stream.
+    fn is_idle(&self) -> bool {
+        self.holds.load(Ordering::Acquire) == 0 && self.open_streams.load(Ordering::Acquire) == 0
+    }
+
+    fn last_seen(&self) -> Instant {
+        *self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The `Mcp-Session-Id`.
@@ -84,14 +133,10 @@ impl Session {
     }
 
     fn is_expired(&self, ttl: Duration, now: Instant) -> bool {
-        if self.open_streams.load(Ordering::Acquire) > 0 {
+        if !self.is_idle() {
             return false;
         }
-        let last_seen = *self
-            .last_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        now.saturating_duration_since(last_seen) >= ttl
+        now.saturating_duration_since(self.last_seen()) >= ttl
     }
 
     /// Queue a JSON-RPC notification for the session's SSE stream.
@@ -151,17 +196,61 @@ impl Session {
     }
 }
 
-/// All live sessions, at most `max_sessions` of them.
+/// All live sessions, at most `max_sessions` of them (and `max_sessions_per_client` per address).
 pub(crate) struct SessionStore {
-    sessions: RwLock<HashMap<String, Arc<Session>>>,
+    inner: RwLock<Sessions>,
     ttl: Duration,
     max_sessions: usize,
+    max_per_client: usize,
     /// No session in the map can expire before this instant (a lower bound, refreshed by every full
     /// scan in [`create`](Self::create)): when the store is full, `initialize` scans for expired
-    /// sessions only once one may exist, so a client hammering a full server costs no O(n) scans.
-    /// `None`: no session can ever expire (the TTL reaches past what the clock can represent).
+    /// sessions only once one may exist, so a client hammering a full server costs no O(n) scans
+    /// for expiry. `None`: no session can ever expire (the TTL reaches past what the clock can represent).
     earliest_expiry: Mutex<Option<Instant>>,
     recorder: Recorder,
+}
+
+/// The map of sessions and, kept in step with it, the number of sessions per client address.
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<String, Arc<Session>>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl Sessions {
+    fn insert(&mut self, session: Arc<Session>) {
+        if let Some(client) = session.client {
+            *self.per_client.entry(client).or_default() += 1;
+        }
+        self.by_id.insert(session.id.clone(), session);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Session>> {
+        let session = self.by_id.remove(id)?;
+        self.forget_client(&session);
+        Some(session)
+    }
+
+    fn forget_client(&mut self, session: &Session) {
+        if let Some(client) = session.client {
+            if let Some(count) = self.per_client.get_mut(&client) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_client.remove(&client);
+                }
+            }
+        }
+    }
+
+    /// The id of the least recently used idle session (of `client` when given), if any.
+    fn least_recently_used_idle(&self, client: Option<IpAddr>) -> Option<String> {
+        self.by_id
+            .values()
+            .filter(|session| client.is_none() || session.client == client)
+            .filter(|session| session.is_idle())
+            .min_by_key(|session| session.last_seen())
+            .map(|session| session.id.clone())
+    }
 }
 
 /// Why a session could not be created.
@@ -169,16 +258,24 @@ pub(crate) struct SessionStore {
 pub(crate) enum CreateError {
     /// The OS had no randomness for a session id.
     NoRandomness,
-    /// `max_sessions` live sessions exist and none has expired.
+    /// `max_sessions` live sessions exist and every one of them is busy.
     Full,
+    /// The client's address holds `max_sessions_per_client` sessions and every one of them is busy.
+    ClientFull,
 }
 
 impl SessionStore {
-    pub(crate) fn new(ttl: Duration, max_sessions: usize, recorder: Recorder) -> Self {
+    pub(crate) fn new(
+        ttl: Duration,
+        max_sessions: usize,
+        max_per_client: usize,
+        recorder: Recorder,
+    ) -> Self {
         Self {
-            sessions: RwLock::new(HashMap::new()),
+            inner: RwLock::new(Sessions::default()),
             ttl,
             max_sessions,
+            max_per_client,
             earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
         }
@@ -189,47 +286,69 @@ impl SessionStore {
         self.max_sessions
     }
 
-    /// Start a session with a fresh cryptographically random id. At the cap, expired sessions are
-    /// ended first; if none had expired, the store stays as it is and the call fails with `Full`.
+    /// The configured per-address session cap.
+    pub(crate) fn max_per_client(&self) -> usize {
+        self.max_per_client
+    }
+
+    /// Start a session with a fresh cryptographically random id for a client at `client` (when
+    /// known). At a cap, expired sessions are ended first; then the least recently used idle session
+    /// (of the same address, for the per-address cap) is evicted: its next request gets `404`. Only
+    /// when every candidate is busy does the call fail, and then the store is unchanged.
     pub(crate) fn create(
         &self,
         protocol_version: &'static str,
+        client: Option<IpAddr>,
     ) -> Result<Arc<Session>, CreateError> {
         let id = random_hex::<16>().ok_or(CreateError::NoRandomness)?;
-        let session = Arc::new(Session::new(id.clone(), protocol_version));
-        let mut evicted = Vec::new();
+        let session = Arc::new(Session::new(id, protocol_version, client));
+        let mut ended = Vec::new();
+        let mut evicted = None;
         let admitted = {
-            let mut sessions = self
-                .sessions
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            if sessions.len() >= self.max_sessions {
-                self.evict_expired(&mut sessions, &mut evicted);
+            let mut sessions = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+            let client_full = |sessions: &Sessions| {
+                client.is_some_and(|client| {
+                    sessions.per_client.get(&client).copied().unwrap_or(0) >= self.max_per_client
+                })
+            };
+            if sessions.by_id.len() >= self.max_sessions || client_full(&sessions) {
+                self.evict_expired(&mut sessions, &mut ended);
             }
-            let admitted = sessions.len() < self.max_sessions;
-            if admitted {
-                sessions.insert(id, session.clone());
+            let mut admitted = Ok(());
+            if client_full(&sessions) {
+                match sessions.least_recently_used_idle(client) {
+                    Some(id) => evicted = sessions.remove(&id),
+                    None => admitted = Err(CreateError::ClientFull),
+                }
+            } else if sessions.by_id.len() >= self.max_sessions {
+                match sessions.least_recently_used_idle(None) {
+                    Some(id) => evicted = sessions.remove(&id),
+                    None => admitted = Err(CreateError::Full),
+                }
+            }
+            if admitted.is_ok() {
+                sessions.insert(session.clone());
             }
             admitted
         };
-        for expired in evicted {
+        for expired in ended {
             expired.close();
             self.recorder.session_closed();
         }
-        if !admitted {
-            return Err(CreateError::Full);
+        if let Some(evicted) = evicted {
+            tracing::debug!(session = %evicted.id, "evicted the least recently used idle session");
+            evicted.close();
+            self.recorder.session_closed();
+            self.recorder.rejected(Rejection::SessionEvicted);
         }
+        admitted?;
         self.recorder.session_opened();
         Ok(session)
     }
 
     /// Move expired sessions from `sessions` to `evicted` (scanning only when one may have expired)
     /// and refresh the earliest-expiry bound.
-    fn evict_expired(
-        &self,
-        sessions: &mut HashMap<String, Arc<Session>>,
-        evicted: &mut Vec<Arc<Session>>,
-    ) {
+    fn evict_expired(&self, sessions: &mut Sessions, evicted: &mut Vec<Arc<Session>>) {
         let now = Instant::now();
         let mut earliest = self
             .earliest_expiry
@@ -238,49 +357,56 @@ impl SessionStore {
         if !earliest.is_some_and(|earliest| now >= earliest) {
             return;
         }
-        // A session with an open stream, once detached, is touched at that moment (>= now), and
-        // touches only move `last_seen` later, so `now + ttl` bounds those and new sessions too.
+        // A busy session (open stream, request or job), once released, is touched at that moment
+        // (>= now), and touches only move `last_seen` later, so `now + ttl` bounds those and new
+        // sessions too.
         let mut next = now.checked_add(self.ttl);
-        sessions.retain(|_, session| {
+        let mut expired = Vec::new();
+        for session in sessions.by_id.values() {
             if session.is_expired(self.ttl, now) {
-                evicted.push(session.clone());
-                return false;
-            }
-            if session.open_streams.load(Ordering::Acquire) == 0 {
-                let last_seen = *session
-                    .last_seen
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                next = match (next, last_seen.checked_add(self.ttl)) {
+                expired.push(session.id.clone());
+            } else if session.is_idle() {
+                next = match (next, session.last_seen().checked_add(self.ttl)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
             }
-            true
-        });
+        }
+        for id in expired {
+            evicted.extend(sessions.remove(&id));
+        }
         *earliest = next;
     }
 
-    /// The live session with this id (touching it), or `None` if unknown, ended or expired.
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Session>> {
-        let session = self
-            .sessions
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()?;
-        if session.is_expired(self.ttl, Instant::now()) {
-            self.remove(id);
-            return None;
+    /// The live session with this id, touched and held busy until the returned hold is dropped;
+    /// `None` if unknown, ended or expired. The hold is taken under the store's lock, so the session
+    /// cannot be evicted between the lookup and the hold.
+    pub(crate) fn get(&self, id: &str) -> Option<SessionHold> {
+        let hold = {
+            let sessions = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            let session = sessions.by_id.get(id)?;
+            if session.is_expired(self.ttl, Instant::now()) {
+                None
+            } else {
+                Some(session.hold())
+            }
+        };
+        match hold {
+            Some(hold) => {
+                hold.touch();
+                Some(hold)
+            }
+            None => {
+                self.remove(id);
+                None
+            }
         }
-        session.touch();
-        Some(session)
     }
 
     /// End a session (DELETE or expiry); returns whether it was live.
     pub(crate) fn remove(&self, id: &str) -> bool {
         let removed = self
-            .sessions
+            .inner
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
@@ -298,9 +424,10 @@ impl SessionStore {
     pub(crate) fn sweep(&self) -> usize {
         let now = Instant::now();
         let expired: Vec<String> = self
-            .sessions
+            .inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_id
             .values()
             .filter(|session| session.is_expired(self.ttl, now))
             .map(|session| session.id.clone())
@@ -311,12 +438,29 @@ impl SessionStore {
     /// Sessions that are neither ended nor expired.
     pub(crate) fn live_count(&self) -> usize {
         let now = Instant::now();
-        self.sessions
+        self.inner
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_id
             .values()
             .filter(|session| !session.is_expired(self.ttl, now))
             .count()
+    }
+
+    /// Tell the handlers of every running synchronous call that the server is stopping
+    /// (`ToolContext::is_cancelled` turns true; the calls are still answered as usual).
+    pub(crate) fn flag_all_calls_cancelled(&self) {
+        let sessions: Vec<Arc<Session>> = self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_id
+            .values()
+            .cloned()
+            .collect();
+        for session in sessions {
+            session.in_flight.flag_all();
+        }
     }
 
     /// How often the sweeper should run.
@@ -336,11 +480,17 @@ pub(crate) fn random_hex<const N: usize>() -> Option<String> {
 mod tests {
     use super::*;
 
+    const V: &str = "2025-06-18";
+
+    fn store(ttl: Duration, max: usize, per_client: usize) -> SessionStore {
+        SessionStore::new(ttl, max, per_client, Recorder::new())
+    }
+
     #[test]
     fn ids_are_random_hex() {
-        let store = SessionStore::new(Duration::from_secs(60), 10, Recorder::new());
-        let a = store.create("2025-06-18").unwrap();
-        let b = store.create("2025-06-18").unwrap();
+        let store = store(Duration::from_secs(60), 10, 10);
+        let a = store.create(V, None).unwrap();
+        let b = store.create(V, None).unwrap();
         assert_ne!(a.id(), b.id());
         assert_eq!(a.id().len(), 32);
         assert!(a.id().bytes().all(|b| b.is_ascii_hexdigit()));
@@ -353,51 +503,99 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_refuses_without_evicting_live_sessions() {
-        let store = SessionStore::new(Duration::from_secs(60), 2, Recorder::new());
-        let a = store.create("2025-06-18").unwrap();
-        let b = store.create("2025-06-18").unwrap();
-        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
-        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
-        assert!(store.get(a.id()).is_some());
-        assert!(store.get(b.id()).is_some());
-        assert!(store.remove(a.id()));
-        let c = store.create("2025-06-18").unwrap();
+    fn at_the_cap_the_least_recently_used_idle_session_is_evicted() {
+        let store = store(Duration::from_secs(60), 3, 3);
+        let a = store.create(V, None).unwrap();
+        let b = store.create(V, None).unwrap();
+        let c = store.create(V, None).unwrap();
+        // `a` is used again: `b` is now the least recently used.
+        drop(store.get(a.id()));
+        let d = store.create(V, None).unwrap();
+        assert!(
+            store.get(b.id()).is_none(),
+            "the LRU idle session was evicted"
+        );
+        assert!(matches!(b.next_for(b.attach_stream()), Next::End));
+        for live in [&a, &c, &d] {
+            assert!(store.get(live.id()).is_some());
+        }
+        assert_eq!(store.live_count(), 3);
+    }
+
+    #[test]
+    fn busy_sessions_are_never_evicted_and_all_busy_refuses() {
+        let store = store(Duration::from_secs(60), 2, 2);
+        let a = store.create(V, None).unwrap();
+        let b = store.create(V, None).unwrap();
+        let held = store.get(a.id()).unwrap();
+        let _stream = b.attach_stream();
+        assert_eq!(store.create(V, None).err(), Some(CreateError::Full));
         assert_eq!(store.live_count(), 2);
+        // A job's hold (taken on the session itself) counts the same as a request's.
+        drop(held);
+        let job = a.hold();
+        assert_eq!(store.create(V, None).err(), Some(CreateError::Full));
+        drop(job);
+        let c = store.create(V, None).unwrap();
+        assert!(store.get(a.id()).is_none());
         assert!(store.get(c.id()).is_some());
     }
 
     #[test]
-    fn at_the_cap_expired_sessions_are_evicted_first() {
-        let ttl = Duration::from_millis(20);
-        let store = SessionStore::new(ttl, 1, Recorder::new());
-        let old = store.create("2025-06-18").unwrap();
-        // A refusal while `old` is live records when it may expire at the earliest.
-        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
-        old.notify("notifications/progress", serde_json::json!({"progress": 1}));
-        std::thread::sleep(ttl * 3);
-        let new = store.create("2025-06-18").unwrap();
-        assert!(store.get(old.id()).is_none());
-        assert!(store.get(new.id()).is_some());
-        assert_eq!(store.live_count(), 1);
-        // The evicted session was closed: its stream would end at once.
-        assert!(matches!(old.next_for(old.attach_stream()), Next::End));
+    fn the_per_client_cap_evicts_within_the_address_only() {
+        let store = store(Duration::from_secs(60), 10, 2);
+        let (x, y): (IpAddr, IpAddr) = ("127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap());
+        let other = store.create(V, Some(y)).unwrap();
+        let x1 = store.create(V, Some(x)).unwrap();
+        let x2 = store.create(V, Some(x)).unwrap();
+        let x3 = store.create(V, Some(x)).unwrap();
+        assert!(
+            store.get(x1.id()).is_none(),
+            "x's own LRU idle session was evicted"
+        );
+        assert!(store.get(other.id()).is_some());
+        let _held = (store.get(x2.id()).unwrap(), store.get(x3.id()).unwrap());
+        assert_eq!(
+            store.create(V, Some(x)).err(),
+            Some(CreateError::ClientFull)
+        );
+        assert!(store.create(V, Some(y)).is_ok());
+        assert!(store.create(V, None).is_ok());
+        assert_eq!(store.live_count(), 5);
     }
 
     #[test]
-    fn a_session_with_an_open_stream_is_never_evicted() {
-        let store = SessionStore::new(Duration::from_millis(1), 1, Recorder::new());
-        let streaming = store.create("2025-06-18").unwrap();
+    fn at_the_cap_expired_sessions_are_ended_first() {
+        let ttl = Duration::from_millis(20);
+        let store = store(ttl, 2, 2);
+        let old = store.create(V, None).unwrap();
+        let held = store.create(V, None).unwrap();
+        let _hold = held.hold();
+        std::thread::sleep(ttl * 3);
+        let new = store.create(V, None).unwrap();
+        assert!(store.get(old.id()).is_none());
+        assert!(store.get(new.id()).is_some());
+        assert!(
+            store.get(held.id()).is_some(),
+            "a held session does not expire"
+        );
+        assert_eq!(store.live_count(), 2);
+    }
+
+    #[test]
+    fn a_session_with_an_open_stream_does_not_expire() {
+        let store = store(Duration::from_millis(1), 1, 1);
+        let streaming = store.create(V, None).unwrap();
         let _generation = streaming.attach_stream();
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        assert_eq!(store.create(V, None).err(), Some(CreateError::Full));
         assert!(store.get(streaming.id()).is_some());
     }
 
     #[test]
     fn outbox_buffers_until_a_stream_drains_it() {
-        let store = SessionStore::new(Duration::from_secs(60), 10, Recorder::new());
-        let session = store.create("2025-06-18").unwrap();
+        let store = store(Duration::from_secs(60), 10, 10);
+        let session = store.create(V, None).unwrap();
         session.notify("notifications/progress", serde_json::json!({"progress": 1}));
         let generation = session.attach_stream();
         match session.next_for(generation) {

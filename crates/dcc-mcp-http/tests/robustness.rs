@@ -1,5 +1,5 @@
-//! Robustness limits of `/mcp`: the session cap (`503` + `Retry-After`, expired sessions evicted
-//! first) and client cancellation (`notifications/cancelled`) of running calls and of the jobs they
+//! Robustness limits of `/mcp`: the session cap (the least recently used idle session is evicted;
+//! `503` + `Retry-After` only when every session is busy) and client cancellation (`notifications/cancelled`) of running calls and of the jobs they
 //! started. The catch-panic layer is tested in the crate's unit tests (`src/panic.rs`), where a
 //! route that panics on purpose exists.
 
@@ -11,8 +11,8 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
+use axum::Router;
 use common::*;
 use dcc_mcp_http::{
     Execution, McpHttpConfig, ToolContext, ToolRegistry, ToolSpec, SESSIONS_FULL_RETRY_AFTER_SECS,
@@ -34,8 +34,17 @@ fn cancelled(request_id: Value) -> Value {
            "params": {"requestId": request_id, "reason": "user pressed stop"}})
 }
 
+/// Opens the session's SSE stream and keeps it open (a busy session) while the response lives.
+async fn open_stream(router: &Router, session: &str) -> axum::response::Response {
+    let response = tower::ServiceExt::oneshot(router.clone(), sse_request(session))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+}
+
 #[tokio::test]
-async fn initialize_past_max_sessions_is_503_with_retry_after() {
+async fn initialize_when_every_session_is_busy_is_503_with_retry_after() {
     let server = server_with(
         test_registry(),
         McpHttpConfig {
@@ -46,6 +55,10 @@ async fn initialize_past_max_sessions_is_503_with_retry_after() {
     let router = server.router();
     let first = initialize(&router).await;
     let second = initialize(&router).await;
+    let streams = (
+        open_stream(&router, &first).await,
+        open_stream(&router, &second).await,
+    );
 
     for id in [7, 8] {
         let refused = post(&router, None, initialize_message(id)).await;
@@ -60,58 +73,66 @@ async fn initialize_past_max_sessions_is_503_with_retry_after() {
         assert_eq!(
             refused.body,
             json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32000, "message":
-                "Service Unavailable: too many sessions (max_sessions = 2); end unused sessions \
-                 with DELETE /mcp or retry later"}})
+                "Service Unavailable: too many sessions (max_sessions = 2) and every one is busy; \
+                 end unused sessions with DELETE /mcp or retry later"}})
         );
     }
 
-    // The live sessions were not touched by the refusals.
+    // The busy sessions were not touched by the refusals.
     for session in [&first, &second] {
         let reply = post(&router, Some(session), ping(1)).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(reply.body["result"], json!({}));
     }
 
-    // Ending a session makes room.
-    let delete = Request::delete("/mcp")
-        .header("mcp-session-id", first.as_str())
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(send(&router, delete).await.status, StatusCode::NO_CONTENT);
+    // Once `first`'s stream ends it is idle, and the least recently used idle session is evicted.
+    drop(streams.0);
     let third = initialize(&router).await;
-    let reply = post(&router, Some(&third), ping(2)).await;
-    assert_eq!(reply.status, StatusCode::OK);
-    let refused = post(&router, None, initialize_message(9)).await;
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        post(&router, Some(&third), ping(2)).await.status,
+        StatusCode::OK
+    );
+    let evicted = post(&router, Some(&first), ping(3)).await;
+    assert_eq!(evicted.status, StatusCode::NOT_FOUND);
+    assert_eq!(evicted.body["error"]["code"], -32001);
+    assert_eq!(
+        post(&router, Some(&second), ping(4)).await.status,
+        StatusCode::OK
+    );
+    drop(streams.1);
 }
 
 #[tokio::test]
-async fn at_max_sessions_expired_sessions_are_evicted_before_refusing() {
-    let ttl = Duration::from_millis(20);
+async fn at_max_sessions_the_least_recently_used_idle_session_is_evicted() {
     let server = server_with(
         test_registry(),
         McpHttpConfig {
-            max_sessions: 1,
-            session_ttl: ttl,
+            max_sessions: 3,
             ..Default::default()
         },
     );
     let router = server.router();
-    let old = initialize(&router).await;
-    let refused = post(&router, None, initialize_message(1)).await;
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
-
-    // No request for longer than the TTL: `old` has expired (nothing swept it: no server runs).
-    tokio::time::sleep(ttl * 3).await;
-    let new = initialize(&router).await;
+    let sessions = [
+        initialize(&router).await,
+        initialize(&router).await,
+        initialize(&router).await,
+    ];
+    // Pinging the oldest makes the second the least recently used.
     assert_eq!(
-        post(&router, Some(&new), ping(1)).await.status,
+        post(&router, Some(&sessions[0]), ping(1)).await.status,
         StatusCode::OK
     );
+    let newest = initialize(&router).await;
     assert_eq!(
-        post(&router, Some(&old), ping(2)).await.status,
+        post(&router, Some(&sessions[1]), ping(2)).await.status,
         StatusCode::NOT_FOUND
     );
+    for live in [&sessions[0], &sessions[2], &newest] {
+        assert_eq!(
+            post(&router, Some(live), ping(3)).await.status,
+            StatusCode::OK
+        );
+    }
 }
 
 /// A tool that hands its context to the test, then runs until it is cancelled.

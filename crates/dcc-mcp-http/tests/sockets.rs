@@ -165,7 +165,7 @@ fn slow_and_silent_clients_are_disconnected_while_others_are_served() {
     let writer = std::thread::spawn(move || {
         let mut slow_writer = slow_writer;
         let request = format!(
-            "POST /mcp HTTP/1.1\r\nhost: x\r\nx-padding: {}\r\n\r\n",
+            "POST /mcp HTTP/1.1\r\nhost: localhost\r\nx-padding: {}\r\n\r\n",
             "p".repeat(10_000)
         );
         for byte in request.bytes() {
@@ -203,7 +203,7 @@ fn idle_keep_alive_connections_are_closed() {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}})
         .to_string();
     let request = format!(
-        "POST /mcp HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap();
@@ -232,7 +232,7 @@ fn graceful_shutdown_ends_streams_and_drops_stragglers() {
     // An open SSE stream.
     let mut sse = connect(&handle);
     let request = format!(
-        "GET /mcp HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\nmcp-session-id: {session}\r\n\r\n"
+        "GET /mcp HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\nmcp-session-id: {session}\r\n\r\n"
     );
     sse.write_all(request.as_bytes()).unwrap();
     let mut head = [0u8; 15];
@@ -241,7 +241,7 @@ fn graceful_shutdown_ends_streams_and_drops_stragglers() {
 
     // A client stuck in the middle of its headers.
     let mut slow = connect(&handle);
-    slow.write_all(b"POST /mcp HTTP/1.1\r\nhost: x\r\n")
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nhost: localhost\r\n")
         .unwrap();
 
     handle.shutdown().unwrap();

@@ -6,6 +6,7 @@ mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use dcc_mcp_http::{BasicAuth, McpHttpConfig, McpHttpServer, ToolRegistry};
@@ -36,6 +37,36 @@ struct Cli {
     /// Serve Prometheus metrics at GET /metrics.
     #[arg(long)]
     prometheus: bool,
+    /// Most MCP sessions alive at once (past it the least recently used idle one is evicted).
+    #[arg(long, value_name = "N")]
+    max_sessions: Option<usize>,
+    /// Most sessions one client address may hold.
+    #[arg(long, value_name = "N")]
+    max_sessions_per_client: Option<usize>,
+    /// Most JSON-RPC messages in one batch POST.
+    #[arg(long, value_name = "N")]
+    max_batch_messages: Option<usize>,
+    /// Most bytes of one response body.
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: Option<usize>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Most open client connections.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, value_name = "SECONDS")]
+    header_read_timeout: Option<f64>,
+    /// Seconds to read a whole request body once its headers arrived.
+    #[arg(long, value_name = "SECONDS")]
+    body_read_timeout: Option<f64>,
+    /// Seconds a write may make no progress (client not reading) before the connection is closed.
+    #[arg(long, value_name = "SECONDS")]
+    write_timeout: Option<f64>,
+    /// Seconds an idle session lives.
+    #[arg(long, value_name = "SECONDS")]
+    session_ttl: Option<f64>,
     /// Protect /metrics with HTTP Basic auth, given as USER:PASS (prefer --metrics-basic-auth-file).
     #[arg(
         long,
@@ -69,7 +100,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         }
         (None, None) => None,
     };
-    Ok(McpHttpConfig {
+    let mut config = McpHttpConfig {
         host: cli.host.clone(),
         port: cli.port,
         server_name: cli.server_name.clone(),
@@ -77,7 +108,49 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
         ..McpHttpConfig::default()
-    })
+    };
+    let counts = [
+        (cli.max_sessions, &mut config.max_sessions),
+        (
+            cli.max_sessions_per_client,
+            &mut config.max_sessions_per_client,
+        ),
+        (cli.max_batch_messages, &mut config.max_batch_messages),
+        (cli.max_response_bytes, &mut config.max_response_bytes),
+        (cli.max_body_bytes, &mut config.max_body_bytes),
+        (cli.max_connections, &mut config.max_connections),
+    ];
+    for (value, field) in counts {
+        if let Some(value) = value {
+            *field = value;
+        }
+    }
+    let durations = [
+        (
+            "--header-read-timeout",
+            cli.header_read_timeout,
+            &mut config.header_read_timeout,
+        ),
+        (
+            "--body-read-timeout",
+            cli.body_read_timeout,
+            &mut config.body_read_timeout,
+        ),
+        (
+            "--write-timeout",
+            cli.write_timeout,
+            &mut config.write_timeout,
+        ),
+        ("--session-ttl", cli.session_ttl, &mut config.session_ttl),
+    ];
+    for (flag, value, field) in durations {
+        if let Some(seconds) = value {
+            *field = Duration::try_from_secs_f64(seconds).map_err(|_| {
+                format!("{flag} must be a non-negative number of seconds, got {seconds}")
+            })?;
+        }
+    }
+    Ok(config)
 }
 
 /// Print a status line; a closed stdout (the parent went away) must not abort a graceful shutdown.

@@ -1,8 +1,8 @@
 //! `GET /metrics` (and `HEAD`): Basic auth, a bound on concurrent scrapes, exact live gauges,
 //! gzip when the scraper accepts it.
 //!
-//! Order of checks: authentication first (cheap, and an unauthenticated client must not learn
-//! whether the server is busy), then a scrape permit (`503` with `Retry-After` past
+//! Order of checks: the `Host`/`Origin` rule of `/mcp` (DNS rebinding: `403`), then authentication
+//! (cheap, and an unauthenticated client must not learn whether the server is busy), then a scrape permit (`503` with `Retry-After` past
 //! [`super::MAX_CONCURRENT_SCRAPES`]; Prometheus simply tries again on its next interval), then the
 //! merge and encode. Nothing on this path can panic; an encoder error is a logged `500` without
 //! details.
@@ -27,6 +27,11 @@ pub(crate) trait LiveCounts: Send + Sync + 'static {
     fn active_sessions(&self) -> usize;
     /// Tools currently registered (what `tools/list` returns).
     fn registered_tools(&self) -> usize;
+    /// The server's `Host`/`Origin` rule (the same as `/mcp`'s); `Err` is the `403` message.
+    fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        let _ = headers;
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -47,6 +52,10 @@ where
 
 async fn scrape(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
     let metrics = &ep.metrics;
+    // DNS rebinding first: a foreign page must learn nothing, not even whether auth is on.
+    if let Err(message) = ep.live.check_host_and_origin(&headers) {
+        return (StatusCode::FORBIDDEN, format!("403 {message}\n")).into_response();
+    }
     if let Some(guard) = &metrics.auth {
         if !guard.verify(headers.get(AUTHORIZATION)) {
             return (
@@ -112,6 +121,10 @@ impl LiveCounts for crate::app::AppState {
 
     fn registered_tools(&self) -> usize {
         crate::app::AppState::registered_tools(self)
+    }
+
+    fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
+        crate::origin::check_host_and_origin(&self.config, headers)
     }
 }
 

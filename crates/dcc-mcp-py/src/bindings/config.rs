@@ -89,6 +89,12 @@ impl PyMcpHttpConfig {
         shutdown_timeout = None,
         max_body_bytes = None,
         max_sessions = None,
+        max_sessions_per_client = None,
+        max_batch_messages = None,
+        max_response_bytes = None,
+        max_connections = None,
+        body_read_timeout = None,
+        write_timeout = None,
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
@@ -107,6 +113,12 @@ impl PyMcpHttpConfig {
         shutdown_timeout: Option<f64>,
         max_body_bytes: Option<i64>,
         max_sessions: Option<i64>,
+        max_sessions_per_client: Option<i64>,
+        max_batch_messages: Option<i64>,
+        max_response_bytes: Option<i64>,
+        max_connections: Option<i64>,
+        body_read_timeout: Option<f64>,
+        write_timeout: Option<f64>,
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
@@ -141,6 +153,24 @@ impl PyMcpHttpConfig {
         }
         if let Some(v) = max_sessions {
             inner.max_sessions = count("max_sessions", v)?;
+        }
+        if let Some(v) = max_sessions_per_client {
+            inner.max_sessions_per_client = count("max_sessions_per_client", v)?;
+        }
+        if let Some(v) = max_batch_messages {
+            inner.max_batch_messages = count("max_batch_messages", v)?;
+        }
+        if let Some(v) = max_response_bytes {
+            inner.max_response_bytes = count("max_response_bytes", v)?;
+        }
+        if let Some(v) = max_connections {
+            inner.max_connections = count("max_connections", v)?;
+        }
+        if let Some(v) = body_read_timeout {
+            inner.body_read_timeout = secs("body_read_timeout", v)?;
+        }
+        if let Some(v) = write_timeout {
+            inner.write_timeout = secs("write_timeout", v)?;
         }
         if let Some(v) = job_queue_capacity {
             inner.job_queue_capacity = count("job_queue_capacity", v)?;
@@ -276,8 +306,8 @@ impl PyMcpHttpConfig {
         self.update(|c| c.max_body_bytes = v)
     }
 
-    /// Most MCP sessions alive at once; past it `initialize` is refused with `503` (after expired
-    /// sessions are ended).
+    /// Most MCP sessions alive at once; past it `initialize` ends expired sessions, then evicts the
+    /// least recently used idle one, and is refused with `503` only when every session is busy.
     #[getter]
     fn max_sessions(&self) -> usize {
         self.inner.max_sessions
@@ -286,6 +316,74 @@ impl PyMcpHttpConfig {
     fn set_max_sessions(&mut self, value: i64) -> PyResult<()> {
         let v = count("max_sessions", value)?;
         self.update(|c| c.max_sessions = v)
+    }
+
+    /// Most sessions one client address may hold; past it that address's least recently used idle
+    /// session is evicted (`503` when all of them are busy).
+    #[getter]
+    fn max_sessions_per_client(&self) -> usize {
+        self.inner.max_sessions_per_client
+    }
+    #[setter]
+    fn set_max_sessions_per_client(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_sessions_per_client", value)?;
+        self.update(|c| c.max_sessions_per_client = v)
+    }
+
+    /// Most JSON-RPC messages in one batch `POST`; longer batches get `400`.
+    #[getter]
+    fn max_batch_messages(&self) -> usize {
+        self.inner.max_batch_messages
+    }
+    #[setter]
+    fn set_max_batch_messages(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_batch_messages", value)?;
+        self.update(|c| c.max_batch_messages = v)
+    }
+
+    /// Most bytes of one response body; past it the remaining requests of a batch get a
+    /// "response too large" error (at least 4096).
+    #[getter]
+    fn max_response_bytes(&self) -> usize {
+        self.inner.max_response_bytes
+    }
+    #[setter]
+    fn set_max_response_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_response_bytes", value)?;
+        self.update(|c| c.max_response_bytes = v)
+    }
+
+    /// Most open client connections; past it a new connection gets `503` and is closed.
+    #[getter]
+    fn max_connections(&self) -> usize {
+        self.inner.max_connections
+    }
+    #[setter]
+    fn set_max_connections(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_connections", value)?;
+        self.update(|c| c.max_connections = v)
+    }
+
+    /// Seconds to read a whole request body once its headers arrived; slower bodies get `408`.
+    #[getter]
+    fn body_read_timeout(&self) -> f64 {
+        self.inner.body_read_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_body_read_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("body_read_timeout", value)?;
+        self.update(|c| c.body_read_timeout = v)
+    }
+
+    /// Seconds a write may make no progress (client not reading) before the connection is closed.
+    #[getter]
+    fn write_timeout(&self) -> f64 {
+        self.inner.write_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_write_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("write_timeout", value)?;
+        self.update(|c| c.write_timeout = v)
     }
 
     /// Long-running jobs that may wait in the queue; one more is refused (`queue_full`).
@@ -331,6 +429,8 @@ impl PyMcpHttpConfig {
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
              enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
+             max_sessions_per_client={}, max_batch_messages={}, max_response_bytes={}, \
+             max_connections={}, body_read_timeout={:?}, write_timeout={:?}, \
              job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
             py_repr_str(&c.host),
             c.port,
@@ -344,6 +444,12 @@ impl PyMcpHttpConfig {
             c.shutdown_timeout.as_secs_f64(),
             c.max_body_bytes,
             c.max_sessions,
+            c.max_sessions_per_client,
+            c.max_batch_messages,
+            c.max_response_bytes,
+            c.max_connections,
+            c.body_read_timeout.as_secs_f64(),
+            c.write_timeout.as_secs_f64(),
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
