@@ -66,6 +66,12 @@ def test_config_defaults():
     assert cfg.shutdown_timeout == 5.0
     assert cfg.max_body_bytes == 4 * 1024 * 1024
     assert cfg.max_sessions == 10_000
+    assert cfg.max_sessions_per_client == 10_000
+    assert cfg.max_batch_messages == 256
+    assert cfg.max_response_bytes == 16 * 1024 * 1024
+    assert cfg.max_connections == 256
+    assert cfg.body_read_timeout == 30.0
+    assert cfg.write_timeout == 30.0
     assert cfg.job_queue_capacity == 64
     assert cfg.job_concurrency == 4
     assert cfg.allowed_origins == []
@@ -84,6 +90,12 @@ def test_config_keywords_and_positional_order():
         shutdown_timeout=0.25,
         max_body_bytes=1024,
         max_sessions=7,
+        max_sessions_per_client=5,
+        max_batch_messages=9,
+        max_response_bytes=4096,
+        max_connections=11,
+        body_read_timeout=0.5,
+        write_timeout=2.5,
         job_queue_capacity=3,
         job_concurrency=2,
         allowed_origins=["https://studio.example"],
@@ -94,6 +106,9 @@ def test_config_keywords_and_positional_order():
     assert cfg.shutdown_timeout == 0.25
     assert (cfg.max_body_bytes, cfg.job_queue_capacity, cfg.job_concurrency) == (1024, 3, 2)
     assert cfg.max_sessions == 7
+    assert (cfg.max_sessions_per_client, cfg.max_batch_messages, cfg.max_response_bytes, cfg.max_connections) == (
+        5, 9, 4096, 11)
+    assert (cfg.body_read_timeout, cfg.write_timeout) == (0.5, 2.5)
     assert cfg.allowed_origins == ["https://studio.example"]
 
 
@@ -108,6 +123,8 @@ def test_config_properties_are_writable():
     cfg.request_timeout = 3
     cfg.job_concurrency = 8
     cfg.max_sessions = 2
+    cfg.max_connections = 3
+    cfg.write_timeout = 0.75
     cfg.allowed_origins = ["*"]
     assert cfg.port == 0
     assert cfg.host == "0.0.0.0"
@@ -118,6 +135,7 @@ def test_config_properties_are_writable():
     assert cfg.request_timeout == 3.0
     assert cfg.job_concurrency == 8
     assert cfg.max_sessions == 2
+    assert (cfg.max_connections, cfg.write_timeout) == (3, 0.75)
     assert cfg.allowed_origins == ["*"]
     cfg.prometheus_basic_auth = None
     assert cfg.prometheus_basic_auth is None
@@ -153,6 +171,12 @@ def test_config_repr_never_shows_the_password():
         ({"job_concurrency": -2}, "job_concurrency must be an integer of at least 1, got -2"),
         ({"max_body_bytes": 0}, "max_body_bytes must be an integer of at least 1, got 0"),
         ({"max_sessions": 0}, "max_sessions must be an integer of at least 1, got 0"),
+        ({"max_sessions_per_client": 0}, "max_sessions_per_client must be an integer of at least 1, got 0"),
+        ({"max_batch_messages": -1}, "max_batch_messages must be an integer of at least 1, got -1"),
+        ({"max_connections": 0}, "max_connections must be an integer of at least 1, got 0"),
+        ({"max_response_bytes": 4095}, "max_response_bytes is below 4096: it must be at least 4096"),
+        ({"body_read_timeout": 0}, "body_read_timeout must be a finite number of seconds greater than 0, got 0"),
+        ({"write_timeout": -1}, "write_timeout must be a finite number of seconds greater than 0, got -1"),
         ({"allowed_origins": ["studio.example"]}, 'allowed origin "studio.example" is not an origin'),
         ({"host": ""}, "host is empty"),
         ({"server_name": "  "}, "server_name is empty"),
@@ -174,6 +198,9 @@ def test_failed_assignment_raises_and_keeps_the_old_value():
         cfg.allowed_origins = ["ftp://x"]
     with pytest.raises(ValueError, match="job_concurrency"):
         cfg.job_concurrency = 0
+    with pytest.raises(ValueError, match="max_response_bytes is below 4096"):
+        cfg.max_response_bytes = 100
+    assert cfg.max_response_bytes == 16 * 1024 * 1024
     assert cfg.port == 1234
     assert cfg.prometheus_basic_auth == ("u", "p")
     assert cfg.allowed_origins == []
@@ -221,6 +248,10 @@ def test_registry_rejects_bad_registrations():
         reg.register("")
     with pytest.raises(ValueError, match="invalid tool name"):
         reg.register("bad\nname")
+    with pytest.raises(ValueError, match="tool name \"<unknown>\" is reserved"):
+        reg.register("<unknown>")
+    with pytest.raises(ValueError, match="the `jobs.` prefix belongs to the built-in job tools"):
+        reg.register("jobs.mine")
     with pytest.raises(ValueError, match="input_schema is not valid JSON"):
         reg.register("t1", input_schema="{not json")
     with pytest.raises(ValueError, match="input_schema must be a JSON Schema object"):

@@ -284,3 +284,29 @@ impl Drop for McpServerHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_server_thread_still_marks_the_server_stopped() {
+        let stopped = Arc::new((Mutex::new(false), Condvar::new()));
+        let done = stopped.clone();
+        let thread = std::thread::spawn(move || {
+            let _stopped = StoppedOnDrop(done);
+            panic!("planted: the server thread dies");
+        });
+        assert!(thread.join().is_err());
+        let handle = McpServerHandle {
+            local_addr: ([127, 0, 0, 1], 0).into(),
+            stop: Mutex::new(None),
+            thread: Mutex::new(None),
+            stopped,
+        };
+        assert!(handle.is_stopped());
+        // Neither waits forever.
+        handle.wait();
+        handle.shutdown().unwrap();
+    }
+}
