@@ -1,8 +1,10 @@
 //! The `/mcp` endpoint: transport rules of MCP Streamable HTTP (session era, 2025-03-26 … 2025-11-25).
 //!
 //! `POST` carries JSON-RPC messages, `GET` opens the session's SSE stream, `DELETE` ends the session.
-//! Transport-level rejections (origin, body size, session, protocol version) are decided here before
-//! any method runs; method dispatch is in [`dispatch`].
+//! Transport-level rejections (host and origin, media type, body size and deadline, batch length,
+//! session, protocol version) are decided here before any method runs; method dispatch is in
+//! [`dispatch`]. Responses are held to `max_response_bytes` while they are serialized, and every
+//! request holds its session busy, so it is never evicted mid-request.
 
 use std::convert::Infallible;
 use std::sync::Arc;
