@@ -16,6 +16,7 @@
 
 mod auth;
 mod endpoint;
+mod process;
 mod render;
 mod tools;
 
@@ -263,6 +264,12 @@ impl ServerMetrics {
             metrics.tools.register(&metrics.families, name, false);
         }
         Ok(metrics)
+    }
+
+    /// Adds the standard `process_*` metrics of this process to the exposition (Linux; a no-op
+    /// elsewhere, see [`process`]). Returns `true` when they will be exported.
+    pub(crate) fn export_process_metrics(&self) -> Result<bool, MetricsError> {
+        Ok(process::register(&self.prometheus)?)
     }
 
     /// A tool finished (`tool` is `None` when the client named no registered tool).

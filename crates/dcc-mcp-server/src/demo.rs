@@ -13,8 +13,35 @@ pub(crate) const MAX_SLEEP_MS: u64 = 600_000;
 /// Number of progress reports a `sleep` job sends.
 pub(crate) const SLEEP_STEPS: u64 = 5;
 
+/// The demo tools, in the order `--demo-tools` registers them.
+pub(crate) const NAMES: [&str; 4] = ["echo", "add", "fail", "sleep"];
+
 /// Register `echo`, `add`, `fail` and `sleep`.
+#[cfg(test)]
 pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
+    register_only(registry, &NAMES)
+}
+
+/// Register the demo tools named in `only` (each one of [`NAMES`]; `--demo-tool NAME`). This is how
+/// one binary plays differently equipped DCC hosts, e.g. in the fleet test.
+pub(crate) fn register_only(registry: &ToolRegistry, only: &[&str]) -> Result<(), RegistryError> {
+    let wanted = |name: &str| only.contains(&name);
+    if wanted("echo") {
+        register_echo(registry)?;
+    }
+    if wanted("add") {
+        register_add(registry)?;
+    }
+    if wanted("fail") {
+        register_fail(registry)?;
+    }
+    if wanted("sleep") {
+        register_sleep(registry)?;
+    }
+    Ok(())
+}
+
+fn register_echo(registry: &ToolRegistry) -> Result<(), RegistryError> {
     registry.register_with_handler(
         ToolSpec::new("echo")
             .description("Return the `text` argument unchanged.")
@@ -29,7 +56,10 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
                 .cloned()
                 .unwrap_or(Value::String(String::new())))
         }),
-    )?;
+    )
+}
+
+fn register_add(registry: &ToolRegistry) -> Result<(), RegistryError> {
     registry.register_with_handler(
         ToolSpec::new("add")
             .description("Add two numbers `a` and `b`.")
@@ -39,13 +69,19 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
                 "required": ["a", "b"]
             })),
         Arc::new(|args: Value, _ctx: &ToolContext| add(&args)),
-    )?;
+    )
+}
+
+fn register_fail(registry: &ToolRegistry) -> Result<(), RegistryError> {
     registry.register_with_handler(
         ToolSpec::new("fail")
             .description("Always fails: returns an error result (isError: true).")
             .input_schema(json!({"type": "object"})),
         Arc::new(|_args: Value, _ctx: &ToolContext| Err(ToolError::from("fail always fails"))),
-    )?;
+    )
+}
+
+fn register_sleep(registry: &ToolRegistry) -> Result<(), RegistryError> {
     registry.register_with_handler(
         ToolSpec::new("sleep")
             .description("Async job: sleep `ms` milliseconds, reporting progress; returns {\"slept_ms\": ms}.")
@@ -115,6 +151,14 @@ mod tests {
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
         assert_eq!(names, ["add", "echo", "fail", "sleep"]);
         assert!(register(&registry).is_err());
+    }
+
+    #[test]
+    fn register_only_picks_a_subset() {
+        let registry = ToolRegistry::new();
+        register_only(&registry, &["sleep", "echo"]).unwrap();
+        let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
+        assert_eq!(names, ["echo", "sleep"]);
     }
 
     #[test]

@@ -30,6 +30,11 @@ struct Cli {
     /// Serve the demo tools echo, add, fail and sleep.
     #[arg(long)]
     demo_tools: bool,
+    /// Serve only this demo tool (repeatable; one of echo, add, fail, sleep). Lets one binary play
+    /// DCC hosts with different tool sets.
+    #[arg(long = "demo-tool", value_name = "NAME", conflicts_with = "demo_tools",
+          value_parser = clap::builder::PossibleValuesParser::new(demo::NAMES))]
+    demo_tool: Vec<String>,
     /// Additional allowed Origin (repeatable); `*` allows any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
@@ -47,6 +52,9 @@ struct Cli {
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
+    /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
+    #[arg(long, requires = "prometheus")]
+    no_process_metrics: bool,
 }
 
 fn parse_credentials(text: &str) -> Result<BasicAuth, String> {
@@ -76,6 +84,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         allowed_origins: cli.allowed_origins.clone(),
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
+        enable_process_metrics: !cli.no_process_metrics,
         ..McpHttpConfig::default()
     })
 }
@@ -119,9 +128,12 @@ async fn shutdown_signal() {
 fn run(cli: Cli) -> Result<(), String> {
     let config = config_from(&cli)?;
     let registry = ToolRegistry::new();
-    if cli.demo_tools {
-        demo::register(&registry).map_err(|error| error.to_string())?;
-    }
+    let demo_tools: Vec<&str> = if cli.demo_tools {
+        demo::NAMES.to_vec()
+    } else {
+        cli.demo_tool.iter().map(String::as_str).collect()
+    };
+    demo::register_only(&registry, &demo_tools).map_err(|error| error.to_string())?;
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
     say(&format!("dcc-mcp-server listening on {}", handle.mcp_url()));
@@ -191,5 +203,24 @@ mod tests {
         assert_eq!(config.server_name, "maya");
         assert!(config.enable_prometheus);
         assert_eq!(config.prometheus_basic_auth, Some(BasicAuth::new("u", "p")));
+        assert!(config.enable_process_metrics);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
+        assert!(!config_from(&cli).unwrap().enable_process_metrics);
+    }
+
+    #[test]
+    fn demo_tool_is_repeatable_and_checked() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--demo-tool",
+            "echo",
+            "--demo-tool",
+            "sleep",
+        ]);
+        assert_eq!(cli.demo_tool, ["echo", "sleep"]);
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--demo-tool", "nope"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dcc-mcp-server", "--demo-tools", "--demo-tool", "echo"]).is_err()
+        );
     }
 }

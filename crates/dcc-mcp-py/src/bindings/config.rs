@@ -92,6 +92,7 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        enable_process_metrics = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,12 +111,14 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        enable_process_metrics: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
             host: host.to_owned(),
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            enable_process_metrics,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -204,6 +207,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_prometheus(&mut self, value: bool) {
         self.inner.enable_prometheus = value;
+    }
+
+    /// With `enable_prometheus`, also export the hosting process's `process_*` metrics (default
+    /// `True`; Linux only, accepted and without effect on other platforms).
+    #[getter]
+    fn enable_process_metrics(&self) -> bool {
+        self.inner.enable_process_metrics
+    }
+    #[setter]
+    fn set_enable_process_metrics(&mut self, value: bool) {
+        self.inner.enable_process_metrics = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -329,7 +343,7 @@ impl PyMcpHttpConfig {
         let origins: Vec<String> = c.allowed_origins.iter().map(|o| py_repr_str(o)).collect();
         format!(
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
-             enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
+             enable_prometheus={}, enable_process_metrics={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
              job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
             py_repr_str(&c.host),
@@ -337,6 +351,7 @@ impl PyMcpHttpConfig {
             py_repr_str(&c.server_name),
             py_repr_str(&c.server_version),
             if c.enable_prometheus { "True" } else { "False" },
+            if c.enable_process_metrics { "True" } else { "False" },
             auth,
             c.request_timeout.as_secs_f64(),
             c.session_ttl.as_secs_f64(),
