@@ -343,15 +343,15 @@ impl PyMcpHttpConfig {
         let origins: Vec<String> = c.allowed_origins.iter().map(|o| py_repr_str(o)).collect();
         format!(
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
-             enable_prometheus={}, enable_process_metrics={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
+             enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
+             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], \
+             enable_process_metrics={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
             py_repr_str(&c.server_version),
             if c.enable_prometheus { "True" } else { "False" },
-            if c.enable_process_metrics { "True" } else { "False" },
             auth,
             c.request_timeout.as_secs_f64(),
             c.session_ttl.as_secs_f64(),
@@ -362,6 +362,7 @@ impl PyMcpHttpConfig {
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
+            if c.enable_process_metrics { "True" } else { "False" },
         )
     }
 }
