@@ -426,6 +426,33 @@ def exported_names(prom: str) -> set:
     return set(resp.json()["data"])
 
 
+def test_dashboard_is_import_ready() -> None:
+    """The structure Grafana's importer relies on: unique panel ids, unique query refIds per panel,
+    panels inside the 24-column grid and not overlapping, every query on the data-source variable."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    assert dashboard["id"] is None and dashboard["uid"] and dashboard["title"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), ids
+    cells = set()
+    for panel in dashboard["panels"]:
+        g = panel["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, panel["title"]
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+        if panel["type"] == "row":
+            continue
+        refs = [t["refId"] for t in panel["targets"]]
+        assert refs and len(refs) == len(set(refs)), panel["title"]
+        for t in panel["targets"]:
+            assert t["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+            assert t["expr"].strip(), panel["title"]
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            assert variable["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, variable["name"]
+            assert variable["query"]["query"] == variable["definition"], variable["name"]
+
+
 def test_every_dashboard_query_returns_data(fleet: Fleet) -> None:
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     assert isinstance(dashboard["schemaVersion"], int) and dashboard["schemaVersion"] >= 39
