@@ -541,6 +541,13 @@ mod tests {
         let series = r#"dcc_mcp_tool_calls_total{status="success",tool="x"}"#;
         assert_eq!(line_value(&ta, series), Some(1.0));
         assert_eq!(line_value(&tb, series), None);
-        assert!(prometheus::default_registry().gather().is_empty());
+        // The crate puts its own process collector in its default registry (`process` feature);
+        // nothing of ours may be there.
+        let names: Vec<String> = prometheus::default_registry()
+            .gather()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("process_")), "{names:?}");
     }
 }
