@@ -30,6 +30,10 @@ struct Cli {
     /// Serve the demo tools echo, add, fail and sleep.
     #[arg(long)]
     demo_tools: bool,
+    /// Execution kind of the non-blocking demo tools (echo, add, fail): `inline` runs them on the
+    /// I/O worker, `worker` on the blocking worker threads (to compare the two paths).
+    #[arg(long, value_enum, default_value_t = demo::DemoHandlers::Inline, requires = "demo_tools")]
+    demo_handlers: demo::DemoHandlers,
     /// Additional allowed Origin (repeatable); `*` allows any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
@@ -120,7 +124,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let config = config_from(&cli)?;
     let registry = ToolRegistry::new();
     if cli.demo_tools {
-        demo::register(&registry).map_err(|error| error.to_string())?;
+        demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
