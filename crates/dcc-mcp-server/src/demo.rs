@@ -37,7 +37,7 @@ impl DemoHandlers {
     }
 }
 
-/// Register `echo`, `add`, `fail` and `sleep`; `kind` is the execution kind of the first three.
+/// Register `echo`, `add`, `fail`, `sleep` and `block`; `kind` is the execution kind of the first three.
 pub(crate) fn register(registry: &ToolRegistry, kind: DemoHandlers) -> Result<(), RegistryError> {
     registry.register_with(
         ToolSpec::new("echo")
@@ -76,7 +76,25 @@ pub(crate) fn register(registry: &ToolRegistry, kind: DemoHandlers) -> Result<()
             .execution(Execution::Async),
         Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
     )?;
+    registry.register_with(
+        ToolSpec::new("block")
+            .description("Sync worker tool: block a worker thread for `ms` milliseconds, ignoring cancellation (a runaway handler).")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
+                "required": ["ms"]
+            })),
+        Handler::worker(|args: Value, _ctx: &ToolContext| block(&args)),
+    )?;
     Ok(())
+}
+
+fn block(args: &Value) -> Result<Value, ToolError> {
+    let ms = args["ms"]
+        .as_u64()
+        .ok_or_else(|| ToolError::from("ms must be a non-negative integer"))?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(json!({ "blocked_ms": ms }))
 }
 
 fn echo(args: &Value) -> Result<Value, ToolError> {
@@ -143,7 +161,7 @@ mod tests {
         let registry = ToolRegistry::new();
         register(&registry, DemoHandlers::Inline).unwrap();
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
-        assert_eq!(names, ["add", "echo", "fail", "sleep"]);
+        assert_eq!(names, ["add", "block", "echo", "fail", "sleep"]);
         assert!(register(&registry, DemoHandlers::Worker).is_err());
     }
 
