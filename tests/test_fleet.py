@@ -389,6 +389,21 @@ def test_exact_totals_on_scraper_federation_and_remote_write(fleet: Fleet) -> No
     assert by_label(fleet.prom_a, "sum(dcc_mcp_jobs_in_flight)", "") == {"": 0.0}
 
 
+def test_rules_load_and_evaluate_on_a(fleet: Fleet) -> None:
+    """Prometheus 2.42 loads every rule of docs/ops/dcc-mcp.rules.yml and evaluates it without error."""
+    expected = recorded_names() | set(re.findall(r"^\s*- alert: (\S+)\s*$", RULES.read_text(encoding="utf-8"), flags=re.M))
+
+    def evaluated() -> Optional[List[Dict[str, Any]]]:
+        resp = httpx.get(f"{fleet.prom_a}/api/v1/rules", timeout=10)
+        resp.raise_for_status()
+        rules = [r for g in resp.json()["data"]["groups"] for r in g["rules"]]
+        return rules if rules and all(r.get("lastEvaluation", "").startswith("2") for r in rules) else None
+
+    rules = wait_until("every rule evaluated once", evaluated, timeout=HANG_GUARD_SECONDS)
+    assert {r["name"] for r in rules} == expected
+    assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+
+
 # ------------------------------------------------------------------------------------------------
 # The dashboard
 
