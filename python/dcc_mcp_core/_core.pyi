@@ -36,6 +36,7 @@ class McpHttpConfig:
         job_queue_capacity: Optional[int] = None,
         job_concurrency: Optional[int] = None,
         allowed_origins: Optional[Sequence[str]] = None,
+        enable_process_metrics: bool = True,
     ) -> None: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -47,6 +48,9 @@ class McpHttpConfig:
     """``serverInfo.version`` reported to MCP clients (default: the package version)."""
     enable_prometheus: bool
     """Serve ``GET /metrics`` (needs ``"prometheus"`` in ``FEATURES``; accepted and ignored without it)."""
+    enable_process_metrics: bool
+    """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
+    Linux only: accepted and without effect on Windows and macOS)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float

@@ -91,6 +91,16 @@ pub struct McpHttpConfig {
     pub job_queue_capacity: usize,
     /// How many async jobs run at the same time.
     pub job_concurrency: usize,
+    /// Most blocking ([`Handler::Worker`](crate::Handler::Worker)) handlers of sync calls running at
+    /// once. A handler that outlives `request_timeout` keeps its slot until it returns, so runaway
+    /// handlers cannot take more threads than this.
+    pub sync_concurrency: usize,
+    /// How long a sync call waits for a free worker before it is answered "server busy" (an
+    /// `isError` result, counted as `dcc_mcp_rejected_total{reason="busy"}`).
+    pub sync_queue_wait: Duration,
+    /// Runs [`Handler::MainThread`](crate::Handler::MainThread) tools: the host pumps it from its
+    /// main thread. `None`: such tools answer an `isError` result saying no executor is configured.
+    pub main_thread_executor: Option<crate::MainThreadExecutor>,
     /// Extra allowed `Origin` values (e.g. `https://studio.example`); `*` allows any origin.
     /// Localhost origins are always allowed when the server is bound to a loopback address.
     pub allowed_origins: Vec<String>,
@@ -98,6 +108,10 @@ pub struct McpHttpConfig {
     pub enable_prometheus: bool,
     /// Optional Basic-auth credentials guarding `/metrics`.
     pub prometheus_basic_auth: Option<BasicAuth>,
+    /// With `enable_prometheus`, also export the standard `process_*` metrics of the hosting process
+    /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
+    /// default. Linux only: on other platforms this is accepted and nothing is added.
+    pub enable_process_metrics: bool,
 }
 
 impl Default for McpHttpConfig {
@@ -121,9 +135,13 @@ impl Default for McpHttpConfig {
             write_timeout: Duration::from_secs(30),
             job_queue_capacity: 64,
             job_concurrency: 4,
+            sync_concurrency: crate::dispatch::DEFAULT_SYNC_CONCURRENCY,
+            sync_queue_wait: crate::dispatch::DEFAULT_SYNC_QUEUE_WAIT,
+            main_thread_executor: None,
             allowed_origins: Vec::new(),
             enable_prometheus: false,
             prometheus_basic_auth: None,
+            enable_process_metrics: true,
         }
     }
 }
@@ -144,6 +162,7 @@ impl McpHttpConfig {
             ("shutdown_timeout", self.shutdown_timeout),
             ("body_read_timeout", self.body_read_timeout),
             ("write_timeout", self.write_timeout),
+            ("sync_queue_wait", self.sync_queue_wait),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { field });
@@ -158,6 +177,7 @@ impl McpHttpConfig {
             ("max_connections", self.max_connections),
             ("job_queue_capacity", self.job_queue_capacity),
             ("job_concurrency", self.job_concurrency),
+            ("sync_concurrency", self.sync_concurrency),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -185,6 +205,17 @@ impl McpHttpConfig {
             }
         }
         Ok(())
+    }
+
+    /// Most blocking threads this server's handlers can hold at once: the sync-call workers plus the
+    /// job workers (each job holds a `job_concurrency` permit while its handler runs), plus a margin.
+    pub(crate) fn max_blocking_threads(&self) -> usize {
+        let jobs = if cfg!(feature = "workflow") {
+            self.job_concurrency
+        } else {
+            0
+        };
+        self.sync_concurrency.saturating_add(jobs).saturating_add(4)
     }
 
     /// True when `host` names a loopback interface.

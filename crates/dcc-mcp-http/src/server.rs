@@ -103,6 +103,7 @@ impl McpHttpServer {
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .max_blocking_threads(config.max_blocking_threads())
             .thread_name("dcc-mcp-http")
             .build()
             .map_err(ServerError::Runtime)?;
@@ -144,6 +145,7 @@ impl McpHttpServer {
                     serve(listener, router, timeouts, stop, shutdown, recorder).await;
                     sweeper.abort();
                 });
+                state.dispatch.close();
                 // Jobs queued during the drain are cancelled too.
                 #[cfg(feature = "workflow")]
                 state.jobs.cancel_all();

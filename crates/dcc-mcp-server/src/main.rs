@@ -1,5 +1,5 @@
 //! `dcc-mcp-server`: serve MCP tools over Streamable HTTP (and, with `--prometheus`, metrics at
-//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail` and `sleep`,
+//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep` and `block`,
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod demo;
@@ -28,9 +28,27 @@ struct Cli {
     /// Server name reported to clients.
     #[arg(long, default_value = "dcc-mcp")]
     server_name: String,
-    /// Serve the demo tools echo, add, fail and sleep.
+    /// Serve the demo tools echo, add, fail, sleep and block.
     #[arg(long)]
     demo_tools: bool,
+    /// Serve only this demo tool (repeatable; one of echo, add, fail, sleep, block). Lets one
+    /// binary play DCC hosts with different tool sets.
+    #[arg(long = "demo-tool", value_name = "NAME", conflicts_with = "demo_tools",
+          value_parser = clap::builder::PossibleValuesParser::new(demo::NAMES))]
+    demo_tool: Vec<String>,
+    /// Execution kind of the non-blocking demo tools (echo, add, fail): `inline` runs them on the
+    /// I/O worker, `worker` on the blocking worker threads (to compare the two paths).
+    #[arg(long, value_enum, default_value_t = demo::DemoHandlers::Inline, requires = "demo_tools")]
+    demo_handlers: demo::DemoHandlers,
+    /// Deadline of one synchronous tool call, in milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_ms: Option<u64>,
+    /// Most blocking (worker) handlers of sync calls running at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    sync_concurrency: Option<u64>,
+    /// How long a sync call waits for a free worker before "server busy", in milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    sync_queue_wait_ms: Option<u64>,
     /// Additional allowed Origin (repeatable); `*` allows any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
@@ -78,6 +96,9 @@ struct Cli {
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
+    /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
+    #[arg(long, requires = "prometheus")]
+    no_process_metrics: bool,
 }
 
 fn parse_credentials(text: &str) -> Result<BasicAuth, String> {
@@ -100,14 +121,22 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         }
         (None, None) => None,
     };
+    let defaults = McpHttpConfig::default();
+    let millis = |ms: Option<u64>, default| ms.map_or(default, Duration::from_millis);
     let mut config = McpHttpConfig {
+        request_timeout: millis(cli.request_timeout_ms, defaults.request_timeout),
+        sync_concurrency: cli.sync_concurrency.map_or(defaults.sync_concurrency, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        sync_queue_wait: millis(cli.sync_queue_wait_ms, defaults.sync_queue_wait),
         host: cli.host.clone(),
         port: cli.port,
         server_name: cli.server_name.clone(),
         allowed_origins: cli.allowed_origins.clone(),
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
-        ..McpHttpConfig::default()
+        enable_process_metrics: !cli.no_process_metrics,
+        ..defaults
     };
     let counts = [
         (cli.max_sessions, &mut config.max_sessions),
@@ -193,7 +222,11 @@ fn run(cli: Cli) -> Result<(), String> {
     let config = config_from(&cli)?;
     let registry = ToolRegistry::new();
     if cli.demo_tools {
-        demo::register(&registry).map_err(|error| error.to_string())?;
+        demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
+    } else {
+        let only: Vec<&str> = cli.demo_tool.iter().map(String::as_str).collect();
+        demo::register_only(&registry, cli.demo_handlers, &only)
+            .map_err(|error| error.to_string())?;
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
@@ -264,5 +297,24 @@ mod tests {
         assert_eq!(config.server_name, "maya");
         assert!(config.enable_prometheus);
         assert_eq!(config.prometheus_basic_auth, Some(BasicAuth::new("u", "p")));
+        assert!(config.enable_process_metrics);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
+        assert!(!config_from(&cli).unwrap().enable_process_metrics);
+    }
+
+    #[test]
+    fn demo_tool_is_repeatable_and_checked() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--demo-tool",
+            "echo",
+            "--demo-tool",
+            "sleep",
+        ]);
+        assert_eq!(cli.demo_tool, ["echo", "sleep"]);
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--demo-tool", "nope"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dcc-mcp-server", "--demo-tools", "--demo-tool", "echo"]).is_err()
+        );
     }
 }

@@ -98,6 +98,7 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        enable_process_metrics = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -122,12 +123,14 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        enable_process_metrics: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
             host: host.to_owned(),
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            enable_process_metrics,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -234,6 +237,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_prometheus(&mut self, value: bool) {
         self.inner.enable_prometheus = value;
+    }
+
+    /// With `enable_prometheus`, also export the hosting process's `process_*` metrics (default
+    /// `True`; Linux only, accepted and without effect on other platforms).
+    #[getter]
+    fn enable_process_metrics(&self) -> bool {
+        self.inner.enable_process_metrics
+    }
+    #[setter]
+    fn set_enable_process_metrics(&mut self, value: bool) {
+        self.inner.enable_process_metrics = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -431,7 +445,8 @@ impl PyMcpHttpConfig {
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
              max_sessions_per_client={}, max_batch_messages={}, max_response_bytes={}, \
              max_connections={}, body_read_timeout={:?}, write_timeout={:?}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
+             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], \
+             enable_process_metrics={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -453,6 +468,7 @@ impl PyMcpHttpConfig {
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
+            if c.enable_process_metrics { "True" } else { "False" },
         )
     }
 }
