@@ -419,6 +419,7 @@ def test_initialize_past_max_sessions_is_an_mcp_error_for_the_sdk(start_server, 
     from mcp import Client
     from mcp.shared.exceptions import MCPError
 
+    # The SDK holds its session's GET stream open: the session is busy, so it is not evicted.
     running = start_server(tools={"ping_tool": lambda a: "pong"}, max_sessions=1)
 
     async def body() -> None:
@@ -430,7 +431,7 @@ def test_initialize_past_max_sessions_is_an_mcp_error_for_the_sdk(start_server, 
             assert error is not None, repr(excinfo.value)
             assert error.code == -32000
             assert error.message == (
-                "Service Unavailable: too many sessions (max_sessions = 1); "
+                "Service Unavailable: too many sessions (max_sessions = 1) and every one is busy; "
                 "end unused sessions with DELETE /mcp or retry later"
             )
             assert result_text(await first.call_tool("ping_tool", {})) == "pong"
