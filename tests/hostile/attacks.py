@@ -104,7 +104,13 @@ def session_lockout(server: Server, stop: threading.Event, pings: int = 4) -> Di
         ids: List[str] = []
         with http_client(source, timeout=30.0) as client:
             while not stop.is_set():
-                response = client.post(server.url, headers={"Accept": ACCEPT}, json=initialize_message())
+                try:
+                    response = client.post(server.url, headers={"Accept": ACCEPT}, json=initialize_message())
+                except httpx.HTTPError:
+                    # An attacker keeps going when a connection drops; counted, not fatal.
+                    with lock:
+                        statuses["connection_error"] += 1
+                    continue
                 with lock:
                     statuses[response.status_code] += 1
                 if response.status_code == 200:
@@ -117,11 +123,16 @@ def session_lockout(server: Server, stop: threading.Event, pings: int = 4) -> Di
                         else:
                             sock.close()
                 for session_id in random.sample(ids, min(pings, len(ids))):
-                    reply = client.post(
-                        server.url,
-                        headers={"Accept": ACCEPT, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": PROTOCOL},
-                        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                    )
+                    try:
+                        reply = client.post(
+                            server.url,
+                            headers={"Accept": ACCEPT, "Mcp-Session-Id": session_id, "MCP-Protocol-Version": PROTOCOL},
+                            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                        )
+                    except httpx.HTTPError:
+                        with lock:
+                            ping_statuses["connection_error"] += 1
+                        continue
                     with lock:
                         ping_statuses[reply.status_code] += 1
                     if reply.status_code == 404:

@@ -54,10 +54,12 @@ class Server:
 
     def __init__(self, flags: Sequence[str] = (), env: Optional[Dict[str, str]] = None):
         cmd = [str(SERVER_BIN), "--demo-tools", "--prometheus", "--port", "0", *flags]
+        # DCC_MCP_HOSTILE_LOG=path keeps the server's log (warnings and panics) for a post-mortem.
+        log = os.environ.get("DCC_MCP_HOSTILE_LOG")
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=open(log, "a") if log else subprocess.DEVNULL,
             text=True,
             env={**os.environ, "RUST_LOG": "warn", **(env or {})},
         )
