@@ -80,11 +80,31 @@ RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
 
 # ---------------------------------------------------------------------------------------------
 if [ $quick = 0 ]; then
-    step "Python package + end-to-end suite"
+    # The path users take: `maturin build` the wheel (abi3: one wheel for every CPython >= 3.9),
+    # install it into a fresh virtual environment, and run the suite against that installed copy.
+    # (`maturin develop` into .venv stays the development loop, see docs/guide/python.md.)
+    step "Python package: build the abi3 wheel, install it into a fresh venv"
     cargo build -p dcc-mcp-server
-    maturin develop --features python-bindings,ext-module,workflow,prometheus
+    wheels="$root/target/wheels"
+    rm -rf "$wheels"
+    maturin build --features python-bindings,ext-module,workflow,prometheus --out "$wheels"
+    wheel=$(ls "$wheels"/dcc_mcp_core-*.whl)
+    case "$(basename "$wheel")" in
+        *-abi3-*.whl) echo "ok: $(basename "$wheel")" ;;
+        *) echo "FAIL: the wheel is not abi3: $(basename "$wheel")" >&2; exit 1 ;;
+    esac
+    wheel_venv="$root/target/wheel-venv"
+    rm -rf "$wheel_venv"
+    "$venv/bin/python" -m venv "$wheel_venv"
+    "$wheel_venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$wheel_venv/bin/python" -m pip install -q -r "$root/tests/requirements.txt" "$wheel"
+
+    step "Python end-to-end suite against the installed wheel"
     export DCC_MCP_SERVER_BIN="$root/target/debug/dcc-mcp-server"
-    python -m pytest -q tests
+    # Run from outside the checkout and make conftest.py refuse any dcc_mcp_core that is not the
+    # one installed in $wheel_venv (python/ must never be what the tests import).
+    (cd "$wheel_venv" && DCC_MCP_EXPECT_INSTALLED_IN="$wheel_venv" \
+        "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" "$root/tests")
 fi
 
 printf '\nall checks passed\n'

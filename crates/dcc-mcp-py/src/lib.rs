@@ -23,6 +23,9 @@
 //! | `workflow` | `execution="async"` tools run as long-running jobs (`dcc-mcp-http/workflow`) |
 //! | `prometheus` | `GET /metrics` on the server's router (`dcc-mcp-http/prometheus`) |
 //!
+//! The module is always built for CPython's stable ABI with a 3.9 floor (pyo3's `abi3-py39`, set on
+//! the dependency in `Cargo.toml`): one `cp39-abi3` wheel serves every DCC's Python.
+//!
 //! `ext-module` does not enable pyo3's `extension-module` feature, which pyo3 deprecated: maturin
 //! (>= 1.9.4) sets `PYO3_BUILD_EXTENSION_MODULE` itself, which keeps the module from linking libpython.
 
