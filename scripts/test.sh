@@ -51,6 +51,25 @@ if [ $quick = 0 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Most DCC seats run Windows or macOS: keep the product crates compiling there. `cargo check` needs
+# only the target's standard library (no linker, no SDK); the Python crate needs no cross
+# interpreter because it is built for the stable ABI (abi3-py39). Own target dir: these builds
+# share nothing with the host ones.
+step "cross-platform cargo check: Windows (x86_64-pc-windows-gnu), macOS (x86_64-apple-darwin)"
+cross_features=dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow
+cross_features=$cross_features,dcc-mcp-py/python-bindings,dcc-mcp-py/ext-module,dcc-mcp-py/workflow,dcc-mcp-py/prometheus
+for target in x86_64-pc-windows-gnu x86_64-apple-darwin; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target" \
+        && ! rustup target add "$target"; then
+        echo "SKIPPED: cross-platform check for $target: 'rustup target add $target' failed" >&2
+        continue
+    fi
+    CARGO_TARGET_DIR="$root/target/cross" cargo check --target "$target" \
+        -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server -p dcc-mcp-py --features "$cross_features"
+    echo "ok: product crates check for $target"
+done
+
+# ---------------------------------------------------------------------------------------------
 step "feature gate: no prometheus crate without the feature"
 for pkg in dcc-mcp-telemetry dcc-mcp-http; do
     if cargo tree -p "$pkg" -e normal --prefix none | grep -E '^prometheus v' >/dev/null; then
