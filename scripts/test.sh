@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs format and lint
-# checks, the Rust tests (with and without the optional features), the loom models, and the Python
-# suite (pytest, the official MCP client, a real Prometheus server).
+# checks, cross-platform `cargo check`s (Windows, macOS), the Rust tests (with and without the optional
+# features), the loom models, the Python suite against the installed abi3 wheel (pytest, the official
+# MCP client, a real Prometheus server) and the official MCP conformance suite (npm).
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh --quick    skip clippy and the end-to-end Python suite
@@ -125,5 +126,10 @@ if [ $quick = 0 ]; then
     (cd "$wheel_venv" && DCC_MCP_EXPECT_INSTALLED_IN="$wheel_venv" \
         "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" "$root/tests")
 fi
+
+# ---------------------------------------------------------------------------------------------
+step "MCP conformance suite (@modelcontextprotocol/conformance) against dcc-mcp-server"
+cargo build -p dcc-mcp-server
+"$root/scripts/conformance.sh" "$root/target/debug/dcc-mcp-server"
 
 printf '\nall checks passed\n'
