@@ -3,7 +3,8 @@
 # Python echo handler under `loadgen` (docs/benchmarks.md, "abi3 vs cp311").
 #
 #   ./scripts/bench_abi3.sh        ROUNDS (default 5), SECONDS_PER_RUN (measured seconds per run,
-#                                  default 5), CONNECTIONS (default 8) from the environment
+#                                  default 5), CONNECTIONS (default 8) from the environment;
+#                                  REUSE_WHEELS=1 keeps the wheels of the previous run
 #
 # Both wheels are release builds of the same commit; the version-specific one is built from a copy of
 # HEAD with pyo3's `abi3-py39` feature removed. Each round runs both, alternating, and the figure is
@@ -23,14 +24,16 @@ step() { printf '\n==> %s\n' "$*"; }
 step "wheels: abi3 (the shipped build) and version-specific (abi3-py39 removed)"
 tool_venv="$out/tool-venv"
 [ -x "$tool_venv/bin/maturin" ] || { "$python" -m venv "$tool_venv"; "$tool_venv/bin/pip" install -q "maturin>=1.9.4,<2"; }
-rm -rf "$out/wheels" "$out/src-specific"
-"$tool_venv/bin/maturin" build --release -i "$tool_venv/bin/python" --out "$out/wheels/abi3"
-mkdir -p "$out/src-specific"
-git archive HEAD | tar -x -C "$out/src-specific"
-sed -i 's/features = \["macros", "abi3-py39"\]/features = ["macros"]/' "$out/src-specific/crates/dcc-mcp-py/Cargo.toml"
-grep -q 'features = \["macros"\]' "$out/src-specific/crates/dcc-mcp-py/Cargo.toml"
-(cd "$out/src-specific" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" \
-    "$tool_venv/bin/maturin" build --release -i "$tool_venv/bin/python" --out "$out/wheels/specific")
+if [ "${REUSE_WHEELS:-0}" != 1 ] || [ ! -d "$out/wheels/specific" ]; then
+    rm -rf "$out/wheels" "$out/src-specific"
+    "$tool_venv/bin/maturin" build --release -i "$tool_venv/bin/python" --out "$out/wheels/abi3"
+    mkdir -p "$out/src-specific"
+    git archive HEAD | tar -x -C "$out/src-specific"
+    sed -i 's/features = \["macros", "abi3-py39"\]/features = ["macros"]/' "$out/src-specific/crates/dcc-mcp-py/Cargo.toml"
+    grep -q 'features = \["macros"\]' "$out/src-specific/crates/dcc-mcp-py/Cargo.toml"
+    (cd "$out/src-specific" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" \
+        "$tool_venv/bin/maturin" build --release -i "$tool_venv/bin/python" --out "$out/wheels/specific")
+fi
 abi3_wheel=$(ls "$out"/wheels/abi3/*.whl)
 specific_wheel=$(ls "$out"/wheels/specific/*.whl)
 case "$abi3_wheel" in *-abi3-*) ;; *) echo "not an abi3 wheel: $abi3_wheel" >&2; exit 1 ;; esac
@@ -49,8 +52,8 @@ cargo build -q --release -p dcc-mcp-benches --bin loadgen
 loadgen="${CARGO_TARGET_DIR:-$root/target}/release/loadgen"
 
 cat >"$out/echo_server.py" <<'EOF'
-"""An MCP server whose `echo` tool is a Python function; prints its URL, serves until SIGINT."""
-import sys
+"""An MCP server whose `echo` tool is a Python function; prints its URL, serves until SIGTERM."""
+import signal
 
 from dcc_mcp_core import McpHttpConfig, McpHttpServer, ToolRegistry, _core
 
@@ -58,6 +61,14 @@ registry = ToolRegistry()
 registry.register("echo", description="Echo the arguments back", input_schema={"type": "object"})
 server = McpHttpServer(registry, McpHttpConfig(port=0))
 server.register_handler("echo", lambda arguments: arguments)
+
+
+def stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+# A background job of a non-interactive shell starts with SIGINT ignored: stop on SIGTERM instead.
+signal.signal(signal.SIGTERM, stop)
 with server.start() as handle:
     print(handle.mcp_url(), _core.__file__, flush=True)
     try:
@@ -69,11 +80,12 @@ EOF
 results="$out/results.jsonl"
 : >"$results"
 run_one() { # variant round
-    local variant=$1 round=$2 fifo="$out/server.out"
+    local variant=$1 round=$2 fifo="$out/server-$variant-$round.out"
+    rm -f "$fifo"  # the child truncates it only after the fork: never read a previous run's URL
     "$out/venv-$variant/bin/python" "$out/echo_server.py" >"$fifo" 2>"$out/server-$variant.err" &
     local pid=$! url=""
     for _ in $(seq 100); do
-        url=$(cut -d' ' -f1 "$fifo" 2>/dev/null | head -1)
+        url=$(grep -m1 ' ' "$fifo" 2>/dev/null | cut -d' ' -f1 || true)
         [ -n "$url" ] && break
         sleep 0.1
     done
@@ -81,7 +93,7 @@ run_one() { # variant round
     echo "round $round: $variant ($(cut -d' ' -f2 "$fifo" | xargs basename))"
     "$loadgen" --url "$url" --connections "$conns" --duration "$seconds" --warmup 1 \
         --label "$variant" --server-pid "$pid" | tee -a "$results"
-    kill -INT "$pid"
+    kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
 }
 for round in $(seq "$rounds"); do
