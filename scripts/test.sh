@@ -119,6 +119,9 @@ if [ $quick = 0 ]; then
     "$wheel_venv/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$wheel_venv/bin/python" -m pip install -q -r "$root/tests/requirements.txt" "$wheel"
 
+    step "type stubs match the installed module (mypy.stubtest)"
+    (cd "$wheel_venv" && "$wheel_venv/bin/python" -m mypy.stubtest dcc_mcp_core._core)
+
     step "Python end-to-end suite against the installed wheel"
     export DCC_MCP_SERVER_BIN="$root/target/debug/dcc-mcp-server"
     # Run from outside the checkout and make conftest.py refuse any dcc_mcp_core that is not the

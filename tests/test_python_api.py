@@ -29,6 +29,7 @@ from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_sess
 def test_package_exports_and_features():
     assert dcc_mcp_core.__all__ == [
         "FEATURES",
+        "MainThreadExecutor",
         "McpHttpConfig",
         "McpHttpServer",
         "McpServerHandle",

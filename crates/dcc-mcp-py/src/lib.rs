@@ -5,7 +5,9 @@
 //! between Python and Rust and manages the GIL:
 //!
 //! - Python tool handlers run on the server's blocking threads and take the GIL only for the call
-//!   itself and the conversion of its arguments and result. Recording metrics and answering
+//!   itself and the conversion of its arguments and result. With a `MainThreadExecutor` they run on
+//!   the host application's main thread instead, inside `pump()` (a thin layer over
+//!   `dcc_mcp_http::MainThreadExecutor`). Recording metrics and answering
 //!   `/metrics` never touch the GIL.
 //! - Binding the port, starting, waiting for and shutting down the server release the GIL
 //!   (`Python::detach`), so handlers keep running while the main thread waits, and `Ctrl-C`

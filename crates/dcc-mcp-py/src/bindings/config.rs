@@ -7,6 +7,7 @@ use pyo3::types::PyTuple;
 use dcc_mcp_http::McpHttpConfig;
 
 use super::errors::{config_error, invalid_value};
+use super::executor::PyMainThreadExecutor;
 use crate::convert::{self, py_repr_str};
 
 /// Server options. Every setter checks its value and raises `ValueError` with the reason.
@@ -92,6 +93,9 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        sync_concurrency = None,
+        sync_queue_wait = None,
+        main_thread_executor = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,6 +114,9 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        sync_concurrency: Option<i64>,
+        sync_queue_wait: Option<f64>,
+        main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -151,6 +158,13 @@ impl PyMcpHttpConfig {
         if let Some(v) = allowed_origins {
             inner.allowed_origins = v;
         }
+        if let Some(v) = sync_concurrency {
+            inner.sync_concurrency = count("sync_concurrency", v)?;
+        }
+        if let Some(v) = sync_queue_wait {
+            inner.sync_queue_wait = secs("sync_queue_wait", v)?;
+        }
+        inner.main_thread_executor = main_thread_executor.map(|e| e.inner.clone());
         inner.validate().map_err(config_error)?;
         Ok(Self { inner })
     }
@@ -320,6 +334,42 @@ impl PyMcpHttpConfig {
         self.update(|c| c.allowed_origins = value)
     }
 
+    /// Blocking (worker) handlers of sync calls running at once (default 32).
+    #[getter]
+    fn sync_concurrency(&self) -> usize {
+        self.inner.sync_concurrency
+    }
+    #[setter]
+    fn set_sync_concurrency(&mut self, value: i64) -> PyResult<()> {
+        let v = count("sync_concurrency", value)?;
+        self.update(|c| c.sync_concurrency = v)
+    }
+
+    /// Seconds a sync call waits for a free worker before it gets a "server busy" error (default 1).
+    #[getter]
+    fn sync_queue_wait(&self) -> f64 {
+        self.inner.sync_queue_wait.as_secs_f64()
+    }
+    #[setter]
+    fn set_sync_queue_wait(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("sync_queue_wait", value)?;
+        self.update(|c| c.sync_queue_wait = v)
+    }
+
+    /// The executor that runs main-thread handlers, or `None`. The returned object shares the queue
+    /// of the one assigned: pumping either runs the same calls.
+    #[getter]
+    fn main_thread_executor(&self) -> Option<PyMainThreadExecutor> {
+        self.inner
+            .main_thread_executor
+            .clone()
+            .map(|inner| PyMainThreadExecutor { inner })
+    }
+    #[setter]
+    fn set_main_thread_executor(&mut self, value: Option<PyRef<'_, PyMainThreadExecutor>>) {
+        self.inner.main_thread_executor = value.map(|e| e.inner.clone());
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         let auth = match &c.prometheus_basic_auth {
@@ -331,7 +381,8 @@ impl PyMcpHttpConfig {
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
              enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
+             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], sync_concurrency={}, \
+             sync_queue_wait={:?}, main_thread_executor={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -347,6 +398,12 @@ impl PyMcpHttpConfig {
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
+            c.sync_concurrency,
+            c.sync_queue_wait.as_secs_f64(),
+            match &c.main_thread_executor {
+                Some(e) => format!("MainThreadExecutor(queue_depth={})", e.queue_depth()),
+                None => "None".to_owned(),
+            },
         )
     }
 }
