@@ -480,3 +480,26 @@ def test_a_stopped_server_leaves_no_call_half_run(dcc):
     for i in (1, 2, 3):
         answer = answers[i]
         assert isinstance(answer, httpx.HTTPError) or answer.json()["result"]["isError"] is True, answer
+
+
+@needs_prometheus
+def test_a_call_cancelled_by_the_client_while_queued_never_runs(dcc):
+    ran: List[int] = []
+    handle, executor, host = dcc({"edit": lambda arguments: ran.append(1) or "done"})
+    host.pause()
+
+    async def flow(client: Any) -> Any:
+        call = asyncio.create_task(client.call_tool("edit", {}))
+        await wait_until(lambda: executor.queued == 1, "the call to queue")
+        call.cancel()  # the client sends notifications/cancelled for the request
+        await asyncio.gather(call, return_exceptions=True)
+        await wait_until(lambda: executor.queued == 0, "the cancelled call to leave the queue")
+        host.resume()
+        return await client.call_tool("edit", {})
+
+    after = in_session(handle.mcp_url(), flow)
+    assert after.is_error is False
+    assert ran == [1]  # only the second call ran
+    m = scrape(handle.metrics_url())
+    assert m.value("dcc_mcp_rejected_total", reason="expired_before_run") == 1
+    assert m.value("dcc_mcp_dispatch_wait_seconds_count", executor="main_thread") == 1
