@@ -42,6 +42,7 @@ class McpHttpConfig:
         job_queue_capacity: Optional[int] = None,
         job_concurrency: Optional[int] = None,
         allowed_origins: Optional[Sequence[str]] = None,
+        enable_process_metrics: bool = True,
         sync_concurrency: Optional[int] = None,
         sync_queue_wait: Optional[float] = None,
         main_thread_executor: Optional[MainThreadExecutor] = None,
@@ -56,6 +57,9 @@ class McpHttpConfig:
     """``serverInfo.version`` reported to MCP clients (default: the package version)."""
     enable_prometheus: bool
     """Serve ``GET /metrics`` (needs ``"prometheus"`` in ``FEATURES``; accepted and ignored without it)."""
+    enable_process_metrics: bool
+    """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
+    Linux only: accepted and without effect on Windows and macOS)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float

@@ -93,6 +93,7 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        enable_process_metrics = true,
         sync_concurrency = None,
         sync_queue_wait = None,
         main_thread_executor = None,
@@ -114,6 +115,7 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        enable_process_metrics: bool,
         sync_concurrency: Option<i64>,
         sync_queue_wait: Option<f64>,
         main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
@@ -123,6 +125,7 @@ impl PyMcpHttpConfig {
             host: host.to_owned(),
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            enable_process_metrics,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -218,6 +221,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_prometheus(&mut self, value: bool) {
         self.inner.enable_prometheus = value;
+    }
+
+    /// With `enable_prometheus`, also export the hosting process's `process_*` metrics (default
+    /// `True`; Linux only, accepted and without effect on other platforms).
+    #[getter]
+    fn enable_process_metrics(&self) -> bool {
+        self.inner.enable_process_metrics
+    }
+    #[setter]
+    fn set_enable_process_metrics(&mut self, value: bool) {
+        self.inner.enable_process_metrics = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -381,8 +395,9 @@ impl PyMcpHttpConfig {
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
              enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], sync_concurrency={}, \
-             sync_queue_wait={:?}, main_thread_executor={})",
+             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], \
+             enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
+             main_thread_executor={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -398,6 +413,7 @@ impl PyMcpHttpConfig {
             c.job_queue_capacity,
             c.job_concurrency,
             origins.join(", "),
+            if c.enable_process_metrics { "True" } else { "False" },
             c.sync_concurrency,
             c.sync_queue_wait.as_secs_f64(),
             match &c.main_thread_executor {
