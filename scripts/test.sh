@@ -128,7 +128,7 @@ if [ $quick = 0 ]; then
     (cd "$wheel_venv" && "$wheel_venv/bin/python" -m mypy.stubtest dcc_mcp_core._core)
 
     step "Python end-to-end suite against the installed wheel"
-    export DCC_MCP_SERVER_BIN="$root/target/debug/dcc-mcp-server"
+    export DCC_MCP_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
     # Run from outside the checkout and make conftest.py refuse any dcc_mcp_core that is not the
     # one installed in $wheel_venv (python/ must never be what the tests import).
     (cd "$wheel_venv" && DCC_MCP_EXPECT_INSTALLED_IN="$wheel_venv" \
@@ -138,6 +138,6 @@ fi
 # ---------------------------------------------------------------------------------------------
 step "MCP conformance suite (@modelcontextprotocol/conformance) against dcc-mcp-server"
 cargo build -p dcc-mcp-server
-"$root/scripts/conformance.sh" "$root/target/debug/dcc-mcp-server"
+"$root/scripts/conformance.sh" "${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
 
 printf '\nall checks passed\n'
