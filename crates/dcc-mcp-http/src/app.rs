@@ -27,7 +27,8 @@ impl AppState {
     pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
         let shutdown = CancellationToken::new();
         Self {
-            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone()),
+            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone())
+                .with_outbox_budget(config.max_outbox_bytes),
             #[cfg(feature = "workflow")]
             jobs: crate::jobs::JobManager::new(&config, recorder.clone(), shutdown.clone()),
             config,
