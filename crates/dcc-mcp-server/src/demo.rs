@@ -1,5 +1,6 @@
 //! Demo tools (`--demo-tools`): small, deterministic tools that exercise every result path of the
-//! server — text, structured numbers, tool errors, and an async job that reports progress.
+//! server — text, structured numbers, tool errors, an async job that reports progress, and a result of
+//! a chosen size (for the result budgets).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,13 @@ pub(crate) const MAX_SLEEP_MS: u64 = 600_000;
 /// Number of progress reports a `sleep` job sends.
 pub(crate) const SLEEP_STEPS: u64 = 5;
 
-/// Register `echo`, `add`, `fail` and `sleep`.
+/// How often `sleep` looks at `is_cancelled()` while it sleeps.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Largest `blob` the demo returns, in bytes.
+pub(crate) const MAX_BLOB_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Register `echo`, `add`, `fail`, `sleep` and `blob`.
 pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
     registry.register_with_handler(
         ToolSpec::new("echo")
@@ -57,7 +64,26 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
             .execution(Execution::Async),
         Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
     )?;
+    registry.register_with_handler(
+        ToolSpec::new("blob")
+            .description("Return a text of `bytes` letters x (at most 16 MiB).")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"bytes": {"type": "integer", "minimum": 0, "maximum": MAX_BLOB_BYTES}},
+                "required": ["bytes"]
+            })),
+        Arc::new(|args: Value, _ctx: &ToolContext| blob(&args)),
+    )?;
     Ok(())
+}
+
+fn blob(args: &Value) -> Result<Value, ToolError> {
+    let bytes = args["bytes"]
+        .as_u64()
+        .filter(|&bytes| bytes <= MAX_BLOB_BYTES)
+        .ok_or_else(|| ToolError::from("bytes must be an integer from 0 to 16777216"))?;
+    let len = usize::try_from(bytes).map_err(|_| ToolError::from("bytes is too large"))?;
+    Ok(Value::String("x".repeat(len)))
 }
 
 fn add(args: &Value) -> Result<Value, ToolError> {
@@ -80,10 +106,17 @@ fn sleep(args: &Value, ctx: &ToolContext) -> Result<Value, ToolError> {
     let step = Duration::from_millis(ms) / SLEEP_STEPS as u32;
     let total = ms as f64;
     for done in 1..=SLEEP_STEPS {
-        if ctx.is_cancelled() {
-            return Err(ToolError::from("sleep was cancelled"));
+        let until = std::time::Instant::now() + step;
+        loop {
+            if ctx.is_cancelled() {
+                return Err(ToolError::from("sleep was cancelled"));
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(CANCEL_POLL));
         }
-        std::thread::sleep(step);
         let progress = total * done as f64 / SLEEP_STEPS as f64;
         ctx.report_progress(
             progress,
@@ -113,8 +146,14 @@ mod tests {
         let registry = ToolRegistry::new();
         register(&registry).unwrap();
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
-        assert_eq!(names, ["add", "echo", "fail", "sleep"]);
+        assert_eq!(names, ["add", "blob", "echo", "fail", "sleep"]);
         assert!(register(&registry).is_err());
+    }
+
+    #[test]
+    fn blob_has_the_asked_size() {
+        assert_eq!(blob(&json!({"bytes": 3})).unwrap(), json!("xxx"));
+        assert!(blob(&json!({"bytes": MAX_BLOB_BYTES + 1})).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `dcc-mcp-server`: serve MCP tools over Streamable HTTP (and, with `--prometheus`, metrics at
-//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail` and `sleep`,
+//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep` and `blob`,
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod demo;
@@ -27,7 +27,7 @@ struct Cli {
     /// Server name reported to clients.
     #[arg(long, default_value = "dcc-mcp")]
     server_name: String,
-    /// Serve the demo tools echo, add, fail and sleep.
+    /// Serve the demo tools echo, add, fail, sleep and blob.
     #[arg(long)]
     demo_tools: bool,
     /// Additional allowed Origin (repeatable); `*` allows any.
@@ -47,6 +47,74 @@ struct Cli {
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
+    #[command(flatten)]
+    jobs: JobBudgets,
+}
+
+/// Job budgets; each flag left out keeps the `McpHttpConfig` default.
+#[derive(Debug, clap::Args)]
+struct JobBudgets {
+    /// Async jobs that may wait for a worker [default: 64].
+    #[arg(long, value_name = "N")]
+    job_queue_capacity: Option<usize>,
+    /// Async jobs running at once [default: 4].
+    #[arg(long, value_name = "N")]
+    job_concurrency: Option<usize>,
+    /// Queued plus running jobs of one session [default: 16].
+    #[arg(long, value_name = "N")]
+    max_jobs_per_session: Option<usize>,
+    /// Cancel a job still queued or running this many seconds after it was created [default: none].
+    #[arg(long, value_name = "SECONDS")]
+    job_deadline: Option<f64>,
+    /// Largest job result kept, in bytes [default: 4194304].
+    #[arg(long, value_name = "BYTES")]
+    max_job_result_bytes: Option<usize>,
+    /// Finished jobs kept for jobs.get [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_finished_jobs: Option<usize>,
+    /// Bytes of results kept by finished jobs [default: 67108864].
+    #[arg(long, value_name = "BYTES")]
+    max_finished_job_bytes: Option<usize>,
+    /// Largest result a completion notification carries, in bytes [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    max_notification_result_bytes: Option<usize>,
+    /// Bytes of notifications a session's outbox holds [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_outbox_bytes: Option<usize>,
+}
+
+impl JobBudgets {
+    /// Set the given budgets on `config` (validation happens in `McpHttpServer::new`).
+    fn apply(&self, config: &mut McpHttpConfig) -> Result<(), String> {
+        let fields = [
+            (&mut config.job_queue_capacity, self.job_queue_capacity),
+            (&mut config.job_concurrency, self.job_concurrency),
+            (&mut config.max_jobs_per_session, self.max_jobs_per_session),
+            (&mut config.max_job_result_bytes, self.max_job_result_bytes),
+            (&mut config.max_finished_jobs, self.max_finished_jobs),
+            (
+                &mut config.max_finished_job_bytes,
+                self.max_finished_job_bytes,
+            ),
+            (
+                &mut config.max_notification_result_bytes,
+                self.max_notification_result_bytes,
+            ),
+            (&mut config.max_outbox_bytes, self.max_outbox_bytes),
+        ];
+        for (field, value) in fields {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        if let Some(seconds) = self.job_deadline {
+            let deadline = std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+                format!("--job-deadline must be a positive number of seconds, got {seconds}")
+            })?;
+            config.job_deadline = Some(deadline);
+        }
+        Ok(())
+    }
 }
 
 fn parse_credentials(text: &str) -> Result<BasicAuth, String> {
@@ -69,7 +137,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         }
         (None, None) => None,
     };
-    Ok(McpHttpConfig {
+    let mut config = McpHttpConfig {
         host: cli.host.clone(),
         port: cli.port,
         server_name: cli.server_name.clone(),
@@ -77,7 +145,9 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
         ..McpHttpConfig::default()
-    })
+    };
+    cli.jobs.apply(&mut config)?;
+    Ok(config)
 }
 
 /// Print a status line; a closed stdout (the parent went away) must not abort a graceful shutdown.
@@ -191,5 +261,41 @@ mod tests {
         assert_eq!(config.server_name, "maya");
         assert!(config.enable_prometheus);
         assert_eq!(config.prometheus_basic_auth, Some(BasicAuth::new("u", "p")));
+        assert_eq!(config.job_deadline, None);
+        assert_eq!(
+            config.max_jobs_per_session,
+            McpHttpConfig::default().max_jobs_per_session
+        );
+    }
+
+    #[test]
+    fn job_budget_flags_map_to_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--job-concurrency",
+            "3",
+            "--max-jobs-per-session",
+            "2",
+            "--job-deadline",
+            "1.5",
+            "--max-job-result-bytes",
+            "1000",
+            "--max-outbox-bytes",
+            "5000",
+        ]);
+        let config = config_from(&cli).unwrap();
+        assert_eq!(config.job_concurrency, 3);
+        assert_eq!(config.max_jobs_per_session, 2);
+        assert_eq!(
+            config.job_deadline,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(config.max_job_result_bytes, 1000);
+        assert_eq!(config.max_outbox_bytes, 5000);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--job-deadline=-1"]);
+        assert_eq!(
+            config_from(&cli).unwrap_err(),
+            "--job-deadline must be a positive number of seconds, got -1"
+        );
     }
 }

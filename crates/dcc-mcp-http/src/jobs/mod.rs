@@ -119,6 +119,11 @@ struct Job {
     cancelled: Arc<AtomicBool>,
     /// Wakes the job's task when the job is cancelled, so a queued job leaves the queue at once.
     cancel: CancellationToken,
+    /// The job holds a queue slot (until it starts or leaves the queue); given back exactly once.
+    holds_queue_slot: AtomicBool,
+    /// The job holds one of its session's job slots (until its task ends or it is cancelled while
+    /// queued); given back exactly once.
+    holds_quota: AtomicBool,
     state: Mutex<JobState>,
 }
 
@@ -160,6 +165,20 @@ impl Job {
     fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
         self.cancel.cancel();
+    }
+
+    /// Give back the job's queue slot, if it still holds it.
+    fn leave_queue(&self, waiting: &AtomicUsize) {
+        if self.holds_queue_slot.swap(false, Ordering::AcqRel) {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Give back the job's session slot, if it still holds it.
+    fn release_quota(&self, session: &Session) {
+        if self.holds_quota.swap(false, Ordering::AcqRel) {
+            session.release_job();
+        }
     }
 }
 
@@ -359,6 +378,8 @@ impl JobManager {
                 created: Instant::now(),
                 cancelled: Arc::new(AtomicBool::new(false)),
                 cancel: CancellationToken::new(),
+                holds_queue_slot: AtomicBool::new(true),
+                holds_quota: AtomicBool::new(true),
                 state: Mutex::new(JobState {
                     status: JobStatus::Queued,
                     progress: None,
@@ -431,7 +452,33 @@ impl JobManager {
             .filter(|job| job.session_id == session.id() && job.request_key == request_key)
             .cloned()
             .collect();
-        matching.iter().filter(|job| cancel_job(job)).count()
+        matching
+            .iter()
+            .filter(|job| self.cancel(job, session))
+            .count()
+    }
+
+    /// Ask a job of `session` to stop: a queued job is `cancelled` at once and gives back its queue
+    /// slot and session slot before this returns; a running one sees `is_cancelled()`. Returns false
+    /// for a job that had already finished.
+    fn cancel(&self, job: &Job, session: &Session) -> bool {
+        let was_queued = {
+            let mut state = job.lock();
+            match state.status {
+                JobStatus::Queued => {
+                    state.status = JobStatus::Cancelled;
+                    true
+                }
+                JobStatus::Running => false,
+                JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled => return false,
+            }
+        };
+        job.cancel();
+        if was_queued {
+            job.leave_queue(&self.waiting);
+            job.release_quota(session);
+        }
+        true
     }
 
     /// Cancel every job (server shutdown).
@@ -524,7 +571,7 @@ impl JobRun {
             () = &mut expiry => Err(NotRun::Deadline),
             permits = acquire => permits.ok_or(NotRun::Shutdown),
         };
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        job.leave_queue(&self.waiting);
         self.recorder.job_started(&job.tool, job.created.elapsed());
         match queued {
             Err(reason) => {
@@ -538,7 +585,7 @@ impl JobRun {
                 drop(permits);
             }
         }
-        self.session.release_job();
+        job.release_quota(&self.session);
     }
 
     fn not_run(&self, reason: NotRun) -> Outcome {
@@ -786,24 +833,9 @@ pub(crate) fn call_builtin(
         ));
     };
     if name == "jobs.cancel" {
-        cancel_job(&job);
+        jobs.cancel(&job, session);
     }
     value_result(job.to_json(Detail::Full))
-}
-
-/// Ask a job to stop: a queued job is `cancelled` at once (and leaves the queue), a running one sees
-/// `is_cancelled()`. Returns false for a job that had already finished.
-fn cancel_job(job: &Job) -> bool {
-    {
-        let mut state = job.lock();
-        match state.status {
-            JobStatus::Queued => state.status = JobStatus::Cancelled,
-            JobStatus::Running => {}
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled => return false,
-        }
-    }
-    job.cancel();
-    true
 }
 
 #[cfg(test)]
