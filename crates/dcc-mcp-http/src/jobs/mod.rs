@@ -578,6 +578,7 @@ impl JobRun {
                 if reason == NotRun::Deadline {
                     self.recorder.rejected(Rejection::ExpiredBeforeRun);
                 }
+                job.release_quota(&self.session);
                 self.finish(self.not_run(reason));
             }
             Ok(permits) => {
@@ -585,6 +586,7 @@ impl JobRun {
                 drop(permits);
             }
         }
+        // After a deadline the slot is given back only now, when the handler has returned.
         job.release_quota(&self.session);
     }
 
@@ -618,6 +620,7 @@ impl JobRun {
     async fn run(&self, expiry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>) {
         let job = &self.job;
         if job.cancelled.load(Ordering::Relaxed) {
+            job.release_quota(&self.session);
             self.finish(self.not_run(NotRun::Cancelled));
             return;
         }
@@ -684,6 +687,8 @@ impl JobRun {
             Err(message) if cancelled => Outcome::error(JobStatus::Cancelled, message),
             Err(message) => Outcome::error(JobStatus::Failed, message),
         };
+        // The handler has returned: the session slot is free before the completion is announced.
+        job.release_quota(&self.session);
         self.finish(outcome);
     }
 
