@@ -88,6 +88,16 @@ pub struct McpHttpConfig {
     /// Most bytes of notifications one session's outbox holds while no stream drains it; past it the
     /// oldest notifications are dropped (and counted in `dcc_mcp_rejected_total{reason="outbox_drop"}`).
     pub max_outbox_bytes: usize,
+    /// Most blocking ([`Handler::Worker`](crate::Handler::Worker)) handlers of sync calls running at
+    /// once. A handler that outlives `request_timeout` keeps its slot until it returns, so runaway
+    /// handlers cannot take more threads than this.
+    pub sync_concurrency: usize,
+    /// How long a sync call waits for a free worker before it is answered "server busy" (an
+    /// `isError` result, counted as `dcc_mcp_rejected_total{reason="busy"}`).
+    pub sync_queue_wait: Duration,
+    /// Runs [`Handler::MainThread`](crate::Handler::MainThread) tools: the host pumps it from its
+    /// main thread. `None`: such tools answer an `isError` result saying no executor is configured.
+    pub main_thread_executor: Option<crate::MainThreadExecutor>,
     /// Extra allowed `Origin` values (e.g. `https://studio.example`); `*` allows any origin.
     /// Localhost origins are always allowed when the server is bound to a loopback address.
     pub allowed_origins: Vec<String>,
@@ -119,6 +129,9 @@ impl Default for McpHttpConfig {
             max_finished_job_bytes: 64 * 1024 * 1024,
             max_notification_result_bytes: 64 * 1024,
             max_outbox_bytes: crate::session::DEFAULT_OUTBOX_BYTES,
+            sync_concurrency: crate::dispatch::DEFAULT_SYNC_CONCURRENCY,
+            sync_queue_wait: crate::dispatch::DEFAULT_SYNC_QUEUE_WAIT,
+            main_thread_executor: None,
             allowed_origins: Vec::new(),
             enable_prometheus: false,
             prometheus_basic_auth: None,
@@ -140,6 +153,7 @@ impl McpHttpConfig {
             ("session_ttl", self.session_ttl),
             ("header_read_timeout", self.header_read_timeout),
             ("shutdown_timeout", self.shutdown_timeout),
+            ("sync_queue_wait", self.sync_queue_wait),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { field });
@@ -159,6 +173,7 @@ impl McpHttpConfig {
                 self.max_notification_result_bytes,
             ),
             ("max_outbox_bytes", self.max_outbox_bytes),
+            ("sync_concurrency", self.sync_concurrency),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -203,6 +218,17 @@ impl McpHttpConfig {
             }
         }
         Ok(())
+    }
+
+    /// Most blocking threads this server's handlers can hold at once: the sync-call workers plus the
+    /// job workers (each job holds a `job_concurrency` permit while its handler runs), plus a margin.
+    pub(crate) fn max_blocking_threads(&self) -> usize {
+        let jobs = if cfg!(feature = "workflow") {
+            self.job_concurrency
+        } else {
+            0
+        };
+        self.sync_concurrency.saturating_add(jobs).saturating_add(4)
     }
 
     /// True when `host` names a loopback interface.

@@ -29,10 +29,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::config::McpHttpConfig;
+use crate::dispatch::{Dispatcher, Lane};
 use crate::record::{JobResult, Recorder, Rejection};
-use crate::registry::{ProgressSink, ToolContext, ToolEntry, ToolHandler, ToolSpec};
+use crate::registry::{Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::{random_hex, Session};
-use crate::tools::{error_result, progress_params, run_handler, success_result, value_result};
+use crate::tools::{error_result, progress_params, success_result, value_result};
 use retention::{Budget, Retention};
 
 /// Logger name of job-completion notifications.
@@ -232,6 +233,7 @@ pub(crate) struct JobManager {
     budgets: Budgets,
     recorder: Recorder,
     shutdown: CancellationToken,
+    dispatch: Dispatcher,
 }
 
 /// Where an async call came from: the request that started it and the client's progress token.
@@ -254,6 +256,7 @@ impl JobManager {
         config: &McpHttpConfig,
         recorder: Recorder,
         shutdown: CancellationToken,
+        dispatch: Dispatcher,
     ) -> Self {
         let table = JobTable {
             by_id: HashMap::new(),
@@ -278,6 +281,7 @@ impl JobManager {
             },
             recorder,
             shutdown,
+            dispatch,
         }
     }
 
@@ -289,7 +293,7 @@ impl JobManager {
     pub(crate) fn submit(
         &self,
         entry: Arc<ToolEntry>,
-        handler: ToolHandler,
+        handler: Handler,
         arguments: Value,
         session: Arc<Session>,
         origin: Origin,
@@ -335,7 +339,7 @@ impl JobManager {
     fn try_submit(
         &self,
         entry: Arc<ToolEntry>,
-        handler: ToolHandler,
+        handler: Handler,
         arguments: Value,
         session: Arc<Session>,
         origin: Origin,
@@ -417,6 +421,7 @@ impl JobManager {
             recorder: self.recorder.clone(),
             shutdown: self.shutdown.clone(),
             table: self.table.clone(),
+            dispatch: self.dispatch.clone(),
         };
         tokio::spawn(run.execute());
         Submitted::Accepted(job)
@@ -493,7 +498,7 @@ impl JobManager {
 struct JobRun {
     job: Arc<Job>,
     entry: Arc<ToolEntry>,
-    handler: ToolHandler,
+    handler: Handler,
     arguments: Value,
     session: Arc<Session>,
     token: Value,
@@ -505,6 +510,7 @@ struct JobRun {
     recorder: Recorder,
     shutdown: CancellationToken,
     table: Arc<Mutex<JobTable>>,
+    dispatch: Dispatcher,
 }
 
 fn lock_table(table: &Mutex<JobTable>) -> std::sync::MutexGuard<'_, JobTable> {
@@ -631,7 +637,9 @@ impl JobRun {
             token: self.token.clone(),
         });
         let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink));
-        let handler = run_handler(self.handler.clone(), self.arguments.clone(), context);
+        let handler = self
+            .dispatch
+            .run(&self.handler, self.arguments.clone(), context, Lane::Job);
         tokio::pin!(handler);
         let session = self.session.clone();
         let shutdown = self.shutdown.clone();
