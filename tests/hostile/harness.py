@@ -9,7 +9,7 @@ outcome and latency, and :class:`Server` samples the server's RSS and open file 
 ``/proc``.
 
 The harness is self-contained (``httpx`` and ``prometheus-client`` only, no ``dcc_mcp_core``) so the
-soak can run it outside pytest: ``python -m tests.hostile.soak`` imports it directly.
+soak can run it outside pytest (``scripts/soak.sh`` runs ``python -m hostile.soak`` from ``tests/``).
 
 Attack traffic leaves from other loopback addresses (``127.0.0.2`` …) than the well-behaved client
 (``127.0.0.1``), so per-client-address budgets can tell them apart, as they would on a network.
@@ -395,7 +395,9 @@ class Run:
         return self.after.rejected(reason) - self.before.rejected(reason)
 
     def echo_successes_counted(self) -> float:
-        return self.after.calls("echo", "success") - self.before.calls("echo", "success")
+        """`echo` successes /metrics counted during the run, minus those the attack made itself."""
+        counted = self.after.calls("echo", "success") - self.before.calls("echo", "success")
+        return counted - self.attack.get("echo_successes", 0)
 
 
 def run_attack(
@@ -407,13 +409,12 @@ def run_attack(
 ) -> Run:
     """Runs ``attack`` for ``seconds`` while a :class:`GoodClient` calls tools; then lets the server
     settle, waits for the fd count to return to its baseline, and scrapes."""
+    # The first request makes the runtime create a few descriptors once (eventfd, epoll): scrape first.
+    before = server.scrape()
     baseline_fds = server.fd_count()
     baseline_rss = server.rss_kib()
-    before = server.scrape()
     server.start_sampling()
     good = GoodClient(server)
-    # The good client's connection is part of the baseline the fds must return to.
-    good_fds = server.fd_count()
     good.start()
     stop = threading.Event()
     result: Dict[str, Any] = {}
@@ -432,7 +433,6 @@ def run_attack(
     settle()
     final_fds = server.wait_fds(baseline_fds)
     after = server.scrape()
-    del good_fds
     return Run(
         name=attack.__name__,
         seconds=elapsed,
