@@ -74,7 +74,12 @@ fn registry() -> (ToolRegistry, Gate) {
                 while !ctx.is_cancelled() && since.elapsed() < HANG_GUARD {
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                tx.lock().unwrap().send(format!("stopped:{tag}")).unwrap();
+                let how = if ctx.is_cancelled() {
+                    "stopped"
+                } else {
+                    "gave up"
+                };
+                tx.lock().unwrap().send(format!("{how}:{tag}")).unwrap();
                 Err("spin stopped".into())
             }),
         )
