@@ -37,6 +37,7 @@ class McpHttpConfig:
         max_finished_job_bytes: Optional[int] = None,
         max_notification_result_bytes: Optional[int] = None,
         max_outbox_bytes: Optional[int] = None,
+        enable_process_metrics: bool = True,
     ) -> None: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -48,6 +49,9 @@ class McpHttpConfig:
     """``serverInfo.version`` reported to MCP clients (default: the package version)."""
     enable_prometheus: bool
     """Serve ``GET /metrics`` (needs ``"prometheus"`` in ``FEATURES``; accepted and ignored without it)."""
+    enable_process_metrics: bool
+    """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
+    Linux only: accepted and without effect on Windows and macOS)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float

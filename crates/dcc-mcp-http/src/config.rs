@@ -105,6 +105,10 @@ pub struct McpHttpConfig {
     pub enable_prometheus: bool,
     /// Optional Basic-auth credentials guarding `/metrics`.
     pub prometheus_basic_auth: Option<BasicAuth>,
+    /// With `enable_prometheus`, also export the standard `process_*` metrics of the hosting process
+    /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
+    /// default. Linux only: on other platforms this is accepted and nothing is added.
+    pub enable_process_metrics: bool,
 }
 
 impl Default for McpHttpConfig {
@@ -135,6 +139,7 @@ impl Default for McpHttpConfig {
             allowed_origins: Vec::new(),
             enable_prometheus: false,
             prometheus_basic_auth: None,
+            enable_process_metrics: true,
         }
     }
 }

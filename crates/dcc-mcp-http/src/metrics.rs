@@ -16,6 +16,7 @@
 
 mod auth;
 mod endpoint;
+mod process;
 mod render;
 mod tools;
 
@@ -296,6 +297,12 @@ impl ServerMetrics {
         Ok(metrics)
     }
 
+    /// Adds the standard `process_*` metrics of this process to the exposition (Linux; a no-op
+    /// elsewhere, see [`process`]). Returns `true` when they will be exported.
+    pub(crate) fn export_process_metrics(&self) -> Result<bool, MetricsError> {
+        Ok(process::register(&self.prometheus)?)
+    }
+
     /// A tool finished (`tool` is `None` when the client named no registered tool).
     #[inline]
     pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
@@ -535,6 +542,13 @@ mod tests {
         let series = r#"dcc_mcp_tool_calls_total{status="success",tool="x"}"#;
         assert_eq!(line_value(&ta, series), Some(1.0));
         assert_eq!(line_value(&tb, series), None);
-        assert!(prometheus::default_registry().gather().is_empty());
+        // The crate puts its own process collector in its default registry (`process` feature);
+        // nothing of ours may be there.
+        let names: Vec<String> = prometheus::default_registry()
+            .gather()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("process_")), "{names:?}");
     }
 }

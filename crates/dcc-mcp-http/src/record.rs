@@ -222,6 +222,11 @@ impl Recorder {
         if config.enable_prometheus {
             let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
                 .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
+            if config.enable_process_metrics {
+                metrics
+                    .export_process_metrics()
+                    .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
+            }
             return Ok(Self {
                 metrics: Some(std::sync::Arc::new(metrics)),
             });

@@ -44,66 +44,91 @@ impl DemoHandlers {
     }
 }
 
+/// The demo tools, in the order they are registered.
+pub(crate) const NAMES: [&str; 6] = ["echo", "add", "fail", "sleep", "block", "blob"];
+
 /// Register `echo`, `add`, `fail`, `sleep`, `block` and `blob`; `kind` is the execution kind of the
 /// first three.
 pub(crate) fn register(registry: &ToolRegistry, kind: DemoHandlers) -> Result<(), RegistryError> {
-    registry.register_with(
-        ToolSpec::new("echo")
-            .description("Return the `text` argument unchanged.")
-            .input_schema(json!({
-                "type": "object",
-                "properties": {"text": {"type": "string"}},
-                "required": ["text"]
-            })),
-        kind.handler(echo),
-    )?;
-    registry.register_with(
-        ToolSpec::new("add")
-            .description("Add two numbers `a` and `b`.")
-            .input_schema(json!({
-                "type": "object",
-                "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-                "required": ["a", "b"]
-            })),
-        kind.handler(add),
-    )?;
-    registry.register_with(
-        ToolSpec::new("fail")
-            .description("Always fails: returns an error result (isError: true).")
-            .input_schema(json!({"type": "object"})),
-        kind.handler(fail),
-    )?;
-    registry.register_with_handler(
-        ToolSpec::new("sleep")
-            .description("Async job: sleep `ms` milliseconds, reporting progress; returns {\"slept_ms\": ms}.")
-            .input_schema(json!({
-                "type": "object",
-                "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
-                "required": ["ms"]
-            }))
-            .execution(Execution::Async),
-        Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
-    )?;
-    registry.register_with(
-        ToolSpec::new("block")
+    register_only(registry, kind, &NAMES)
+}
+
+/// Register the demo tools named in `only` (`--demo-tool NAME`, each one of [`NAMES`]). This is how
+/// one binary plays DCC hosts with different tool sets, e.g. in the fleet test.
+pub(crate) fn register_only(
+    registry: &ToolRegistry,
+    kind: DemoHandlers,
+    only: &[&str],
+) -> Result<(), RegistryError> {
+    let wanted = |spec: &ToolSpec| only.contains(&spec.name.as_str());
+    let spec = ToolSpec::new("echo")
+        .description("Return the `text` argument unchanged.")
+        .input_schema(json!({
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"]
+        }));
+    if wanted(&spec) {
+        registry.register_with(spec, kind.handler(echo))?;
+    }
+    let spec = ToolSpec::new("add")
+        .description("Add two numbers `a` and `b`.")
+        .input_schema(json!({
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"]
+        }));
+    if wanted(&spec) {
+        registry.register_with(spec, kind.handler(add))?;
+    }
+    let spec = ToolSpec::new("fail")
+        .description("Always fails: returns an error result (isError: true).")
+        .input_schema(json!({"type": "object"}));
+    if wanted(&spec) {
+        registry.register_with(spec, kind.handler(fail))?;
+    }
+    let spec = ToolSpec::new("sleep")
+        .description(
+            "Async job: sleep `ms` milliseconds, reporting progress; returns {\"slept_ms\": ms}.",
+        )
+        .input_schema(json!({
+            "type": "object",
+            "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
+            "required": ["ms"]
+        }))
+        .execution(Execution::Async);
+    if wanted(&spec) {
+        registry.register_with_handler(
+            spec,
+            Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
+        )?;
+    }
+    let spec = ToolSpec::new("block")
             .description("Sync worker tool: block a worker thread for `ms` milliseconds, ignoring cancellation (a runaway handler).")
             .input_schema(json!({
                 "type": "object",
                 "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
                 "required": ["ms"]
-            })),
-        Handler::worker(|args: Value, _ctx: &ToolContext| block(&args)),
-    )?;
-    registry.register_with(
-        ToolSpec::new("blob")
-            .description("Return a text of `bytes` letters x (at most 16 MiB).")
-            .input_schema(json!({
-                "type": "object",
-                "properties": {"bytes": {"type": "integer", "minimum": 0, "maximum": MAX_BLOB_BYTES}},
-                "required": ["bytes"]
-            })),
-        Handler::worker(|args: Value, _ctx: &ToolContext| blob(&args)),
-    )?;
+            }));
+    if wanted(&spec) {
+        registry.register_with(
+            spec,
+            Handler::worker(|args: Value, _ctx: &ToolContext| block(&args)),
+        )?;
+    }
+    let spec = ToolSpec::new("blob")
+        .description("Return a text of `bytes` letters x (at most 16 MiB).")
+        .input_schema(json!({
+            "type": "object",
+            "properties": {"bytes": {"type": "integer", "minimum": 0, "maximum": MAX_BLOB_BYTES}},
+            "required": ["bytes"]
+        }));
+    if wanted(&spec) {
+        registry.register_with(
+            spec,
+            Handler::worker(|args: Value, _ctx: &ToolContext| blob(&args)),
+        )?;
+    }
     Ok(())
 }
 
@@ -197,6 +222,14 @@ mod tests {
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
         assert_eq!(names, ["add", "blob", "block", "echo", "fail", "sleep"]);
         assert!(register(&registry, DemoHandlers::Worker).is_err());
+    }
+
+    #[test]
+    fn register_only_picks_a_subset() {
+        let registry = ToolRegistry::new();
+        register_only(&registry, DemoHandlers::Inline, &["sleep", "echo"]).unwrap();
+        let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
+        assert_eq!(names, ["echo", "sleep"]);
     }
 
     #[test]

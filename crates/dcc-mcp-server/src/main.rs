@@ -32,6 +32,11 @@ struct Cli {
     /// Serve the demo tools echo, add, fail, sleep, block and blob.
     #[arg(long)]
     demo_tools: bool,
+    /// Serve only this demo tool (repeatable; one of echo, add, fail, sleep, block, blob). Lets one
+    /// binary play DCC hosts with different tool sets.
+    #[arg(long = "demo-tool", value_name = "NAME", conflicts_with = "demo_tools",
+          value_parser = clap::builder::PossibleValuesParser::new(demo::NAMES))]
+    demo_tool: Vec<String>,
     /// Execution kind of the non-blocking demo tools (echo, add, fail): `inline` runs them on the
     /// I/O worker, `worker` on the blocking worker threads (to compare the two paths).
     #[arg(long, value_enum, default_value_t = demo::DemoHandlers::Inline, requires = "demo_tools")]
@@ -62,6 +67,9 @@ struct Cli {
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
+    /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
+    #[arg(long, requires = "prometheus")]
+    no_process_metrics: bool,
     #[command(flatten)]
     jobs: JobBudgets,
 }
@@ -166,6 +174,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         allowed_origins: cli.allowed_origins.clone(),
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
+        enable_process_metrics: !cli.no_process_metrics,
         ..defaults
     };
     cli.jobs.apply(&mut config)?;
@@ -213,6 +222,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let registry = ToolRegistry::new();
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
+    } else {
+        let only: Vec<&str> = cli.demo_tool.iter().map(String::as_str).collect();
+        demo::register_only(&registry, cli.demo_handlers, &only)
+            .map_err(|error| error.to_string())?;
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
@@ -288,6 +301,9 @@ mod tests {
             config.max_jobs_per_session,
             McpHttpConfig::default().max_jobs_per_session
         );
+        assert!(config.enable_process_metrics);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
+        assert!(!config_from(&cli).unwrap().enable_process_metrics);
     }
 
     #[test]
@@ -318,6 +334,22 @@ mod tests {
         assert_eq!(
             config_from(&cli).unwrap_err(),
             "--job-deadline must be a positive number of seconds, got -1"
+        );
+    }
+
+    #[test]
+    fn demo_tool_is_repeatable_and_checked() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--demo-tool",
+            "echo",
+            "--demo-tool",
+            "sleep",
+        ]);
+        assert_eq!(cli.demo_tool, ["echo", "sleep"]);
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--demo-tool", "nope"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dcc-mcp-server", "--demo-tools", "--demo-tool", "echo"]).is_err()
         );
     }
 }

@@ -99,6 +99,7 @@ impl PyMcpHttpConfig {
         max_finished_job_bytes = None,
         max_notification_result_bytes = None,
         max_outbox_bytes = None,
+        enable_process_metrics = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -124,12 +125,14 @@ impl PyMcpHttpConfig {
         max_finished_job_bytes: Option<i64>,
         max_notification_result_bytes: Option<i64>,
         max_outbox_bytes: Option<i64>,
+        enable_process_metrics: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
             host: host.to_owned(),
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            enable_process_metrics,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -257,6 +260,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_prometheus(&mut self, value: bool) {
         self.inner.enable_prometheus = value;
+    }
+
+    /// With `enable_prometheus`, also export the hosting process's `process_*` metrics (default
+    /// `True`; Linux only, accepted and without effect on other platforms).
+    #[getter]
+    fn enable_process_metrics(&self) -> bool {
+        self.inner.enable_process_metrics
+    }
+    #[setter]
+    fn set_enable_process_metrics(&mut self, value: bool) {
+        self.inner.enable_process_metrics = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -463,7 +477,8 @@ impl PyMcpHttpConfig {
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
              job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
-             max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}])",
+             max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
+             enable_process_metrics={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -487,6 +502,7 @@ impl PyMcpHttpConfig {
             c.max_notification_result_bytes,
             c.max_outbox_bytes,
             origins.join(", "),
+            if c.enable_process_metrics { "True" } else { "False" },
         )
     }
 }
