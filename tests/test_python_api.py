@@ -29,6 +29,7 @@ from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_sess
 def test_package_exports_and_features():
     assert dcc_mcp_core.__all__ == [
         "FEATURES",
+        "MainThreadExecutor",
         "McpHttpConfig",
         "McpHttpServer",
         "McpServerHandle",
@@ -40,6 +41,15 @@ def test_package_exports_and_features():
     assert isinstance(FEATURES, tuple)
     assert "python-bindings" in FEATURES and "ext-module" in FEATURES
     assert set(FEATURES) <= {"python-bindings", "ext-module", "workflow", "prometheus"}
+
+
+def test_extension_is_the_stable_abi_build():
+    # One wheel for every DCC's Python needs a module built against the limited API: maturin names it
+    # `_core.abi3.so` (plain `_core.pyd` on Windows) only when pyo3 was built with an `abi3-py3X` feature.
+    core_file = os.path.basename(dcc_mcp_core._core.__file__)
+    if sys.platform.startswith("win"):
+        pytest.skip("Windows abi3 modules are plain `_core.pyd`")
+    assert core_file == "_core.abi3.so", core_file
 
 
 def test_typing_marker_and_stub_ship_with_the_package():
@@ -205,6 +215,35 @@ def test_failed_assignment_raises_and_keeps_the_old_value():
     assert cfg.prometheus_basic_auth == ("u", "p")
     assert cfg.allowed_origins == []
     assert cfg.job_concurrency == 4
+
+
+def test_config_job_budgets():
+    cfg = McpHttpConfig()
+    assert cfg.max_jobs_per_session == 16
+    assert cfg.job_deadline is None
+    assert cfg.max_job_result_bytes == 4 * 1024 * 1024
+    assert (cfg.max_finished_jobs, cfg.max_finished_job_bytes) == (1000, 64 * 1024 * 1024)
+    assert cfg.max_notification_result_bytes == 64 * 1024
+    assert cfg.max_outbox_bytes == 1024 * 1024
+    cfg = McpHttpConfig(max_jobs_per_session=2, job_deadline=1.5, max_job_result_bytes=100,
+                        max_finished_jobs=3, max_finished_job_bytes=1000,
+                        max_notification_result_bytes=10, max_outbox_bytes=20)
+    assert (cfg.max_jobs_per_session, cfg.job_deadline, cfg.max_job_result_bytes) == (2, 1.5, 100)
+    assert (cfg.max_finished_jobs, cfg.max_finished_job_bytes) == (3, 1000)
+    assert (cfg.max_notification_result_bytes, cfg.max_outbox_bytes) == (10, 20)
+    assert "max_jobs_per_session=2, job_deadline=1.5, max_job_result_bytes=100" in repr(cfg)
+    cfg.job_deadline = None
+    assert cfg.job_deadline is None
+    with pytest.raises(ValueError, match="job_deadline must be a finite number of seconds greater than 0"):
+        cfg.job_deadline = 0
+    with pytest.raises(ValueError, match="max_jobs_per_session must be an integer of at least 1, got 0"):
+        cfg.max_jobs_per_session = 0
+    # A result budget larger than the retention budget could never be kept: refused, value unchanged.
+    with pytest.raises(ValueError, match="max_job_result_bytes is larger than max_finished_job_bytes"):
+        cfg.max_job_result_bytes = 2000
+    assert cfg.max_job_result_bytes == 100
+    with pytest.raises(ValueError, match="max_notification_result_bytes is larger than max_outbox_bytes"):
+        McpHttpConfig(max_notification_result_bytes=2048, max_outbox_bytes=1024)
 
 
 # ------------------------------------------------------------------------------------------------

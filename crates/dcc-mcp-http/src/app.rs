@@ -50,7 +50,8 @@ impl AppState {
                 config.max_sessions,
                 config.max_sessions_per_client,
                 recorder.clone(),
-            ),
+            )
+            .with_outbox_budget(config.max_outbox_bytes),
             #[cfg(feature = "workflow")]
             jobs,
             config,

@@ -80,7 +80,7 @@ const DECLARED: [Declared; 12] = [
     },
     Declared {
         name: JOB_CREATED,
-        help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected).",
+        help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected/quota).",
         kind: Kind::Counter,
     },
     Declared {
@@ -136,7 +136,7 @@ fn status_index(status: CallStatus) -> usize {
 }
 
 /// `result` label values, indexed by [`job_result_index`].
-const JOB_RESULTS: [&str; 3] = ["accepted", "queue_full", "rejected"];
+const JOB_RESULTS: [&str; 4] = ["accepted", "queue_full", "rejected", "quota"];
 
 fn job_result_index(result: JobResult) -> usize {
     // Exhaustive on purpose: a new `JobResult` variant must get a label (and a zero series) here.
@@ -144,6 +144,7 @@ fn job_result_index(result: JobResult) -> usize {
         JobResult::Accepted => 0,
         JobResult::QueueFull => 1,
         JobResult::Rejected => 2,
+        JobResult::Quota => 3,
     }
 }
 

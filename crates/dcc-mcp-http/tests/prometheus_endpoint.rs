@@ -290,7 +290,7 @@ mod with_feature {
             let labels = [("tool", "x"), ("status", status)];
             assert_eq!(exp.get("dcc_mcp_tool_calls_total", &labels), Some(0.0));
         }
-        for result in ["accepted", "queue_full", "rejected"] {
+        for result in ["accepted", "queue_full", "rejected", "quota"] {
             let labels = [("tool", "x"), ("result", result)];
             assert_eq!(exp.get("dcc_mcp_job_created_total", &labels), Some(0.0));
         }

@@ -1,5 +1,6 @@
 //! Demo tools (`--demo-tools`): small, deterministic tools that exercise every result path of the
-//! server — text, structured numbers, tool errors, and an async job that reports progress.
+//! server — text, structured numbers, tool errors, an async job that reports progress, and a result of
+//! a chosen size (for the result budgets).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,12 @@ pub(crate) const MAX_SLEEP_MS: u64 = 600_000;
 
 /// Number of progress reports a `sleep` job sends.
 pub(crate) const SLEEP_STEPS: u64 = 5;
+
+/// How often `sleep` looks at `is_cancelled()` while it sleeps.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Largest `blob` the demo returns, in bytes.
+pub(crate) const MAX_BLOB_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Which execution kind the non-blocking demo tools (`echo`, `add`, `fail`) use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -38,9 +45,10 @@ impl DemoHandlers {
 }
 
 /// The demo tools, in the order they are registered.
-pub(crate) const NAMES: [&str; 5] = ["echo", "add", "fail", "sleep", "block"];
+pub(crate) const NAMES: [&str; 6] = ["echo", "add", "fail", "sleep", "block", "blob"];
 
-/// Register `echo`, `add`, `fail`, `sleep` and `block`; `kind` is the execution kind of the first three.
+/// Register `echo`, `add`, `fail`, `sleep`, `block` and `blob`; `kind` is the execution kind of the
+/// first three.
 pub(crate) fn register(registry: &ToolRegistry, kind: DemoHandlers) -> Result<(), RegistryError> {
     register_only(registry, kind, &NAMES)
 }
@@ -108,7 +116,29 @@ pub(crate) fn register_only(
             Handler::worker(|args: Value, _ctx: &ToolContext| block(&args)),
         )?;
     }
+    let spec = ToolSpec::new("blob")
+        .description("Return a text of `bytes` letters x (at most 16 MiB).")
+        .input_schema(json!({
+            "type": "object",
+            "properties": {"bytes": {"type": "integer", "minimum": 0, "maximum": MAX_BLOB_BYTES}},
+            "required": ["bytes"]
+        }));
+    if wanted(&spec) {
+        registry.register_with(
+            spec,
+            Handler::worker(|args: Value, _ctx: &ToolContext| blob(&args)),
+        )?;
+    }
     Ok(())
+}
+
+fn blob(args: &Value) -> Result<Value, ToolError> {
+    let bytes = args["bytes"]
+        .as_u64()
+        .filter(|&bytes| bytes <= MAX_BLOB_BYTES)
+        .ok_or_else(|| ToolError::from("bytes must be an integer from 0 to 16777216"))?;
+    let len = usize::try_from(bytes).map_err(|_| ToolError::from("bytes is too large"))?;
+    Ok(Value::String("x".repeat(len)))
 }
 
 fn block(args: &Value) -> Result<Value, ToolError> {
@@ -150,10 +180,17 @@ fn sleep(args: &Value, ctx: &ToolContext) -> Result<Value, ToolError> {
     let step = Duration::from_millis(ms) / SLEEP_STEPS as u32;
     let total = ms as f64;
     for done in 1..=SLEEP_STEPS {
-        if ctx.is_cancelled() {
-            return Err(ToolError::from("sleep was cancelled"));
+        let until = std::time::Instant::now() + step;
+        loop {
+            if ctx.is_cancelled() {
+                return Err(ToolError::from("sleep was cancelled"));
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(CANCEL_POLL));
         }
-        std::thread::sleep(step);
         let progress = total * done as f64 / SLEEP_STEPS as f64;
         ctx.report_progress(
             progress,
@@ -183,7 +220,7 @@ mod tests {
         let registry = ToolRegistry::new();
         register(&registry, DemoHandlers::Inline).unwrap();
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
-        assert_eq!(names, ["add", "block", "echo", "fail", "sleep"]);
+        assert_eq!(names, ["add", "blob", "block", "echo", "fail", "sleep"]);
         assert!(register(&registry, DemoHandlers::Worker).is_err());
     }
 
@@ -193,6 +230,12 @@ mod tests {
         register_only(&registry, DemoHandlers::Inline, &["sleep", "echo"]).unwrap();
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
         assert_eq!(names, ["echo", "sleep"]);
+    }
+
+    #[test]
+    fn blob_has_the_asked_size() {
+        assert_eq!(blob(&json!({"bytes": 3})).unwrap(), json!("xxx"));
+        assert!(blob(&json!({"bytes": MAX_BLOB_BYTES + 1})).is_err());
     }
 
     #[test]

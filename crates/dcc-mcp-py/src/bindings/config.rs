@@ -7,6 +7,7 @@ use pyo3::types::PyTuple;
 use dcc_mcp_http::McpHttpConfig;
 
 use super::errors::{config_error, invalid_value};
+use super::executor::PyMainThreadExecutor;
 use crate::convert::{self, py_repr_str};
 
 /// Server options. Every setter checks its value and raises `ValueError` with the reason.
@@ -98,7 +99,17 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        max_jobs_per_session = None,
+        job_deadline = None,
+        max_job_result_bytes = None,
+        max_finished_jobs = None,
+        max_finished_job_bytes = None,
+        max_notification_result_bytes = None,
+        max_outbox_bytes = None,
         enable_process_metrics = true,
+        sync_concurrency = None,
+        sync_queue_wait = None,
+        main_thread_executor = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -123,7 +134,17 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        max_jobs_per_session: Option<i64>,
+        job_deadline: Option<f64>,
+        max_job_result_bytes: Option<i64>,
+        max_finished_jobs: Option<i64>,
+        max_finished_job_bytes: Option<i64>,
+        max_notification_result_bytes: Option<i64>,
+        max_outbox_bytes: Option<i64>,
         enable_process_metrics: bool,
+        sync_concurrency: Option<i64>,
+        sync_queue_wait: Option<f64>,
+        main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -184,6 +205,52 @@ impl PyMcpHttpConfig {
         if let Some(v) = allowed_origins {
             inner.allowed_origins = v;
         }
+        if let Some(v) = job_deadline {
+            inner.job_deadline = Some(secs("job_deadline", v)?);
+        }
+        for (name, value, field) in [
+            (
+                "max_jobs_per_session",
+                max_jobs_per_session,
+                &mut inner.max_jobs_per_session,
+            ),
+            (
+                "max_job_result_bytes",
+                max_job_result_bytes,
+                &mut inner.max_job_result_bytes,
+            ),
+            (
+                "max_finished_jobs",
+                max_finished_jobs,
+                &mut inner.max_finished_jobs,
+            ),
+            (
+                "max_finished_job_bytes",
+                max_finished_job_bytes,
+                &mut inner.max_finished_job_bytes,
+            ),
+            (
+                "max_notification_result_bytes",
+                max_notification_result_bytes,
+                &mut inner.max_notification_result_bytes,
+            ),
+            (
+                "max_outbox_bytes",
+                max_outbox_bytes,
+                &mut inner.max_outbox_bytes,
+            ),
+        ] {
+            if let Some(v) = value {
+                *field = count(name, v)?;
+            }
+        }
+        if let Some(v) = sync_concurrency {
+            inner.sync_concurrency = count("sync_concurrency", v)?;
+        }
+        if let Some(v) = sync_queue_wait {
+            inner.sync_queue_wait = secs("sync_queue_wait", v)?;
+        }
+        inner.main_thread_executor = main_thread_executor.map(|e| e.inner.clone());
         inner.validate().map_err(config_error)?;
         Ok(Self { inner })
     }
@@ -422,6 +489,83 @@ impl PyMcpHttpConfig {
         self.update(|c| c.job_concurrency = v)
     }
 
+    /// Queued plus running jobs of one session; one more is refused with a "job quota" error.
+    #[getter]
+    fn max_jobs_per_session(&self) -> usize {
+        self.inner.max_jobs_per_session
+    }
+    #[setter]
+    fn set_max_jobs_per_session(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_jobs_per_session", value)?;
+        self.update(|c| c.max_jobs_per_session = v)
+    }
+
+    /// Seconds after its creation at which a queued or running job is cancelled; `None`: no deadline.
+    #[getter]
+    fn job_deadline(&self) -> Option<f64> {
+        self.inner.job_deadline.map(|d| d.as_secs_f64())
+    }
+    #[setter]
+    fn set_job_deadline(&mut self, value: Option<f64>) -> PyResult<()> {
+        let v = value.map(|v| secs("job_deadline", v)).transpose()?;
+        self.update(|c| c.job_deadline = v)
+    }
+
+    /// Largest job result (or error message) kept, in bytes; a larger one fails the job.
+    #[getter]
+    fn max_job_result_bytes(&self) -> usize {
+        self.inner.max_job_result_bytes
+    }
+    #[setter]
+    fn set_max_job_result_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_job_result_bytes", value)?;
+        self.update(|c| c.max_job_result_bytes = v)
+    }
+
+    /// Finished jobs kept for `jobs.get`.
+    #[getter]
+    fn max_finished_jobs(&self) -> usize {
+        self.inner.max_finished_jobs
+    }
+    #[setter]
+    fn set_max_finished_jobs(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_finished_jobs", value)?;
+        self.update(|c| c.max_finished_jobs = v)
+    }
+
+    /// Bytes of results and errors kept by finished jobs, across all sessions.
+    #[getter]
+    fn max_finished_job_bytes(&self) -> usize {
+        self.inner.max_finished_job_bytes
+    }
+    #[setter]
+    fn set_max_finished_job_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_finished_job_bytes", value)?;
+        self.update(|c| c.max_finished_job_bytes = v)
+    }
+
+    /// Largest result a job-completion notification carries, in bytes.
+    #[getter]
+    fn max_notification_result_bytes(&self) -> usize {
+        self.inner.max_notification_result_bytes
+    }
+    #[setter]
+    fn set_max_notification_result_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_notification_result_bytes", value)?;
+        self.update(|c| c.max_notification_result_bytes = v)
+    }
+
+    /// Bytes of notifications one session buffers for its SSE stream; the oldest are dropped past it.
+    #[getter]
+    fn max_outbox_bytes(&self) -> usize {
+        self.inner.max_outbox_bytes
+    }
+    #[setter]
+    fn set_max_outbox_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_outbox_bytes", value)?;
+        self.update(|c| c.max_outbox_bytes = v)
+    }
+
     /// Extra `Origin` values allowed besides localhost (which is allowed when bound to loopback).
     #[getter]
     fn allowed_origins(&self) -> Vec<String> {
@@ -430,6 +574,42 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_allowed_origins(&mut self, value: Vec<String>) -> PyResult<()> {
         self.update(|c| c.allowed_origins = value)
+    }
+
+    /// Blocking (worker) handlers of sync calls running at once (default 32).
+    #[getter]
+    fn sync_concurrency(&self) -> usize {
+        self.inner.sync_concurrency
+    }
+    #[setter]
+    fn set_sync_concurrency(&mut self, value: i64) -> PyResult<()> {
+        let v = count("sync_concurrency", value)?;
+        self.update(|c| c.sync_concurrency = v)
+    }
+
+    /// Seconds a sync call waits for a free worker before it gets a "server busy" error (default 1).
+    #[getter]
+    fn sync_queue_wait(&self) -> f64 {
+        self.inner.sync_queue_wait.as_secs_f64()
+    }
+    #[setter]
+    fn set_sync_queue_wait(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("sync_queue_wait", value)?;
+        self.update(|c| c.sync_queue_wait = v)
+    }
+
+    /// The executor that runs main-thread handlers, or `None`. The returned object shares the queue
+    /// of the one assigned: pumping either runs the same calls.
+    #[getter]
+    fn main_thread_executor(&self) -> Option<PyMainThreadExecutor> {
+        self.inner
+            .main_thread_executor
+            .clone()
+            .map(|inner| PyMainThreadExecutor { inner })
+    }
+    #[setter]
+    fn set_main_thread_executor(&mut self, value: Option<PyRef<'_, PyMainThreadExecutor>>) {
+        self.inner.main_thread_executor = value.map(|e| e.inner.clone());
     }
 
     fn __repr__(&self) -> String {
@@ -445,8 +625,11 @@ impl PyMcpHttpConfig {
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
              max_sessions_per_client={}, max_batch_messages={}, max_response_bytes={}, \
              max_connections={}, body_read_timeout={:?}, write_timeout={:?}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}], \
-             enable_process_metrics={})",
+             job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
+             max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
+             max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
+             enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
+             main_thread_executor={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -467,8 +650,22 @@ impl PyMcpHttpConfig {
             c.write_timeout.as_secs_f64(),
             c.job_queue_capacity,
             c.job_concurrency,
+            c.max_jobs_per_session,
+            c.job_deadline
+                .map_or_else(|| "None".to_owned(), |d| format!("{:?}", d.as_secs_f64())),
+            c.max_job_result_bytes,
+            c.max_finished_jobs,
+            c.max_finished_job_bytes,
+            c.max_notification_result_bytes,
+            c.max_outbox_bytes,
             origins.join(", "),
             if c.enable_process_metrics { "True" } else { "False" },
+            c.sync_concurrency,
+            c.sync_queue_wait.as_secs_f64(),
+            match &c.main_thread_executor {
+                Some(e) => format!("MainThreadExecutor(queue_depth={})", e.queue_depth()),
+                None => "None".to_owned(),
+            },
         )
     }
 }
