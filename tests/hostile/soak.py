@@ -1,8 +1,9 @@
-"""The soak: every attack of :data:`hostile.attacks.ATTACKS` (or the ones named) for minutes, each
-against a fresh ``dcc-mcp-server`` with the attack's budget flags, next to the well-behaved client.
+"""The soak: every attack of the hostile suite (or the ones named) for minutes, each against a fresh
+``dcc-mcp-server`` with the attack's budget flags, next to the well-behaved client.
 
 Prints one Markdown table row per attack (the table of ``docs/reliability.md``) and writes every
-figure as JSON. New attacks join by adding an entry to ``ATTACKS``.
+figure as JSON. The catalogue is :data:`hostile.attacks.ATTACKS`, :data:`hostile.job_attacks.JOB_ATTACKS`
+and :data:`hostile.thread_attacks.BLOCKING_THREADS`; a new attack joins by adding an entry there.
 
     cd tests && python -m hostile.soak --seconds 120 --json ../target/soak.json [attack ...]
 """
@@ -15,8 +16,27 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from .attacks import ATTACKS
+from .attacks import ATTACKS, Attack
 from .harness import SERVER_BIN, Server, run_attack, summary
+from .job_attacks import JOB_ATTACKS
+from .thread_attacks import BLOCKING_THREADS, blocking_threads
+
+
+def catalogue() -> Dict[str, Attack]:
+    """Every attack by name, in one shape (job attacks also report the reasons they may drive)."""
+    attacks: Dict[str, Attack] = dict(ATTACKS)
+    for name, job in JOB_ATTACKS.items():
+        attacks[name] = Attack(
+            job.fn, job.flags, job.budget, job.reasons + job.may_drive, job.rss_budget_kib, (("report", {}),)
+        )
+    attacks["blocking_threads"] = Attack(
+        blocking_threads,
+        tuple(BLOCKING_THREADS["flags"]),
+        str(BLOCKING_THREADS["budget"]),
+        tuple(BLOCKING_THREADS["reasons"]),
+        int(BLOCKING_THREADS["rss_budget_kib"]),
+    )
+    return attacks
 
 
 def row(result: Dict[str, Any]) -> str:
@@ -36,18 +56,19 @@ HEADER = (
 
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("attacks", nargs="*", default=list(ATTACKS), help=f"default: all of {list(ATTACKS)}")
+    attacks = catalogue()
+    parser.add_argument("attacks", nargs="*", default=list(attacks), help=f"default: all of {list(attacks)}")
     parser.add_argument("--seconds", type=float, default=120.0, help="duration of each attack")
     parser.add_argument("--json", help="write all figures here")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.attacks if name not in ATTACKS]
+    unknown = [name for name in args.attacks if name not in attacks]
     if unknown:
-        parser.error(f"unknown attacks {unknown}; known: {list(ATTACKS)}")
+        parser.error(f"unknown attacks {unknown}; known: {list(attacks)}")
     print(f"server: {SERVER_BIN}", file=sys.stderr)
     results = []
     failed = False
     for name in args.attacks:
-        attack = ATTACKS[name]
+        attack = attacks[name]
         print(f"{time.strftime('%H:%M:%S')} {name} for {args.seconds:.0f} s ...", file=sys.stderr)
         with Server(attack.flags) as server:
             run = run_attack(server, attack.fn, args.seconds, **dict(attack.params))
