@@ -7,6 +7,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::McpHttpConfig;
+use crate::dispatch::Dispatcher;
 use crate::record::Recorder;
 use crate::registry::ToolRegistry;
 use crate::session::SessionStore;
@@ -17,6 +18,8 @@ pub(crate) struct AppState {
     pub(crate) registry: ToolRegistry,
     pub(crate) sessions: SessionStore,
     pub(crate) recorder: Recorder,
+    /// Runs handlers of every execution kind, within their limits.
+    pub(crate) dispatch: Dispatcher,
     /// Cancelled when the server stops: ends SSE streams, refuses new jobs, cancels running ones.
     pub(crate) shutdown: CancellationToken,
     #[cfg(feature = "workflow")]
@@ -26,10 +29,25 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
         let shutdown = CancellationToken::new();
+        let dispatch = Dispatcher::new(
+            config.sync_concurrency,
+            config.sync_queue_wait,
+            config.main_thread_executor.clone(),
+            recorder.clone(),
+            shutdown.clone(),
+        );
+        #[cfg(feature = "workflow")]
+        let jobs = crate::jobs::JobManager::new(
+            &config,
+            recorder.clone(),
+            shutdown.clone(),
+            dispatch.clone(),
+        );
         Self {
+            dispatch,
             sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone()),
             #[cfg(feature = "workflow")]
-            jobs: crate::jobs::JobManager::new(&config, recorder.clone(), shutdown.clone()),
+            jobs,
             config,
             registry,
             recorder,

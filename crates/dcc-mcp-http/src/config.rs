@@ -67,6 +67,16 @@ pub struct McpHttpConfig {
     pub job_queue_capacity: usize,
     /// How many async jobs run at the same time.
     pub job_concurrency: usize,
+    /// Most blocking ([`Handler::Worker`](crate::Handler::Worker)) handlers of sync calls running at
+    /// once. A handler that outlives `request_timeout` keeps its slot until it returns, so runaway
+    /// handlers cannot take more threads than this.
+    pub sync_concurrency: usize,
+    /// How long a sync call waits for a free worker before it is answered "server busy" (an
+    /// `isError` result, counted as `dcc_mcp_rejected_total{reason="busy"}`).
+    pub sync_queue_wait: Duration,
+    /// Runs [`Handler::MainThread`](crate::Handler::MainThread) tools: the host pumps it from its
+    /// main thread. `None`: such tools answer an `isError` result saying no executor is configured.
+    pub main_thread_executor: Option<crate::MainThreadExecutor>,
     /// Extra allowed `Origin` values (e.g. `https://studio.example`); `*` allows any origin.
     /// Localhost origins are always allowed when the server is bound to a loopback address.
     pub allowed_origins: Vec<String>,
@@ -91,6 +101,9 @@ impl Default for McpHttpConfig {
             max_sessions: 10_000,
             job_queue_capacity: 64,
             job_concurrency: 4,
+            sync_concurrency: crate::dispatch::DEFAULT_SYNC_CONCURRENCY,
+            sync_queue_wait: crate::dispatch::DEFAULT_SYNC_QUEUE_WAIT,
+            main_thread_executor: None,
             allowed_origins: Vec::new(),
             enable_prometheus: false,
             prometheus_basic_auth: None,
@@ -112,6 +125,7 @@ impl McpHttpConfig {
             ("session_ttl", self.session_ttl),
             ("header_read_timeout", self.header_read_timeout),
             ("shutdown_timeout", self.shutdown_timeout),
+            ("sync_queue_wait", self.sync_queue_wait),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { field });
@@ -122,6 +136,7 @@ impl McpHttpConfig {
             ("max_sessions", self.max_sessions),
             ("job_queue_capacity", self.job_queue_capacity),
             ("job_concurrency", self.job_concurrency),
+            ("sync_concurrency", self.sync_concurrency),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -143,6 +158,17 @@ impl McpHttpConfig {
             }
         }
         Ok(())
+    }
+
+    /// Most blocking threads this server's handlers can hold at once: the sync-call workers plus the
+    /// job workers (each job holds a `job_concurrency` permit while its handler runs), plus a margin.
+    pub(crate) fn max_blocking_threads(&self) -> usize {
+        let jobs = if cfg!(feature = "workflow") {
+            self.job_concurrency
+        } else {
+            0
+        };
+        self.sync_concurrency.saturating_add(jobs).saturating_add(4)
     }
 
     /// True when `host` names a loopback interface.

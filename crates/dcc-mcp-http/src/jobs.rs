@@ -17,10 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::config::McpHttpConfig;
+use crate::dispatch::{Dispatcher, Lane};
 use crate::record::{JobResult, Recorder};
-use crate::registry::{ProgressSink, ToolContext, ToolEntry, ToolHandler, ToolSpec};
+use crate::registry::{Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::{random_hex, Session};
-use crate::tools::{error_result, progress_params, run_handler, success_result, value_result};
+use crate::tools::{error_result, progress_params, success_result, value_result};
 
 /// Finished jobs kept for `jobs.get`; older ones are forgotten.
 pub const MAX_FINISHED_JOBS: usize = 1000;
@@ -137,6 +138,7 @@ pub(crate) struct JobManager {
     permits: Arc<Semaphore>,
     recorder: Recorder,
     shutdown: CancellationToken,
+    dispatch: Dispatcher,
 }
 
 /// Where an async call came from: the request that started it and the client's progress token.
@@ -158,8 +160,10 @@ impl JobManager {
         config: &McpHttpConfig,
         recorder: Recorder,
         shutdown: CancellationToken,
+        dispatch: Dispatcher,
     ) -> Self {
         Self {
+            dispatch,
             table: Arc::new(Mutex::new(JobTable::default())),
             waiting: Arc::new(AtomicUsize::new(0)),
             capacity: config.job_queue_capacity,
@@ -177,7 +181,7 @@ impl JobManager {
     pub(crate) fn submit(
         &self,
         entry: Arc<ToolEntry>,
-        handler: ToolHandler,
+        handler: Handler,
         arguments: Value,
         session: Arc<Session>,
         origin: Origin,
@@ -214,7 +218,7 @@ impl JobManager {
     fn try_submit(
         &self,
         entry: Arc<ToolEntry>,
-        handler: ToolHandler,
+        handler: Handler,
         arguments: Value,
         session: Arc<Session>,
         origin: Origin,
@@ -273,6 +277,7 @@ impl JobManager {
             recorder: self.recorder.clone(),
             shutdown: self.shutdown.clone(),
             table: self.table.clone(),
+            dispatch: self.dispatch.clone(),
         };
         tokio::spawn(run.execute());
         Submitted::Accepted(job)
@@ -311,7 +316,7 @@ impl JobManager {
 struct JobRun {
     job: Arc<Job>,
     entry: Arc<ToolEntry>,
-    handler: ToolHandler,
+    handler: Handler,
     arguments: Value,
     session: Arc<Session>,
     token: Value,
@@ -320,6 +325,7 @@ struct JobRun {
     recorder: Recorder,
     shutdown: CancellationToken,
     table: Arc<Mutex<JobTable>>,
+    dispatch: Dispatcher,
 }
 
 fn lock_table(table: &Mutex<JobTable>) -> std::sync::MutexGuard<'_, JobTable> {
@@ -361,7 +367,10 @@ impl JobRun {
                 token: self.token.clone(),
             });
             let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink));
-            let outcome = run_handler(self.handler.clone(), self.arguments.clone(), context).await;
+            let outcome = self
+                .dispatch
+                .run(&self.handler, self.arguments.clone(), context, Lane::Job)
+                .await;
             let cancelled = job.cancelled.load(Ordering::Relaxed);
             match outcome {
                 Ok(value) => {

@@ -35,6 +35,7 @@
 mod app;
 mod cancel;
 mod config;
+mod dispatch;
 mod error;
 #[cfg(feature = "workflow")]
 mod jobs;
@@ -52,13 +53,17 @@ mod session;
 mod tools;
 
 pub use config::{BasicAuth, McpHttpConfig};
+pub use dispatch::{
+    MainThreadExecutor, PumpReport, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
+};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::{JOB_LOGGER, MAX_FINISHED_JOBS};
 pub use mcp::{PROTOCOL_VERSION_HEADER, SESSIONS_FULL_RETRY_AFTER_SECS, SESSION_ID_HEADER};
 pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 pub use registry::{
-    Execution, ToolContext, ToolError, ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    AsyncToolHandler, Execution, Handler, ToolContext, ToolError, ToolFuture, ToolHandler,
+    ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
 };
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;

@@ -22,10 +22,11 @@ mod tools;
 use std::time::Duration;
 
 use dcc_mcp_telemetry::{
-    Counter, CounterFamily, Gauge, GaugeFamily, HistogramFamily, Registry, TelemetryError,
+    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, Registry,
+    TelemetryError,
 };
 
-use crate::record::{CallStatus, Channel, JobResult};
+use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
 
 pub(crate) use endpoint::routes;
 
@@ -54,10 +55,13 @@ const NOTIFICATIONS: &str = "dcc_mcp_notifications_sent_total";
 const ACTIVE_SESSIONS: &str = "dcc_mcp_active_sessions";
 const REGISTERED_TOOLS: &str = "dcc_mcp_registered_tools";
 const BUILD_INFO: &str = "dcc_mcp_build_info";
+const REJECTED: &str = "dcc_mcp_rejected_total";
+const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
 
-/// The nine families of the metric surface, plus the engine's series-overflow counter (so a capped
-/// family is visible), always in the exposition: with `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 10] = [
+/// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
+/// series-overflow counter (so a capped family is visible), always in the exposition: with
+/// `# HELP`/`# TYPE` even before any series.
+const DECLARED: [Declared; 12] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -102,6 +106,16 @@ const DECLARED: [Declared; 10] = [
         name: BUILD_INFO,
         help: "Always 1; the labels identify the running build.",
         kind: Kind::Gauge,
+    },
+    Declared {
+        name: REJECTED,
+        help: "Requests (or parts of them) the server refused to protect itself, by reason.",
+        kind: Kind::Counter,
+    },
+    Declared {
+        name: DISPATCH_WAIT,
+        help: "Seconds a tool call waited for a handler thread, by executor (worker/main_thread).",
+        kind: Kind::Histogram,
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
@@ -153,6 +167,8 @@ pub(crate) struct Families {
     active_sessions: Gauge,
     registered_tools: Gauge,
     build_info: GaugeFamily,
+    rejected: CounterFamily,
+    dispatch_wait: HistogramFamily,
 }
 
 impl Families {
@@ -200,6 +216,13 @@ impl Families {
             active_sessions: r.gauge(ACTIVE_SESSIONS, help(ACTIVE_SESSIONS))?,
             registered_tools: r.gauge(REGISTERED_TOOLS, help(REGISTERED_TOOLS))?,
             build_info: r.gauge_family(BUILD_INFO, help(BUILD_INFO), &["version", "crate"])?,
+            rejected: r.counter_family(REJECTED, help(REJECTED), &["reason"])?,
+            dispatch_wait: r.histogram_family(
+                DISPATCH_WAIT,
+                help(DISPATCH_WAIT),
+                &["executor"],
+                &BUCKETS,
+            )?,
         })
     }
 }
@@ -223,6 +246,8 @@ pub(crate) struct ServerMetrics {
     tools: tools::ToolTable,
     unknown: tools::CallHandles,
     notifications: [Counter; 2],
+    rejected: [Counter; Rejection::ALL.len()],
+    dispatch_wait: [Histogram; Executor::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -246,6 +271,9 @@ impl ServerMetrics {
             .set(1);
         let notifications = CHANNELS.map(|c| families.notifications.with_label_values(&[c]));
         let unknown = tools::CallHandles::resolve(&families, UNKNOWN_TOOL);
+        let rejected = Rejection::ALL.map(|r| families.rejected.with_label_values(&[r.as_label()]));
+        let dispatch_wait =
+            Executor::ALL.map(|e| families.dispatch_wait.with_label_values(&[e.as_label()]));
         let prometheus = prometheus::Registry::new();
         prometheus.register(Box::new(engine))?;
         let metrics = Self {
@@ -254,6 +282,8 @@ impl ServerMetrics {
             tools: tools::ToolTable::default(),
             unknown,
             notifications,
+            rejected,
+            dispatch_wait,
             auth: basic_auth.map(|a| auth::BasicAuthGuard::new(&a.username, &a.password)),
             scrapes: tokio::sync::Semaphore::new(MAX_CONCURRENT_SCRAPES),
         };
@@ -308,6 +338,18 @@ impl ServerMetrics {
     #[inline]
     pub(crate) fn notification_sent(&self, channel: Channel) {
         self.notifications[channel_index(channel)].inc();
+    }
+
+    /// The server refused (part of) a request for `reason`.
+    #[inline]
+    pub(crate) fn rejected(&self, reason: Rejection) {
+        self.rejected[reason.index()].inc();
+    }
+
+    /// A handler started on `executor` after waiting `wait`.
+    #[inline]
+    pub(crate) fn dispatch_wait(&self, executor: Executor, wait: Duration) {
+        self.dispatch_wait[executor.index()].observe_duration(wait);
     }
 
     /// `name` was registered: resolve its handles and create its series at zero.
@@ -447,6 +489,38 @@ mod tests {
             v(r#"dcc_mcp_tool_calls_total{status="success",tool="bake"}"#),
             Some(0.0)
         );
+    }
+
+    /// Every refusal reason and executor has its series from the start; records land exactly.
+    #[test]
+    fn rejections_and_dispatch_waits() {
+        let m = ServerMetrics::new(None).unwrap();
+        m.rejected(Rejection::Busy);
+        m.rejected(Rejection::Busy);
+        m.rejected(Rejection::OutboxDrop);
+        m.dispatch_wait(Executor::MainThread, Duration::from_millis(40));
+        let text = m.render(0, 0).unwrap();
+        for reason in Rejection::ALL {
+            let expected = match reason {
+                Rejection::Busy => 2.0,
+                Rejection::OutboxDrop => 1.0,
+                _ => 0.0,
+            };
+            let series = format!(
+                r#"dcc_mcp_rejected_total{{reason="{}"}}"#,
+                reason.as_label()
+            );
+            assert_eq!(line_value(&text, &series), Some(expected), "{series}");
+        }
+        let wait = |e: &str, le: &str| {
+            line_value(
+                &text,
+                &format!(r#"dcc_mcp_dispatch_wait_seconds_bucket{{executor="{e}",le="{le}"}}"#),
+            )
+        };
+        assert_eq!(wait("main_thread", "0.025"), Some(0.0));
+        assert_eq!(wait("main_thread", "0.05"), Some(1.0));
+        assert_eq!(wait("worker", "+Inf"), Some(0.0));
     }
 
     /// Each server has its own registries: no series leak from one to another.

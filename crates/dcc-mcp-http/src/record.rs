@@ -70,6 +70,114 @@ impl Channel {
     }
 }
 
+/// Why the server refused (part of) a client's request: one label value of
+/// `dcc_mcp_rejected_total{reason}`. A fixed enum, so the label set is bounded and every series exists
+/// at zero from the start.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// A JSON-RPC batch held more messages than `max_batch_messages`.
+    BatchTooLarge,
+    /// A response grew past `max_response_bytes` while it was built.
+    ResponseTooLarge,
+    /// `initialize` found every session slot busy (`503`).
+    TooManySessions,
+    /// An idle session was evicted to make room for a new one.
+    SessionEvicted,
+    /// A connection was closed at accept because `max_connections` were open.
+    ConnectionLimit,
+    /// A request body did not arrive within `body_read_timeout`.
+    BodyTimeout,
+    /// A stream whose client stopped reading was closed after `write_timeout`.
+    WriteTimeout,
+    /// A session reached its quota of queued plus running jobs.
+    JobQuota,
+    /// A job result exceeded `max_job_result_bytes` and became a job error.
+    ResultTooLarge,
+    /// Every blocking worker stayed busy for `sync_queue_wait`: "server busy".
+    Busy,
+    /// The main-thread executor's queue was full.
+    MainThreadFull,
+    /// A queued call timed out or was cancelled before its executor reached it; it never ran.
+    ExpiredBeforeRun,
+    /// A session outbox dropped its oldest notification to stay within its byte budget.
+    OutboxDrop,
+}
+
+impl Rejection {
+    /// Every reason, in label order (the metric creates each series at zero).
+    pub(crate) const ALL: [Rejection; 13] = [
+        Self::BatchTooLarge,
+        Self::ResponseTooLarge,
+        Self::TooManySessions,
+        Self::SessionEvicted,
+        Self::ConnectionLimit,
+        Self::BodyTimeout,
+        Self::WriteTimeout,
+        Self::JobQuota,
+        Self::ResultTooLarge,
+        Self::Busy,
+        Self::MainThreadFull,
+        Self::ExpiredBeforeRun,
+        Self::OutboxDrop,
+    ];
+
+    /// The metric label value.
+    pub(crate) fn as_label(self) -> &'static str {
+        match self {
+            Self::BatchTooLarge => "batch_too_large",
+            Self::ResponseTooLarge => "response_too_large",
+            Self::TooManySessions => "too_many_sessions",
+            Self::SessionEvicted => "session_evicted",
+            Self::ConnectionLimit => "connection_limit",
+            Self::BodyTimeout => "body_timeout",
+            Self::WriteTimeout => "write_timeout",
+            Self::JobQuota => "job_quota",
+            Self::ResultTooLarge => "result_too_large",
+            Self::Busy => "busy",
+            Self::MainThreadFull => "main_thread_full",
+            Self::ExpiredBeforeRun => "expired_before_run",
+            Self::OutboxDrop => "outbox_drop",
+        }
+    }
+
+    /// Index into [`Rejection::ALL`].
+    #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a handler ran, for `dcc_mcp_dispatch_wait_seconds{executor}`: the executors whose calls can
+/// wait for a thread. (Inline handlers run on the I/O worker at once and have no wait.)
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Executor {
+    /// The bounded worker set of blocking handlers.
+    Worker,
+    /// The host application's main thread, through a `MainThreadExecutor`.
+    MainThread,
+}
+
+impl Executor {
+    /// Every executor, in label order.
+    pub(crate) const ALL: [Executor; 2] = [Self::Worker, Self::MainThread];
+
+    /// The metric label value.
+    pub(crate) fn as_label(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::MainThread => "main_thread",
+        }
+    }
+
+    /// Index into [`Executor::ALL`].
+    #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Receives every record point; cheap to clone (shared by the app state, sessions, jobs and the registry).
 ///
 /// With the `prometheus` feature it holds the server's metric set when `enable_prometheus` is on, and
@@ -163,6 +271,22 @@ impl Recorder {
     pub(crate) fn notification_sent(&self, channel: Channel) {
         forward!(self, |m| m.notification_sent(channel));
         let _ = channel;
+    }
+
+    /// The server refused (part of) a request for `reason`; the client got a clear answer.
+    #[inline]
+    #[allow(dead_code)]
+    pub(crate) fn rejected(&self, reason: Rejection) {
+        forward!(self, |m| m.rejected(reason));
+        let _ = reason;
+    }
+
+    /// A handler started on `executor` after waiting `wait` for it.
+    #[inline]
+    #[allow(dead_code)]
+    pub(crate) fn dispatch_wait(&self, executor: Executor, wait: Duration) {
+        forward!(self, |m| m.dispatch_wait(executor, wait));
+        let _ = (executor, wait);
     }
 
     /// A session was created by `initialize`.

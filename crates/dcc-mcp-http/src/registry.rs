@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -194,18 +196,77 @@ impl ToolContext {
     }
 }
 
-/// A tool implementation: a blocking function from arguments to a JSON value.
+/// A blocking tool implementation: a function from arguments to a JSON value.
 ///
-/// Handlers run on tokio's blocking pool. A returned `Value::String(s)` becomes a text content item;
+/// It runs as [`Handler::Worker`] (on a bounded set of blocking threads) or [`Handler::MainThread`]. A returned `Value::String(s)` becomes a text content item;
 /// any other value becomes text holding its JSON, plus `structuredContent` when it is an object.
 pub type ToolHandler = Arc<dyn Fn(Value, &ToolContext) -> Result<Value, ToolError> + Send + Sync>;
+
+/// The future an [`AsyncToolHandler`] returns.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<Value, ToolError>> + Send + 'static>>;
+
+/// A non-blocking tool implementation, polled on the I/O worker that serves the request.
+///
+/// It must never block (no file or network I/O without `.await`, no long computation): a blocking
+/// inline handler stalls every request on that worker. Use a [`ToolHandler`] for those.
+pub type AsyncToolHandler = Arc<dyn Fn(Value, ToolContext) -> ToolFuture + Send + Sync>;
+
+/// A tool handler and the execution kind it runs as.
+#[derive(Clone)]
+pub enum Handler {
+    /// Polled on the I/O worker: cheapest, for handlers that never block.
+    Inline(AsyncToolHandler),
+    /// Run on the bounded set of blocking worker threads (`sync_concurrency`).
+    Worker(ToolHandler),
+    /// Queued for the host's main thread; runs inside [`MainThreadExecutor::pump`].
+    MainThread(ToolHandler),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Inline(_) => "Handler::Inline",
+            Self::Worker(_) => "Handler::Worker",
+            Self::MainThread(_) => "Handler::MainThread",
+        })
+    }
+}
+
+impl Handler {
+    /// An inline handler from an async function or closure.
+    pub fn inline<F, Fut>(handler: F) -> Self
+    where
+        F: Fn(Value, ToolContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, ToolError>> + Send + 'static,
+    {
+        Self::Inline(Arc::new(move |arguments, context| {
+            Box::pin(handler(arguments, context)) as ToolFuture
+        }))
+    }
+
+    /// A worker handler from a blocking function or closure.
+    pub fn worker<F>(handler: F) -> Self
+    where
+        F: Fn(Value, &ToolContext) -> Result<Value, ToolError> + Send + Sync + 'static,
+    {
+        Self::Worker(Arc::new(handler))
+    }
+
+    /// A main-thread handler from a blocking function or closure.
+    pub fn main_thread<F>(handler: F) -> Self
+    where
+        F: Fn(Value, &ToolContext) -> Result<Value, ToolError> + Send + Sync + 'static,
+    {
+        Self::MainThread(Arc::new(handler))
+    }
+}
 
 /// One registered tool: spec, compiled schemas, handler.
 pub(crate) struct ToolEntry {
     pub(crate) spec: ToolSpec,
     pub(crate) input_validator: jsonschema::Validator,
     pub(crate) output_validator: Option<jsonschema::Validator>,
-    pub(crate) handler: Option<ToolHandler>,
+    pub(crate) handler: Option<Handler>,
 }
 
 struct Observer {
@@ -283,16 +344,21 @@ impl ToolRegistry {
         self.insert(spec, None)
     }
 
-    /// Register a tool with its handler.
+    /// Register a tool with a blocking handler that runs on the worker threads ([`Handler::Worker`]).
     pub fn register_with_handler(
         &self,
         spec: ToolSpec,
         handler: ToolHandler,
     ) -> Result<(), RegistryError> {
+        self.insert(spec, Some(Handler::Worker(handler)))
+    }
+
+    /// Register a tool with a handler of any execution kind (inline, worker, main thread).
+    pub fn register_with(&self, spec: ToolSpec, handler: Handler) -> Result<(), RegistryError> {
         self.insert(spec, Some(handler))
     }
 
-    fn insert(&self, spec: ToolSpec, handler: Option<ToolHandler>) -> Result<(), RegistryError> {
+    fn insert(&self, spec: ToolSpec, handler: Option<Handler>) -> Result<(), RegistryError> {
         validate_name(&spec.name)?;
         if spec.execution == Execution::Async && !cfg!(feature = "workflow") {
             return Err(RegistryError::AsyncUnavailable(spec.name));
@@ -328,8 +394,13 @@ impl ToolRegistry {
         Ok(())
     }
 
-    /// Attach or replace the handler of a registered tool.
+    /// Attach or replace the handler of a registered tool with a blocking worker handler.
     pub fn set_handler(&self, name: &str, handler: ToolHandler) -> Result<(), RegistryError> {
+        self.set_handler_with(name, Handler::Worker(handler))
+    }
+
+    /// Attach or replace the handler of a registered tool, with any execution kind.
+    pub fn set_handler_with(&self, name: &str, handler: Handler) -> Result<(), RegistryError> {
         let mut tools = self
             .inner
             .tools

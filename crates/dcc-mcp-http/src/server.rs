@@ -103,6 +103,7 @@ impl McpHttpServer {
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .max_blocking_threads(config.max_blocking_threads())
             .thread_name("dcc-mcp-http")
             .build()
             .map_err(ServerError::Runtime)?;
@@ -133,6 +134,7 @@ impl McpHttpServer {
                     serve(listener, router, timeouts, stop, state.shutdown.clone()).await;
                     sweeper.abort();
                 });
+                state.dispatch.close();
                 #[cfg(feature = "workflow")]
                 state.jobs.cancel_all();
                 runtime.shutdown_timeout(RUNTIME_DRAIN);

@@ -10,9 +10,10 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::cancel::request_key;
+use crate::dispatch::Lane;
 use crate::protocol::{codes, params_object, RpcError};
 use crate::record::CallStatus;
-use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolHandler, ToolSpec};
+use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::Session;
 
 /// Tools per `tools/list` page.
@@ -242,8 +243,17 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
             });
             let context = ToolContext::attached(name, cancelled.clone(), sink);
             let timeout = state.config.request_timeout;
-            let run = tokio::time::timeout(timeout, run_handler(handler, arguments, context));
+            let run = tokio::time::timeout(
+                timeout,
+                state.dispatch.run(&handler, arguments, context, Lane::Call),
+            );
+            // Biased: a client's cancellation wins over the handler's reaction to it, so the answer
+            // names the cancellation, whichever woke first.
             let result = tokio::select! {
+                biased;
+                () = in_flight.cancelled() => error_result(&format!(
+                    "tool '{name}' was cancelled by the client (notifications/cancelled)"
+                )),
                 outcome = run => match outcome {
                     Ok(Ok(value)) => success_result(&entry, value),
                     Ok(Err(message)) => error_result(&message),
@@ -255,9 +265,6 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                         ))
                     }
                 },
-                () = in_flight.cancelled() => error_result(&format!(
-                    "tool '{name}' was cancelled by the client (notifications/cancelled)"
-                )),
             };
             in_flight.finish();
             result
@@ -276,31 +283,6 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
         #[cfg(not(feature = "workflow"))]
         Execution::Async => error_result(&format!(
             "a job was requested for tool '{name}', but this build has no job support (the `workflow` feature)"
-        )),
-    }
-}
-
-/// Run a blocking handler on tokio's blocking pool; a panic becomes an error message.
-pub(crate) async fn run_handler(
-    handler: ToolHandler,
-    arguments: Value,
-    context: ToolContext,
-) -> Result<Value, String> {
-    let name = context.tool_name().to_owned();
-    match tokio::task::spawn_blocking(move || handler(arguments, &context)).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.0),
-        Err(join_error) if join_error.is_panic() => {
-            let payload = join_error.into_panic();
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_owned());
-            Err(format!("tool '{name}' panicked: {detail}"))
-        }
-        Err(_) => Err(format!(
-            "tool '{name}' was stopped because the server is shutting down"
         )),
     }
 }

@@ -175,7 +175,7 @@ mod with_feature {
         Exposition::validated(std::str::from_utf8(&body).unwrap())
     }
 
-    const FAMILIES: [(&str, &str); 9] = [
+    const FAMILIES: [(&str, &str); 11] = [
         ("dcc_mcp_tool_calls_total", "counter"),
         ("dcc_mcp_tool_duration_seconds", "histogram"),
         ("dcc_mcp_jobs_in_flight", "gauge"),
@@ -185,6 +185,24 @@ mod with_feature {
         ("dcc_mcp_active_sessions", "gauge"),
         ("dcc_mcp_registered_tools", "gauge"),
         ("dcc_mcp_build_info", "gauge"),
+        ("dcc_mcp_rejected_total", "counter"),
+        ("dcc_mcp_dispatch_wait_seconds", "histogram"),
+    ];
+
+    const REJECTION_REASONS: [&str; 13] = [
+        "batch_too_large",
+        "response_too_large",
+        "too_many_sessions",
+        "session_evicted",
+        "connection_limit",
+        "body_timeout",
+        "write_timeout",
+        "job_quota",
+        "result_too_large",
+        "busy",
+        "main_thread_full",
+        "expired_before_run",
+        "outbox_drop",
     ];
 
     /// The built-in job tools `tools/list` shows next to the registered ones (their call series
@@ -198,12 +216,19 @@ mod with_feature {
     ];
 
     #[tokio::test]
-    async fn fresh_server_exposes_all_nine_families() {
+    async fn fresh_server_exposes_all_families() {
         let server = McpHttpServer::new(ToolRegistry::new(), config(true, None)).unwrap();
         let exp = scrape(&server.router()).await;
         for (name, kind) in FAMILIES {
             assert_eq!(exp.type_of(name), Some(kind), "# TYPE of {name}");
             assert!(exp.has_help(name), "# HELP of {name}");
+        }
+        for reason in REJECTION_REASONS {
+            assert_eq!(
+                exp.get("dcc_mcp_rejected_total", &[("reason", reason)]),
+                Some(0.0),
+                "rejected_total{{reason={reason}}}"
+            );
         }
         let version = env!("CARGO_PKG_VERSION");
         assert_eq!(

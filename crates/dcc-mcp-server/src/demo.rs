@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dcc_mcp_http::{Execution, RegistryError, ToolContext, ToolError, ToolRegistry, ToolSpec};
+use dcc_mcp_http::{
+    Execution, Handler, RegistryError, ToolContext, ToolError, ToolRegistry, ToolSpec,
+};
 use serde_json::{json, Value};
 
 /// Longest `sleep` the demo accepts, in milliseconds.
@@ -13,9 +15,31 @@ pub(crate) const MAX_SLEEP_MS: u64 = 600_000;
 /// Number of progress reports a `sleep` job sends.
 pub(crate) const SLEEP_STEPS: u64 = 5;
 
-/// Register `echo`, `add`, `fail` and `sleep`.
-pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
-    registry.register_with_handler(
+/// Which execution kind the non-blocking demo tools (`echo`, `add`, `fail`) use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum DemoHandlers {
+    /// Inline on the I/O worker: they never block, so this is the cheap path.
+    #[default]
+    Inline,
+    /// On the blocking worker threads, as a blocking handler would run (for comparisons).
+    Worker,
+}
+
+impl DemoHandlers {
+    /// A handler of this kind from a non-blocking function.
+    fn handler(self, f: fn(&Value) -> Result<Value, ToolError>) -> Handler {
+        match self {
+            Self::Inline => {
+                Handler::inline(move |args: Value, _ctx: ToolContext| std::future::ready(f(&args)))
+            }
+            Self::Worker => Handler::worker(move |args: Value, _ctx: &ToolContext| f(&args)),
+        }
+    }
+}
+
+/// Register `echo`, `add`, `fail`, `sleep` and `block`; `kind` is the execution kind of the first three.
+pub(crate) fn register(registry: &ToolRegistry, kind: DemoHandlers) -> Result<(), RegistryError> {
+    registry.register_with(
         ToolSpec::new("echo")
             .description("Return the `text` argument unchanged.")
             .input_schema(json!({
@@ -23,14 +47,9 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
                 "properties": {"text": {"type": "string"}},
                 "required": ["text"]
             })),
-        Arc::new(|args: Value, _ctx: &ToolContext| {
-            Ok(args
-                .get("text")
-                .cloned()
-                .unwrap_or(Value::String(String::new())))
-        }),
+        kind.handler(echo),
     )?;
-    registry.register_with_handler(
+    registry.register_with(
         ToolSpec::new("add")
             .description("Add two numbers `a` and `b`.")
             .input_schema(json!({
@@ -38,13 +57,13 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
                 "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
                 "required": ["a", "b"]
             })),
-        Arc::new(|args: Value, _ctx: &ToolContext| add(&args)),
+        kind.handler(add),
     )?;
-    registry.register_with_handler(
+    registry.register_with(
         ToolSpec::new("fail")
             .description("Always fails: returns an error result (isError: true).")
             .input_schema(json!({"type": "object"})),
-        Arc::new(|_args: Value, _ctx: &ToolContext| Err(ToolError::from("fail always fails"))),
+        kind.handler(fail),
     )?;
     registry.register_with_handler(
         ToolSpec::new("sleep")
@@ -57,7 +76,36 @@ pub(crate) fn register(registry: &ToolRegistry) -> Result<(), RegistryError> {
             .execution(Execution::Async),
         Arc::new(|args: Value, ctx: &ToolContext| sleep(&args, ctx)),
     )?;
+    registry.register_with(
+        ToolSpec::new("block")
+            .description("Sync worker tool: block a worker thread for `ms` milliseconds, ignoring cancellation (a runaway handler).")
+            .input_schema(json!({
+                "type": "object",
+                "properties": {"ms": {"type": "integer", "minimum": 0, "maximum": MAX_SLEEP_MS}},
+                "required": ["ms"]
+            })),
+        Handler::worker(|args: Value, _ctx: &ToolContext| block(&args)),
+    )?;
     Ok(())
+}
+
+fn block(args: &Value) -> Result<Value, ToolError> {
+    let ms = args["ms"]
+        .as_u64()
+        .ok_or_else(|| ToolError::from("ms must be a non-negative integer"))?;
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(json!({ "blocked_ms": ms }))
+}
+
+fn echo(args: &Value) -> Result<Value, ToolError> {
+    Ok(args
+        .get("text")
+        .cloned()
+        .unwrap_or(Value::String(String::new())))
+}
+
+fn fail(_args: &Value) -> Result<Value, ToolError> {
+    Err(ToolError::from("fail always fails"))
 }
 
 fn add(args: &Value) -> Result<Value, ToolError> {
@@ -111,10 +159,10 @@ mod tests {
     #[test]
     fn demo_tools_register_once() {
         let registry = ToolRegistry::new();
-        register(&registry).unwrap();
+        register(&registry, DemoHandlers::Inline).unwrap();
         let names: Vec<_> = registry.list().into_iter().map(|spec| spec.name).collect();
-        assert_eq!(names, ["add", "echo", "fail", "sleep"]);
-        assert!(register(&registry).is_err());
+        assert_eq!(names, ["add", "block", "echo", "fail", "sleep"]);
+        assert!(register(&registry, DemoHandlers::Worker).is_err());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `dcc-mcp-server`: serve MCP tools over Streamable HTTP (and, with `--prometheus`, metrics at
-//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail` and `sleep`,
+//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep` and `block`,
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use dcc_mcp_http::{BasicAuth, McpHttpConfig, McpHttpServer, ToolRegistry};
@@ -27,9 +28,22 @@ struct Cli {
     /// Server name reported to clients.
     #[arg(long, default_value = "dcc-mcp")]
     server_name: String,
-    /// Serve the demo tools echo, add, fail and sleep.
+    /// Serve the demo tools echo, add, fail, sleep and block.
     #[arg(long)]
     demo_tools: bool,
+    /// Execution kind of the non-blocking demo tools (echo, add, fail): `inline` runs them on the
+    /// I/O worker, `worker` on the blocking worker threads (to compare the two paths).
+    #[arg(long, value_enum, default_value_t = demo::DemoHandlers::Inline, requires = "demo_tools")]
+    demo_handlers: demo::DemoHandlers,
+    /// Deadline of one synchronous tool call, in milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout_ms: Option<u64>,
+    /// Most blocking (worker) handlers of sync calls running at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    sync_concurrency: Option<u64>,
+    /// How long a sync call waits for a free worker before "server busy", in milliseconds.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    sync_queue_wait_ms: Option<u64>,
     /// Additional allowed Origin (repeatable); `*` allows any.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
@@ -69,14 +83,21 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         }
         (None, None) => None,
     };
+    let defaults = McpHttpConfig::default();
+    let millis = |ms: Option<u64>, default| ms.map_or(default, Duration::from_millis);
     Ok(McpHttpConfig {
+        request_timeout: millis(cli.request_timeout_ms, defaults.request_timeout),
+        sync_concurrency: cli.sync_concurrency.map_or(defaults.sync_concurrency, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }),
+        sync_queue_wait: millis(cli.sync_queue_wait_ms, defaults.sync_queue_wait),
         host: cli.host.clone(),
         port: cli.port,
         server_name: cli.server_name.clone(),
         allowed_origins: cli.allowed_origins.clone(),
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
-        ..McpHttpConfig::default()
+        ..defaults
     })
 }
 
@@ -120,7 +141,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let config = config_from(&cli)?;
     let registry = ToolRegistry::new();
     if cli.demo_tools {
-        demo::register(&registry).map_err(|error| error.to_string())?;
+        demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;

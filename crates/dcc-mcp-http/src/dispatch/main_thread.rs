@@ -1,0 +1,260 @@
+//! The main-thread kind: a bounded queue of calls that the host application's main thread runs.
+//!
+//! DCC APIs (`maya.cmds`, `bpy`, `hou`) must be called from the application's main thread. The host
+//! pumps a [`MainThreadExecutor`] from its idle or timer callback; [`MainThreadExecutor::pump`] runs
+//! queued calls on the calling thread and returns once its item count or time budget is spent, never
+//! waiting for work. A full queue refuses a call at once (`main_thread_full`). A call whose caller gave
+//! up before the pump reached it (request timeout, client cancellation, job cancelled, server stopped)
+//! is removed and never run late (`expired_before_run`). The time each call waited in the queue is
+//! `dcc_mcp_dispatch_wait_seconds{executor="main_thread"}`, so "the host was busy" shows as queue wait,
+//! not as slow tools.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ConfigError;
+use crate::record::{Executor, Recorder, Rejection};
+use crate::registry::{ToolContext, ToolHandler};
+
+/// A queue of tool calls that runs on whichever thread calls [`pump`](Self::pump): the host
+/// application's main thread.
+///
+/// Cheap to clone (clones share the queue). Give it to the server in
+/// [`McpHttpConfig::main_thread_executor`](crate::McpHttpConfig::main_thread_executor) and register
+/// tools with [`Handler::MainThread`](crate::Handler::MainThread).
+///
+/// ```
+/// use std::time::Duration;
+/// use dcc_mcp_http::MainThreadExecutor;
+///
+/// let executor = MainThreadExecutor::new(64).unwrap();
+/// // In the host's idle/timer callback, on the main thread:
+/// let report = executor.pump(16, Duration::from_millis(8));
+/// assert_eq!(report.ran, 0); // nothing queued yet; pump never waits for work
+/// ```
+#[derive(Clone)]
+pub struct MainThreadExecutor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Mutex<VecDeque<Task>>,
+    depth: usize,
+    next_id: AtomicU64,
+}
+
+/// One queued call.
+struct Task {
+    id: u64,
+    handler: ToolHandler,
+    arguments: Value,
+    context: ToolContext,
+    reply: oneshot::Sender<Result<Value, String>>,
+    enqueued: Instant,
+    recorder: Recorder,
+    shutdown: CancellationToken,
+}
+
+impl Task {
+    /// The caller is gone (timed out, cancelled, stopped): the call must not run.
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed() || self.context.is_cancelled() || self.shutdown.is_cancelled()
+    }
+
+    /// Answer a call that will never run, and count it.
+    fn expire(self) {
+        self.recorder.rejected(Rejection::ExpiredBeforeRun);
+        let message = format!(
+            "tool '{}' was not run: it timed out, was cancelled or the server stopped before the \
+             main thread reached it",
+            self.context.tool_name()
+        );
+        let _ = self.reply.send(Err(message));
+    }
+}
+
+/// What one [`MainThreadExecutor::pump`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PumpReport {
+    /// Calls run to completion on the pumping thread.
+    pub ran: usize,
+    /// Calls dropped unrun because their caller had given up.
+    pub expired: usize,
+    /// Calls still queued when the pump returned.
+    pub remaining: usize,
+}
+
+impl std::fmt::Debug for MainThreadExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MainThreadExecutor")
+            .field("queue_depth", &self.inner.depth)
+            .field("queued", &self.queued())
+            .finish()
+    }
+}
+
+impl MainThreadExecutor {
+    /// An executor that holds at most `queue_depth` waiting calls; more are refused at once.
+    pub fn new(queue_depth: usize) -> Result<Self, ConfigError> {
+        if queue_depth == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "queue_depth",
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(VecDeque::with_capacity(queue_depth.min(1024))),
+                depth: queue_depth,
+                next_id: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The most calls that can wait at once.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.depth
+    }
+
+    /// Calls waiting now.
+    pub fn queued(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Run queued calls on this thread, oldest first, until `max_items` have run, `budget` is
+    /// spent, or the queue is empty. Never waits for work. The budget is checked before each call:
+    /// a call that has started runs to its end, so keep main-thread handlers short.
+    pub fn pump(&self, max_items: usize, budget: Duration) -> PumpReport {
+        let started = Instant::now();
+        let mut report = PumpReport::default();
+        while report.ran < max_items && started.elapsed() < budget {
+            let Some(task) = self.lock().pop_front() else {
+                break;
+            };
+            if task.abandoned() {
+                task.expire();
+                report.expired += 1;
+                continue;
+            }
+            task.recorder
+                .dispatch_wait(Executor::MainThread, task.enqueued.elapsed());
+            let Task {
+                handler,
+                arguments,
+                context,
+                reply,
+                ..
+            } = task;
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| handler(arguments, &context)));
+            let outcome = match outcome {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(error)) => Err(error.0),
+                Err(payload) => Err(super::panicked(context.tool_name(), payload.as_ref())),
+            };
+            let _ = reply.send(outcome);
+            report.ran += 1;
+        }
+        report.remaining = self.queued();
+        report
+    }
+
+    /// Queue one call and wait for its outcome. Dropping the future before the pump takes the call
+    /// removes it from the queue (counted as `expired_before_run`).
+    pub(super) async fn run(
+        &self,
+        handler: ToolHandler,
+        arguments: Value,
+        context: ToolContext,
+        recorder: Recorder,
+        shutdown: CancellationToken,
+    ) -> Result<Value, String> {
+        let tool = context.tool_name().to_owned();
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (reply, outcome) = oneshot::channel();
+        {
+            let mut queue = self.lock();
+            if queue.len() >= self.inner.depth {
+                drop(queue);
+                recorder.rejected(Rejection::MainThreadFull);
+                return Err(format!(
+                    "main thread busy: {} calls already wait for the host's main thread \
+                     (queue_depth); tool '{tool}' was not run, retry later",
+                    self.inner.depth
+                ));
+            }
+            queue.push_back(Task {
+                id,
+                handler,
+                arguments,
+                context,
+                reply,
+                enqueued: Instant::now(),
+                recorder,
+                shutdown,
+            });
+        }
+        let mut queued = Queued {
+            executor: self,
+            id,
+            armed: true,
+        };
+        let outcome = outcome.await;
+        queued.armed = false;
+        outcome.unwrap_or_else(|_| {
+            Err(format!(
+                "tool '{tool}' was not run: its main-thread call was dropped"
+            ))
+        })
+    }
+
+    /// Answer and remove every queued call whose server has stopped.
+    pub(super) fn discard_stopped(&self) {
+        let stopped: Vec<Task> = {
+            let mut queue = self.lock();
+            let (stopped, kept): (Vec<Task>, Vec<Task>) =
+                queue.drain(..).partition(|t| t.shutdown.is_cancelled());
+            queue.extend(kept);
+            stopped
+        };
+        stopped.into_iter().for_each(Task::expire);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Task>> {
+        self.inner
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes a call from the queue when its waiting future is dropped before the pump took it.
+struct Queued<'a> {
+    executor: &'a MainThreadExecutor,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let task = {
+            let mut queue = self.executor.lock();
+            queue
+                .iter()
+                .position(|t| t.id == self.id)
+                .and_then(|at| queue.remove(at))
+        };
+        if let Some(task) = task {
+            task.expire();
+        }
+    }
+}
