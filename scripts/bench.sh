@@ -186,7 +186,7 @@ if want e2e && [ "$e2e" = 1 ]; then
     rounds=${E2E_ROUNDS:-5}
     seconds=${E2E_SECONDS:-10}
     : >"$out/e2e.jsonl"
-    echo "e2e: $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds rounds of ${seconds} s, $conns connections; load before: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    echo "e2e-run: $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds rounds of ${seconds} s, $conns connections, load average before $(cut -d' ' -f1-3 /proc/loadavg)" \
         >>"$out/machine.txt"
     wait_quiet e2e
 
@@ -221,7 +221,7 @@ if want e2e && [ "$e2e" = 1 ]; then
         run_one rmcp "$bin/rmcp-echo" --port "$port" --
         run_one rmcp-stateless "$bin/rmcp-echo" --port "$port" --stateless --
     done
-    echo "e2e: machine load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
+    echo "e2e-after: load average after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
     python3 scripts/bench_chart.py --e2e-only --results "$out" --doc docs/benchmarks.md
 fi
 

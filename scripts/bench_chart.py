@@ -304,13 +304,10 @@ def e2e_section(results: Path):
     if parts and machine_file.exists():
         latest = {}  # the latest line of each kind
         for l in machine_file.read_text().splitlines():
-            key = "e2e-after" if l.startswith("e2e: machine load") else l.split(":", 1)[0]
-            latest[key] = l.split(": ", 1)[-1]
-        bits = [f"{latest[k]}" for k in ("cpu", "kernel", "rustc", "python") if k in latest]
-        if "e2e" in latest:
-            bits.append(f"run {latest['e2e']}")
-        if "e2e-after" in latest:
-            bits.append(f"load after: {latest['e2e-after']}")
+            if ": " in l:
+                key, value = l.split(": ", 1)
+                latest[key] = value
+        bits = [latest[k] for k in ("cpu", "kernel", "rustc", "python", "e2e-run", "e2e", "e2e-after") if k in latest]
         parts.insert(0, "Machine: " + "; ".join(bits) + ".\n")
     return "\n".join(parts), med
 

@@ -6,12 +6,14 @@ and prints one JSON object: the share of samples per category, plus the top leaf
 
     perf script -i server.data | python3 scripts/perf_shares.py --label inline
 
-Each sample goes to exactly one category: the first in the list below with a pattern that matches
-any frame of the sample's stack. The order makes the specific costs win over the frames every
-request stack has at its root (hyper's dispatcher, tokio's task poll): a `serde_json` frame anywhere
-in the stack makes the sample "JSON", whatever hyper called it from. Allocator frames count toward
-whatever made the allocation; a sample whose stack matches nothing is "allocator" if its leaf is
-the allocator, else "other".
+Each sample goes to exactly one category: walking its stack from the leaf towards the root, the
+first frame that matches a category decides (when one frame matches two, the one listed first).
+Some frames say nothing about why the CPU was spent and are skipped in that walk: the allocator
+(charged to whatever allocated), the scheduler's switch and wake-up code (charged to what slept or
+woke: a futex, epoll, a socket), and the syscall entry. A sample made only of such frames is
+"allocator" if its leaf is the allocator, else "other". Every tokio worker runs inside a
+blocking-pool thread, so `blocking::pool::Inner::run` at a stack's root is not a handoff; the pool's
+condition variable and `spawn_task`, nearer the leaf, are.
 """
 
 import argparse
@@ -24,26 +26,47 @@ CATEGORIES = [
     # Handing a call to another thread and back, and parking idle threads: futex waits and wakes,
     # condition variables, tokio's blocking pool (what spawn_blocking costs per call).
     ("thread handoff and parking (futex, condvar, blocking pool)", re.compile(
-        r"futex|blocking::pool|Condvar|lock_contended|__lll_lock|pthread_cond|Parker|park_timeout|"
-        r"unpark|park_internal|runtime::park")),
+        r"futex|Condvar|lock_contended|__lll_lock|pthread_cond|Parker|park_timeout|unpark|"
+        r"blocking::pool::Spawner|spawn_blocking")),
     ("schema validation (jsonschema)", re.compile(r"jsonschema|referencing::")),
     ("session lookup", re.compile(r"dcc_mcp_http::session::")),
     ("metrics recording", re.compile(r"dcc_mcp_telemetry|dcc_mcp_http::record::")),
     ("JSON parse / serialize (serde_json)", re.compile(r"serde_json|serde::de|serde::ser|serde_core::")),
-    # Kernel socket work and the syscalls around it (the stack reaches a socket or epoll frame).
-    ("socket I/O syscalls (read, writev, epoll)", re.compile(
+    # Socket reads and writes, epoll (the kernel side and the libc/mio calls into it).
+    ("socket I/O and epoll", re.compile(
         r"tcp_|sock_|__sys_recvfrom|__sys_sendto|do_writev|vfs_write|vfs_read|ksys_read|ksys_write|"
-        r"do_epoll|ep_poll|__GI___writev|__libc_recv|__libc_send|__libc_read|__libc_write|epoll_wait")),
-    # Preemption and context switches that are not a futex wait (run-queue pressure).
-    ("other context switches (preemption)", re.compile(
-        r"finish_task_switch|__schedule|schedule\b|exit_to_user_mode|reschedule_ipi|try_to_wake_up")),
-    ("HTTP/1 and routing (hyper, axum, http)", re.compile(r"hyper::|http::|httparse|axum::|tower::|bytes::")),
-    ("tokio runtime (task scheduling, timers)", re.compile(r"tokio::|mio::")),
-    ("server logic (dcc_mcp_http)", re.compile(r"dcc_mcp_http::|dcc_mcp_server::|dcc_mcp_")),
+        r"do_epoll|ep_poll|epoll|__GI___writev|writev|__libc_recv|__libc_send|__libc_read|__libc_write|"
+        r"^read$|^write$|^recv$|^send$|mio::")),
+    # Preemption on the way back to user space (run-queue pressure, not a wait of our own).
+    ("preemption (return to user space)", re.compile(r"exit_to_user_mode|irqentry_exit|reschedule_ipi")),
+    ("HTTP/1 and routing (hyper, axum, http)", re.compile(r"\bhyper::|\bhyper_util::|\bhttp::|\bhttparse|\baxum::|\baxum_core::|\btower::|\bbytes::")),
+    ("tokio runtime (task scheduling, timers)", re.compile(r"tokio::")),
+    ("server logic (dcc_mcp_http)", re.compile(r"dcc_mcp_")),
 ]
 ALLOCATOR = re.compile(r"malloc|_int_free|cfree|\bfree\b|realloc|__rdl_|__rust_alloc|__rust_dealloc|"
-                       r"__rust_realloc|alloc::raw_vec|alloc::alloc|memmove|memcpy|memset|tcache|"
-                       r"malloc_consolidate|unlink_chunk")
+                       r"__rust_realloc|alloc::raw_vec|alloc::alloc|memmove|memcpy|memset|memcmp|tcache|"
+                       r"malloc_consolidate|unlink_chunk|sysmalloc")
+# Frames that say nothing about why: the allocator, the scheduler's switch and wake-up, syscall entry.
+SKIP = re.compile(ALLOCATOR.pattern + r"|finish_task_switch|__schedule|^schedule$|schedule_hrtimeout|"
+                  r"_raw_spin|try_to_wake_up|ttwu_|wake_up_q|^syscall$|do_syscall_64|entry_SYSCALL|"
+                  r"__x64_sys_|asm_sysvec|sysvec_|__irq_exit|__do_softirq|handle_softirqs|hrtimer|"
+                  r"^0x[0-9a-f]+$|^\[unknown\]$")
+
+
+def strip_generics(sym):
+    """`a::B<T, U>::f<V>` -> `a::B::f`: a frame's own path, not the types it was instantiated with
+    (an inlined `poll<hyper_util::rt::TokioIo<...>>` is not hyper's code). A leading
+    `<T as Trait>::` is kept, since it names the code."""
+    out, depth = [], 0
+    for i, ch in enumerate(sym):
+        if depth:
+            depth += {"<": 1, ">": -1}.get(ch, 0)
+            continue
+        if ch == "<" and i > 0 and (sym[i - 1].isalnum() or sym[i - 1] in "_}"):
+            depth = 1
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def samples(lines):
@@ -63,15 +86,18 @@ def samples(lines):
         parts = line.strip().split(None, 1)
         if len(parts) == 2:
             sym = re.sub(r"\+0x[0-9a-f]+$", "", parts[1].rsplit(" (", 1)[0])
-            frames.append(sym)
+            frames.append(strip_generics(sym))
     if in_sample:
         yield frames
 
 
 def classify(frames):
-    for name, pattern in CATEGORIES:
-        if any(pattern.search(sym) for sym in frames):
-            return name
+    for sym in frames:
+        if SKIP.search(sym) and not CATEGORIES[0][1].search(sym):
+            continue
+        for name, pattern in CATEGORIES:
+            if pattern.search(sym):
+                return name
     if frames and ALLOCATOR.search(frames[0]):
         return "allocator (malloc, free, memcpy)"
     return "other"
