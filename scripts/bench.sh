@@ -9,7 +9,7 @@
 # Environment: DCC_MCP_BENCH_THREADS (default "1,2"; e.g. "1,2,4,8" or "max" on bigger machines),
 # CRITERION_ARGS (extra criterion flags, e.g. "--measurement-time 5"), E2E_ROUNDS (default 5),
 # E2E_SECONDS (measured seconds per run, default 10), E2E_CONNECTIONS (default 16), E2E_PORT
-# (default 18765), BENCH_VENV (the Python venv of the e2e peers, default .venv; created if missing),
+# (default 18765; the exporter pairs also use the next port), E2E_PAIRS (default 5), BENCH_VENV (the Python venv of the e2e peers, default .venv; created if missing),
 # PERF_KINDS / PERF_SECONDS / PERF_FREQ (the perf part: handler kinds, seconds, samples/s).
 # The end-to-end part and the perf part rewrite only their own section of docs/benchmarks.md.
 set -euo pipefail
@@ -221,6 +221,42 @@ if want e2e && [ "$e2e" = 1 ]; then
         run_one rmcp "$bin/rmcp-echo" --port "$port" --
         run_one rmcp-stateless "$bin/rmcp-echo" --port "$port" --stateless --
     done
+
+    # The exporter's cost is ≈ 0.1 % of a call, far below what runs minutes apart can resolve on a
+    # shared machine. So it is also measured in pairs: the build without the feature and the build
+    # with the exporter run at the same time on two ports, each with its own loadgen (same
+    # connections, same windows), and the pair's ratio of CPU per call sees the same background load.
+    second_port=$((port + 1))
+    run_pair() { # test-label test-server-flags... -- test-loadgen-flags...
+        local label=$1
+        shift
+        local tflags=() lflags=()
+        while [ "$1" != "--" ]; do tflags+=("$1"); shift; done
+        shift
+        lflags=("$@")
+        start_server "pair-base" "$bin/dcc-mcp-server-no-prometheus" --port "$port" --demo-tools
+        local base_pid=$server_pid
+        local saved_port=$port
+        port=$second_port
+        start_server "pair-$label" "$bin/dcc-mcp-server" --port "$port" --demo-tools "${tflags[@]}"
+        local test_pid=$server_pid
+        port=$saved_port
+        "$bin/loadgen" --url "http://127.0.0.1:$port/mcp" --connections "$conns" --duration "$seconds" \
+            --warmup 2 --label "pair:$label:base" --server-pid "$base_pid" >"$out/pair-base.json" &
+        local lg_base=$!
+        "$bin/loadgen" --url "http://127.0.0.1:$second_port/mcp" --connections "$conns" --duration "$seconds" \
+            --warmup 2 --label "pair:$label:test" --server-pid "$test_pid" "${lflags[@]}" >"$out/pair-test.json"
+        wait "$lg_base"
+        cat "$out/pair-base.json" "$out/pair-test.json" | tee -a "$out/e2e.jsonl"
+        server_pid=$base_pid; stop_server
+        server_pid=$test_pid; stop_server
+    }
+    for pair in $(seq "${E2E_PAIRS:-5}"); do
+        step "exporter pairs $pair/${E2E_PAIRS:-5}"
+        run_pair exporter-on --prometheus --
+        run_pair exporter-scraped --prometheus -- \
+            --scrape-url "http://127.0.0.1:$second_port/metrics" --scrape-interval-ms 100
+    done
     echo "e2e-after: load average after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
     python3 scripts/bench_chart.py --e2e-only --results "$out" --doc docs/benchmarks.md
 fi
@@ -236,12 +272,13 @@ if want perf; then
     for kind in ${PERF_KINDS:-worker inline}; do
         step "perf: echo via the $kind handler"
         start_server "perf-$kind" "$bin/dcc-mcp-server" --port "$port" --demo-tools --demo-handlers "$kind"
-        "$bin/loadgen" --url "http://127.0.0.1:$port/mcp" --connections "$conns" --duration 10 --warmup 1 \
+        "$bin/loadgen" --url "http://127.0.0.1:$port/mcp" --connections "$conns" \
+            --duration "$(( ${PERF_SECONDS:-10} + 4 ))" --warmup 1 \
             --label "perf-$kind" --server-pid "$server_pid" >"$out/perf/$kind-loadgen.json" &
         lg=$!
         sleep 3
-        perf record -q -F "${PERF_FREQ:-499}" --call-graph dwarf,16384 -p "$server_pid" -o "$out/perf/$kind.data" \
-            -- sleep "${PERF_SECONDS:-5}" 2>"$out/perf/$kind-record.log" || true
+        perf record -q -F "${PERF_FREQ:-999}" --call-graph dwarf,16384 -p "$server_pid" -o "$out/perf/$kind.data" \
+            -- sleep "${PERF_SECONDS:-10}" 2>"$out/perf/$kind-record.log" || true
         wait "$lg"
         stop_server
         perf script -i "$out/perf/$kind.data" 2>/dev/null \
