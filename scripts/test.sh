@@ -42,6 +42,11 @@ export CARGO_TERM_COLOR=never
 export CARGO_INCREMENTAL=0
 
 # ---------------------------------------------------------------------------------------------
+step "Prometheus rules (docs/ops): promtool check + unit tests"
+promtool check rules docs/ops/dcc-mcp.rules.yml
+promtool test rules docs/ops/dcc-mcp.rules.test.yml
+
+# ---------------------------------------------------------------------------------------------
 step "cargo fmt --check"
 cargo fmt --all --check
 

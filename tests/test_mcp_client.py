@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = Path(os.environ.get("DCC_MCP_SERVER_BIN", ROOT / "target" / "debug" / "dcc-mcp-server"))
 HANG_GUARD_SECONDS = 60.0
-DEMO_TOOLS = ["add", "block", "echo", "fail", "jobs.cancel", "jobs.get", "jobs.list", "sleep"]
+DEMO_TOOLS = ["add", "blob", "block", "echo", "fail", "jobs.cancel", "jobs.get", "jobs.list", "sleep"]
 SLEEP_MS = 250
 SLEEP_STEPS = 5
 

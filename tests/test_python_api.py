@@ -180,6 +180,35 @@ def test_failed_assignment_raises_and_keeps_the_old_value():
     assert cfg.job_concurrency == 4
 
 
+def test_config_job_budgets():
+    cfg = McpHttpConfig()
+    assert cfg.max_jobs_per_session == 16
+    assert cfg.job_deadline is None
+    assert cfg.max_job_result_bytes == 4 * 1024 * 1024
+    assert (cfg.max_finished_jobs, cfg.max_finished_job_bytes) == (1000, 64 * 1024 * 1024)
+    assert cfg.max_notification_result_bytes == 64 * 1024
+    assert cfg.max_outbox_bytes == 1024 * 1024
+    cfg = McpHttpConfig(max_jobs_per_session=2, job_deadline=1.5, max_job_result_bytes=100,
+                        max_finished_jobs=3, max_finished_job_bytes=1000,
+                        max_notification_result_bytes=10, max_outbox_bytes=20)
+    assert (cfg.max_jobs_per_session, cfg.job_deadline, cfg.max_job_result_bytes) == (2, 1.5, 100)
+    assert (cfg.max_finished_jobs, cfg.max_finished_job_bytes) == (3, 1000)
+    assert (cfg.max_notification_result_bytes, cfg.max_outbox_bytes) == (10, 20)
+    assert "max_jobs_per_session=2, job_deadline=1.5, max_job_result_bytes=100" in repr(cfg)
+    cfg.job_deadline = None
+    assert cfg.job_deadline is None
+    with pytest.raises(ValueError, match="job_deadline must be a finite number of seconds greater than 0"):
+        cfg.job_deadline = 0
+    with pytest.raises(ValueError, match="max_jobs_per_session must be an integer of at least 1, got 0"):
+        cfg.max_jobs_per_session = 0
+    # A result budget larger than the retention budget could never be kept: refused, value unchanged.
+    with pytest.raises(ValueError, match="max_job_result_bytes is larger than max_finished_job_bytes"):
+        cfg.max_job_result_bytes = 2000
+    assert cfg.max_job_result_bytes == 100
+    with pytest.raises(ValueError, match="max_notification_result_bytes is larger than max_outbox_bytes"):
+        McpHttpConfig(max_notification_result_bytes=2048, max_outbox_bytes=1024)
+
+
 # ------------------------------------------------------------------------------------------------
 # ToolRegistry
 

@@ -30,6 +30,14 @@ class McpHttpConfig:
         job_queue_capacity: Optional[int] = None,
         job_concurrency: Optional[int] = None,
         allowed_origins: Optional[Sequence[str]] = None,
+        max_jobs_per_session: Optional[int] = None,
+        job_deadline: Optional[float] = None,
+        max_job_result_bytes: Optional[int] = None,
+        max_finished_jobs: Optional[int] = None,
+        max_finished_job_bytes: Optional[int] = None,
+        max_notification_result_bytes: Optional[int] = None,
+        max_outbox_bytes: Optional[int] = None,
+        enable_process_metrics: bool = True,
     ) -> None: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -41,6 +49,9 @@ class McpHttpConfig:
     """``serverInfo.version`` reported to MCP clients (default: the package version)."""
     enable_prometheus: bool
     """Serve ``GET /metrics`` (needs ``"prometheus"`` in ``FEATURES``; accepted and ignored without it)."""
+    enable_process_metrics: bool
+    """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
+    Linux only: accepted and without effect on Windows and macOS)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float
@@ -58,7 +69,21 @@ class McpHttpConfig:
     job_queue_capacity: int
     """Long-running jobs that may wait in the queue; one more is refused (default 64)."""
     job_concurrency: int
-    """Long-running jobs executing at once (default 4)."""
+    """Long-running jobs executing at once (default 4); one session runs at most ``job_concurrency - 1``."""
+    max_jobs_per_session: int
+    """Queued plus running jobs of one session; one more gets a "job quota" error result (default 16)."""
+    job_deadline: Optional[float]
+    """Seconds after creation at which a queued or running job is cancelled and fails (default ``None``: none)."""
+    max_job_result_bytes: int
+    """Largest job result or error kept, in bytes; a larger one fails the job (default 4 MiB)."""
+    max_finished_jobs: int
+    """Finished jobs kept for ``jobs.get`` (default 1000)."""
+    max_finished_job_bytes: int
+    """Bytes of results kept by finished jobs across sessions; must be >= ``max_job_result_bytes`` (default 64 MiB)."""
+    max_notification_result_bytes: int
+    """Largest result a job-completion notification carries, else only ``resultBytes`` (default 64 KiB)."""
+    max_outbox_bytes: int
+    """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
     allowed_origins: List[str]
     """Extra allowed ``Origin`` values (``"https://host:port"`` or ``"*"``); localhost is allowed on loopback."""
 

@@ -45,7 +45,8 @@ impl AppState {
         );
         Self {
             dispatch,
-            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone()),
+            sessions: SessionStore::new(config.session_ttl, config.max_sessions, recorder.clone())
+                .with_outbox_budget(config.max_outbox_bytes),
             #[cfg(feature = "workflow")]
             jobs,
             config,

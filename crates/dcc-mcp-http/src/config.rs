@@ -65,8 +65,29 @@ pub struct McpHttpConfig {
     pub max_sessions: usize,
     /// How many async jobs may wait for a worker; more are refused with "job queue full".
     pub job_queue_capacity: usize,
-    /// How many async jobs run at the same time.
+    /// How many async jobs run at the same time. One session never runs more than
+    /// `job_concurrency - 1` of them at once (1 when this is 1), so it cannot take every worker.
     pub job_concurrency: usize,
+    /// Most queued plus running jobs of one session; one more is refused with a "job quota" error
+    /// result, so one session cannot fill the shared queue.
+    pub max_jobs_per_session: usize,
+    /// Optional deadline of a job, counted from its creation: a job still queued or running past it
+    /// is cancelled and ends `failed` with "job deadline exceeded". `None`: no deadline.
+    pub job_deadline: Option<Duration>,
+    /// Largest result (or error message) of one job, in bytes of JSON; a larger one is discarded and
+    /// the job ends `failed` with "job result too large".
+    pub max_job_result_bytes: usize,
+    /// Most finished jobs kept for `jobs.get` (count). Past it, or past `max_finished_job_bytes`, the
+    /// oldest finished job of the session holding the most is forgotten.
+    pub max_finished_jobs: usize,
+    /// Most bytes of results and errors kept by finished jobs, across all sessions.
+    pub max_finished_job_bytes: usize,
+    /// A job-completion notification carries the result only up to this many bytes; a larger result
+    /// is announced by id and status only (fetch it with `jobs.get`).
+    pub max_notification_result_bytes: usize,
+    /// Most bytes of notifications one session's outbox holds while no stream drains it; past it the
+    /// oldest notifications are dropped (and counted in `dcc_mcp_rejected_total{reason="outbox_drop"}`).
+    pub max_outbox_bytes: usize,
     /// Most blocking ([`Handler::Worker`](crate::Handler::Worker)) handlers of sync calls running at
     /// once. A handler that outlives `request_timeout` keeps its slot until it returns, so runaway
     /// handlers cannot take more threads than this.
@@ -84,6 +105,10 @@ pub struct McpHttpConfig {
     pub enable_prometheus: bool,
     /// Optional Basic-auth credentials guarding `/metrics`.
     pub prometheus_basic_auth: Option<BasicAuth>,
+    /// With `enable_prometheus`, also export the standard `process_*` metrics of the hosting process
+    /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
+    /// default. Linux only: on other platforms this is accepted and nothing is added.
+    pub enable_process_metrics: bool,
 }
 
 impl Default for McpHttpConfig {
@@ -101,12 +126,20 @@ impl Default for McpHttpConfig {
             max_sessions: 10_000,
             job_queue_capacity: 64,
             job_concurrency: 4,
+            max_jobs_per_session: 16,
+            job_deadline: None,
+            max_job_result_bytes: 4 * 1024 * 1024,
+            max_finished_jobs: 1000,
+            max_finished_job_bytes: 64 * 1024 * 1024,
+            max_notification_result_bytes: 64 * 1024,
+            max_outbox_bytes: crate::session::DEFAULT_OUTBOX_BYTES,
             sync_concurrency: crate::dispatch::DEFAULT_SYNC_CONCURRENCY,
             sync_queue_wait: crate::dispatch::DEFAULT_SYNC_QUEUE_WAIT,
             main_thread_executor: None,
             allowed_origins: Vec::new(),
             enable_prometheus: false,
             prometheus_basic_auth: None,
+            enable_process_metrics: true,
         }
     }
 }
@@ -136,10 +169,42 @@ impl McpHttpConfig {
             ("max_sessions", self.max_sessions),
             ("job_queue_capacity", self.job_queue_capacity),
             ("job_concurrency", self.job_concurrency),
+            ("max_jobs_per_session", self.max_jobs_per_session),
+            ("max_job_result_bytes", self.max_job_result_bytes),
+            ("max_finished_jobs", self.max_finished_jobs),
+            ("max_finished_job_bytes", self.max_finished_job_bytes),
+            (
+                "max_notification_result_bytes",
+                self.max_notification_result_bytes,
+            ),
+            ("max_outbox_bytes", self.max_outbox_bytes),
             ("sync_concurrency", self.sync_concurrency),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
+            }
+        }
+        if self.job_deadline.is_some_and(|deadline| deadline.is_zero()) {
+            return Err(ConfigError::ZeroDuration {
+                field: "job_deadline",
+            });
+        }
+        for (smaller, smaller_value, larger, larger_value) in [
+            (
+                "max_job_result_bytes",
+                self.max_job_result_bytes,
+                "max_finished_job_bytes",
+                self.max_finished_job_bytes,
+            ),
+            (
+                "max_notification_result_bytes",
+                self.max_notification_result_bytes,
+                "max_outbox_bytes",
+                self.max_outbox_bytes,
+            ),
+        ] {
+            if smaller_value > larger_value {
+                return Err(ConfigError::BudgetOrder { smaller, larger });
             }
         }
         for origin in &self.allowed_origins {
@@ -232,6 +297,56 @@ mod tests {
             config.validate(),
             Err(ConfigError::ZeroDuration {
                 field: "request_timeout"
+            })
+        );
+    }
+
+    #[test]
+    fn job_budgets_are_checked() {
+        let config = McpHttpConfig {
+            max_jobs_per_session: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "max_jobs_per_session"
+            })
+        );
+        let config = McpHttpConfig {
+            job_deadline: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "job_deadline"
+            })
+        );
+        let config = McpHttpConfig {
+            max_job_result_bytes: 2048,
+            max_finished_job_bytes: 1024,
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate().map_err(|error| error.to_string()),
+            Err(
+                "max_job_result_bytes is larger than max_finished_job_bytes: something that fits \
+                 the first could never fit the second; lower max_job_result_bytes or raise \
+                 max_finished_job_bytes"
+                    .to_owned()
+            )
+        );
+        let config = McpHttpConfig {
+            max_notification_result_bytes: 10,
+            max_outbox_bytes: 9,
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::BudgetOrder {
+                smaller: "max_notification_result_bytes",
+                larger: "max_outbox_bytes"
             })
         );
     }

@@ -23,6 +23,14 @@ pub enum ConfigError {
         /// The offending field.
         field: &'static str,
     },
+    /// A budget that must fit inside another one is larger than it.
+    #[error("{smaller} is larger than {larger}: something that fits the first could never fit the second; lower {smaller} or raise {larger}")]
+    BudgetOrder {
+        /// The budget that must be the smaller one.
+        smaller: &'static str,
+        /// The budget it must fit in.
+        larger: &'static str,
+    },
     /// An allowed origin is not `*` or an `http(s)://` origin.
     #[error("allowed origin {origin:?} is not an origin: use e.g. \"https://host:port\" or \"*\"")]
     InvalidOrigin {

@@ -58,7 +58,7 @@ pub use dispatch::{
 };
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
-pub use jobs::{JOB_LOGGER, MAX_FINISHED_JOBS};
+pub use jobs::JOB_LOGGER;
 pub use mcp::{PROTOCOL_VERSION_HEADER, SESSIONS_FULL_RETRY_AFTER_SECS, SESSION_ID_HEADER};
 pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 pub use registry::{

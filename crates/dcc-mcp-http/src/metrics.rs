@@ -16,6 +16,7 @@
 
 mod auth;
 mod endpoint;
+mod process;
 mod render;
 mod tools;
 
@@ -79,7 +80,7 @@ const DECLARED: [Declared; 12] = [
     },
     Declared {
         name: JOB_CREATED,
-        help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected).",
+        help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected/quota).",
         kind: Kind::Counter,
     },
     Declared {
@@ -135,7 +136,7 @@ fn status_index(status: CallStatus) -> usize {
 }
 
 /// `result` label values, indexed by [`job_result_index`].
-const JOB_RESULTS: [&str; 3] = ["accepted", "queue_full", "rejected"];
+const JOB_RESULTS: [&str; 4] = ["accepted", "queue_full", "rejected", "quota"];
 
 fn job_result_index(result: JobResult) -> usize {
     // Exhaustive on purpose: a new `JobResult` variant must get a label (and a zero series) here.
@@ -143,6 +144,7 @@ fn job_result_index(result: JobResult) -> usize {
         JobResult::Accepted => 0,
         JobResult::QueueFull => 1,
         JobResult::Rejected => 2,
+        JobResult::Quota => 3,
     }
 }
 
@@ -293,6 +295,12 @@ impl ServerMetrics {
             metrics.tools.register(&metrics.families, name, false);
         }
         Ok(metrics)
+    }
+
+    /// Adds the standard `process_*` metrics of this process to the exposition (Linux; a no-op
+    /// elsewhere, see [`process`]). Returns `true` when they will be exported.
+    pub(crate) fn export_process_metrics(&self) -> Result<bool, MetricsError> {
+        Ok(process::register(&self.prometheus)?)
     }
 
     /// A tool finished (`tool` is `None` when the client named no registered tool).
@@ -534,6 +542,13 @@ mod tests {
         let series = r#"dcc_mcp_tool_calls_total{status="success",tool="x"}"#;
         assert_eq!(line_value(&ta, series), Some(1.0));
         assert_eq!(line_value(&tb, series), None);
-        assert!(prometheus::default_registry().gather().is_empty());
+        // The crate puts its own process collector in its default registry (`process` feature);
+        // nothing of ours may be there.
+        let names: Vec<String> = prometheus::default_registry()
+            .gather()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.starts_with("process_")), "{names:?}");
     }
 }

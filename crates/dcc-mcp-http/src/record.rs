@@ -33,6 +33,8 @@ pub(crate) enum JobResult {
     Accepted,
     /// Refused because the bounded queue was full.
     QueueFull,
+    /// Refused because the session had `max_jobs_per_session` queued or running jobs.
+    Quota,
     /// Refused for another reason (server shutting down, no randomness for an id).
     Rejected,
 }
@@ -44,6 +46,7 @@ impl JobResult {
         match self {
             Self::Accepted => "accepted",
             Self::QueueFull => "queue_full",
+            Self::Quota => "quota",
             Self::Rejected => "rejected",
         }
     }
@@ -219,6 +222,11 @@ impl Recorder {
         if config.enable_prometheus {
             let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
                 .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
+            if config.enable_process_metrics {
+                metrics
+                    .export_process_metrics()
+                    .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
+            }
             return Ok(Self {
                 metrics: Some(std::sync::Arc::new(metrics)),
             });

@@ -1,7 +1,13 @@
 //! MCP sessions: random ids, idle expiry, and each session's notification outbox.
 //!
-//! Notifications are queued on the session (bounded, oldest dropped first) and drained by the session's
-//! `GET /mcp` SSE stream, so a notification sent before the client opened its stream is not lost.
+//! Notifications are queued on the session and drained by the session's `GET /mcp` SSE stream, so a
+//! notification sent before the client opened its stream is not lost. The outbox is bounded twice, by
+//! count ([`OUTBOX_CAPACITY`]) and by bytes (`max_outbox_bytes`): a client that never opens its stream
+//! cannot make the server hold more; the oldest notifications are dropped first, and each drop is
+//! counted as `outbox_drop` in `dcc_mcp_rejected_total`.
+//!
+//! A session also knows when it ended (DELETE, expiry, eviction), so its jobs can be cancelled, and how
+//! many of its jobs are queued or running, for the per-session job quota and the idle check.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,12 +16,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::cancel::InFlight;
-use crate::record::Recorder;
+use crate::record::{Recorder, Rejection};
 
 /// Most notifications buffered per session while no stream drains them.
 pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// Default of `max_outbox_bytes`: 1 MiB, room for 1024 progress notifications several times over
+/// and for 16 completion notifications carrying a result at the notification budget (64 KiB).
+pub(crate) const DEFAULT_OUTBOX_BYTES: usize = 1024 * 1024;
 
 /// One client session.
 pub(crate) struct Session {
@@ -29,12 +40,29 @@ pub(crate) struct Session {
     open_streams: AtomicUsize,
     /// Running synchronous calls, for `notifications/cancelled`.
     in_flight: InFlight,
+    /// Cancelled when the session ends: its jobs are cancelled.
+    ended: CancellationToken,
+    /// Queued plus running jobs of this session (the per-session job quota; busy for eviction).
+    live_jobs: AtomicUsize,
+    /// Byte budget of the outbox.
+    outbox_budget: usize,
+    recorder: Recorder,
 }
 
 #[derive(Default)]
 struct Outbox {
     queue: VecDeque<String>,
+    /// Sum of the lengths of the queued messages.
+    bytes: usize,
     closed: bool,
+}
+
+impl Outbox {
+    fn pop(&mut self) -> Option<String> {
+        let message = self.queue.pop_front()?;
+        self.bytes -= message.len();
+        Some(message)
+    }
 }
 
 /// What the SSE stream should do next.
@@ -48,7 +76,12 @@ pub(crate) enum Next {
 }
 
 impl Session {
-    fn new(id: String, protocol_version: &'static str) -> Self {
+    fn new(
+        id: String,
+        protocol_version: &'static str,
+        outbox_budget: usize,
+        recorder: Recorder,
+    ) -> Self {
         Self {
             id,
             protocol_version,
@@ -58,6 +91,10 @@ impl Session {
             stream_generation: AtomicU64::new(0),
             open_streams: AtomicUsize::new(0),
             in_flight: InFlight::default(),
+            ended: CancellationToken::new(),
+            live_jobs: AtomicUsize::new(0),
+            outbox_budget,
+            recorder,
         }
     }
 
@@ -83,8 +120,14 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
+    /// Busy: a stream is open or a job is queued or running. A busy session never expires; it is
+    /// touched when it stops being busy.
+    fn is_busy(&self) -> bool {
+        self.open_streams.load(Ordering::Acquire) > 0 || self.has_live_jobs()
+    }
+
     fn is_expired(&self, ttl: Duration, now: Instant) -> bool {
-        if self.open_streams.load(Ordering::Acquire) > 0 {
+        if self.is_busy() {
             return false;
         }
         let last_seen = *self
@@ -94,19 +137,68 @@ impl Session {
         now.saturating_duration_since(last_seen) >= ttl
     }
 
-    /// Queue a JSON-RPC notification for the session's SSE stream.
+    /// Resolves when the session has ended (DELETE, expiry or eviction).
+    pub(crate) fn ended(&self) -> WaitForCancellationFuture<'_> {
+        self.ended.cancelled()
+    }
+
+    /// True once the session has ended.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended.is_cancelled()
+    }
+
+    /// True while a job of this session is queued or running: the session is busy, not idle.
+    pub(crate) fn has_live_jobs(&self) -> bool {
+        self.live_jobs.load(Ordering::Acquire) > 0
+    }
+
+    /// Take one of the session's `quota` job slots; false when all are taken.
+    pub(crate) fn reserve_job(&self, quota: usize) -> bool {
+        self.live_jobs
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
+                (live < quota).then_some(live + 1)
+            })
+            .is_ok()
+    }
+
+    /// Give back a slot taken by [`reserve_job`](Self::reserve_job) (the job's task ended). The
+    /// session is touched, so its idle time starts when its last job ends.
+    pub(crate) fn release_job(&self) {
+        self.touch();
+        self.live_jobs.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Queue a JSON-RPC notification for the session's SSE stream. When the outbox would exceed its
+    /// count or byte budget, the oldest notifications are dropped (a message larger than the whole
+    /// byte budget is dropped itself); each drop is counted.
     pub(crate) fn notify(&self, method: &str, params: Value) {
         let message = crate::protocol::notification(method, params).to_string();
+        let mut dropped = 0usize;
         {
             let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
             if outbox.closed {
                 return;
             }
-            if outbox.queue.len() >= OUTBOX_CAPACITY {
-                outbox.queue.pop_front();
-                tracing::warn!(session = %self.id, "notification outbox full; dropped the oldest notification");
+            if message.len() > self.outbox_budget {
+                dropped += 1;
+            } else {
+                while outbox.queue.len() >= OUTBOX_CAPACITY
+                    || outbox.bytes + message.len() > self.outbox_budget
+                {
+                    if outbox.pop().is_none() {
+                        break;
+                    }
+                    dropped += 1;
+                }
+                outbox.bytes += message.len();
+                outbox.queue.push_back(message);
             }
-            outbox.queue.push_back(message);
+        }
+        if dropped > 0 {
+            tracing::warn!(session = %self.id, dropped, "notification outbox full; dropped the oldest notifications");
+            for _ in 0..dropped {
+                self.recorder.rejected(Rejection::OutboxDrop);
+            }
         }
         self.wake.notify_one();
     }
@@ -131,7 +223,7 @@ impl Session {
         if outbox.closed || self.stream_generation.load(Ordering::Acquire) != generation {
             return Next::End;
         }
-        match outbox.queue.pop_front() {
+        match outbox.pop() {
             Some(message) => Next::Send(message),
             None => Next::Wait,
         }
@@ -146,7 +238,9 @@ impl Session {
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
         outbox.queue.clear();
+        outbox.bytes = 0;
         drop(outbox);
+        self.ended.cancel();
         self.wake.notify_waiters();
     }
 }
@@ -156,6 +250,8 @@ pub(crate) struct SessionStore {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     ttl: Duration,
     max_sessions: usize,
+    /// Byte budget of each session's outbox.
+    outbox_budget: usize,
     /// No session in the map can expire before this instant (a lower bound, refreshed by every full
     /// scan in [`create`](Self::create)): when the store is full, `initialize` scans for expired
     /// sessions only once one may exist, so a client hammering a full server costs no O(n) scans.
@@ -179,9 +275,16 @@ impl SessionStore {
             sessions: RwLock::new(HashMap::new()),
             ttl,
             max_sessions,
+            outbox_budget: DEFAULT_OUTBOX_BYTES,
             earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
         }
+    }
+
+    /// The same store with each session's outbox held to `bytes` (`max_outbox_bytes`).
+    pub(crate) fn with_outbox_budget(mut self, bytes: usize) -> Self {
+        self.outbox_budget = bytes;
+        self
     }
 
     /// The configured session cap.
@@ -196,7 +299,12 @@ impl SessionStore {
         protocol_version: &'static str,
     ) -> Result<Arc<Session>, CreateError> {
         let id = random_hex::<16>().ok_or(CreateError::NoRandomness)?;
-        let session = Arc::new(Session::new(id.clone(), protocol_version));
+        let session = Arc::new(Session::new(
+            id.clone(),
+            protocol_version,
+            self.outbox_budget,
+            self.recorder.clone(),
+        ));
         let mut evicted = Vec::new();
         let admitted = {
             let mut sessions = self
@@ -238,7 +346,7 @@ impl SessionStore {
         if !earliest.is_some_and(|earliest| now >= earliest) {
             return;
         }
-        // A session with an open stream, once detached, is touched at that moment (>= now), and
+        // A busy session (open stream, live job), once idle, is touched at that moment (>= now), and
         // touches only move `last_seen` later, so `now + ttl` bounds those and new sessions too.
         let mut next = now.checked_add(self.ttl);
         sessions.retain(|_, session| {
@@ -246,7 +354,7 @@ impl SessionStore {
                 evicted.push(session.clone());
                 return false;
             }
-            if session.open_streams.load(Ordering::Acquire) == 0 {
+            if !session.is_busy() {
                 let last_seen = *session
                     .last_seen
                     .lock()
@@ -392,6 +500,46 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
         assert!(store.get(streaming.id()).is_some());
+    }
+
+    #[test]
+    fn the_outbox_byte_budget_drops_the_oldest_notifications() {
+        let one = crate::protocol::notification("n", serde_json::json!({"i": 0}))
+            .to_string()
+            .len();
+        let store = SessionStore::new(Duration::from_secs(60), 10, Recorder::new())
+            .with_outbox_budget(3 * one);
+        let session = store.create("2025-06-18").unwrap();
+        for i in 0..5 {
+            session.notify("n", serde_json::json!({ "i": i }));
+        }
+        // A message larger than the whole budget is dropped itself.
+        session.notify("n", serde_json::json!({ "i": "x".repeat(3 * one) }));
+        let generation = session.attach_stream();
+        let mut kept = Vec::new();
+        while let Next::Send(text) = session.next_for(generation) {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            kept.push(message["params"]["i"].clone());
+        }
+        assert_eq!(kept, [2, 3, 4]);
+        assert_eq!(session.outbox.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_session_with_a_live_job_does_not_expire() {
+        let ttl = Duration::from_millis(1);
+        let store = SessionStore::new(ttl, 1, Recorder::new());
+        let session = store.create("2025-06-18").unwrap();
+        assert!(session.reserve_job(1));
+        assert!(!session.reserve_job(1));
+        std::thread::sleep(ttl * 5);
+        assert_eq!(store.create("2025-06-18").err(), Some(CreateError::Full));
+        assert!(session.has_live_jobs());
+        session.release_job();
+        assert!(!session.has_live_jobs());
+        std::thread::sleep(ttl * 5);
+        assert!(store.create("2025-06-18").is_ok());
+        assert!(session.is_ended());
     }
 
     #[test]

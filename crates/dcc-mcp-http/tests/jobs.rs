@@ -180,15 +180,16 @@ async fn cancel_a_queued_job_and_session_scoping() {
 
     release.send(()).unwrap();
     let stream = router.clone().oneshot(sse_request(&session)).await.unwrap();
-    // Buffered before the stream opened: progress + completion of `first`, completion of `second`.
+    // Buffered before the stream opened: progress of `first`; the completion of the cancelled
+    // `second`, which left the queue at once, before `first` was released; completion of `first`.
     let messages = read_sse(stream.into_body(), 3).await;
-    assert_eq!(messages[1]["params"]["data"]["jobId"], first);
-    assert_eq!(messages[2]["params"]["data"]["jobId"], second);
-    assert_eq!(messages[2]["params"]["data"]["status"], "cancelled");
+    assert_eq!(messages[1]["params"]["data"]["jobId"], second);
+    assert_eq!(messages[1]["params"]["data"]["status"], "cancelled");
     assert_eq!(
-        messages[2]["params"]["data"]["error"],
+        messages[1]["params"]["data"]["error"],
         "cancelled before it started"
     );
+    assert_eq!(messages[2]["params"]["data"]["jobId"], first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! `dcc-mcp-server`: serve MCP tools over Streamable HTTP (and, with `--prometheus`, metrics at
-//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep` and `block`,
+//! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep`, `block`
+//! and `blob`,
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod demo;
@@ -28,9 +29,14 @@ struct Cli {
     /// Server name reported to clients.
     #[arg(long, default_value = "dcc-mcp")]
     server_name: String,
-    /// Serve the demo tools echo, add, fail, sleep and block.
+    /// Serve the demo tools echo, add, fail, sleep, block and blob.
     #[arg(long)]
     demo_tools: bool,
+    /// Serve only this demo tool (repeatable; one of echo, add, fail, sleep, block, blob). Lets one
+    /// binary play DCC hosts with different tool sets.
+    #[arg(long = "demo-tool", value_name = "NAME", conflicts_with = "demo_tools",
+          value_parser = clap::builder::PossibleValuesParser::new(demo::NAMES))]
+    demo_tool: Vec<String>,
     /// Execution kind of the non-blocking demo tools (echo, add, fail): `inline` runs them on the
     /// I/O worker, `worker` on the blocking worker threads (to compare the two paths).
     #[arg(long, value_enum, default_value_t = demo::DemoHandlers::Inline, requires = "demo_tools")]
@@ -61,6 +67,77 @@ struct Cli {
     /// Read the /metrics Basic-auth USER:PASS from this file (first line).
     #[arg(long, value_name = "PATH", requires = "prometheus")]
     metrics_basic_auth_file: Option<PathBuf>,
+    /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
+    #[arg(long, requires = "prometheus")]
+    no_process_metrics: bool,
+    #[command(flatten)]
+    jobs: JobBudgets,
+}
+
+/// Job budgets; each flag left out keeps the `McpHttpConfig` default.
+#[derive(Debug, clap::Args)]
+struct JobBudgets {
+    /// Async jobs that may wait for a worker [default: 64].
+    #[arg(long, value_name = "N")]
+    job_queue_capacity: Option<usize>,
+    /// Async jobs running at once [default: 4].
+    #[arg(long, value_name = "N")]
+    job_concurrency: Option<usize>,
+    /// Queued plus running jobs of one session [default: 16].
+    #[arg(long, value_name = "N")]
+    max_jobs_per_session: Option<usize>,
+    /// Cancel a job still queued or running this many seconds after it was created [default: none].
+    #[arg(long, value_name = "SECONDS")]
+    job_deadline: Option<f64>,
+    /// Largest job result kept, in bytes [default: 4194304].
+    #[arg(long, value_name = "BYTES")]
+    max_job_result_bytes: Option<usize>,
+    /// Finished jobs kept for jobs.get [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_finished_jobs: Option<usize>,
+    /// Bytes of results kept by finished jobs [default: 67108864].
+    #[arg(long, value_name = "BYTES")]
+    max_finished_job_bytes: Option<usize>,
+    /// Largest result a completion notification carries, in bytes [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    max_notification_result_bytes: Option<usize>,
+    /// Bytes of notifications a session's outbox holds [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_outbox_bytes: Option<usize>,
+}
+
+impl JobBudgets {
+    /// Set the given budgets on `config` (validation happens in `McpHttpServer::new`).
+    fn apply(&self, config: &mut McpHttpConfig) -> Result<(), String> {
+        let fields = [
+            (&mut config.job_queue_capacity, self.job_queue_capacity),
+            (&mut config.job_concurrency, self.job_concurrency),
+            (&mut config.max_jobs_per_session, self.max_jobs_per_session),
+            (&mut config.max_job_result_bytes, self.max_job_result_bytes),
+            (&mut config.max_finished_jobs, self.max_finished_jobs),
+            (
+                &mut config.max_finished_job_bytes,
+                self.max_finished_job_bytes,
+            ),
+            (
+                &mut config.max_notification_result_bytes,
+                self.max_notification_result_bytes,
+            ),
+            (&mut config.max_outbox_bytes, self.max_outbox_bytes),
+        ];
+        for (field, value) in fields {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        if let Some(seconds) = self.job_deadline {
+            let deadline = std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+                format!("--job-deadline must be a positive number of seconds, got {seconds}")
+            })?;
+            config.job_deadline = Some(deadline);
+        }
+        Ok(())
+    }
 }
 
 fn parse_credentials(text: &str) -> Result<BasicAuth, String> {
@@ -85,7 +162,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
     };
     let defaults = McpHttpConfig::default();
     let millis = |ms: Option<u64>, default| ms.map_or(default, Duration::from_millis);
-    Ok(McpHttpConfig {
+    let mut config = McpHttpConfig {
         request_timeout: millis(cli.request_timeout_ms, defaults.request_timeout),
         sync_concurrency: cli.sync_concurrency.map_or(defaults.sync_concurrency, |n| {
             usize::try_from(n).unwrap_or(usize::MAX)
@@ -97,8 +174,11 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         allowed_origins: cli.allowed_origins.clone(),
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
+        enable_process_metrics: !cli.no_process_metrics,
         ..defaults
-    })
+    };
+    cli.jobs.apply(&mut config)?;
+    Ok(config)
 }
 
 /// Print a status line; a closed stdout (the parent went away) must not abort a graceful shutdown.
@@ -142,6 +222,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let registry = ToolRegistry::new();
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
+    } else {
+        let only: Vec<&str> = cli.demo_tool.iter().map(String::as_str).collect();
+        demo::register_only(&registry, cli.demo_handlers, &only)
+            .map_err(|error| error.to_string())?;
     }
     let server = McpHttpServer::new(registry, config).map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
@@ -212,5 +296,60 @@ mod tests {
         assert_eq!(config.server_name, "maya");
         assert!(config.enable_prometheus);
         assert_eq!(config.prometheus_basic_auth, Some(BasicAuth::new("u", "p")));
+        assert_eq!(config.job_deadline, None);
+        assert_eq!(
+            config.max_jobs_per_session,
+            McpHttpConfig::default().max_jobs_per_session
+        );
+        assert!(config.enable_process_metrics);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
+        assert!(!config_from(&cli).unwrap().enable_process_metrics);
+    }
+
+    #[test]
+    fn job_budget_flags_map_to_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--job-concurrency",
+            "3",
+            "--max-jobs-per-session",
+            "2",
+            "--job-deadline",
+            "1.5",
+            "--max-job-result-bytes",
+            "1000",
+            "--max-outbox-bytes",
+            "5000",
+        ]);
+        let config = config_from(&cli).unwrap();
+        assert_eq!(config.job_concurrency, 3);
+        assert_eq!(config.max_jobs_per_session, 2);
+        assert_eq!(
+            config.job_deadline,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(config.max_job_result_bytes, 1000);
+        assert_eq!(config.max_outbox_bytes, 5000);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--job-deadline=-1"]);
+        assert_eq!(
+            config_from(&cli).unwrap_err(),
+            "--job-deadline must be a positive number of seconds, got -1"
+        );
+    }
+
+    #[test]
+    fn demo_tool_is_repeatable_and_checked() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--demo-tool",
+            "echo",
+            "--demo-tool",
+            "sleep",
+        ]);
+        assert_eq!(cli.demo_tool, ["echo", "sleep"]);
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--demo-tool", "nope"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dcc-mcp-server", "--demo-tools", "--demo-tool", "echo"]).is_err()
+        );
     }
 }

@@ -92,6 +92,14 @@ impl PyMcpHttpConfig {
         job_queue_capacity = None,
         job_concurrency = None,
         allowed_origins = None,
+        max_jobs_per_session = None,
+        job_deadline = None,
+        max_job_result_bytes = None,
+        max_finished_jobs = None,
+        max_finished_job_bytes = None,
+        max_notification_result_bytes = None,
+        max_outbox_bytes = None,
+        enable_process_metrics = true,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -110,12 +118,21 @@ impl PyMcpHttpConfig {
         job_queue_capacity: Option<i64>,
         job_concurrency: Option<i64>,
         allowed_origins: Option<Vec<String>>,
+        max_jobs_per_session: Option<i64>,
+        job_deadline: Option<f64>,
+        max_job_result_bytes: Option<i64>,
+        max_finished_jobs: Option<i64>,
+        max_finished_job_bytes: Option<i64>,
+        max_notification_result_bytes: Option<i64>,
+        max_outbox_bytes: Option<i64>,
+        enable_process_metrics: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
             host: host.to_owned(),
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
+            enable_process_metrics,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -150,6 +167,45 @@ impl PyMcpHttpConfig {
         }
         if let Some(v) = allowed_origins {
             inner.allowed_origins = v;
+        }
+        if let Some(v) = job_deadline {
+            inner.job_deadline = Some(secs("job_deadline", v)?);
+        }
+        for (name, value, field) in [
+            (
+                "max_jobs_per_session",
+                max_jobs_per_session,
+                &mut inner.max_jobs_per_session,
+            ),
+            (
+                "max_job_result_bytes",
+                max_job_result_bytes,
+                &mut inner.max_job_result_bytes,
+            ),
+            (
+                "max_finished_jobs",
+                max_finished_jobs,
+                &mut inner.max_finished_jobs,
+            ),
+            (
+                "max_finished_job_bytes",
+                max_finished_job_bytes,
+                &mut inner.max_finished_job_bytes,
+            ),
+            (
+                "max_notification_result_bytes",
+                max_notification_result_bytes,
+                &mut inner.max_notification_result_bytes,
+            ),
+            (
+                "max_outbox_bytes",
+                max_outbox_bytes,
+                &mut inner.max_outbox_bytes,
+            ),
+        ] {
+            if let Some(v) = value {
+                *field = count(name, v)?;
+            }
         }
         inner.validate().map_err(config_error)?;
         Ok(Self { inner })
@@ -204,6 +260,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_prometheus(&mut self, value: bool) {
         self.inner.enable_prometheus = value;
+    }
+
+    /// With `enable_prometheus`, also export the hosting process's `process_*` metrics (default
+    /// `True`; Linux only, accepted and without effect on other platforms).
+    #[getter]
+    fn enable_process_metrics(&self) -> bool {
+        self.inner.enable_process_metrics
+    }
+    #[setter]
+    fn set_enable_process_metrics(&mut self, value: bool) {
+        self.inner.enable_process_metrics = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -310,6 +377,83 @@ impl PyMcpHttpConfig {
         self.update(|c| c.job_concurrency = v)
     }
 
+    /// Queued plus running jobs of one session; one more is refused with a "job quota" error.
+    #[getter]
+    fn max_jobs_per_session(&self) -> usize {
+        self.inner.max_jobs_per_session
+    }
+    #[setter]
+    fn set_max_jobs_per_session(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_jobs_per_session", value)?;
+        self.update(|c| c.max_jobs_per_session = v)
+    }
+
+    /// Seconds after its creation at which a queued or running job is cancelled; `None`: no deadline.
+    #[getter]
+    fn job_deadline(&self) -> Option<f64> {
+        self.inner.job_deadline.map(|d| d.as_secs_f64())
+    }
+    #[setter]
+    fn set_job_deadline(&mut self, value: Option<f64>) -> PyResult<()> {
+        let v = value.map(|v| secs("job_deadline", v)).transpose()?;
+        self.update(|c| c.job_deadline = v)
+    }
+
+    /// Largest job result (or error message) kept, in bytes; a larger one fails the job.
+    #[getter]
+    fn max_job_result_bytes(&self) -> usize {
+        self.inner.max_job_result_bytes
+    }
+    #[setter]
+    fn set_max_job_result_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_job_result_bytes", value)?;
+        self.update(|c| c.max_job_result_bytes = v)
+    }
+
+    /// Finished jobs kept for `jobs.get`.
+    #[getter]
+    fn max_finished_jobs(&self) -> usize {
+        self.inner.max_finished_jobs
+    }
+    #[setter]
+    fn set_max_finished_jobs(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_finished_jobs", value)?;
+        self.update(|c| c.max_finished_jobs = v)
+    }
+
+    /// Bytes of results and errors kept by finished jobs, across all sessions.
+    #[getter]
+    fn max_finished_job_bytes(&self) -> usize {
+        self.inner.max_finished_job_bytes
+    }
+    #[setter]
+    fn set_max_finished_job_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_finished_job_bytes", value)?;
+        self.update(|c| c.max_finished_job_bytes = v)
+    }
+
+    /// Largest result a job-completion notification carries, in bytes.
+    #[getter]
+    fn max_notification_result_bytes(&self) -> usize {
+        self.inner.max_notification_result_bytes
+    }
+    #[setter]
+    fn set_max_notification_result_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_notification_result_bytes", value)?;
+        self.update(|c| c.max_notification_result_bytes = v)
+    }
+
+    /// Bytes of notifications one session buffers for its SSE stream; the oldest are dropped past it.
+    #[getter]
+    fn max_outbox_bytes(&self) -> usize {
+        self.inner.max_outbox_bytes
+    }
+    #[setter]
+    fn set_max_outbox_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_outbox_bytes", value)?;
+        self.update(|c| c.max_outbox_bytes = v)
+    }
+
     /// Extra `Origin` values allowed besides localhost (which is allowed when bound to loopback).
     #[getter]
     fn allowed_origins(&self) -> Vec<String> {
@@ -331,7 +475,10 @@ impl PyMcpHttpConfig {
             "McpHttpConfig(host={}, port={}, server_name={}, server_version={}, \
              enable_prometheus={}, prometheus_basic_auth={}, request_timeout={:?}, session_ttl={:?}, \
              header_read_timeout={:?}, shutdown_timeout={:?}, max_body_bytes={}, max_sessions={}, \
-             job_queue_capacity={}, job_concurrency={}, allowed_origins=[{}])",
+             job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
+             max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
+             max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
+             enable_process_metrics={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -346,7 +493,16 @@ impl PyMcpHttpConfig {
             c.max_sessions,
             c.job_queue_capacity,
             c.job_concurrency,
+            c.max_jobs_per_session,
+            c.job_deadline
+                .map_or_else(|| "None".to_owned(), |d| format!("{:?}", d.as_secs_f64())),
+            c.max_job_result_bytes,
+            c.max_finished_jobs,
+            c.max_finished_job_bytes,
+            c.max_notification_result_bytes,
+            c.max_outbox_bytes,
             origins.join(", "),
+            if c.enable_process_metrics { "True" } else { "False" },
         )
     }
 }

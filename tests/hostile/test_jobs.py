@@ -1,0 +1,100 @@
+"""Job attacks against the real ``dcc-mcp-server``, scaled down to seconds (see ``job_attacks``).
+
+Each test runs the attack next to the harness's well-behaved ``echo`` client and a well-behaved job
+client, then checks: every well-behaved call and job succeeded, the server's RSS stayed under the
+stated budget, its file descriptors returned to their baseline, ``/metrics`` counted the well-behaved
+calls and the refusals exactly, and the process is alive.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Dict
+
+import pytest
+
+from .harness import HANG_GUARD_SECONDS, SERVER_BIN, Run, Server, assert_survived, run_attack
+from .job_attacks import JOB_ATTACKS, jobs_settled
+
+#: Seconds each attack runs (the soak runs them for minutes).
+ATTACK_SECONDS = float(os.environ.get("DCC_MCP_HOSTILE_SECONDS", "3"))
+
+#: Every refusal reason; those an attack does not drive must stay at zero.
+ALL_REASONS = (
+    "batch_too_large", "response_too_large", "too_many_sessions", "session_evicted", "connection_limit",
+    "body_timeout", "write_timeout", "job_quota", "result_too_large", "busy", "main_thread_full",
+    "expired_before_run", "outbox_drop",
+)
+
+pytestmark = pytest.mark.skipif(
+    "DCC_MCP_SERVER_BIN" not in os.environ and not SERVER_BIN.exists(),
+    reason=f"needs {SERVER_BIN} (cargo build -p dcc-mcp-server)",
+)
+
+
+def attack_run(name: str, tool: str, accepted_of) -> Run:
+    """Runs attack ``name``; settles until every accepted ``tool`` job (``accepted_of(report)``) has
+    left the queue and none runs, then checks the invariants every hostile test shares."""
+    attack = JOB_ATTACKS[name]
+    report: Dict[str, Any] = {}
+
+    def settle() -> None:
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
+        while not jobs_settled(server, tool, accepted_of(report)):
+            assert time.monotonic() < deadline, f"jobs did not settle: {report}"
+            time.sleep(0.05)
+
+    with Server(attack.flags) as server:
+        run = run_attack(server, attack.fn, ATTACK_SECONDS, settle=settle, report=report)
+        assert_survived(run, attack.rss_budget_kib)
+        polite = run.attack["polite"]
+        assert polite["jobs"] > 0 and polite["succeeded"] == polite["jobs"], polite
+        for reason in attack.reasons:
+            assert run.refused(reason) > 0, f"no {reason} refusal counted: {run.attack}"
+        checked = attack.reasons + attack.may_drive
+        others = {reason: run.refused(reason) for reason in ALL_REASONS if reason not in checked}
+        assert not any(others.values()), others
+        return run
+
+
+def created(run: Run, tool: str, result: str) -> float:
+    labels = {"tool": tool, "result": result}
+    return run.after.value("dcc_mcp_job_created_total", **labels) - run.before.value(
+        "dcc_mcp_job_created_total", **labels
+    )
+
+
+def test_large_job_results_are_refused_and_bounded() -> None:
+    def accepted(report: Dict[str, Any]) -> int:
+        replies = report["replies"]
+        return replies["big"].get("accepted", 0) + replies["kept"].get("accepted", 0) + report["polite"]["jobs"]
+
+    run = attack_run("job_results", "blob", accepted)
+    replies = run.attack["replies"]
+    # Every large result was discarded and counted once; every quota refusal counted once.
+    assert replies["big"].get("accepted", 0) > 0, replies
+    assert run.refused("result_too_large") == replies["big"]["accepted"]
+    quota = sum(counter.get("quota", 0) for counter in replies.values())
+    assert run.refused("job_quota") == quota
+    assert set().union(*replies.values()) <= {"accepted", "quota"}, replies
+    assert created(run, "blob", "accepted") == accepted(run.attack)
+    assert created(run, "blob", "quota") == replies["big"].get("quota", 0) + replies["kept"].get("quota", 0)
+    # jobs.list never carries a result: it stays smaller than one kept result.
+    assert 0 < run.attack["largest_jobs_list_bytes"] < 512 * 1024
+
+
+def test_job_queue_takeover_is_held_to_the_session_quota_and_delete_cancels() -> None:
+    def accepted(report: Dict[str, Any]) -> int:
+        return report["replies"].get("accepted", 0) + report["polite"]["jobs"]
+
+    run = attack_run("job_queue_takeover", "sleep", accepted)
+    replies = run.attack["replies"]
+    # One session gets its 16 slots; every further job is refused with the quota, never "queue full".
+    assert replies.get("accepted") == 16, replies
+    assert set(replies) == {"accepted", "quota"}, replies
+    assert run.refused("job_quota") == replies["quota"]
+    assert created(run, "sleep", "accepted") == accepted(run.attack)
+    assert created(run, "sleep", "quota") == replies["quota"]
+    assert created(run, "sleep", "queue_full") == 0
+    # Settling proved DELETE cancelled the 10-minute jobs: all left the queue and none runs.
