@@ -263,7 +263,8 @@ fi
 
 # Where our server spends its CPU per tools/call: `perf record` (Debian's linux-perf) of the server
 # under loadgen, echo through the worker (blocking) path and inline, grouped by scripts/perf_shares.py.
-if want perf; then
+# A full run profiles only when perf is installed; `--only perf` insists.
+if [ "$only" = perf ] || { [ -z "$only" ] && [ "$e2e" = 1 ] && command -v perf >/dev/null 2>&1; }; then
     command -v perf >/dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
     [ -x "$out/bin/dcc-mcp-server" ] || build_servers
     bin="$out/bin"
