@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need, then runs format and lint
-# checks, the Rust tests (with and without the optional features), the loom models, and the Python
-# suite (pytest, the official MCP client, a real Prometheus server).
+# checks, cross-platform `cargo check`s (Windows, macOS), the Rust tests (with and without the optional
+# features), the loom models, the Python suite against the installed abi3 wheel (pytest, the official
+# MCP client, a real Prometheus server) and the official MCP conformance suite (npm).
 #
 #   ./scripts/test.sh            everything
 #   ./scripts/test.sh --quick    skip clippy and the end-to-end Python suite
@@ -56,6 +57,25 @@ if [ $quick = 0 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Most DCC seats run Windows or macOS: keep the product crates compiling there. `cargo check` needs
+# only the target's standard library (no linker, no SDK); the Python crate needs no cross
+# interpreter because it is built for the stable ABI (abi3-py39). Own target dir: these builds
+# share nothing with the host ones.
+step "cross-platform cargo check: Windows (x86_64-pc-windows-gnu), macOS (x86_64-apple-darwin)"
+cross_features=dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow
+cross_features=$cross_features,dcc-mcp-py/python-bindings,dcc-mcp-py/ext-module,dcc-mcp-py/workflow,dcc-mcp-py/prometheus
+for target in x86_64-pc-windows-gnu x86_64-apple-darwin; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target" \
+        && ! rustup target add "$target"; then
+        echo "SKIPPED: cross-platform check for $target: 'rustup target add $target' failed" >&2
+        continue
+    fi
+    CARGO_TARGET_DIR="$root/target/cross" cargo check --target "$target" \
+        -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server -p dcc-mcp-py --features "$cross_features"
+    echo "ok: product crates check for $target"
+done
+
+# ---------------------------------------------------------------------------------------------
 step "feature gate: no prometheus crate without the feature"
 for pkg in dcc-mcp-telemetry dcc-mcp-http; do
     if cargo tree -p "$pkg" -e normal --prefix none | grep -E '^prometheus v' >/dev/null; then
@@ -85,11 +105,39 @@ RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
 
 # ---------------------------------------------------------------------------------------------
 if [ $quick = 0 ]; then
-    step "Python package + end-to-end suite"
+    # The path users take: `maturin build` the wheel (abi3: one wheel for every CPython >= 3.9),
+    # install it into a fresh virtual environment, and run the suite against that installed copy.
+    # (`maturin develop` into .venv stays the development loop, see docs/guide/python.md.)
+    step "Python package: build the abi3 wheel, install it into a fresh venv"
     cargo build -p dcc-mcp-server
-    maturin develop --features python-bindings,ext-module,workflow,prometheus
-    export DCC_MCP_SERVER_BIN="$root/target/debug/dcc-mcp-server"
-    python -m pytest -q tests
+    wheels="$root/target/wheels"
+    rm -rf "$wheels"
+    maturin build --features python-bindings,ext-module,workflow,prometheus --out "$wheels"
+    wheel=$(ls "$wheels"/dcc_mcp_core-*.whl)
+    case "$(basename "$wheel")" in
+        *-abi3-*.whl) echo "ok: $(basename "$wheel")" ;;
+        *) echo "FAIL: the wheel is not abi3: $(basename "$wheel")" >&2; exit 1 ;;
+    esac
+    wheel_venv="$root/target/wheel-venv"
+    rm -rf "$wheel_venv"
+    "$venv/bin/python" -m venv "$wheel_venv"
+    "$wheel_venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$wheel_venv/bin/python" -m pip install -q -r "$root/tests/requirements.txt" "$wheel"
+
+    step "type stubs match the installed module (mypy.stubtest)"
+    (cd "$wheel_venv" && "$wheel_venv/bin/python" -m mypy.stubtest dcc_mcp_core._core)
+
+    step "Python end-to-end suite against the installed wheel"
+    export DCC_MCP_SERVER_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
+    # Run from outside the checkout and make conftest.py refuse any dcc_mcp_core that is not the
+    # one installed in $wheel_venv (python/ must never be what the tests import).
+    (cd "$wheel_venv" && DCC_MCP_EXPECT_INSTALLED_IN="$wheel_venv" \
+        "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" "$root/tests")
 fi
+
+# ---------------------------------------------------------------------------------------------
+step "MCP conformance suite (@modelcontextprotocol/conformance) against dcc-mcp-server"
+cargo build -p dcc-mcp-server
+"$root/scripts/conformance.sh" "${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
 
 printf '\nall checks passed\n'

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -16,6 +18,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dcc_mcp_core import FEATURES, McpHttpConfig, McpHttpServer, McpServerHandle, ToolRegistry
+
+import dcc_mcp_core
+
+# scripts/test.sh runs this suite against the wheel installed in a fresh virtual environment and
+# names that environment here: importing the checkout's python/ sources instead is an error.
+_EXPECTED_PREFIX = os.environ.get("DCC_MCP_EXPECT_INSTALLED_IN")
+if _EXPECTED_PREFIX:
+    _imported = Path(dcc_mcp_core._core.__file__).resolve()
+    if not _imported.is_relative_to(Path(_EXPECTED_PREFIX).resolve()):
+        raise pytest.UsageError(
+            f"dcc_mcp_core was imported from {_imported}, not from the wheel installed in {_EXPECTED_PREFIX}"
+        )
 
 HAS_PROMETHEUS = "prometheus" in FEATURES
 HAS_WORKFLOW = "workflow" in FEATURES

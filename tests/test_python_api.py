@@ -29,6 +29,7 @@ from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_sess
 def test_package_exports_and_features():
     assert dcc_mcp_core.__all__ == [
         "FEATURES",
+        "MainThreadExecutor",
         "McpHttpConfig",
         "McpHttpServer",
         "McpServerHandle",
@@ -40,6 +41,15 @@ def test_package_exports_and_features():
     assert isinstance(FEATURES, tuple)
     assert "python-bindings" in FEATURES and "ext-module" in FEATURES
     assert set(FEATURES) <= {"python-bindings", "ext-module", "workflow", "prometheus"}
+
+
+def test_extension_is_the_stable_abi_build():
+    # One wheel for every DCC's Python needs a module built against the limited API: maturin names it
+    # `_core.abi3.so` (plain `_core.pyd` on Windows) only when pyo3 was built with an `abi3-py3X` feature.
+    core_file = os.path.basename(dcc_mcp_core._core.__file__)
+    if sys.platform.startswith("win"):
+        pytest.skip("Windows abi3 modules are plain `_core.pyd`")
+    assert core_file == "_core.abi3.so", core_file
 
 
 def test_typing_marker_and_stub_ship_with_the_package():

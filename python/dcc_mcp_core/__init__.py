@@ -14,13 +14,16 @@ Quick start::
         handle.wait()          # Ctrl-C to stop
 
 Everything runs in Rust (``dcc_mcp_core._core``): the server has its own thread and runtime, and Python
-handlers are called on its worker threads with the GIL held only for the call itself.
+handlers are called on its worker threads with the GIL held only for the call itself. Inside a DCC,
+give the configuration a ``MainThreadExecutor`` and pump it from the host's idle or timer callback:
+handlers then run on the host's main thread (see docs/guide/python.md for Maya, Blender and Houdini).
 ``FEATURES`` lists the optional parts compiled into this build (``"workflow"`` for
 ``execution="async"`` tools, ``"prometheus"`` for ``GET /metrics``).
 """
 
 from dcc_mcp_core._core import (
     FEATURES,
+    MainThreadExecutor,
     McpHttpConfig,
     McpHttpServer,
     McpServerHandle,
@@ -31,6 +34,7 @@ from dcc_mcp_core._core import (
 
 __all__ = [
     "FEATURES",
+    "MainThreadExecutor",
     "McpHttpConfig",
     "McpHttpServer",
     "McpServerHandle",

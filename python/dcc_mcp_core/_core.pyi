@@ -1,19 +1,31 @@
 """Type stubs for the ``dcc_mcp_core._core`` extension module (pyo3)."""
 
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union, final
+
+__all__ = [
+    "FEATURES",
+    "MainThreadExecutor",
+    "McpHttpConfig",
+    "McpHttpServer",
+    "McpServerHandle",
+    "ToolContext",
+    "ToolRegistry",
+    "__version__",
+]
 
 __version__: str
 #: Cargo features compiled into this build, e.g. ``("python-bindings", "ext-module", "workflow", "prometheus")``.
 FEATURES: Tuple[str, ...]
 
-JsonSchema = Union[Mapping[str, Any], str]
+_JsonSchema = Union[Mapping[str, Any], str]
 
+@final
 class McpHttpConfig:
     """Server options. Assigning an invalid value raises ``ValueError`` and leaves the option unchanged."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         port: int = 8765,
         server_name: Optional[str] = None,
         server_version: Optional[str] = None,
@@ -38,7 +50,10 @@ class McpHttpConfig:
         max_notification_result_bytes: Optional[int] = None,
         max_outbox_bytes: Optional[int] = None,
         enable_process_metrics: bool = True,
-    ) -> None: ...
+        sync_concurrency: Optional[int] = None,
+        sync_queue_wait: Optional[float] = None,
+        main_thread_executor: Optional[MainThreadExecutor] = None,
+    ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
     port: int
@@ -86,17 +101,51 @@ class McpHttpConfig:
     """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
     allowed_origins: List[str]
     """Extra allowed ``Origin`` values (``"https://host:port"`` or ``"*"``); localhost is allowed on loopback."""
+    sync_concurrency: int
+    """Worker-thread handlers of sync calls running at once (default 32)."""
+    sync_queue_wait: float
+    """Seconds a sync call waits for a free worker before a "server busy" tool error (default 1)."""
+    main_thread_executor: Optional[MainThreadExecutor]
+    """Runs main-thread handlers when the host pumps it (default ``None``). Reading it returns an
+    object that shares the assigned executor's queue."""
 
+@final
+class MainThreadExecutor:
+    """Tool calls waiting for the host application's main thread.
+
+    Give it to the server (``McpHttpConfig(main_thread_executor=...)``) and call ``pump()`` from the
+    host's idle or timer callback on its main thread: handlers registered for the main thread run
+    there, inside ``pump()``, and nowhere else.
+    """
+
+    def __new__(cls, queue_depth: int = 64) -> MainThreadExecutor:
+        """At most ``queue_depth`` calls wait at once; one more gets the tool error
+        ``"main thread busy: ..."`` at once and is counted as
+        ``dcc_mcp_rejected_total{reason="main_thread_full"}``. ``ValueError`` unless ``queue_depth >= 1``."""
+    def pump(self, max_items: Optional[int] = None, budget_ms: float = 10.0) -> int:
+        """Run queued calls on this thread, oldest first, until ``max_items`` ran (default: no limit),
+        ``budget_ms`` milliseconds passed or the queue is empty; return how many ran. Never waits for
+        work. The budget is checked before each call (a started call runs to its end). A call whose
+        client gave up first (request timeout, cancellation, server stopped) is dropped unrun, answered
+        ``"tool '<name>' was not run: ..."`` and counted as ``dcc_mcp_rejected_total{reason="expired_before_run"}``."""
+    @property
+    def queue_depth(self) -> int:
+        """The most calls that can wait at once."""
+    @property
+    def queued(self) -> int:
+        """Calls waiting now."""
+
+@final
 class ToolRegistry:
     """The tools a server offers. A server shares its registry: later changes are visible to it."""
 
-    def __init__(self) -> None: ...
+    def __new__(cls) -> ToolRegistry: ...
     def register(
         self,
         name: str,
         description: str = "",
-        input_schema: Optional[JsonSchema] = None,
-        output_schema: Optional[JsonSchema] = None,
+        input_schema: Optional[_JsonSchema] = None,
+        output_schema: Optional[_JsonSchema] = None,
         execution: Literal["sync", "async"] = "sync",
     ) -> None:
         """Register a tool; ``ValueError`` for a duplicate/invalid name, a bad schema or execution mode.
@@ -113,8 +162,9 @@ class ToolRegistry:
     def get(self, name: str) -> Optional[Dict[str, Any]]:
         """One tool as a dict, or ``None``."""
     def __len__(self) -> int: ...
-    def __contains__(self, name: str) -> bool: ...
+    def __contains__(self, key: str, /) -> bool: ...
 
+@final
 class ToolContext:
     """Given to handlers registered with ``pass_context=True``."""
 
@@ -127,18 +177,31 @@ class ToolContext:
         """Report progress (visible in ``jobs.get`` for async tools; sent as ``notifications/progress``
         when the client asked for it)."""
 
+@final
 class McpHttpServer:
     """An MCP Streamable HTTP server (``/mcp``; ``/metrics`` with ``enable_prometheus``)."""
 
-    def __init__(self, registry: ToolRegistry, config: Optional[McpHttpConfig] = None) -> None: ...
-    def register_handler(self, name: str, fn: Callable[..., Any], *, pass_context: bool = False) -> None:
+    def __new__(cls, registry: ToolRegistry, config: Optional[McpHttpConfig] = None) -> McpHttpServer: ...
+    def register_handler(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *,
+        pass_context: bool = False,
+        main_thread: Optional[bool] = None,
+    ) -> None:
         """Set the function that runs tool ``name`` (register the tool first, else ``ValueError``).
 
         ``fn(arguments)`` — or ``fn(arguments, context)`` with ``pass_context=True``, where
-        ``context`` is a ``ToolContext`` — runs on a server thread holding the GIL and must return something
+        ``context`` is a ``ToolContext`` — runs holding the GIL and must return something
         JSON-serialisable (a ``str`` becomes the text content; a ``dict`` is also the structured
         content). A raised exception, or a return value that is not JSON, becomes a tool result with
         ``isError: true`` carrying the message.
+
+        ``main_thread=True`` runs it on the host's main thread inside ``MainThreadExecutor.pump()``
+        (``ValueError`` without a ``main_thread_executor`` in the configuration); ``False`` on a
+        server worker thread. The default ``None`` means: the main thread when the configuration has
+        a ``main_thread_executor``, a worker thread otherwise.
         """
     @property
     def registry(self) -> ToolRegistry: ...
@@ -152,6 +215,7 @@ class McpHttpServer:
         ``RuntimeError`` if this server was already started.
         """
 
+@final
 class McpServerHandle:
     """A running server; a context manager that shuts the server down on exit."""
 
@@ -175,7 +239,7 @@ class McpServerHandle:
     def __enter__(self) -> "McpServerHandle": ...
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        _exc_type: Optional[Type[BaseException]] = None,
+        _exc: Optional[BaseException] = None,
+        _tb: Optional[TracebackType] = None,
     ) -> bool: ...

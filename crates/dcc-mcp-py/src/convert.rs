@@ -57,6 +57,18 @@ pub fn seconds(name: &str, value: f64) -> Result<Duration, InvalidValue> {
         .map_err(|_| InvalidValue(format!("{name} is too large: {value} seconds")))
 }
 
+/// A time budget given in milliseconds (`MainThreadExecutor.pump(budget_ms=…)`): finite and greater
+/// than 0.
+pub fn milliseconds(name: &str, value: f64) -> Result<Duration, InvalidValue> {
+    if !value.is_finite() || value <= 0.0 {
+        return Err(InvalidValue(format!(
+            "{name} must be a finite number of milliseconds greater than 0, got {value}"
+        )));
+    }
+    Duration::try_from_secs_f64(value / 1000.0)
+        .map_err(|_| InvalidValue(format!("{name} is too large: {value} milliseconds")))
+}
+
 /// A size or count that must be at least 1 (`max_body_bytes`, `job_queue_capacity`, …).
 pub fn positive(name: &str, value: i64) -> Result<usize, InvalidValue> {
     match usize::try_from(value) {
@@ -166,6 +178,21 @@ mod tests {
             assert!(seconds("request_timeout", bad).is_err(), "{bad}");
         }
         assert!(seconds("request_timeout", 1e300).is_err());
+    }
+
+    #[test]
+    fn milliseconds_rejects_non_positive_and_non_finite() {
+        assert_eq!(
+            milliseconds("budget_ms", 2.5),
+            Ok(Duration::from_micros(2500))
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(milliseconds("budget_ms", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            milliseconds("budget_ms", 0.0).unwrap_err().0,
+            "budget_ms must be a finite number of milliseconds greater than 0, got 0"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! between Python and Rust and manages the GIL:
 //!
 //! - Python tool handlers run on the server's blocking threads and take the GIL only for the call
-//!   itself and the conversion of its arguments and result. Recording metrics and answering
+//!   itself and the conversion of its arguments and result. With a `MainThreadExecutor` they run on
+//!   the host application's main thread instead, inside `pump()` (a thin layer over
+//!   `dcc_mcp_http::MainThreadExecutor`). Recording metrics and answering
 //!   `/metrics` never touch the GIL.
 //! - Binding the port, starting, waiting for and shutting down the server release the GIL
 //!   (`Python::detach`), so handlers keep running while the main thread waits, and `Ctrl-C`
@@ -22,6 +24,9 @@
 //! | `ext-module` | export the `PyInit__core` entry point so the cdylib imports as `dcc_mcp_core._core` |
 //! | `workflow` | `execution="async"` tools run as long-running jobs (`dcc-mcp-http/workflow`) |
 //! | `prometheus` | `GET /metrics` on the server's router (`dcc-mcp-http/prometheus`) |
+//!
+//! The module is always built for CPython's stable ABI with a 3.9 floor (pyo3's `abi3-py39`, set on
+//! the dependency in `Cargo.toml`): one `cp39-abi3` wheel serves every DCC's Python.
 //!
 //! `ext-module` does not enable pyo3's `extension-module` feature, which pyo3 deprecated: maturin
 //! (>= 1.9.4) sets `PYO3_BUILD_EXTENSION_MODULE` itself, which keeps the module from linking libpython.

@@ -7,6 +7,7 @@ use pyo3::types::PyTuple;
 use dcc_mcp_http::McpHttpConfig;
 
 use super::errors::{config_error, invalid_value};
+use super::executor::PyMainThreadExecutor;
 use crate::convert::{self, py_repr_str};
 
 /// Server options. Every setter checks its value and raises `ValueError` with the reason.
@@ -100,6 +101,9 @@ impl PyMcpHttpConfig {
         max_notification_result_bytes = None,
         max_outbox_bytes = None,
         enable_process_metrics = true,
+        sync_concurrency = None,
+        sync_queue_wait = None,
+        main_thread_executor = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -126,6 +130,9 @@ impl PyMcpHttpConfig {
         max_notification_result_bytes: Option<i64>,
         max_outbox_bytes: Option<i64>,
         enable_process_metrics: bool,
+        sync_concurrency: Option<i64>,
+        sync_queue_wait: Option<f64>,
+        main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -207,6 +214,13 @@ impl PyMcpHttpConfig {
                 *field = count(name, v)?;
             }
         }
+        if let Some(v) = sync_concurrency {
+            inner.sync_concurrency = count("sync_concurrency", v)?;
+        }
+        if let Some(v) = sync_queue_wait {
+            inner.sync_queue_wait = secs("sync_queue_wait", v)?;
+        }
+        inner.main_thread_executor = main_thread_executor.map(|e| e.inner.clone());
         inner.validate().map_err(config_error)?;
         Ok(Self { inner })
     }
@@ -464,6 +478,42 @@ impl PyMcpHttpConfig {
         self.update(|c| c.allowed_origins = value)
     }
 
+    /// Blocking (worker) handlers of sync calls running at once (default 32).
+    #[getter]
+    fn sync_concurrency(&self) -> usize {
+        self.inner.sync_concurrency
+    }
+    #[setter]
+    fn set_sync_concurrency(&mut self, value: i64) -> PyResult<()> {
+        let v = count("sync_concurrency", value)?;
+        self.update(|c| c.sync_concurrency = v)
+    }
+
+    /// Seconds a sync call waits for a free worker before it gets a "server busy" error (default 1).
+    #[getter]
+    fn sync_queue_wait(&self) -> f64 {
+        self.inner.sync_queue_wait.as_secs_f64()
+    }
+    #[setter]
+    fn set_sync_queue_wait(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("sync_queue_wait", value)?;
+        self.update(|c| c.sync_queue_wait = v)
+    }
+
+    /// The executor that runs main-thread handlers, or `None`. The returned object shares the queue
+    /// of the one assigned: pumping either runs the same calls.
+    #[getter]
+    fn main_thread_executor(&self) -> Option<PyMainThreadExecutor> {
+        self.inner
+            .main_thread_executor
+            .clone()
+            .map(|inner| PyMainThreadExecutor { inner })
+    }
+    #[setter]
+    fn set_main_thread_executor(&mut self, value: Option<PyRef<'_, PyMainThreadExecutor>>) {
+        self.inner.main_thread_executor = value.map(|e| e.inner.clone());
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         let auth = match &c.prometheus_basic_auth {
@@ -478,7 +528,8 @@ impl PyMcpHttpConfig {
              job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
-             enable_process_metrics={})",
+             enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
+             main_thread_executor={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -503,6 +554,12 @@ impl PyMcpHttpConfig {
             c.max_outbox_bytes,
             origins.join(", "),
             if c.enable_process_metrics { "True" } else { "False" },
+            c.sync_concurrency,
+            c.sync_queue_wait.as_secs_f64(),
+            match &c.main_thread_executor {
+                Some(e) => format!("MainThreadExecutor(queue_depth={})", e.queue_depth()),
+                None => "None".to_owned(),
+            },
         )
     }
 }

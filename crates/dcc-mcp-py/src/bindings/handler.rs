@@ -1,6 +1,8 @@
 //! Adapts a Python callable to a `dcc_mcp_http::ToolHandler`.
 //!
-//! The server calls handlers on tokio's blocking threads. The adapter takes the GIL only for the
+//! The server calls handlers on its blocking worker threads, or — for tools registered with
+//! `main_thread=True` — on the host's main thread inside `MainThreadExecutor.pump()`, which already
+//! holds the GIL (taking it again there is free). The adapter takes the GIL only for the
 //! call and the conversions around it, turns a Python exception into a tool error carrying its
 //! message, refuses a result that is not JSON, and catches any Rust panic so that nothing unwinds
 //! through the interpreter or kills the server's worker.

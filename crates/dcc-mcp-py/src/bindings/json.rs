@@ -3,6 +3,10 @@
 //!
 //! Why not round-trip through the `json` module: that costs a Python string per call, and
 //! `json.dumps` accepts `NaN`/`Infinity`, which MCP clients cannot parse.
+//!
+//! Strings are read with `PyString::to_cow`, not `to_str`: the wheel is built for the stable ABI with
+//! a Python 3.9 floor (pyo3's `abi3-py39`), where borrowing a `str`'s UTF-8 buffer is not in the limited
+//! API; `to_cow` borrows where it can and copies through a `bytes` object there.
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -82,8 +86,8 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> Result<
     }
     if let Ok(s) = value.cast::<PyString>() {
         return s
-            .to_str()
-            .map(|s| Value::String(s.to_owned()))
+            .to_cow()
+            .map(|s| Value::String(s.into_owned()))
             .map_err(|_| not_json(path, "str is not valid UTF-8 (lone surrogate?)".to_owned()));
     }
     if let Ok(dict) = value.cast::<PyDict>() {
@@ -100,9 +104,9 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut String, depth: usize) -> Result<
                         ),
                     )
                 })?
-                .to_str()
+                .to_cow()
                 .map_err(|_| not_json(path, "dict key is not valid UTF-8".to_owned()))?
-                .to_owned();
+                .into_owned();
             let len = path.len();
             path.push('.');
             path.push_str(&key);

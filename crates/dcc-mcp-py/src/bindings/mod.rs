@@ -3,6 +3,7 @@
 mod config;
 mod context;
 mod errors;
+mod executor;
 mod handle;
 mod handler;
 mod json;
@@ -23,6 +24,7 @@ pub fn add_to_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<server::PyMcpHttpServer>()?;
     module.add_class::<handle::PyMcpServerHandle>()?;
     module.add_class::<context::PyToolContext>()?;
+    module.add_class::<executor::PyMainThreadExecutor>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add(
         "FEATURES",

@@ -19,7 +19,7 @@ pub(crate) struct PyToolRegistry {
 /// Reads a schema argument: a `dict` or a JSON string holding an object.
 fn extract_schema(name: &str, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
     if let Ok(text) = value.cast::<PyString>() {
-        return convert::schema_from_json_text(name, text.to_str()?).map_err(invalid_value);
+        return convert::schema_from_json_text(name, &text.to_cow()?).map_err(invalid_value);
     }
     if value.is_instance_of::<PyDict>() {
         let json = json::to_json(value).map_err(|e| {

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use dcc_mcp_http::McpHttpServer;
+use dcc_mcp_http::{Handler, McpHttpServer};
 
 use super::config::PyMcpHttpConfig;
 use super::errors::{registry_error, server_error};
@@ -35,15 +35,22 @@ impl PyMcpHttpServer {
 
     /// Sets the Python function that runs tool `name` (registered on the registry beforehand).
     ///
-    /// `fn(arguments: dict)` — or `fn(arguments, context)` with `pass_context=True` — runs on a
-    /// server thread with the GIL and returns something JSON-serialisable; an exception becomes an
-    /// `isError` result carrying its message.
-    #[pyo3(signature = (name, r#fn, *, pass_context = false))]
+    /// `fn(arguments: dict)` — or `fn(arguments, context)` with `pass_context=True` — returns
+    /// something JSON-serialisable; an exception becomes an `isError` result carrying its message.
+    ///
+    /// Where it runs: with `main_thread=True` on the host's main thread, inside
+    /// `MainThreadExecutor.pump()` (the configuration needs a `main_thread_executor`, else
+    /// `ValueError`); with `main_thread=False` on a server worker thread with the GIL. The default
+    /// (`None`) is the main thread when the configuration has a `main_thread_executor` and a worker
+    /// thread otherwise: inside a DCC every Python handler is safe to touch the host's API unless it
+    /// opts out.
+    #[pyo3(signature = (name, r#fn, *, pass_context = false, main_thread = None))]
     fn register_handler(
         &self,
         name: &str,
         r#fn: Bound<'_, PyAny>,
         pass_context: bool,
+        main_thread: Option<bool>,
     ) -> PyResult<()> {
         if !r#fn.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
@@ -51,10 +58,23 @@ impl PyMcpHttpServer {
                 r#fn.get_type().name()?
             )));
         }
+        let has_executor = self.inner.config().main_thread_executor.is_some();
+        let on_main_thread = main_thread.unwrap_or(has_executor);
+        if on_main_thread && !has_executor {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "tool '{name}' is registered with main_thread=True, but the server has no \
+                 main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
+            )));
+        }
         let handler = python_handler(name.to_owned(), r#fn.unbind(), pass_context);
+        let handler = if on_main_thread {
+            Handler::MainThread(handler)
+        } else {
+            Handler::Worker(handler)
+        };
         self.inner
             .registry()
-            .set_handler(name, handler)
+            .set_handler_with(name, handler)
             .map_err(registry_error)
     }
 
