@@ -2,7 +2,10 @@
 //!
 //! Each of `--connections` connections opens its own MCP session (`initialize`, then
 //! `notifications/initialized`) and then sends `tools/call echo` back to back, one request in
-//! flight per connection (a closed loop, like `wrk`). After `--warmup` seconds it measures for
+//! flight per connection (a closed loop, like `wrk`). Every request accepts
+//! `application/json, text/event-stream`, so the same client drives servers that answer JSON and
+//! servers that answer each request on a short SSE stream; a server that keeps no sessions (no
+//! `Mcp-Session-Id` on `initialize`) is driven without the header. After `--warmup` seconds it measures for
 //! `--duration` seconds and prints one JSON line on stdout: requests/s and latency percentiles.
 //! With `--scrape-url`, another connection GETs that URL every `--scrape-interval-ms` (what a
 //! Prometheus server does, much more often) and the line also reports the scrapes.
@@ -75,10 +78,13 @@ struct Tally {
     latencies_ns: Vec<u64>,
     errors: u64,
     bytes: u64,
+    /// `Content-Type` of the last successful response.
+    content_type: Option<String>,
 }
 
-/// Opens a session on a fresh connection and returns it with the session id.
-async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, String)> {
+/// Opens a session on a fresh connection and returns it with the session id (`None` when the
+/// server keeps no sessions).
+async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, Option<String>)> {
     let mut conn = Conn::connect(authority).await?;
     let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"dcc-mcp-loadgen","version":"0.1.0"}}}"#;
     let headers = [
@@ -88,24 +94,15 @@ async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, String)>
     let resp = conn
         .round_trip(&build_request("POST", path, authority, &headers, init))
         .await?;
-    let session = resp
-        .head
-        .header("mcp-session-id")
-        .map(str::to_owned)
-        .filter(|_| resp.head.status == 200)
-        .ok_or_else(|| {
-            io::Error::other(format!(
-                "initialize failed: status {} body {}",
-                resp.head.status,
-                String::from_utf8_lossy(&resp.body)
-            ))
-        })?;
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-        ("Mcp-Session-Id", session.as_str()),
-        ("MCP-Protocol-Version", PROTOCOL_VERSION),
-    ];
+    if resp.head.status != 200 || !find(&resp.body, b"\"result\"") {
+        return Err(io::Error::other(format!(
+            "initialize failed: status {} body {}",
+            resp.head.status,
+            String::from_utf8_lossy(&resp.body)
+        )));
+    }
+    let session = resp.head.header("mcp-session-id").map(str::to_owned);
+    let headers = session_headers(session.as_deref());
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     let resp = conn
         .round_trip(&build_request("POST", path, authority, &headers, note))
@@ -117,6 +114,19 @@ async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, String)>
         )));
     }
     Ok((conn, session))
+}
+
+/// Headers of every request after `initialize`.
+fn session_headers(session: Option<&str>) -> Vec<(&'static str, &str)> {
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", PROTOCOL_VERSION),
+    ];
+    if let Some(id) = session {
+        headers.push(("Mcp-Session-Id", id));
+    }
+    headers
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> bool {
@@ -143,6 +153,13 @@ async fn drive(mut conn: Conn, request: Vec<u8>, measure_from: Instant, end: Ins
         if t0 >= measure_from {
             if ok {
                 tally.latencies_ns.push(t0.elapsed().as_nanos() as u64);
+                if tally.content_type.is_none() {
+                    tally.content_type = result
+                        .as_ref()
+                        .ok()
+                        .and_then(|r| r.head.header("content-type"))
+                        .map(str::to_owned);
+                }
             } else {
                 tally.errors += 1;
             }
@@ -209,12 +226,7 @@ async fn run(args: Args) -> io::Result<String> {
             i + 1,
             args.tool
         );
-        let headers = [
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-            ("Mcp-Session-Id", session.as_str()),
-            ("MCP-Protocol-Version", PROTOCOL_VERSION),
-        ];
+        let headers = session_headers(session.as_deref());
         let request = build_request("POST", &path, &authority, &headers, body.as_bytes());
         tasks.push(tokio::spawn(drive(conn, request, measure_from, end)));
     }
@@ -237,10 +249,12 @@ async fn run(args: Args) -> io::Result<String> {
 
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut content_type = None;
     for t in tasks {
         let tally = t.await.map_err(io::Error::other)?;
         latencies.extend(tally.latencies_ns);
         errors += tally.errors;
+        content_type = content_type.or(tally.content_type);
     }
     latencies.sort_unstable();
     let scrape_tally = match scraper {
@@ -268,6 +282,11 @@ async fn run(args: Args) -> io::Result<String> {
         quantile_us(&latencies, 0.99),
         quantile_us(&latencies, 1.0),
     );
+    if let Some(ct) = content_type {
+        // The media type alone (`application/json`, `text/event-stream`).
+        let media = ct.split(';').next().unwrap_or("").trim().to_owned();
+        line.push_str(&format!(r#","response_type":"{}""#, media.escape_default()));
+    }
     if let Some(cpu) = server_cpu {
         line.push_str(&format!(
             r#","server_cpu_s":{cpu:.2},"server_cpu_us_per_req":{:.2}"#,

@@ -1,6 +1,6 @@
 //! JSON-RPC 2.0 framing and MCP protocol-version constants shared by the `/mcp` handlers.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Protocol versions this server speaks, newest first.
 pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
@@ -48,19 +48,35 @@ impl RpcError {
     }
 }
 
+/// An object of `entries`, in order, with the values moved in. Built by hand because `json!` turns
+/// every interpolated value into a new tree through `Serialize`: for `success` that copied the whole
+/// tool result once more per call.
+pub(crate) fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    let mut map = Map::new();
+    for (key, value) in entries {
+        map.insert(key.to_owned(), value);
+    }
+    Value::Object(map)
+}
+
 /// `{"jsonrpc":"2.0","id":…,"result":…}`
 pub(crate) fn success(id: Value, result: Value) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "result": result})
+    object([("jsonrpc", "2.0".into()), ("id", id), ("result", result)])
 }
 
 /// `{"jsonrpc":"2.0","id":…,"error":{code,message}}`
 pub(crate) fn error(id: Value, code: i64, message: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+    let error = object([("code", code.into()), ("message", message.into())]);
+    object([("jsonrpc", "2.0".into()), ("id", id), ("error", error)])
 }
 
 /// `{"jsonrpc":"2.0","method":…,"params":…}`
 pub(crate) fn notification(method: &str, params: Value) -> Value {
-    json!({"jsonrpc": "2.0", "method": method, "params": params})
+    object([
+        ("jsonrpc", "2.0".into()),
+        ("method", method.into()),
+        ("params", params),
+    ])
 }
 
 /// One classified incoming JSON-RPC message.
@@ -143,6 +159,31 @@ pub(crate) fn params_object(params: Option<Value>) -> Result<Map<String, Value>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelopes_are_exactly_the_jsonrpc_shapes() {
+        let result = json!({"content": [{"type": "text", "text": "hi"}], "isError": false});
+        assert_eq!(
+            success(json!(7), result.clone()),
+            json!({"jsonrpc": "2.0", "id": 7, "result": result})
+        );
+        assert_eq!(
+            success(json!("a"), json!(null)).to_string(),
+            r#"{"id":"a","jsonrpc":"2.0","result":null}"#
+        );
+        assert_eq!(
+            error(Value::Null, codes::INVALID_PARAMS, "bad \"x\"").to_string(),
+            r#"{"error":{"code":-32602,"message":"bad \"x\""},"id":null,"jsonrpc":"2.0"}"#
+        );
+        assert_eq!(
+            notification("notifications/progress", json!({"progress": 1})),
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progress": 1}})
+        );
+        assert_eq!(object([]), json!({}));
+        // A repeated key keeps the last value, as a JSON object would.
+        assert_eq!(object([("k", json!(1)), ("k", json!(2))]), json!({"k": 2}));
+    }
 
     #[test]
     fn classifies_messages() {

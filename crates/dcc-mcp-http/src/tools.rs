@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::app::AppState;
 use crate::cancel::request_key;
 use crate::dispatch::Lane;
-use crate::protocol::{codes, params_object, RpcError};
+use crate::protocol::{self, codes, params_object, RpcError};
 use crate::record::CallStatus;
 use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::Session;
@@ -289,7 +289,16 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
 
 /// An `isError: true` result with one text item.
 pub(crate) fn error_result(message: &str) -> Value {
-    json!({"content": [{"type": "text", "text": message}], "isError": true})
+    text_result(message.to_owned(), true)
+}
+
+/// `{"content": [{"type": "text", "text": …}], "isError": …}`, the text moved in.
+fn text_result(text: String, is_error: bool) -> Value {
+    let item = protocol::object([("type", "text".into()), ("text", Value::String(text))]);
+    protocol::object([
+        ("content", Value::Array(vec![item])),
+        ("isError", is_error.into()),
+    ])
 }
 
 /// A successful result: strings become text; other values become their JSON text, and objects are
@@ -309,12 +318,9 @@ pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
 /// Map a handler value to a result (no schema check).
 pub(crate) fn value_result(value: Value) -> Value {
     match value {
-        Value::String(text) => {
-            json!({"content": [{"type": "text", "text": text}], "isError": false})
-        }
+        Value::String(text) => text_result(text, false),
         other => {
-            let text = other.to_string();
-            let mut result = json!({"content": [{"type": "text", "text": text}], "isError": false});
+            let mut result = text_result(other.to_string(), false);
             if let (true, Some(map)) = (other.is_object(), result.as_object_mut()) {
                 map.insert("structuredContent".into(), other);
             }
@@ -384,6 +390,10 @@ mod tests {
         assert_eq!(
             value_result(json!({"sum": 3})),
             json!({"content": [{"type": "text", "text": "{\"sum\":3}"}], "isError": false, "structuredContent": {"sum": 3}})
+        );
+        assert_eq!(
+            error_result("no \"x\"").to_string(),
+            r#"{"content":[{"text":"no \"x\"","type":"text"}],"isError":true}"#
         );
     }
 }

@@ -250,3 +250,66 @@ fn graceful_shutdown_ends_streams_and_drops_stragglers() {
     assert!(closed_by_server(&mut slow));
     assert!(TcpStream::connect(handle.local_addr()).is_err());
 }
+
+/// A host whose main thread stops the server stops pumping: a call still queued for it is answered at
+/// once ("the server stopped …") instead of holding the graceful shutdown for `shutdown_timeout`, and
+/// it never runs.
+#[test]
+fn stopping_answers_calls_queued_for_a_host_that_no_longer_pumps() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let executor = dcc_mcp_http::MainThreadExecutor::new(4).unwrap();
+    let registry = ToolRegistry::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    registry
+        .register_with(
+            dcc_mcp_http::ToolSpec::new("scene"),
+            dcc_mcp_http::Handler::main_thread(move |_args, _ctx| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(json!("ran"))
+            }),
+        )
+        .unwrap();
+    let config = McpHttpConfig {
+        // Far longer than the test: the call must not wait for this deadline to be answered.
+        shutdown_timeout: HANG_GUARD,
+        main_thread_executor: Some(executor.clone()),
+        ..quick_config()
+    };
+    let handle = McpHttpServer::new(registry, config)
+        .unwrap()
+        .start()
+        .unwrap();
+    let session = initialize(&handle);
+    let handle = Arc::new(handle);
+    let call = std::thread::spawn({
+        let handle = handle.clone();
+        move || {
+            let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                              "params": {"name": "scene", "arguments": {}}});
+            http(
+                &handle,
+                "POST",
+                &[("mcp-session-id", &session), ("accept", "application/json")],
+                &body.to_string(),
+            )
+        }
+    });
+    while executor.queued() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    handle.shutdown().unwrap();
+    let (status, _, body) = call.join().unwrap();
+    assert_eq!(status, 200);
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["result"]["isError"], json!(true));
+    assert_eq!(
+        reply["result"]["content"][0]["text"],
+        json!("tool 'scene' was not run: the server stopped before the main thread reached it")
+    );
+    assert_eq!(executor.queued(), 0);
+    assert_eq!(executor.pump(8, Duration::from_secs(1)).ran, 0);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+}

@@ -178,6 +178,7 @@ impl MainThreadExecutor {
         let tool = context.tool_name().to_owned();
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, outcome) = oneshot::channel();
+        let stopping = shutdown.clone();
         {
             let mut queue = self.lock();
             if queue.len() >= self.inner.depth {
@@ -205,7 +206,22 @@ impl MainThreadExecutor {
             id,
             armed: true,
         };
-        let outcome = outcome.await;
+        tokio::pin!(outcome);
+        // A stopping server must not wait for a host that no longer pumps (its main thread may be the
+        // one stopping it): a call still queued then leaves at once; a running call is waited for.
+        let outcome = tokio::select! {
+            outcome = &mut outcome => outcome,
+            () = stopping.cancelled() => match queued.take() {
+                Some(task) => {
+                    queued.armed = false;
+                    task.expire();
+                    return Err(format!(
+                        "tool '{tool}' was not run: the server stopped before the main thread reached it"
+                    ));
+                }
+                None => outcome.await,
+            },
+        };
         queued.armed = false;
         outcome.unwrap_or_else(|_| {
             Err(format!(
@@ -241,20 +257,23 @@ struct Queued<'a> {
     armed: bool,
 }
 
+impl Queued<'_> {
+    /// Remove this call from the queue, if the pump has not taken it yet.
+    fn take(&self) -> Option<Task> {
+        let mut queue = self.executor.lock();
+        queue
+            .iter()
+            .position(|t| t.id == self.id)
+            .and_then(|at| queue.remove(at))
+    }
+}
+
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let task = {
-            let mut queue = self.executor.lock();
-            queue
-                .iter()
-                .position(|t| t.id == self.id)
-                .and_then(|at| queue.remove(at))
-        };
-        if let Some(task) = task {
-            task.expire();
+        if self.armed {
+            if let Some(task) = self.take() {
+                task.expire();
+            }
         }
     }
 }
