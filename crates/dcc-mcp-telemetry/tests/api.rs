@@ -301,9 +301,9 @@ fn shard_storage_is_dense_and_allocated_only_where_a_thread_records() {
         });
     });
     assert_eq!(r.shard_count(), 2);
-    // 1000 series + 3 registry cells fill segments of 64, 128, 256, 512 and 1024 cells: 8 bytes per
-    // cell, 15.9 bytes per series for that thread (8..16 amortised with doubling segments). The
-    // other thread allocated only the 64-cell segment holding the series it recorded.
-    assert_eq!(r.shard_bytes(), 1984 * 8 + 64 * 8);
+    // 1000 series + 3 registry cells fill 16 chunks of 64 cells (512 bytes each) under one leaf
+    // (1 KiB): 8 bytes per cell, 9.2 bytes per series for that thread. The other thread allocated
+    // only the leaf and the one chunk holding the series it recorded.
+    assert_eq!(r.shard_bytes(), (1024 + 16 * 512) + (1024 + 512));
     assert_eq!(handles[0].get(), 2);
 }
