@@ -307,3 +307,59 @@ fn shard_storage_is_dense_and_allocated_only_where_a_thread_records() {
     assert_eq!(r.shard_bytes(), (1024 + 16 * 512) + (1024 + 512));
     assert_eq!(handles[0].get(), 2);
 }
+
+#[test]
+fn counters_saturate_at_u64_max_instead_of_wrapping() {
+    let r = Registry::new();
+    let c = r.counter("big_total", "Big.").unwrap();
+    c.inc_by(u64::MAX - 1);
+    c.inc_by(3);
+    assert_eq!(c.get(), u64::MAX);
+    c.inc();
+    assert_eq!(c.get(), u64::MAX);
+    // The merge saturates too: two threads' shards that together pass u64::MAX.
+    thread::scope(|s| {
+        s.spawn(|| c.inc_by(u64::MAX / 2 + 1));
+    });
+    assert_eq!(c.get(), u64::MAX);
+    let snap = r.snapshot();
+    assert_eq!(
+        family(&snap, "big_total").series[0].value,
+        SampleValue::Counter(u64::MAX)
+    );
+}
+
+#[test]
+fn the_overflow_marker_is_reserved_for_the_overflow_series() {
+    let r = Registry::new();
+    let f = r
+        .counter_family("marked_total", "Marked.", &["tool", "status"])
+        .unwrap();
+    f.with_label_values(&["render", "ok"]).inc();
+    // Label sets that carry the marker are answered with the overflow series, and counted.
+    f.with_label_values(&[OVERFLOW_LABEL_VALUE, OVERFLOW_LABEL_VALUE])
+        .inc_by(2);
+    f.with_label_values_ref(&["render", OVERFLOW_LABEL_VALUE])
+        .inc();
+    f.try_with_label_values(&[OVERFLOW_LABEL_VALUE, "ok"])
+        .unwrap()
+        .inc();
+    let snap = r.snapshot();
+    let series: Vec<(Vec<String>, SampleValue)> = family(&snap, "marked_total")
+        .series
+        .iter()
+        .map(|s| (s.label_values.clone(), s.value.clone()))
+        .collect();
+    let marker = || OVERFLOW_LABEL_VALUE.to_owned();
+    assert_eq!(
+        series,
+        vec![
+            (vec!["render".into(), "ok".into()], SampleValue::Counter(1)),
+            (vec![marker(), marker()], SampleValue::Counter(4)),
+        ]
+    );
+    assert_eq!(
+        family(&snap, OVERFLOW_METRIC_NAME).series[0].value,
+        SampleValue::Counter(3)
+    );
+}
