@@ -304,7 +304,7 @@ impl<S: Storage> Snapshot for FamilyCore<S> {
             .iter()
             .map(|s| {
                 #[cfg(test)]
-                test_hooks::merging();
+                test_hooks::merging(&self.name);
                 SeriesSnapshot {
                     label_values: s.label_values.clone(),
                     value: self.sample(&s.store),
@@ -390,16 +390,78 @@ pub(crate) mod test_hooks {
     use std::sync::mpsc::{Receiver, Sender};
     use std::sync::Mutex;
 
-    /// When armed: the merge reports that it has started on a series, then waits to be resumed.
-    pub(crate) static PAUSE: Mutex<Option<(Sender<()>, Receiver<()>)>> = Mutex::new(None);
+    /// A pause armed for one family: `(family, started, resume)`.
+    type Pause = (String, Sender<()>, Receiver<()>);
 
-    /// Called by a scrape for each series it merges.
-    pub(crate) fn merging() {
-        let armed = PAUSE.lock().ok().and_then(|mut p| p.take());
-        if let Some((started, resume)) = armed {
+    /// When armed: the merge of the named family reports that it has started on a series, then
+    /// waits to be resumed.
+    pub(crate) static PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+    /// Called by a scrape for each series of `family` it merges.
+    pub(crate) fn merging(family: &str) {
+        let armed = PAUSE.lock().ok().and_then(|mut p| match p.take() {
+            Some(pause) if pause.0 == family => Some(pause),
+            other => {
+                *p = other;
+                None
+            }
+        });
+        if let Some((_, started, resume)) = armed {
             let _ = started.send(());
             let _ = resume.recv();
         }
+    }
+}
+
+#[cfg(all(test, not(dcc_mcp_loom)))]
+mod tests {
+    use super::test_hooks;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A `with_label_values` call that must look under the family's mutex (new label values past
+    /// the cap, or a thread whose cache misses) completes while a scrape is paused in the middle
+    /// of merging that very family: scrapes take no lock the record path takes.
+    #[test]
+    fn record_path_does_not_wait_for_a_scrape_in_progress() {
+        let r = crate::Registry::new();
+        let f = r
+            .histogram_family_with_cap("h_seconds", "H.", &["k"], &[1.0], 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.with_label_values(&["a"]).observe(0.5);
+        f.with_label_values(&["b"]).observe(0.5);
+        let (started_tx, started_rx) = mpsc::channel();
+        let (resume_tx, resume_rx) = mpsc::channel();
+        if let Ok(mut p) = test_hooks::PAUSE.lock() {
+            *p = Some(("h_seconds".to_owned(), started_tx, resume_rx));
+        }
+        let scraper = std::thread::spawn({
+            let r = r.clone();
+            move || r.snapshot()
+        });
+        // The scrape is now inside the merge of `h_seconds`.
+        assert!(started_rx.recv().is_ok());
+        let (done_tx, done_rx) = mpsc::channel();
+        let recorder = std::thread::spawn({
+            let f = f.clone();
+            move || {
+                f.with_label_values(&["c"]).observe(2.0); // past the cap: overflow
+                f.with_label_values(&["a"]).observe(2.0); // this thread's cache misses
+                let _ = done_tx.send(());
+            }
+        });
+        // A liveness check, not a timing threshold: on the old code the recorder blocks until the
+        // scrape is resumed, which happens only after this wait gives up.
+        let finished = done_rx.recv_timeout(Duration::from_secs(60));
+        let _ = resume_tx.send(());
+        assert!(scraper.join().is_ok());
+        assert!(recorder.join().is_ok());
+        assert!(
+            finished.is_ok(),
+            "with_label_values waited for a scrape in progress"
+        );
+        let h = f.with_label_values(&["a"]).snapshot();
+        assert_eq!((h.count, h.sum), (2, 2.5));
     }
 }
 
