@@ -7,7 +7,7 @@
 //! stores the new length with `Release`; a reader loads the length with `Acquire` and reads that
 //! prefix. Entries are boxed, never moved and never freed before the list is dropped.
 
-use crate::sync::{AtomicPtr, AtomicUsize, InitMarker, Ordering};
+use crate::sync::{owner_load_ptr, owner_load_usize, AtomicPtr, AtomicUsize, InitMarker, Ordering};
 use std::ptr;
 
 /// log2 of the entries in the first segment; segment `k` holds `FIRST << k` entries.
@@ -68,12 +68,14 @@ impl<T> AppendList<T> {
     /// length has a single writer at a time and the lock orders consecutive pushers.
     /// Returns `false` (dropping `value`) when the list is full.
     pub(crate) fn push(&self, value: T) -> bool {
-        let i = self.len.load(Ordering::Relaxed);
+        // The pusher is the only writer of `len` and of the segment pointers (pushes are
+        // serialised by the caller's lock, which also orders them after earlier pushes).
+        let i = owner_load_usize(&self.len);
         let (seg, off) = locate(i);
         if seg >= SEGMENTS {
             return false;
         }
-        let mut s = self.segments[seg].load(Ordering::Acquire);
+        let mut s = owner_load_ptr(&self.segments[seg]);
         if s.is_null() {
             let fresh: Box<[AtomicPtr<Entry<T>>]> = (0..FIRST << seg)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))

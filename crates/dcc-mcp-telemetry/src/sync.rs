@@ -103,6 +103,19 @@ pub(crate) fn owner_load_ptr<T>(p: &AtomicPtr<T>) -> *mut T {
     unsafe { p.unsync_load() }
 }
 
+/// The single writer's read of a `usize` only it writes (a list length whose pushers are
+/// serialised by a lock); see [`owner_load_u64`].
+#[cfg(not(dcc_mcp_loom))]
+#[inline(always)]
+pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
+    a.load(Ordering::Relaxed)
+}
+#[cfg(dcc_mcp_loom)]
+pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
+    // SAFETY: as in `owner_load_u64`: single writer at a time, checked by loom.
+    unsafe { a.unsync_load() }
+}
+
 /// Marks the initialisation of memory that one thread publishes to others through an atomic
 /// pointer (a shard's storage segment). Zero-sized and free in normal builds.
 ///
@@ -335,9 +348,20 @@ unsafe impl<T: Send> Sync for ThreadSlots<T> {}
 
 impl<T: Send> ThreadSlots<T> {
     /// An empty table.
+    ///
+    /// Loom builds allocate their few buckets up front: loom 0.7 remembers only the last access
+    /// per object, so a thread's own *load, then compare-exchange* of a bucket pointer would hide
+    /// a scraper's earlier load of it and loom would never schedule that scrape after the
+    /// exchange (see `owner_load_u64`); without the race the models explore the slots themselves.
+    /// The lazy allocation is the textbook publish-by-compare-exchange, covered by the normal
+    /// tests and Miri.
     pub(crate) fn new() -> Self {
+        #[cfg(not(dcc_mcp_loom))]
+        let bucket = |_| AtomicPtr::new(std::ptr::null_mut());
+        #[cfg(dcc_mcp_loom)]
+        let bucket = |b| AtomicPtr::new(Self::new_bucket(b));
         ThreadSlots {
-            buckets: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            buckets: std::array::from_fn(bucket),
             id: next_slots_id(),
         }
     }
@@ -379,10 +403,7 @@ impl<T: Send> ThreadSlots<T> {
         if !p.is_null() {
             return p;
         }
-        let fresh: Box<[AtomicPtr<T>]> = (0..1usize << b)
-            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-            .collect();
-        let fresh = Box::into_raw(fresh) as *mut AtomicPtr<T>;
+        let fresh = Self::new_bucket(b);
         match self.buckets[b].compare_exchange(
             std::ptr::null_mut(),
             fresh,
@@ -391,12 +412,21 @@ impl<T: Send> ThreadSlots<T> {
         ) {
             Ok(_) => fresh,
             Err(theirs) => {
-                // SAFETY: `fresh` came from `Box::<[_]>::into_raw` of `2^b` slots just above and
-                // was never shared.
+                // SAFETY: `fresh` came from `Box::<[_]>::into_raw` of `2^b` slots in
+                // `new_bucket` and was never shared.
                 drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, 1 << b)) });
                 theirs
             }
         }
+    }
+
+    /// A bucket of `2^b` null slots, leaked (freed by `drop` or by the loser of the race in
+    /// `bucket`).
+    fn new_bucket(b: usize) -> *mut AtomicPtr<T> {
+        let fresh: Box<[AtomicPtr<T>]> = (0..1usize << b)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect();
+        Box::into_raw(fresh) as *mut AtomicPtr<T>
     }
 
     /// Every slot created so far, including those of exited threads.
