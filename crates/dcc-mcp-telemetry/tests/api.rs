@@ -4,6 +4,10 @@
 use dcc_mcp_telemetry::*;
 use std::thread;
 
+/// Loop sizes, scaled down under Miri (which interprets every operation).
+const ROUNDS: u64 = if cfg!(miri) { 100 } else { 10_000 };
+const MANY: usize = if cfg!(miri) { 300 } else { 3000 };
+
 fn family<'a>(snap: &'a [FamilySnapshot], name: &str) -> &'a FamilySnapshot {
     snap.iter().find(|f| f.name == name).unwrap()
 }
@@ -16,14 +20,14 @@ fn counter_totals_are_exact_across_threads() {
         for _ in 0..4 {
             let c = c.clone();
             s.spawn(move || {
-                for _ in 0..10_000 {
+                for _ in 0..ROUNDS {
                     c.inc();
                 }
                 c.inc_by(5);
             });
         }
     });
-    assert_eq!(c.get(), 40_020);
+    assert_eq!(c.get(), 4 * ROUNDS + 20);
     let snap = r.snapshot();
     let f = family(&snap, "jobs_total");
     assert_eq!(f.kind, MetricKind::Counter);
@@ -31,7 +35,7 @@ fn counter_totals_are_exact_across_threads() {
         f.series,
         vec![SeriesSnapshot {
             label_values: vec![],
-            value: SampleValue::Counter(40_020)
+            value: SampleValue::Counter(4 * ROUNDS + 20)
         }]
     );
 }
@@ -252,20 +256,20 @@ fn many_series_grow_storage_without_losing_counts() {
     let h = r
         .histogram_family("many_h", "Many.", &["i"], &[1.0, 2.0, 3.0])
         .unwrap();
-    for i in 0..3000 {
+    for i in 0..MANY {
         let v = i.to_string();
         f.with_label_values(&[&v]).inc_by(i as u64);
         if i % 100 == 0 {
             h.with_label_values(&[&v]).observe(2.5);
         }
     }
-    for i in 0..3000u64 {
+    for i in 0..MANY as u64 {
         assert_eq!(f.with_label_values(&[&i.to_string()]).get(), i);
     }
     let snap = r.snapshot();
-    assert_eq!(family(&snap, "many_total").series.len(), 3000);
+    assert_eq!(family(&snap, "many_total").series.len(), MANY);
     let hs = family(&snap, "many_h");
-    assert_eq!(hs.series.len(), 30);
+    assert_eq!(hs.series.len(), MANY / 100);
     for s in &hs.series {
         assert_eq!(
             s.value,

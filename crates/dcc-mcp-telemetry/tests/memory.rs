@@ -10,38 +10,41 @@ use std::thread;
 /// A thread's shard: a leaf (1 KiB) and a 512-byte chunk per 64-cell region it records into.
 const LEAF: usize = 1024;
 const CHUNK: usize = 512;
+/// Registry size and threads, scaled down under Miri (which interprets every operation).
+const SERIES: usize = if cfg!(miri) { 9_000 } else { 20_000 };
+const THREADS: usize = if cfg!(miri) { 4 } else { 32 };
 
 #[test]
 fn shards_commit_what_their_thread_records_and_are_bounded_by_live_threads() {
     // 20,000 counter series; 32 threads alive at once each record only the last series.
     let r = Registry::new();
     let f = r
-        .counter_family_with_cap("wide_total", "Wide.", &["i"], 20_000)
+        .counter_family_with_cap("wide_total", "Wide.", &["i"], SERIES)
         .unwrap();
-    let handles: Vec<_> = (0..20_000)
+    let handles: Vec<_> = (0..SERIES)
         .map(|i| f.with_label_values(&[&i.to_string()]))
         .collect();
     let last = handles.last().unwrap().clone();
-    let all_recorded = Barrier::new(32);
+    let all_recorded = Barrier::new(THREADS);
     thread::scope(|s| {
-        for _ in 0..32 {
+        for _ in 0..THREADS {
             s.spawn(|| {
                 last.inc();
                 all_recorded.wait();
             });
         }
     });
-    assert_eq!(last.get(), 32);
-    assert_eq!(r.shard_count(), 32);
+    assert_eq!(last.get(), THREADS as u64);
+    assert_eq!(r.shard_count(), THREADS);
     // Each shard holds one leaf and one chunk, whatever the registry's size.
-    assert_eq!(r.shard_bytes(), 32 * (LEAF + CHUNK));
+    assert_eq!(r.shard_bytes(), THREADS * (LEAF + CHUNK));
 
     // Every series recorded by one thread: 8 bytes per cell, 64 cells per chunk, 8192 per leaf.
     let r2 = Registry::new();
     let f2 = r2
-        .counter_family_with_cap("all_total", "All.", &["i"], 20_000)
+        .counter_family_with_cap("all_total", "All.", &["i"], SERIES)
         .unwrap();
-    let all: Vec<_> = (0..20_000)
+    let all: Vec<_> = (0..SERIES)
         .map(|i| f2.with_label_values(&[&i.to_string()]))
         .collect();
     thread::spawn(move || all.iter().for_each(|c| c.inc()))
