@@ -37,6 +37,9 @@ const LEAF_LEN: usize = 1 << LEAF_SHIFT;
 /// Total number of cells a registry can allocate.
 pub(crate) const CAPACITY: usize = ROOT_LEN << (LEAF_SHIFT + CHUNK_SHIFT);
 
+/// Root and leaf indices fit `CellAt`'s 16-bit fields.
+const _: () = assert!(ROOT_LEN <= 1 << 16 && LEAF_LEN <= 1 << 16);
+
 /// One cache line of cells. Aligned like `crossbeam_utils::CachePadded` (128 bytes on x86-64,
 /// where the adjacent-line prefetcher pairs lines) so no line is shared with another allocation,
 /// in particular with another thread's chunk: this is the once-per-shard padding.
@@ -74,14 +77,18 @@ struct Leaf {
     init: InitMarker,
 }
 
-/// The location of one cell: its global index, below [`CAPACITY`].
+/// The location of one cell: its global index (below [`CAPACITY`]) split into root, leaf and
+/// chunk indices once, when the handle is made, so the hot path indexes without shifts or masks.
 ///
-/// Invariant, relied on by the unchecked accesses in [`Shard`]: `index < CAPACITY`, so
-/// `root() < ROOT_LEN`. [`CellAt::of`] establishes it; [`CellAt::offset`] keeps it because a
-/// series' cells were allocated below `CAPACITY` by `Shared::alloc_cells`.
+/// Invariant, relied on by the unchecked accesses in [`Shard`]: `root < ROOT_LEN`,
+/// `leaf < LEAF_LEN`, `off < CHUNK_CELLS`. [`CellAt::of`] establishes it; [`CellAt::offset`] keeps
+/// it because a series' cells were allocated below `CAPACITY` by `Shared::alloc_cells`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CellAt {
-    index: u32,
+    // 8 bytes in all, so a `CellAt` travels in one register (to the cold paths too).
+    root: u16,
+    leaf: u16,
+    off: u32,
 }
 
 impl CellAt {
@@ -89,36 +96,50 @@ impl CellAt {
     /// checks it); a larger index is clamped to the last cell so the invariant holds regardless.
     pub(crate) fn of(index: usize) -> Self {
         debug_assert!(index < CAPACITY, "cell index {index} out of range");
+        let index = index.min(CAPACITY - 1);
         CellAt {
-            index: index.min(CAPACITY - 1) as u32,
+            root: (index >> (LEAF_SHIFT + CHUNK_SHIFT)) as u16,
+            leaf: ((index >> CHUNK_SHIFT) & (LEAF_LEN - 1)) as u16,
+            off: (index & (CHUNK_CELLS - 1)) as u32,
         }
+    }
+
+    /// The global cell index.
+    fn index(self) -> usize {
+        ((self.root as usize) << (LEAF_SHIFT + CHUNK_SHIFT))
+            | ((self.leaf as usize) << CHUNK_SHIFT)
+            | self.off as usize
     }
 
     /// The cell `n` places further on; the caller guarantees it belongs to the same series.
     #[inline(always)]
     pub(crate) fn offset(self, n: usize) -> Self {
-        debug_assert!((self.index as usize) + n < CAPACITY);
-        CellAt {
-            index: self.index + n as u32,
+        debug_assert!(self.index() + n < CAPACITY);
+        if (self.off as usize) + n < CHUNK_CELLS {
+            return CellAt {
+                off: self.off + n as u32,
+                ..self
+            };
         }
+        Self::of(self.index() + n)
     }
 
     /// Index in the shard's root.
     #[inline(always)]
     fn root(self) -> usize {
-        (self.index >> (LEAF_SHIFT + CHUNK_SHIFT)) as usize
+        self.root as usize
     }
 
     /// Index in the leaf.
     #[inline(always)]
     fn leaf(self) -> usize {
-        (self.index >> CHUNK_SHIFT) as usize & (LEAF_LEN - 1)
+        self.leaf as usize
     }
 
     /// Index in the chunk.
     #[inline(always)]
     pub(crate) fn off(self) -> usize {
-        self.index as usize & (CHUNK_CELLS - 1)
+        self.off as usize
     }
 }
 
@@ -156,7 +177,7 @@ impl Shard {
             return ptr::null_mut();
         }
         // SAFETY: `leaf` is a live leaf (published by this shard's writer in `grow`, freed only
-        // by `Drop` with `&mut self`); `at.leaf() < LEAF_LEN` by construction (masked).
+        // by `Drop` with `&mut self`); `at.leaf() < LEAF_LEN` by the `CellAt` invariant.
         owner_load_ptr(unsafe { (*leaf).chunks.get_unchecked(at.leaf()) })
     }
 
@@ -230,7 +251,7 @@ impl Shard {
         if chunk.is_null() {
             return 0;
         }
-        // SAFETY: as for the leaf; `off() < CHUNK_CELLS` (masked).
+        // SAFETY: as for the leaf; `off() < CHUNK_CELLS` by the `CellAt` invariant.
         unsafe {
             (*chunk).init.observed();
             Self::cell_in(chunk, at.off())
