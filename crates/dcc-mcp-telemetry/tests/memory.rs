@@ -11,7 +11,7 @@ use std::thread;
 const LEAF: usize = 1024;
 const CHUNK: usize = 512;
 /// Registry size and threads, scaled down under Miri (which interprets every operation).
-const SERIES: usize = if cfg!(miri) { 9_000 } else { 20_000 };
+const SERIES: usize = if cfg!(miri) { 300 } else { 20_000 };
 const THREADS: usize = if cfg!(miri) { 4 } else { 32 };
 
 #[test]
