@@ -384,6 +384,37 @@ pub(crate) fn merge_histogram(
     snap
 }
 
+/// Checks bounds are finite (a trailing `+Inf` is accepted and dropped) and strictly increasing.
+fn validate_buckets(
+    name: &str,
+    kind: MetricKind,
+    buckets: &[f64],
+) -> Result<Arc<Buckets>, TelemetryError> {
+    if kind != MetricKind::Histogram {
+        return Ok(Arc::new(Buckets::new(Vec::new())));
+    }
+    let err = |reason| TelemetryError::InvalidBuckets {
+        family: name.to_owned(),
+        reason,
+    };
+    let finite = match buckets.last() {
+        Some(b) if *b == f64::INFINITY => &buckets[..buckets.len() - 1],
+        _ => buckets,
+    };
+    if finite.iter().any(|b| !b.is_finite()) {
+        return Err(err(
+            "bounds must be finite numbers (a trailing +Inf is implied)",
+        ));
+    }
+    if finite.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(err("bounds must be strictly increasing"));
+    }
+    if finite.len() > 4096 {
+        return Err(err("use at most 4096 bounds"));
+    }
+    Ok(Arc::new(Buckets::new(finite.to_vec())))
+}
+
 /// Test-only pause points (see the lock-free scrape test).
 #[cfg(test)]
 pub(crate) mod test_hooks {
@@ -463,35 +494,4 @@ mod tests {
         let h = f.with_label_values(&["a"]).snapshot();
         assert_eq!((h.count, h.sum), (2, 2.5));
     }
-}
-
-/// Checks bounds are finite (a trailing `+Inf` is accepted and dropped) and strictly increasing.
-fn validate_buckets(
-    name: &str,
-    kind: MetricKind,
-    buckets: &[f64],
-) -> Result<Arc<Buckets>, TelemetryError> {
-    if kind != MetricKind::Histogram {
-        return Ok(Arc::new(Buckets::new(Vec::new())));
-    }
-    let err = |reason| TelemetryError::InvalidBuckets {
-        family: name.to_owned(),
-        reason,
-    };
-    let finite = match buckets.last() {
-        Some(b) if *b == f64::INFINITY => &buckets[..buckets.len() - 1],
-        _ => buckets,
-    };
-    if finite.iter().any(|b| !b.is_finite()) {
-        return Err(err(
-            "bounds must be finite numbers (a trailing +Inf is implied)",
-        ));
-    }
-    if finite.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(err("bounds must be strictly increasing"));
-    }
-    if finite.len() > 4096 {
-        return Err(err("use at most 4096 bounds"));
-    }
-    Ok(Arc::new(Buckets::new(finite.to_vec())))
 }

@@ -283,7 +283,10 @@ fn many_series_grow_storage_without_losing_counts() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "1000 series: too slow under Miri; tests/memory.rs covers it scaled down")]
+#[cfg_attr(
+    miri,
+    ignore = "1000 series: too slow under Miri; tests/memory.rs covers it scaled down"
+)]
 fn shard_storage_is_dense_and_allocated_only_where_a_thread_records() {
     let r = Registry::new();
     let f = r
