@@ -99,9 +99,21 @@ cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server \
 
 # ---------------------------------------------------------------------------------------------
 step "loom models (bounds in loom-tests/README.md)"
-LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-4}" \
+# Each model has its own preemption bound; LOOM_MAX_PREEMPTIONS can only lower it.
 RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
     cargo test -p dcc-mcp-loom-tests --release
+
+step "loom mutants: every planted fault is caught by its model (docs/architecture.md)"
+# Same target directory: each mutant rebuilds only dcc-mcp-telemetry and the loom test binary.
+CARGO_TARGET_DIR="$root/target/loom" ./scripts/loom_mutants.sh
+
+step "miri: the engine's tests (concurrency tests scaled down under cfg(miri))"
+if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 \
+    && cargo +nightly miri --version >/dev/null 2>&1; then
+    CARGO_TARGET_DIR="$root/target/miri" cargo +nightly miri test -p dcc-mcp-telemetry
+else
+    echo "SKIPPED: miri (no nightly toolchain with the miri component could be installed)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 if [ $quick = 0 ]; then

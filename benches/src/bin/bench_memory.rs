@@ -11,7 +11,13 @@
 //! ```text
 //! bench-memory                          # the whole table
 //! bench-memory --case ours 100 16       # one case: prints "shard_bytes rss_growth_bytes"
+//! bench-memory --proportional           # memory in proportion to use (docs/benchmarks.md)
 //! ```
+//!
+//! `--proportional` measures, each in a fresh child process, a registry of 20,000 counter series
+//! recorded by 32 live threads that each record only one series, then every series; and 10,000
+//! short-lived threads that each record once (resident set after 1,000 and after 10,000 threads,
+//! and the exact total).
 
 use std::process::{Command, ExitCode};
 
@@ -58,8 +64,94 @@ fn child(lib: &str, series: usize, shards: usize) -> Option<(usize, usize)> {
     Some((it.next()??, it.next()??))
 }
 
+/// Series in the `--proportional` registry, and live recording threads.
+const WIDE: usize = 20_000;
+const LIVE: usize = 32;
+
+/// One `--proportional` case in this process; prints `key=value` pairs.
+fn proportional_case(case: &str) -> ExitCode {
+    use std::sync::Barrier;
+    let r = dcc_mcp_telemetry::Registry::new();
+    match case {
+        "one" | "all" => {
+            let Ok(f) = r.counter_family_with_cap("wide_total", "Wide.", &["i"], WIDE) else {
+                return ExitCode::FAILURE;
+            };
+            let handles: Vec<_> = (0..WIDE)
+                .map(|i| f.with_label_values(&[&i.to_string()]))
+                .collect();
+            let before = rss_bytes();
+            let barrier = Barrier::new(LIVE);
+            std::thread::scope(|s| {
+                for _ in 0..LIVE {
+                    s.spawn(|| {
+                        if case == "one" {
+                            handles[WIDE - 1].inc();
+                        } else {
+                            handles.iter().for_each(|c| c.inc());
+                        }
+                        // All alive at once, so each has its own shard.
+                        barrier.wait();
+                    });
+                }
+            });
+            println!(
+                "shards={} shard_bytes={} rss_growth={}",
+                r.shard_count(),
+                r.shard_bytes(),
+                rss_bytes().saturating_sub(before)
+            );
+        }
+        "churn" => {
+            let Ok(c) = r.counter("churn_total", "Churn.") else {
+                return ExitCode::FAILURE;
+            };
+            let mut at_1000 = 0;
+            let start = rss_bytes();
+            for i in 0..10_000 {
+                let c = c.clone();
+                if std::thread::spawn(move || c.inc()).join().is_err() {
+                    return ExitCode::FAILURE;
+                }
+                if i == 999 {
+                    at_1000 = rss_bytes();
+                }
+            }
+            println!(
+                "total={} shards={} shard_bytes={} rss_start={start} rss_after_1000={at_1000} rss_after_10000={}",
+                c.get(),
+                r.shard_count(),
+                r.shard_bytes(),
+                rss_bytes()
+            );
+        }
+        _ => return ExitCode::FAILURE,
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if args.len() == 3 && args[1] == "--proportional-case" {
+        return proportional_case(&args[2]);
+    }
+    if args.len() == 2 && args[1] == "--proportional" {
+        let Ok(exe) = std::env::current_exe() else {
+            return ExitCode::FAILURE;
+        };
+        for case in ["one", "all", "churn"] {
+            match Command::new(&exe)
+                .args(["--proportional-case", case])
+                .output()
+            {
+                Ok(out) if out.status.success() => {
+                    print!("{case}: {}", String::from_utf8_lossy(&out.stdout));
+                }
+                _ => return ExitCode::FAILURE,
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
     if args.len() == 5 && args[1] == "--case" {
         return match (args[3].parse(), args[4].parse()) {
             (Ok(series), Ok(shards)) => one_case(&args[2], series, shards),

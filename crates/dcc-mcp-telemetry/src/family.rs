@@ -1,20 +1,28 @@
 //! A metric family: fixed label names, a capped set of series, and the per-thread lookup cache.
 //!
 //! Series are created under the family's mutex (the slow path, once per label set) and then
-//! resolved through the calling thread's cache without any lock. Storage for a series is
-//! allocated once and never moved: counters and histograms get cells in the registry's shards,
-//! gauges get one shared atomic each.
+//! resolved through the calling thread's cache without any lock. Scrapes never take that mutex:
+//! they read the family's series from an [`AppendList`], so a `with_label_values` call that has to
+//! look under the mutex (new label values, or any call past the series cap) never waits for a
+//! merge. Storage for a series is allocated once and never moved: counters and histograms get
+//! cells in the registry's shards, gauges get one shared atomic each.
+//!
+//! The overflow marker is reserved: label values that contain [`OVERFLOW_LABEL_VALUE`] are
+//! answered with the overflow series, so no real series can duplicate it in the exposition.
 
 use crate::histogram::Buckets;
 use crate::labels::{hash_values, valid_label_name, ValueMap};
-use crate::shard::{segment_start, CellAt, ShardSet, CAPACITY};
+use crate::series_list::AppendList;
+use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
 use crate::sync::{lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots};
 use crate::TelemetryError;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-/// Label value used for every label of a family's overflow series.
+/// Label value used for every label of a family's overflow series. Reserved: a label set that
+/// contains it is answered with the overflow series (and counted as an overflow), so a real series
+/// never carries it.
 pub const OVERFLOW_LABEL_VALUE: &str = "<overflow>";
 
 /// State shared by a registry and every handle it gives out.
@@ -34,25 +42,21 @@ impl Shared {
         }
     }
 
-    /// Allocates `n` consecutive cells inside one segment, so a histogram's cells are reached
-    /// through one segment pointer.
+    /// Allocates `n` consecutive cells. A series of up to one chunk never straddles a chunk, so
+    /// its cells are reached through one chunk pointer; a larger one starts on a chunk boundary.
     pub(crate) fn alloc_cells(&self, n: usize) -> Result<usize, TelemetryError> {
         let mut next = lock(&self.next_cell);
         let mut base = *next;
-        loop {
-            let last = base
-                .checked_add(n - 1)
-                .ok_or(TelemetryError::CapacityExhausted)?;
-            if last >= CAPACITY {
-                return Err(TelemetryError::CapacityExhausted);
-            }
-            let (a, b) = (CellAt::of(base), CellAt::of(last));
-            if a.seg() == b.seg() {
-                break;
-            }
-            base = segment_start(b.seg() as usize);
+        if n > CHUNK_CELLS || base % CHUNK_CELLS + n > CHUNK_CELLS {
+            base = base.next_multiple_of(CHUNK_CELLS);
         }
-        *next = base + n;
+        let end = base
+            .checked_add(n)
+            .ok_or(TelemetryError::CapacityExhausted)?;
+        if end > CAPACITY {
+            return Err(TelemetryError::CapacityExhausted);
+        }
+        *next = end;
         Ok(base)
     }
 }
@@ -110,9 +114,10 @@ struct Series<S> {
     store: S,
 }
 
+/// What creating a series needs to look at, under the family's mutex.
 struct FamilyState<S> {
-    index: ValueMap<usize>,
-    series: Vec<Series<S>>,
+    index: ValueMap<S>,
+    len: usize,
 }
 
 /// Everything about one family; handles share it through an `Arc`.
@@ -125,10 +130,13 @@ pub(crate) struct FamilyCore<S: Storage> {
     pub(crate) bounds: Arc<Buckets>,
     pub(crate) shared: Arc<Shared>,
     cap: usize,
+    /// Taken by the record path when the calling thread's cache misses; never by a scrape.
     state: Mutex<FamilyState<S>>,
+    /// The series in creation order, read by scrapes without a lock.
+    series: AppendList<Series<S>>,
     /// Per-thread label caches. Each is boxed and padded: the `RefCell` flag is written on every
     /// lookup, and `ThreadSlots` stores neighbouring threads' values contiguously.
-    cache: ThreadSlots<Box<CachePadded<RefCell<ValueMap<S>>>>>,
+    cache: ThreadSlots<CachePadded<RefCell<ValueMap<S>>>>,
     overflow: S,
     overflow_used: AtomicBool,
     /// This family's series in the registry's overflow counter, for labelled families.
@@ -200,8 +208,9 @@ impl<S: Storage> FamilyCore<S> {
             cap: spec.cap,
             state: Mutex::new(FamilyState {
                 index: ValueMap::default(),
-                series: Vec::new(),
+                len: 0,
             }),
+            series: AppendList::new(),
             cache: ThreadSlots::new(),
             overflow,
             overflow_used: AtomicBool::new(false),
@@ -214,15 +223,16 @@ impl<S: Storage> FamilyCore<S> {
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> S {
         let h = hash_values(values);
-        let cache: &RefCell<ValueMap<S>> = self.cache.get_or(new_cache);
-        if let Ok(c) = cache.try_borrow() {
+        // `None` once the thread has left the engine (a late thread-local destructor): no cache.
+        let cache: Option<&RefCell<ValueMap<S>>> = self.cache.get_or(new_cache).map(|c| &**c);
+        if let Some(Ok(c)) = cache.map(RefCell::try_borrow) {
             if let Some(store) = c.get(h, values) {
                 return store.clone();
             }
         }
         match self.resolve_slow(h, values) {
             Some(store) => {
-                if let Ok(mut c) = cache.try_borrow_mut() {
+                if let Some(Ok(mut c)) = cache.map(RefCell::try_borrow_mut) {
                     c.insert(h, values, store.clone());
                 }
                 store
@@ -249,26 +259,30 @@ impl<S: Storage> FamilyCore<S> {
             .ok_or(TelemetryError::CapacityExhausted)
     }
 
-    /// Under the family lock: the existing series, a new one, or `None` for overflow.
+    /// Under the family lock: the existing series, a new one, or `None` for overflow (wrong
+    /// number of values, the reserved overflow marker among them, or the cap reached).
     #[cold]
     fn resolve_slow(&self, h: u64, values: &[&str]) -> Option<S> {
-        if values.len() != self.label_names.len() {
+        if values.len() != self.label_names.len() || carries_overflow_marker(values) {
             return None;
         }
         let mut st = lock(&self.state);
-        if let Some(&i) = st.index.get(h, values) {
-            return st.series.get(i).map(|s| s.store.clone());
+        if let Some(store) = st.index.get(h, values) {
+            return Some(store.clone());
         }
-        if st.series.len() >= self.cap {
+        if st.len >= self.cap {
             return None;
         }
         let store = S::alloc(self.kind, self.bounds.len(), &self.shared).ok()?;
-        let i = st.series.len();
-        st.series.push(Series {
+        let pushed = self.series.push(Series {
             label_values: values.iter().map(|s| (*s).to_owned()).collect(),
             store: store.clone(),
         });
-        st.index.insert(h, values, i);
+        if !pushed {
+            return None;
+        }
+        st.len += 1;
+        st.index.insert(h, values, store.clone());
         Some(store)
     }
 
@@ -284,16 +298,19 @@ impl<S: Storage> FamilyCore<S> {
 
 impl<S: Storage> Snapshot for FamilyCore<S> {
     fn snapshot(&self) -> FamilySnapshot {
-        let st = lock(&self.state);
-        let mut series: Vec<SeriesSnapshot> = st
+        // No lock: the series list is read through its published length.
+        let mut series: Vec<SeriesSnapshot> = self
             .series
             .iter()
-            .map(|s| SeriesSnapshot {
-                label_values: s.label_values.clone(),
-                value: self.sample(&s.store),
+            .map(|s| {
+                #[cfg(test)]
+                test_hooks::merging(&self.name);
+                SeriesSnapshot {
+                    label_values: s.label_values.clone(),
+                    value: self.sample(&s.store),
+                }
             })
             .collect();
-        drop(st);
         if self.overflow_used.load(Ordering::Acquire) {
             series.push(SeriesSnapshot {
                 label_values: vec![OVERFLOW_LABEL_VALUE.to_owned(); self.label_names.len()],
@@ -321,11 +338,22 @@ impl<S: Storage> FamilyCore<S> {
     }
 }
 
+/// Whether a label set carries the reserved overflow marker.
+#[cfg(not(dcc_mcp_loom_mutant = "marker_not_reserved"))]
+fn carries_overflow_marker(values: &[&str]) -> bool {
+    values.contains(&OVERFLOW_LABEL_VALUE)
+}
+// Mutant: a real series may carry the overflow marker.
+#[cfg(dcc_mcp_loom_mutant = "marker_not_reserved")]
+fn carries_overflow_marker(_: &[&str]) -> bool {
+    false
+}
+
 /// An empty per-thread label cache; out of line because it runs once per thread and family.
 #[cold]
 #[inline(never)]
-fn new_cache<S>() -> Box<CachePadded<RefCell<ValueMap<S>>>> {
-    Box::new(CachePadded::new(RefCell::new(ValueMap::default())))
+fn new_cache<S>() -> CachePadded<RefCell<ValueMap<S>>> {
+    CachePadded::new(RefCell::new(ValueMap::default()))
 }
 
 /// Merges a histogram series: per-bucket counts summed over shards, then made cumulative; the
@@ -342,7 +370,18 @@ pub(crate) fn merge_histogram(
         shard.add_into(base, &mut counts);
         sum += f64::from_bits(shard.read(sum_at));
     }
-    HistogramSnapshot::from_counts(bounds, &counts, sum)
+    #[cfg_attr(not(dcc_mcp_loom_mutant = "count_reread"), allow(unused_mut))]
+    let mut snap = HistogramSnapshot::from_counts(bounds, &counts, sum);
+    // Mutant: `_count` from a second read of the cells instead of the buckets just read.
+    #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+    {
+        let mut again = vec![0u64; bounds.len() + 1];
+        for shard in shards.iter() {
+            shard.add_into(base, &mut again);
+        }
+        snap.count = again.iter().fold(0, |a, b| a.saturating_add(*b));
+    }
+    snap
 }
 
 /// Checks bounds are finite (a trailing `+Inf` is accepted and dropped) and strictly increasing.
@@ -374,4 +413,85 @@ fn validate_buckets(
         return Err(err("use at most 4096 bounds"));
     }
     Ok(Arc::new(Buckets::new(finite.to_vec())))
+}
+
+/// Test-only pause points (see the lock-free scrape test).
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    use std::sync::mpsc::{Receiver, Sender};
+    use std::sync::Mutex;
+
+    /// A pause armed for one family: `(family, started, resume)`.
+    type Pause = (String, Sender<()>, Receiver<()>);
+
+    /// When armed: the merge of the named family reports that it has started on a series, then
+    /// waits to be resumed.
+    pub(crate) static PAUSE: Mutex<Option<Pause>> = Mutex::new(None);
+
+    /// Called by a scrape for each series of `family` it merges.
+    pub(crate) fn merging(family: &str) {
+        let armed = PAUSE.lock().ok().and_then(|mut p| match p.take() {
+            Some(pause) if pause.0 == family => Some(pause),
+            other => {
+                *p = other;
+                None
+            }
+        });
+        if let Some((_, started, resume)) = armed {
+            let _ = started.send(());
+            let _ = resume.recv();
+        }
+    }
+}
+
+#[cfg(all(test, not(dcc_mcp_loom)))]
+mod tests {
+    use super::test_hooks;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A `with_label_values` call that must look under the family's mutex (new label values past
+    /// the cap, or a thread whose cache misses) completes while a scrape is paused in the middle
+    /// of merging that very family: scrapes take no lock the record path takes.
+    #[test]
+    fn record_path_does_not_wait_for_a_scrape_in_progress() {
+        let r = crate::Registry::new();
+        let f = r
+            .histogram_family_with_cap("h_seconds", "H.", &["k"], &[1.0], 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.with_label_values(&["a"]).observe(0.5);
+        f.with_label_values(&["b"]).observe(0.5);
+        let (started_tx, started_rx) = mpsc::channel();
+        let (resume_tx, resume_rx) = mpsc::channel();
+        if let Ok(mut p) = test_hooks::PAUSE.lock() {
+            *p = Some(("h_seconds".to_owned(), started_tx, resume_rx));
+        }
+        let scraper = std::thread::spawn({
+            let r = r.clone();
+            move || r.snapshot()
+        });
+        // The scrape is now inside the merge of `h_seconds`.
+        assert!(started_rx.recv().is_ok());
+        let (done_tx, done_rx) = mpsc::channel();
+        let recorder = std::thread::spawn({
+            let f = f.clone();
+            move || {
+                f.with_label_values(&["c"]).observe(2.0); // past the cap: overflow
+                f.with_label_values(&["a"]).observe(2.0); // this thread's cache misses
+                let _ = done_tx.send(());
+            }
+        });
+        // A liveness check, not a timing threshold: on the old code the recorder blocks until the
+        // scrape is resumed, which happens only after this wait gives up.
+        let finished = done_rx.recv_timeout(Duration::from_secs(60));
+        let _ = resume_tx.send(());
+        assert!(scraper.join().is_ok());
+        assert!(recorder.join().is_ok());
+        assert!(
+            finished.is_ok(),
+            "with_label_values waited for a scrape in progress"
+        );
+        let h = f.with_label_values(&["a"]).snapshot();
+        assert_eq!((h.count, h.sum), (2, 2.5));
+    }
 }

@@ -87,6 +87,7 @@ mod gauge;
 mod histogram;
 mod labels;
 mod registry;
+mod series_list;
 mod shard;
 mod snapshot;
 mod sync;
@@ -94,8 +95,6 @@ mod sync;
 #[cfg(feature = "prometheus")]
 mod collector;
 
-/// Loom builds only: run as a spawned loom thread's last step, it returns the thread's slot id to
-/// the pool, as `thread_local`'s thread-exit destructor does in normal builds.
 #[cfg(dcc_mcp_loom)]
 pub use sync::loom_thread_exit;
 

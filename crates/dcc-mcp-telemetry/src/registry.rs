@@ -234,14 +234,21 @@ impl Registry {
         families.iter().map(|f| f.snapshot()).collect()
     }
 
-    /// Number of per-thread shards. Bounded by the largest number of threads that were alive at
-    /// the same time and recorded into this registry: an exited thread's shard, with its counts,
-    /// is handed to the next new thread.
+    /// Number of per-thread shards (not counting the one shared fallback shard for recording from
+    /// late thread-local destructors).
+    ///
+    /// A thread takes a process-wide engine thread id (the lowest free one) on its first recording
+    /// into any registry, and returns it when it exits; its shard here, with its counts, passes to
+    /// the next thread that takes the id. So this is at most the largest number of threads that
+    /// were alive at the same time *and held an engine thread id*, counting threads that recorded
+    /// only into other registries (a thread recording here takes the lowest id free in the
+    /// whole process); it is not bounded by the threads that recorded into this registry alone.
     pub fn shard_count(&self) -> usize {
-        self.inner.shared.shards.iter().count()
+        self.inner.shared.shards.thread_shards()
     }
 
-    /// Bytes of cell storage allocated across all shards (excluding each shard's fixed header).
+    /// Bytes of cell storage (leaves and chunks) allocated across all shards, excluding each
+    /// shard's fixed 1 KiB header.
     pub fn shard_bytes(&self) -> usize {
         self.inner
             .shared

@@ -1,41 +1,57 @@
-//! Per-thread shards: one writer each, cells in append-only segmented storage.
+//! Per-thread shards: one writer each, cells committed lazily in small chunks.
 //!
 //! A [`Shard`] belongs to exactly one live thread at a time (see [`crate::sync::ThreadSlots`]). It
-//! holds that thread's cell for every counter series and every histogram bucket/sum of the registry,
-//! densely, 8 bytes per cell, so the cache-line padding is paid once per shard and not once per
-//! cell. Cells live in segments of doubling size (`FIRST_SEGMENT << k` cells for segment `k`). A
-//! segment, once published, is never moved or freed before the registry is dropped, so a scraper
-//! that loaded a segment pointer may keep reading it while the owner allocates later segments for
-//! series registered after the shard was created. Segments are allocated lazily, by the owner, the
-//! first time it records into a cell they contain; an unallocated segment reads as all zeros.
+//! holds that thread's cell for every counter series and every histogram bucket/sum of the
+//! registry, 8 bytes per cell, addressed by the cell's global index through a two-level table:
 //!
-//! Each segment is an array of 128-byte-aligned lines, so two shards never share a cache line.
+//! ```text
+//! shard header: root[ROOT_LEN] -> leaf: chunks[2^LEAF_SHIFT] -> chunk: 2^CHUNK_SHIFT cells
+//! ```
+//!
+//! Leaves and chunks are allocated by the owner the first time it records into a cell they cover;
+//! anything unallocated reads as zero. So a thread that records `k` series commits at most `k`
+//! chunks (a series of up to 64 cells never straddles one; larger histograms span whole chunks)
+//! and `k` leaves besides its 1 KiB header, whatever the size of the registry (see
+//! `docs/architecture.md`, "Memory"). Once published, a leaf or chunk is never moved or freed
+//! before the registry is dropped, so a scraper that loaded a pointer may keep reading through it.
+//!
+//! Each chunk is an array of 128-byte-aligned lines, so two shards never share a cache line.
+//!
+//! Besides one shard per engine thread id, a [`ShardSet`] has one *orphan* shard for recording
+//! that happens after the thread has left the engine (thread-local destructors running after the
+//! engine's exit guard): its writers take the orphan's writer lock among themselves, which no
+//! scrape ever takes, and the merge reads it like any other shard.
 
 use crate::sync::{
-    owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Ordering, ThreadSlots,
-    FIRST_SEGMENT_SHIFT, LINE_CELLS, SEGMENTS,
+    lock, owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Mutex, Ordering,
+    ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS, ROOT_LEN,
 };
 use std::ptr;
 
-/// Cells in the first segment.
-const FIRST_SEGMENT: usize = 1 << FIRST_SEGMENT_SHIFT;
+/// Cells in a chunk.
+pub(crate) const CHUNK_CELLS: usize = 1 << CHUNK_SHIFT;
+
+/// Chunk pointers in a leaf.
+const LEAF_LEN: usize = 1 << LEAF_SHIFT;
 
 /// Total number of cells a registry can allocate.
-pub(crate) const CAPACITY: usize = FIRST_SEGMENT * ((1 << SEGMENTS) - 1);
+pub(crate) const CAPACITY: usize = ROOT_LEN << (LEAF_SHIFT + CHUNK_SHIFT);
+
+/// Root and leaf indices fit `CellAt`'s 16-bit fields.
+const _: () = assert!(ROOT_LEN <= 1 << 16 && LEAF_LEN <= 1 << 16);
 
 /// One cache line of cells. Aligned like `crossbeam_utils::CachePadded` (128 bytes on x86-64,
 /// where the adjacent-line prefetcher pairs lines) so no line is shared with another allocation,
-/// in particular with another thread's segment: this is the once-per-shard padding.
+/// in particular with another thread's chunk: this is the once-per-shard padding.
 ///
-/// A segment is a `Box<[Line]>` and is addressed as a flat array of cells (cell `k` of a segment
-/// is `k * 8` bytes from its start), which needs lines without padding; `LINE_IS_DENSE` checks
-/// that. Loom's atomics are bigger than 8 bytes, so loom builds drop the alignment (which only
-/// matters for real caches) rather than pad the lines.
+/// A chunk is addressed as a flat array of cells (cell `k` is `k * 8` bytes from its start), which
+/// needs lines without padding; `LINE_IS_DENSE` checks that. Loom's atomics are bigger than 8
+/// bytes, so loom builds drop the alignment (which only matters for real caches).
 #[cfg_attr(not(dcc_mcp_loom), repr(C, align(128)))]
 #[cfg_attr(dcc_mcp_loom, repr(C))]
-pub(crate) struct Line([AtomicU64; LINE_CELLS]);
+struct Line([AtomicU64; LINE_CELLS]);
 
-/// A line is exactly `LINE_CELLS` cells, so a segment's lines form one flat array of cells.
+/// A line is exactly `LINE_CELLS` cells, so a chunk's lines form one flat array of cells.
 const LINE_IS_DENSE: () =
     assert!(std::mem::size_of::<Line>() == LINE_CELLS * std::mem::size_of::<AtomicU64>());
 
@@ -46,14 +62,32 @@ impl Line {
     }
 }
 
-/// Where cell `index` lives: its segment, and its offset (in cells) inside that segment.
+/// `CHUNK_CELLS` cells: the unit in which a shard commits memory.
+#[repr(C)]
+struct Chunk {
+    lines: [Line; CHUNK_CELLS / LINE_CELLS],
+    /// Checks (under loom) that the chunk's initialisation happens-before a scraper's reads.
+    init: InitMarker,
+}
+
+/// `LEAF_LEN` chunk pointers.
+struct Leaf {
+    chunks: [AtomicPtr<Chunk>; LEAF_LEN],
+    /// Checks (under loom) that the leaf's initialisation happens-before a scraper's reads.
+    init: InitMarker,
+}
+
+/// The location of one cell: its global index (below [`CAPACITY`]) split into root, leaf and
+/// chunk indices once, when the handle is made, so the hot path indexes without shifts or masks.
 ///
-/// Invariant, relied on by the unchecked accesses in [`Shard`]: `seg < SEGMENTS` and
-/// `off < segment_len(seg)`. [`CellAt::of`] establishes it for every `index < CAPACITY`, and
-/// [`CellAt::offset`] keeps it because a series' cells never straddle a segment.
+/// Invariant, relied on by the unchecked accesses in [`Shard`]: `root < ROOT_LEN`,
+/// `leaf < LEAF_LEN`, `off < CHUNK_CELLS`. [`CellAt::of`] establishes it; [`CellAt::offset`] keeps
+/// it because a series' cells were allocated below `CAPACITY` by `Shared::alloc_cells`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CellAt {
-    seg: u32,
+    // 8 bytes in all, so a `CellAt` travels in one register (to the cold paths too).
+    root: u16,
+    leaf: u16,
     off: u32,
 }
 
@@ -62,200 +96,275 @@ impl CellAt {
     /// checks it); a larger index is clamped to the last cell so the invariant holds regardless.
     pub(crate) fn of(index: usize) -> Self {
         debug_assert!(index < CAPACITY, "cell index {index} out of range");
-        let j = index.min(CAPACITY - 1) + FIRST_SEGMENT;
-        let seg = (usize::BITS - 1 - j.leading_zeros()) - FIRST_SEGMENT_SHIFT;
-        let off = j - (FIRST_SEGMENT << seg);
+        let index = index.min(CAPACITY - 1);
         CellAt {
-            seg,
-            off: off as u32,
+            root: (index >> (LEAF_SHIFT + CHUNK_SHIFT)) as u16,
+            leaf: ((index >> CHUNK_SHIFT) & (LEAF_LEN - 1)) as u16,
+            off: (index & (CHUNK_CELLS - 1)) as u32,
         }
     }
 
-    /// The segment holding the cell.
-    pub(crate) fn seg(self) -> u32 {
-        self.seg
+    /// The global cell index.
+    fn index(self) -> usize {
+        ((self.root as usize) << (LEAF_SHIFT + CHUNK_SHIFT))
+            | ((self.leaf as usize) << CHUNK_SHIFT)
+            | self.off as usize
     }
 
-    /// The cell `n` places further on; the caller guarantees it is in the same segment (the
-    /// series' cells were allocated in one segment by `Shared::alloc_cells`).
+    /// The cell `n` places further on; the caller guarantees it belongs to the same series.
     #[inline(always)]
     pub(crate) fn offset(self, n: usize) -> Self {
-        debug_assert!(self.off as usize + n < segment_len(self.seg as usize));
-        CellAt {
-            seg: self.seg,
-            off: self.off + n as u32,
+        debug_assert!(self.index() + n < CAPACITY);
+        if (self.off as usize) + n < CHUNK_CELLS {
+            return CellAt {
+                off: self.off + n as u32,
+                ..self
+            };
         }
+        Self::of(self.index() + n)
+    }
+
+    /// Index in the shard's root.
+    #[inline(always)]
+    fn root(self) -> usize {
+        self.root as usize
+    }
+
+    /// Index in the leaf.
+    #[inline(always)]
+    fn leaf(self) -> usize {
+        self.leaf as usize
+    }
+
+    /// Index in the chunk.
+    #[inline(always)]
+    pub(crate) fn off(self) -> usize {
+        self.off as usize
     }
 }
 
-/// Number of cells in segment `k`.
-fn segment_len(k: usize) -> usize {
-    FIRST_SEGMENT << k
-}
-
-/// First global cell index of segment `k`.
-pub(crate) fn segment_start(k: usize) -> usize {
-    (FIRST_SEGMENT << k) - FIRST_SEGMENT
-}
+/// The ordering that publishes a new leaf or chunk to scrapers.
+#[cfg(not(dcc_mcp_loom_mutant = "relaxed_publish"))]
+const PUBLISH: Ordering = Ordering::Release;
+// Mutant: publish a freshly zeroed leaf/chunk with `Relaxed`.
+#[cfg(dcc_mcp_loom_mutant = "relaxed_publish")]
+const PUBLISH: Ordering = Ordering::Relaxed;
 
 /// One thread's cells; see the module docs.
 pub(crate) struct Shard {
-    /// Segment `k` points at `segment_len(k) / LINE_CELLS` lines, or is null until first used.
-    segments: [AtomicPtr<Line>; SEGMENTS],
-    /// Checks (under loom) that a segment's initialisation happens-before a scraper's reads.
-    init: [InitMarker; SEGMENTS],
+    /// Leaf `k` covers cells `k << (LEAF_SHIFT + CHUNK_SHIFT) ..`, or is null until first used.
+    root: [AtomicPtr<Leaf>; ROOT_LEN],
 }
 
 impl Shard {
     fn new() -> Self {
         Shard {
-            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-            init: std::array::from_fn(|_| InitMarker::default()),
+            root: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
 
-    /// The owner's pointer to segment `k`, null until the owner first records into it.
+    /// The owner's pointer to the chunk holding `at`, null until the owner first records into it.
     ///
-    /// Must only be called by the thread that owns this shard (the one `ThreadSlots::get_or`
-    /// returned it to): segment pointers have a single writer, so a `Relaxed` load (`owner_load_ptr`)
-    /// suffices: the owner wrote the pointer itself, or a previous owner did and that owner's
-    /// exit happens-before (see `ThreadSlots`).
+    /// Must only be called by the shard's writer (the thread `ThreadSlots::get_or` returned it
+    /// to, or the holder of the orphan's writer lock): leaf and chunk pointers have a single
+    /// writer, so a `Relaxed` load (`owner_load_ptr`) suffices: the writer stored the pointer
+    /// itself, or a previous writer did and its exit (or unlock) happens-before.
     #[inline(always)]
-    fn owned_segment(&self, k: u32) -> *mut Line {
-        // SAFETY: `k` is a `CellAt`'s segment, `< SEGMENTS` by the `CellAt` invariant.
-        owner_load_ptr(unsafe { self.segments.get_unchecked(k as usize) })
-    }
-
-    /// The owner's pointer to segment `k`, allocating it on first use.
-    #[inline]
-    fn owned_segment_or_grow(&self, k: u32) -> *mut Line {
-        let seg = self.owned_segment(k);
-        if seg.is_null() {
-            return self.grow(k as usize);
+    fn owned_chunk(&self, at: CellAt) -> *mut Chunk {
+        // SAFETY: `at.root() < ROOT_LEN` by the `CellAt` invariant.
+        let leaf = owner_load_ptr(unsafe { self.root.get_unchecked(at.root()) });
+        if leaf.is_null() {
+            return ptr::null_mut();
         }
-        seg
+        // SAFETY: `leaf` is a live leaf (published by this shard's writer in `grow`, freed only
+        // by `Drop` with `&mut self`); `at.leaf() < LEAF_LEN` by the `CellAt` invariant.
+        owner_load_ptr(unsafe { (*leaf).chunks.get_unchecked(at.leaf()) })
     }
 
-    /// Cell `at` of segment `seg`.
+    /// The owner's pointer to the chunk holding `at`, allocating it (and its leaf) on first use.
+    #[inline]
+    fn owned_chunk_or_grow(&self, at: CellAt) -> *mut Chunk {
+        let chunk = self.owned_chunk(at);
+        if chunk.is_null() {
+            return self.grow(at);
+        }
+        chunk
+    }
+
+    /// Allocates what is missing on the way to `at`'s chunk. Single writer, so no CAS: a Release
+    /// store publishes each zeroed allocation to scrapers.
+    #[cold]
+    #[inline(never)]
+    fn grow(&self, at: CellAt) -> *mut Chunk {
+        let slot = &self.root[at.root()];
+        let mut leaf = owner_load_ptr(slot);
+        if leaf.is_null() {
+            let fresh = Box::new(Leaf {
+                chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+                init: InitMarker::default(),
+            });
+            fresh.init.initialised();
+            leaf = Box::into_raw(fresh);
+            slot.store(leaf, PUBLISH);
+        }
+        // SAFETY: `leaf` is live (just published, or published earlier and freed only by `Drop`).
+        let cslot = unsafe { &(*leaf).chunks[at.leaf()] };
+        let mut chunk = owner_load_ptr(cslot);
+        if chunk.is_null() {
+            let fresh = Box::new(Chunk {
+                lines: std::array::from_fn(|_| Line::zeroed()),
+                init: InitMarker::default(),
+            });
+            fresh.init.initialised();
+            chunk = Box::into_raw(fresh);
+            cslot.store(chunk, PUBLISH);
+        }
+        chunk
+    }
+
+    /// Cell `off` of `chunk`.
     ///
     /// # Safety
     ///
-    /// `seg` is this shard's segment `at.seg`, non-null.
+    /// `chunk` is a non-null chunk of a live shard and `off < CHUNK_CELLS`.
     #[inline(always)]
-    unsafe fn cell_in(&self, seg: *mut Line, at: CellAt) -> &AtomicU64 {
-        // SAFETY: the caller passes this shard's segment `at.seg`, a live allocation of at least
-        // `segment_len(at.seg)` cells laid out as one flat array (`LINE_IS_DENSE`), published by
-        // this thread or by a scraper-visible `Release` store, and freed only by `Drop` with
-        // `&mut self`, so it outlives the `&self` borrow the result is tied to;
-        // `at.off < segment_len(at.seg)` by the `CellAt` invariant.
-        unsafe { &*seg.cast::<AtomicU64>().add(at.off as usize) }
+    unsafe fn cell_in<'a>(chunk: *mut Chunk, off: usize) -> &'a AtomicU64 {
+        // SAFETY: the caller passes a live chunk (freed only by the shard's `Drop`, which needs
+        // `&mut`, so it outlives the borrow of the shard the caller holds) whose lines form one
+        // flat array of `CHUNK_CELLS` cells (`LINE_IS_DENSE`, `repr(C)` with the lines first),
+        // and `off < CHUNK_CELLS`.
+        unsafe { &*ptr::addr_of!((*chunk).lines).cast::<AtomicU64>().add(off) }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn grow(&self, k: usize) -> *mut Line {
-        let lines: Box<[Line]> = (0..segment_len(k).div_ceil(LINE_CELLS))
-            .map(|_| Line::zeroed())
-            .collect();
-        let seg = Box::into_raw(lines) as *mut Line;
-        self.init[k].initialised();
-        // Single writer (the owner), so no CAS: Release publishes the zeroed lines to scrapers.
-        self.segments[k].store(seg, Ordering::Release);
-        seg
-    }
-
-    /// Reads a cell from any thread; an unallocated segment reads as 0.
+    /// Reads a cell from any thread; anything unallocated reads as 0.
     #[inline]
     pub(crate) fn read(&self, at: CellAt) -> u64 {
-        let seg = self.segments[at.seg as usize].load(Ordering::Acquire);
-        if seg.is_null() {
+        let leaf = self.root[at.root()].load(Ordering::Acquire);
+        if leaf.is_null() {
             return 0;
         }
-        self.init[at.seg as usize].observed();
-        // SAFETY: `seg` is segment `at.seg`, non-null; the Acquire load pairs with the owner's
-        // Release store in `grow`, so the segment's initialisation is visible.
-        unsafe { self.cell_in(seg, at) }.load(Ordering::Relaxed)
+        // SAFETY: non-null leaf pointers are live until `Drop`; the Acquire load pairs with the
+        // writer's Release store in `grow`, so the leaf's initialisation is visible.
+        let leaf = unsafe { &*leaf };
+        leaf.init.observed();
+        let chunk = leaf.chunks[at.leaf()].load(Ordering::Acquire);
+        if chunk.is_null() {
+            return 0;
+        }
+        // SAFETY: as for the leaf; `off() < CHUNK_CELLS` by the `CellAt` invariant.
+        unsafe {
+            (*chunk).init.observed();
+            Self::cell_in(chunk, at.off())
+        }
+        .load(Ordering::Relaxed)
     }
 
-    /// Reads `n` consecutive cells starting at `at` (all in one segment) into `out[..n]` by adding.
+    /// Adds `n` consecutive cells starting at `at` into `out[..n]` (saturating).
     pub(crate) fn add_into(&self, at: CellAt, out: &mut [u64]) {
         for (i, o) in out.iter_mut().enumerate() {
-            *o = o.wrapping_add(self.read(at.offset(i)));
+            *o = o.saturating_add(self.read(at.offset(i)));
         }
     }
 
-    /// The owner adds `n` to cell `at` of segment `seg`: Relaxed load + add + Relaxed store, no
-    /// read-modify-write instruction. Sound because this thread is the cell's only writer;
-    /// readers see either the old or the new value, never a torn one, and (per-location
+    /// The writer adds `n` to cell `off` of `chunk`, saturating at `u64::MAX`: Relaxed load +
+    /// add + Relaxed store, no read-modify-write instruction. Sound because the shard has a single
+    /// writer; readers see either the old or the new value, never a torn one, and (per-location
     /// coherence) never an older one after a newer one.
     ///
     /// # Safety
     ///
-    /// As [`cell_in`](Self::cell_in); the caller owns the shard.
+    /// As [`cell_in`](Self::cell_in); the caller is the shard's writer.
     #[inline(always)]
-    unsafe fn add_in(&self, seg: *mut Line, at: CellAt, n: u64) {
+    unsafe fn add_in(chunk: *mut Chunk, off: usize, n: u64) {
         // SAFETY: forwarded from the caller.
-        let c = unsafe { self.cell_in(seg, at) };
-        c.store(owner_load_u64(c).wrapping_add(n), Ordering::Relaxed);
+        let c = unsafe { Self::cell_in(chunk, off) };
+        c.store(owner_load_u64(c).saturating_add(n), Ordering::Relaxed);
     }
 
-    /// Histogram observation by the owner into segment `seg`: bump bucket `bucket` of the series
-    /// whose first cell is `base`, and add `v` to its sum cell (`sum_offset` cells after `base`,
-    /// stored as `f64` bits). A series' cells never straddle a segment, so one segment pointer
-    /// serves both cells.
+    /// The writer adds `v` to the `f64` stored (as bits) in cell `off` of `chunk`.
     ///
     /// # Safety
     ///
-    /// As [`cell_in`](Self::cell_in) for `base`; `bucket` and `sum_offset` are within the series.
+    /// As [`add_in`](Self::add_in).
     #[inline(always)]
-    unsafe fn observe_in(
-        &self,
-        seg: *mut Line,
-        base: CellAt,
-        bucket: usize,
-        sum_offset: usize,
-        v: f64,
-    ) {
-        // SAFETY: forwarded from the caller; `offset` stays in the series, so in `seg`.
-        let s = unsafe { self.cell_in(seg, base.offset(sum_offset)) };
+    unsafe fn add_f64_in(chunk: *mut Chunk, off: usize, v: f64) {
+        // SAFETY: forwarded from the caller.
+        let s = unsafe { Self::cell_in(chunk, off) };
         let sum = f64::from_bits(owner_load_u64(s)) + v;
         s.store(sum.to_bits(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { self.add_in(seg, base.offset(bucket), 1) };
     }
 
-    /// Bytes of cell storage this shard has allocated.
+    /// The writer adds `n` to cell `at`, allocating its chunk if needed.
+    fn add_grow(&self, at: CellAt, n: u64) {
+        let chunk = self.owned_chunk_or_grow(at);
+        // SAFETY: `chunk` is this shard's (non-null) chunk for `at`; the caller is the writer.
+        unsafe { Self::add_in(chunk, at.off(), n) };
+    }
+
+    /// The writer records `v` into the histogram series at `base`; see [`ShardSet::observe`].
+    fn observe_grow(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+        // The sum first, then the bucket, as on the fast path.
+        let s = base.offset(sum_offset);
+        let chunk = self.owned_chunk_or_grow(s);
+        // SAFETY: as in `add_grow`.
+        unsafe { Self::add_f64_in(chunk, s.off(), v) };
+        self.add_grow(base.offset(bucket), 1);
+    }
+
+    /// Bytes of leaf and chunk storage this shard has allocated.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        (0..SEGMENTS)
-            .filter(|&k| !self.segments[k].load(Ordering::Acquire).is_null())
-            .map(|k| segment_len(k).div_ceil(LINE_CELLS) * std::mem::size_of::<Line>())
+        self.root
+            .iter()
+            .map(|slot| slot.load(Ordering::Acquire))
+            .filter(|leaf| !leaf.is_null())
+            .map(|leaf| {
+                // SAFETY: non-null leaf pointers are live until `Drop`.
+                let leaf = unsafe { &*leaf };
+                let chunks = leaf
+                    .chunks
+                    .iter()
+                    .filter(|c| !c.load(Ordering::Acquire).is_null())
+                    .count();
+                std::mem::size_of::<Leaf>() + chunks * std::mem::size_of::<Chunk>()
+            })
             .sum()
     }
 }
 
 impl Drop for Shard {
     fn drop(&mut self) {
-        for (k, slot) in self.segments.iter().enumerate() {
-            let seg = slot.load(Ordering::Relaxed);
-            if !seg.is_null() {
-                let len = segment_len(k).div_ceil(LINE_CELLS);
-                // SAFETY: `seg` came from `Box::<[Line]>::into_raw` of exactly `len` lines in
-                // `grow`, and `&mut self` proves no reader or writer still holds a reference.
-                drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(seg, len)) });
+        for slot in &self.root {
+            let leaf = slot.load(Ordering::Acquire);
+            if leaf.is_null() {
+                continue;
+            }
+            // SAFETY: `leaf` came from `Box::into_raw` in `grow`, and `&mut self` proves no
+            // reader or writer still holds a reference into this shard.
+            let leaf = unsafe { Box::from_raw(leaf) };
+            for c in &leaf.chunks {
+                let chunk = c.load(Ordering::Acquire);
+                if !chunk.is_null() {
+                    // SAFETY: as for the leaf.
+                    drop(unsafe { Box::from_raw(chunk) });
+                }
             }
         }
     }
 }
 
-/// All shards of one registry, one per live thread (slots of exited threads are kept and reused).
+/// All shards of one registry: one per engine thread id (slots of exited threads are kept and
+/// passed on) and the orphan shard.
 ///
-/// The shard header (its segment pointer table) lives directly in the thread's slot and is not
-/// padded: it is written only when a segment is added, so sharing a line with a neighbour's header
-/// costs nothing. The cells, written on every record, live in the segments, whose 128-byte-aligned
-/// lines belong to one shard each. Keeping the header unpadded and unboxed keeps the hot path to
-/// three dependent loads (slot table, segment pointer, cell) and its stack frame small.
+/// The shard header (its root table) is boxed in the thread's slot and written only when a leaf
+/// is added. The cells, written on every record, live in the chunks, whose 128-byte-aligned lines
+/// belong to one shard each. The hot path is four dependent loads (memo, root entry, leaf entry,
+/// cell) and needs no stack frame.
 pub(crate) struct ShardSet {
     slots: ThreadSlots<Shard>,
+    /// Written by threads that have left the engine; see the module docs.
+    orphan: Shard,
+    /// Serialises the orphan's writers (never taken by a scrape).
+    orphan_writer: Mutex<()>,
 }
 
 /// A new, empty shard; out of line because it runs once per thread id.
@@ -269,31 +378,44 @@ impl ShardSet {
     pub(crate) fn new() -> Self {
         ShardSet {
             slots: ThreadSlots::new(),
+            orphan: Shard::new(),
+            orphan_writer: Mutex::new(()),
         }
     }
 
-    /// The calling thread's shard (through the memo when it holds it).
-    #[inline]
-    pub(crate) fn local(&self) -> &Shard {
+    /// Runs `f` as the writer of the calling thread's shard, or (after the thread has left the
+    /// engine) of the orphan shard under its writer lock.
+    fn with_writer(&self, f: impl FnOnce(&Shard)) {
         match self.slots.memo() {
-            Some(s) => s,
-            None => self.slots.get_or_memo(new_shard),
+            Some(s) => f(s),
+            None => match self.slots.get_or_memo(new_shard) {
+                Some(s) => f(s),
+                None => self.with_orphan(f),
+            },
         }
     }
 
-    /// The calling thread adds `n` to its cell `at`.
+    #[cold]
+    #[inline(never)]
+    fn with_orphan(&self, f: impl FnOnce(&Shard)) {
+        #[cfg(not(dcc_mcp_loom_mutant = "orphan_unlocked"))]
+        let _writer = lock(&self.orphan_writer);
+        f(&self.orphan);
+    }
+
+    /// The calling thread adds `n` to its cell `at` (saturating).
     ///
-    /// The hot path is the memo lookup, the segment pointer and the cell update; everything else
-    /// (first use on this thread, a memo held by another registry, a segment not yet allocated)
-    /// is one out-of-line call in tail position, so the hot path saves no registers and needs
-    /// no stack frame.
+    /// The hot path is the memo lookup, the leaf and chunk pointers and the cell update;
+    /// everything else (first use on this thread, a memo held by another registry, a chunk not
+    /// yet allocated, a thread that has left the engine) is one out-of-line call in tail
+    /// position, so the hot path saves no registers and needs no stack frame.
     #[inline(always)]
     pub(crate) fn add(&self, at: CellAt, n: u64) {
         if let Some(shard) = self.slots.memo() {
-            let seg = shard.owned_segment(at.seg);
-            if !seg.is_null() {
-                // SAFETY: `seg` is the calling thread's own shard's segment `at.seg`, non-null.
-                unsafe { shard.add_in(seg, at, n) };
+            let chunk = shard.owned_chunk(at);
+            if !chunk.is_null() {
+                // SAFETY: `chunk` is the calling thread's own shard's chunk for `at`, non-null.
+                unsafe { Shard::add_in(chunk, at.off(), n) };
                 return;
             }
         }
@@ -303,22 +425,25 @@ impl ShardSet {
     #[cold]
     #[inline(never)]
     fn add_slow(&self, at: CellAt, n: u64) {
-        let shard = self.local();
-        let seg = shard.owned_segment_or_grow(at.seg);
-        // SAFETY: `seg` is the calling thread's own shard's segment `at.seg`, non-null.
-        unsafe { shard.add_in(seg, at, n) };
+        self.with_writer(|s| s.add_grow(at, n));
     }
 
     /// The calling thread records `v` in bucket `bucket` of the histogram series at `base`, whose
-    /// sum cell is `sum_offset` cells after `base`; same shape as [`add`](Self::add).
+    /// sum cell is `sum_offset` cells after `base` (its last cell); same shape as
+    /// [`add`](Self::add). A series that fits in one chunk (up to 62 bounds) never straddles
+    /// one, so a single chunk pointer serves both cells; larger series take the slow path.
     #[inline(always)]
     pub(crate) fn observe(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
         if let Some(shard) = self.slots.memo() {
-            let seg = shard.owned_segment(base.seg);
-            if !seg.is_null() {
-                // SAFETY: `seg` is the calling thread's own shard's segment `base.seg`, non-null;
-                // the histogram passes a bucket and sum offset inside its series.
-                unsafe { shard.observe_in(seg, base, bucket, sum_offset, v) };
+            let off = base.off();
+            let chunk = shard.owned_chunk(base);
+            if !chunk.is_null() && off + sum_offset < CHUNK_CELLS {
+                // SAFETY: `chunk` is the calling thread's own shard's chunk for `base`, non-null,
+                // and the series' cells `off ..= off + sum_offset` lie inside it (bucket <= sum).
+                unsafe {
+                    Shard::add_f64_in(chunk, off + sum_offset, v);
+                    Shard::add_in(chunk, off + bucket, 1);
+                }
                 return;
             }
         }
@@ -328,21 +453,28 @@ impl ShardSet {
     #[cold]
     #[inline(never)]
     fn observe_slow(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
-        let shard = self.local();
-        let seg = shard.owned_segment_or_grow(base.seg);
-        // SAFETY: as in `observe`.
-        unsafe { shard.observe_in(seg, base, bucket, sum_offset, v) };
+        self.with_writer(|s| s.observe_grow(base, bucket, sum_offset, v));
     }
 
-    /// Every shard, for merging.
+    /// Every shard, for merging: the threads' shards, then the orphan.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
-        self.slots.iter()
+        #[cfg(not(dcc_mcp_loom_mutant = "skip_shard"))]
+        let threads = self.slots.iter();
+        // Mutant: the merge skips the first thread's shard.
+        #[cfg(dcc_mcp_loom_mutant = "skip_shard")]
+        let threads = self.slots.iter().skip(1);
+        threads.chain(std::iter::once(&self.orphan))
     }
 
-    /// Sum of one cell over all shards.
+    /// Number of per-thread shards (the orphan shard is not counted).
+    pub(crate) fn thread_shards(&self) -> usize {
+        self.slots.count()
+    }
+
+    /// Sum of one cell over all shards (saturating).
     pub(crate) fn sum(&self, at: CellAt) -> u64 {
         self.iter()
-            .fold(0u64, |acc, s| acc.wrapping_add(s.read(at)))
+            .fold(0u64, |acc, s| acc.saturating_add(s.read(at)))
     }
 }
 
@@ -351,15 +483,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cell_locations_are_dense_and_segmented() {
-        assert_eq!(CellAt::of(0), CellAt { seg: 0, off: 0 });
-        assert_eq!(CellAt::of(17), CellAt { seg: 0, off: 17 });
-        assert_eq!(CellAt::of(63), CellAt { seg: 0, off: 63 });
-        assert_eq!(CellAt::of(64), CellAt { seg: 1, off: 0 });
-        assert_eq!(CellAt::of(191), CellAt { seg: 1, off: 127 });
-        assert_eq!(CellAt::of(192), CellAt { seg: 2, off: 0 });
-        assert_eq!(segment_start(2), 192);
-        assert_eq!(CellAt::of(CAPACITY - 1).seg as usize, SEGMENTS - 1);
+    fn cell_locations_split_into_root_leaf_and_chunk() {
+        let at = CellAt::of(0);
+        assert_eq!((at.root(), at.leaf(), at.off()), (0, 0, 0));
+        let at = CellAt::of(63);
+        assert_eq!((at.root(), at.leaf(), at.off()), (0, 0, 63));
+        let at = CellAt::of(64);
+        assert_eq!((at.root(), at.leaf(), at.off()), (0, 1, 0));
+        let at = CellAt::of(8192 + 130);
+        assert_eq!((at.root(), at.leaf(), at.off()), (1, 2, 2));
+        assert_eq!(CellAt::of(CAPACITY - 1).root(), ROOT_LEN - 1);
+        assert_eq!(std::mem::size_of::<Chunk>(), 512);
+        assert_eq!(std::mem::size_of::<Leaf>(), 1024);
+        assert_eq!(std::mem::size_of::<Shard>(), 1024);
     }
 
     #[test]
@@ -370,7 +506,18 @@ mod tests {
         set.add(at, 5);
         set.add(at, 2);
         assert_eq!(set.sum(at), 7);
-        assert_eq!(set.local().read(CellAt::of(0)), 0);
-        assert_eq!(set.local().allocated_bytes(), 256 * 8);
+        assert_eq!(set.sum(CellAt::of(0)), 0);
+        // One leaf and the one chunk holding cell 200.
+        let bytes: usize = set.iter().map(Shard::allocated_bytes).sum();
+        assert_eq!(bytes, 1024 + 512);
+    }
+
+    #[test]
+    fn counters_saturate_instead_of_wrapping() {
+        let set = ShardSet::new();
+        let at = CellAt::of(3);
+        set.add(at, u64::MAX - 1);
+        set.add(at, 3);
+        assert_eq!(set.sum(at), u64::MAX);
     }
 }

@@ -68,7 +68,7 @@ impl HistogramSnapshot {
             .chain(std::iter::once(f64::INFINITY))
             .zip(counts)
             .map(|(b, c)| {
-                acc = acc.wrapping_add(*c);
+                acc = acc.saturating_add(*c);
                 (b, acc)
             })
             .collect();

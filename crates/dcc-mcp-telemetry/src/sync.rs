@@ -4,38 +4,62 @@
 //! `RUSTFLAGS="--cfg dcc_mcp_loom"` swaps the whole engine onto loom's model-checked primitives
 //! while the recording and merge code under test stays the real code.
 //!
-//! [`ThreadSlots`] is the per-thread shard registry. In normal builds it is
-//! `thread_local::ThreadLocal`, whose slots outlive their thread: when a thread exits, its id is
-//! recycled and the next thread to start receives the same slot with the value left in it, so
-//! nothing recorded is lost and the number of slots is bounded by the largest number of threads
-//! alive at the same time. `ThreadLocal` is built on std atomics, which loom cannot see, so under
-//! `cfg(dcc_mcp_loom)` a small loom-visible implementation with the same contract (recycled ids,
-//! values kept, a mutex ordering a dead owner's writes before the next owner's) replaces it.
+//! [`ThreadSlots`] is the per-thread slot table (the registry's shards, the families' label
+//! caches). It is the engine's own, built on this module's primitives, so loom checks the very code
+//! that normal builds run, thread exit included:
+//!
+//! - A thread takes a process-wide *engine thread id* on its first slot access: the lowest free id,
+//!   from a pool behind a mutex. Its slot in every [`ThreadSlots`] is the one at that index.
+//! - When the thread exits, a thread-local destructor (`ExitGuard`) returns the id to the pool
+//!   under the same mutex, so the dead thread's writes to its slots happen-before those of the next
+//!   thread to take the id. That thread inherits the slots with their values: nothing recorded is
+//!   lost, and a registry has at most as many shards as the largest number of threads alive at
+//!   once that held an engine thread id (ids are process-wide, so threads recording only into
+//!   *other* registries count too).
+//! - After the guard has run (thread-local destructors that record late), [`ThreadSlots::get_or`]
+//!   answers `None` and the caller falls back to a shared path (the shard set's *orphan* shard), so
+//!   recording from any thread-local destructor is counted and never panics. The `thread_local`
+//!   crate this replaces aborted the process there (its `get_or` panics inside thread-local
+//!   destructors once its own thread-id guard is gone).
+//!
+//! Under `cfg(dcc_mcp_loom)` the thread-exit destructor is modelled by an explicit call,
+//! [`loom_thread_exit`], since loom does not model thread-local destructors.
 
 pub(crate) use crossbeam_utils::CachePadded;
 
 #[cfg(not(dcc_mcp_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(dcc_mcp_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
-/// log2 of the number of cells in a shard's first storage segment; segment `k` holds
-/// `FIRST_SEGMENT << k` cells. Loom builds use tiny segments so that the models exercise growth.
+/// log2 of the cells in a chunk, the unit in which a shard commits memory: 64 cells (512 bytes,
+/// four 128-byte lines). Loom builds use 4-cell chunks so that the models exercise growth.
 #[cfg(not(dcc_mcp_loom))]
-pub(crate) const FIRST_SEGMENT_SHIFT: u32 = 6;
+pub(crate) const CHUNK_SHIFT: u32 = 6;
 #[cfg(dcc_mcp_loom)]
-pub(crate) const FIRST_SEGMENT_SHIFT: u32 = 1;
+pub(crate) const CHUNK_SHIFT: u32 = 2;
 
-/// Number of segments per shard: the capacity is `FIRST_SEGMENT * (2^SEGMENTS - 1)` cells.
+/// log2 of the chunk pointers in a leaf (a leaf covers `2^(LEAF_SHIFT + CHUNK_SHIFT)` cells).
 #[cfg(not(dcc_mcp_loom))]
-pub(crate) const SEGMENTS: usize = 26;
+pub(crate) const LEAF_SHIFT: u32 = 7;
 #[cfg(dcc_mcp_loom)]
-pub(crate) const SEGMENTS: usize = 4;
+pub(crate) const LEAF_SHIFT: u32 = 1;
+
+/// Leaf pointers in a shard's root, which lives in the shard header; the capacity of a registry
+/// is `ROOT_LEN << (LEAF_SHIFT + CHUNK_SHIFT)` cells (2^20 in normal builds).
+#[cfg(not(dcc_mcp_loom))]
+pub(crate) const ROOT_LEN: usize = 128;
+#[cfg(dcc_mcp_loom)]
+pub(crate) const ROOT_LEN: usize = 4;
 
 /// Cells per cache line of segment storage (a line is 128 bytes, `crossbeam_utils::CachePadded`'s alignment on
 /// x86-64). Loom atomics are larger than 8 bytes, so loom builds put fewer cells in a line.
@@ -77,6 +101,19 @@ pub(crate) fn owner_load_ptr<T>(p: &AtomicPtr<T>) -> *mut T {
 pub(crate) fn owner_load_ptr<T>(p: &AtomicPtr<T>) -> *mut T {
     // SAFETY: as in `owner_load_u64`: single writer, checked by loom.
     unsafe { p.unsync_load() }
+}
+
+/// The single writer's read of a `usize` only it writes (a list length whose pushers are
+/// serialised by a lock); see [`owner_load_u64`].
+#[cfg(not(dcc_mcp_loom))]
+#[inline(always)]
+pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
+    a.load(Ordering::Relaxed)
+}
+#[cfg(dcc_mcp_loom)]
+pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
+    // SAFETY: as in `owner_load_u64`: single writer at a time, checked by loom.
+    unsafe { a.unsync_load() }
 }
 
 /// Marks the initialisation of memory that one thread publishes to others through an atomic
@@ -121,7 +158,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Source of [`ThreadSlots`] ids: unique for the life of the process, never reused, so a cached
+/// Source of [`ThreadSlots`] set ids: unique for the life of the process, never reused, so a cached
 /// id can never name a different (later) slot set. Only uniqueness matters, no ordering.
 static NEXT_SLOTS_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -129,238 +166,354 @@ fn next_slots_id() -> u64 {
     NEXT_SLOTS_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Engine thread ids.
+
+/// The pool of engine thread ids: the lowest free id is handed out first.
+struct IdPool {
+    /// Returned ids, kept sorted in descending order so `pop` yields the lowest.
+    free: Vec<usize>,
+    /// Ids `>= next` were never handed out.
+    next: usize,
+}
+
+impl IdPool {
+    const fn new() -> Self {
+        IdPool {
+            free: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn take(&mut self) -> usize {
+        match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.next += 1;
+                self.next - 1
+            }
+        }
+    }
+
+    fn give_back(&mut self, id: usize) {
+        let at = self.free.partition_point(|&f| f > id);
+        self.free.insert(at, id);
+    }
+}
+
+#[cfg(not(dcc_mcp_loom))]
+static IDS: Mutex<IdPool> = Mutex::new(IdPool::new());
+#[cfg(dcc_mcp_loom)]
+loom::lazy_static! {
+    static ref IDS: Mutex<IdPool> = Mutex::new(IdPool::new());
+}
+
+/// Where the calling thread stands with respect to engine thread ids.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ThreadState {
+    /// No id yet.
+    Fresh,
+    /// Holds this id (and its `ExitGuard` is registered).
+    Id(usize),
+    /// Its thread-exit destructor has run: it holds no id and takes none again.
+    Exited,
+}
+
 #[cfg(not(dcc_mcp_loom))]
 std::thread_local! {
+    /// The calling thread's id state. Const-initialised and without destructor, so it is readable
+    /// at any point of the thread's life, thread-local destructors included.
+    static THREAD: std::cell::Cell<ThreadState> = const { std::cell::Cell::new(ThreadState::Fresh) };
     /// The calling thread's memo: `(slot set id, its slot)`, filled by `get_or_memo`. No
     /// destructor, so reading it is two plain thread-local loads.
     static LAST_SLOT: std::cell::Cell<(u64, *const ())> =
         const { std::cell::Cell::new((0, std::ptr::null())) };
-    /// Clears `LAST_SLOT` when the thread's thread-local destructors run; see `get_or_memo`.
-    static MEMO_GUARD: MemoGuard = const { MemoGuard };
+    /// Returns the thread's id when its thread-local destructors run.
+    static EXIT_GUARD: ExitGuard = const { ExitGuard };
 }
 #[cfg(dcc_mcp_loom)]
 loom::thread_local! {
+    static THREAD: std::cell::Cell<ThreadState> = std::cell::Cell::new(ThreadState::Fresh);
     static LAST_SLOT: std::cell::Cell<(u64, *const ())> = std::cell::Cell::new((0, std::ptr::null()));
-    static MEMO_GUARD: MemoGuard = MemoGuard;
 }
 
-/// Empties the memo when its thread's thread-local destructors run.
-struct MemoGuard;
-
-impl Drop for MemoGuard {
-    fn drop(&mut self) {
-        let _ = LAST_SLOT.try_with(|c| c.set((0, std::ptr::null())));
-    }
-}
+/// Its destructor is the thread's exit from the engine; see [`thread_exit`].
+#[cfg(not(dcc_mcp_loom))]
+struct ExitGuard;
 
 #[cfg(not(dcc_mcp_loom))]
-mod slots {
-    /// One `T` per live thread; see the module docs.
-    pub(crate) struct ThreadSlots<T: Send>(thread_local::ThreadLocal<T>, u64);
-
-    impl<T: Send> ThreadSlots<T> {
-        /// An empty set of slots.
-        pub(crate) fn new() -> Self {
-            Self(thread_local::ThreadLocal::new(), super::next_slots_id())
-        }
-
-        /// This slot set's process-unique id.
-        #[inline(always)]
-        pub(crate) fn id(&self) -> u64 {
-            self.1
-        }
-
-        /// The calling thread's slot, created by `create` on the thread's first access (or
-        /// inherited, value and all, from an exited thread whose id was recycled).
-        #[inline(always)]
-        pub(crate) fn get_or(&self, create: impl FnOnce() -> T) -> &T {
-            match self.0.get() {
-                Some(v) => v,
-                None => self.insert(create),
-            }
-        }
-
-        /// First access from this thread id, out of line so the hot path keeps a small frame.
-        #[cold]
-        #[inline(never)]
-        fn insert(&self, create: impl FnOnce() -> T) -> &T {
-            self.0.get_or(create)
-        }
-
-        /// Every slot created so far, including those of exited threads.
-        pub(crate) fn iter(&self) -> impl Iterator<Item = &T>
-        where
-            T: Sync,
-        {
-            self.0.iter()
-        }
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        thread_exit();
     }
 }
 
+/// The calling thread's engine id, taken on first use; `None` once the thread has exited the
+/// engine (its thread-exit destructor has run) or when its exit guard cannot be registered.
+#[inline]
+fn current_id() -> Option<usize> {
+    match THREAD.with(|t| t.get()) {
+        ThreadState::Id(id) => Some(id),
+        ThreadState::Exited => None,
+        ThreadState::Fresh => take_id(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn take_id() -> Option<usize> {
+    // Register the exit guard before taking the id, so an id is never held without a guard to
+    // return it. `try_with` fails only once the guard has been destroyed.
+    #[cfg(not(dcc_mcp_loom))]
+    if EXIT_GUARD.try_with(|_| ()).is_err() {
+        THREAD.with(|t| t.set(ThreadState::Exited));
+        return None;
+    }
+    let id = take_from_pool();
+    THREAD.with(|t| t.set(ThreadState::Id(id)));
+    Some(id)
+}
+
+/// The thread leaves the engine: its memo is emptied and its id goes back to the pool under the
+/// pool's mutex (which orders this thread's writes to its slots before the next owner's).
+/// Afterwards the thread holds no id and takes none again. Normal builds run this from the
+/// thread's `ExitGuard` destructor; loom models call it (as [`loom_thread_exit`]) as the last step
+/// of a thread.
+pub(crate) fn thread_exit() {
+    let _ = LAST_SLOT.try_with(|c| c.set((0, std::ptr::null())));
+    let state = THREAD.try_with(|t| t.replace(ThreadState::Exited));
+    if let Ok(ThreadState::Id(id)) = state {
+        give_back_to_pool(id);
+    }
+}
+
+#[cfg(not(dcc_mcp_loom_mutant = "handoff_without_lock"))]
+fn take_from_pool() -> usize {
+    lock(&IDS).take()
+}
+
+#[cfg(not(dcc_mcp_loom_mutant = "handoff_without_lock"))]
+fn give_back_to_pool(id: usize) {
+    lock(&IDS).give_back(id);
+}
+
+// Mutant: an exiting thread hands its id over through a `Relaxed` mailbox instead of the pool's
+// mutex, so nothing orders its writes before the next owner's.
+#[cfg(dcc_mcp_loom_mutant = "handoff_without_lock")]
+loom::lazy_static! {
+    static ref MAILBOX: AtomicUsize = AtomicUsize::new(usize::MAX);
+}
+#[cfg(dcc_mcp_loom_mutant = "handoff_without_lock")]
+fn take_from_pool() -> usize {
+    match MAILBOX.swap(usize::MAX, Ordering::Relaxed) {
+        usize::MAX => lock(&IDS).take(),
+        id => id,
+    }
+}
+#[cfg(dcc_mcp_loom_mutant = "handoff_without_lock")]
+fn give_back_to_pool(id: usize) {
+    MAILBOX.store(id, Ordering::Relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slot tables.
+
+/// Buckets of a slot table: bucket `b` holds the slots of ids `2^b - 1 .. 2^(b+1) - 1`.
+#[cfg(not(dcc_mcp_loom))]
+const BUCKETS: usize = usize::BITS as usize;
 #[cfg(dcc_mcp_loom)]
-mod slots {
-    use super::{lock, owner_load_ptr, AtomicPtr, Mutex, Ordering};
-    use std::ptr;
+const BUCKETS: usize = 3;
 
-    /// Ids available in one loom execution: models run at most 4 threads at once (main + 3 spawned).
-    const MAX_THREADS: usize = 4;
+/// Bucket and index in the bucket of id `id`.
+#[inline(always)]
+fn bucket_of(id: usize) -> (usize, usize) {
+    let n = id + 1;
+    let b = (usize::BITS - 1 - n.leading_zeros()) as usize;
+    (b, n - (1 << b))
+}
 
-    /// Loom-visible equivalent of `thread_local`'s thread-id manager: the lowest free id is handed
-    /// out first and an exiting thread's id returns to the pool under the same mutex, which orders
-    /// the dead thread's writes to its slot before the next owner's.
-    struct Ids {
-        free: Vec<usize>,
-        next: usize,
-    }
+/// One `T` per engine thread id; see the module docs. A slot, once created, stays (with its value)
+/// until the table is dropped, and passes from an exited thread to the next holder of its id.
+pub(crate) struct ThreadSlots<T: Send> {
+    /// Bucket `b` points at `2^b` slot pointers, or is null until an id in it is used.
+    buckets: [AtomicPtr<AtomicPtr<T>>; BUCKETS],
+    id: u64,
+}
 
-    loom::lazy_static! {
-        static ref IDS: Mutex<Ids> = Mutex::new(Ids { free: Vec::new(), next: 0 });
-    }
+// SAFETY: a slot's `T` is never reached mutably (until `drop`, which has `&mut self`) and is shared
+// (`&T`) either by the thread holding its id (`get_or`, which requires `T: Send` since the value
+// may be created on one thread and dropped on another) or by any thread through `iter`, which
+// requires `T: Sync`.
+unsafe impl<T: Send> Sync for ThreadSlots<T> {}
 
-    loom::thread_local! {
-        /// The calling loom thread's id, assigned on its first slot access.
-        static ID: std::cell::Cell<Option<usize>> = std::cell::Cell::new(None);
-    }
-
-    /// The calling thread's id: the lowest free one, assigned on first use.
-    fn current_id() -> usize {
-        if let Some(id) = ID.with(|c| c.get()) {
-            return id;
+impl<T: Send> ThreadSlots<T> {
+    /// An empty table.
+    ///
+    /// Loom builds allocate their few buckets up front: loom 0.7 remembers only the last access
+    /// per object, so a thread's own *load, then compare-exchange* of a bucket pointer would hide
+    /// a scraper's earlier load of it and loom would never schedule that scrape after the
+    /// exchange (see `owner_load_u64`); without the race the models explore the slots themselves.
+    /// The lazy allocation is the textbook publish-by-compare-exchange, covered by the normal
+    /// tests and Miri.
+    pub(crate) fn new() -> Self {
+        #[cfg(not(dcc_mcp_loom))]
+        let bucket = |_| AtomicPtr::new(std::ptr::null_mut());
+        #[cfg(dcc_mcp_loom)]
+        let bucket = |b| AtomicPtr::new(Self::new_bucket(b));
+        ThreadSlots {
+            buckets: std::array::from_fn(bucket),
+            id: next_slots_id(),
         }
-        let mut ids = lock(&IDS);
-        let id = match ids.free.pop() {
-            Some(id) => id,
-            None => {
-                ids.next += 1;
-                ids.next - 1
+    }
+
+    /// This table's process-unique id.
+    #[inline(always)]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The calling thread's slot, created by `create` on the thread's first access (or inherited,
+    /// value and all, from an exited thread whose id it took). `None` once the thread has exited
+    /// the engine (a thread-local destructor running after the thread's exit guard).
+    pub(crate) fn get_or(&self, create: impl FnOnce() -> T) -> Option<&T> {
+        let id = current_id()?;
+        let (b, i) = bucket_of(id);
+        let bucket = self.bucket(b);
+        // SAFETY: `bucket` points at `2^b` slot pointers (allocated in `bucket`) and `i < 2^b`;
+        // buckets are freed only by `drop`, which has `&mut self`.
+        let slot = unsafe { &*bucket.add(i) };
+        // Only the thread holding `id` writes this slot, and a previous holder's writes
+        // happen-before ours through the id pool's mutex.
+        let p = owner_load_ptr(slot);
+        if !p.is_null() {
+            // SAFETY: non-null slot pointers come from `Box::into_raw` below and are freed only
+            // by `drop` (`&mut self`); the `&T` lives no longer than `&self`.
+            return Some(unsafe { &*p });
+        }
+        let p = Box::into_raw(Box::new(create()));
+        slot.store(p, Ordering::Release);
+        // SAFETY: `p` was just leaked from a live `Box`; see above for its lifetime.
+        Some(unsafe { &*p })
+    }
+
+    /// Bucket `b`, allocated (all slots null) on first use. Several threads may race to allocate
+    /// it; one wins the compare-exchange and the others free theirs.
+    fn bucket(&self, b: usize) -> *mut AtomicPtr<T> {
+        let p = self.buckets[b].load(Ordering::Acquire);
+        if !p.is_null() {
+            return p;
+        }
+        let fresh = Self::new_bucket(b);
+        match self.buckets[b].compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => fresh,
+            Err(theirs) => {
+                // SAFETY: `fresh` came from `Box::<[_]>::into_raw` of `2^b` slots in
+                // `new_bucket` and was never shared.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, 1 << b)) });
+                theirs
             }
-        };
-        drop(ids);
-        ID.with(|c| c.set(Some(id)));
-        id
-    }
-
-    /// What `thread_local`'s thread-exit destructor does, as an explicit, modelled step: the calling
-    /// thread's id (if it has one) goes back to the pool, lowest ids first. Loom does not model
-    /// synchronisation inside thread-local destructors, so loom models call this as the last
-    /// statement of every spawned thread.
-    pub fn thread_exit() {
-        if let Some(id) = ID.with(|c| c.take()) {
-            let mut ids = lock(&IDS);
-            ids.free.push(id);
-            ids.free.sort_unstable_by(|a, b| b.cmp(a));
         }
     }
 
-    /// One `T` per live loom thread, same contract as the normal build's `ThreadLocal` wrapper.
-    pub(crate) struct ThreadSlots<T: Send> {
-        slots: Vec<AtomicPtr<T>>,
-        id: u64,
+    /// A bucket of `2^b` null slots, leaked (freed by `drop` or by the loser of the race in
+    /// `bucket`).
+    fn new_bucket(b: usize) -> *mut AtomicPtr<T> {
+        let fresh: Box<[AtomicPtr<T>]> = (0..1usize << b)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect();
+        Box::into_raw(fresh) as *mut AtomicPtr<T>
     }
 
-    // SAFETY: a slot's `T` is reached mutably by nobody and shared (`&T`) either by its owning
-    // thread (`get_or`, requires `T: Send` to have been created there) or by any thread through
-    // `iter`, which requires `T: Sync`. This mirrors `thread_local::ThreadLocal`'s own impl.
-    unsafe impl<T: Send> Sync for ThreadSlots<T> {}
-
-    impl<T: Send> ThreadSlots<T> {
-        pub(crate) fn new() -> Self {
-            Self {
-                slots: (0..MAX_THREADS)
-                    .map(|_| AtomicPtr::new(ptr::null_mut()))
-                    .collect(),
-                id: super::next_slots_id(),
-            }
-        }
-
-        pub(crate) fn id(&self) -> u64 {
-            self.id
-        }
-
-        pub(crate) fn get_or(&self, create: impl FnOnce() -> T) -> &T {
-            let id = current_id();
-            let slot = &self.slots[id];
-            // Only the thread holding `id` writes this slot.
-            let p = owner_load_ptr(slot);
-            if !p.is_null() {
-                // SAFETY: non-null pointers in `slots` come from `Box::into_raw` below and are freed
-                // only in `drop`, which has `&mut self`; the `&T` lives no longer than `&self`.
-                return unsafe { &*p };
-            }
-            let p = Box::into_raw(Box::new(create()));
-            // Only the thread holding `id` writes this slot, so a plain store publishes it.
-            slot.store(p, Ordering::Release);
-            // SAFETY: `p` was just leaked from a live `Box`; see above for its lifetime.
-            unsafe { &*p }
-        }
-
-        pub(crate) fn iter(&self) -> impl Iterator<Item = &T>
-        where
-            T: Sync,
-        {
-            self.slots.iter().filter_map(|s| {
-                let p = s.load(Ordering::Acquire);
+    /// Every slot created so far, including those of exited threads.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T>
+    where
+        T: Sync,
+    {
+        self.buckets.iter().enumerate().flat_map(|(b, bucket)| {
+            let p = bucket.load(Ordering::Acquire);
+            let len = if p.is_null() { 0 } else { 1usize << b };
+            (0..len).filter_map(move |i| {
+                // SAFETY: `p` is bucket `b` (non-null when `len > 0`), `2^b` slots, `i < 2^b`;
+                // the Acquire load pairs with the compare-exchange that published it.
+                let slot = unsafe { &*p.add(i) };
+                let v = slot.load(Ordering::Acquire);
                 // SAFETY: as in `get_or`; the Acquire load pairs with the Release store that
                 // published the fully constructed value.
-                (!p.is_null()).then(|| unsafe { &*p })
+                (!v.is_null()).then(|| unsafe { &*v })
             })
-        }
+        })
     }
+}
 
-    impl<T: Send> Drop for ThreadSlots<T> {
-        fn drop(&mut self) {
-            for s in &self.slots {
-                let p = s.load(Ordering::Relaxed);
-                if !p.is_null() {
-                    // SAFETY: `p` came from `Box::into_raw` and `&mut self` proves no reference
-                    // handed out by `get_or`/`iter` is still alive.
-                    drop(unsafe { Box::from_raw(p) });
+impl<T: Send> Drop for ThreadSlots<T> {
+    fn drop(&mut self) {
+        for (b, bucket) in self.buckets.iter().enumerate() {
+            let p = bucket.load(Ordering::Acquire);
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: `p` came from `Box::<[_]>::into_raw` of `2^b` slots in `bucket`, and
+            // `&mut self` proves no reference handed out by `get_or`/`iter` is still alive.
+            let slots = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, 1 << b)) };
+            for s in slots.iter() {
+                let v = s.load(Ordering::Acquire);
+                if !v.is_null() {
+                    // SAFETY: `v` came from `Box::into_raw` in `get_or`; see above.
+                    drop(unsafe { Box::from_raw(v) });
                 }
             }
         }
     }
 }
 
-pub(crate) use slots::ThreadSlots;
-
 impl<T: Send> ThreadSlots<T> {
     /// The calling thread's slot if this thread's one-entry memo holds it: two thread-local loads
-    /// and a compare, skipping the thread-id and bucket lookups of [`get_or`](ThreadSlots::get_or).
+    /// and a compare, skipping the id and bucket lookups of [`get_or`](ThreadSlots::get_or).
     /// `None` means "ask [`get_or_memo`](ThreadSlots::get_or_memo)". One entry only, so use it for
-    /// one kind of slot set (the registry's shards), not for many that a thread alternates between.
+    /// one kind of slot table (the registry's shards), not for many that a thread alternates between.
     #[inline(always)]
     pub(crate) fn memo(&self) -> Option<&T> {
         let (id, p) = LAST_SLOT.with(|c| c.get());
         if id == self.id() {
             // SAFETY: `p` was stored by this thread in `get_or_memo` from `self.get_or`, for the
-            // slot set with this id; ids are never reused, so that set is `self`, which is alive
-            // (we hold `&self`). Slots are never moved or freed before the set is dropped, and a
-            // thread's slot stays its own until its thread-local destructors run, which first
-            // clear the memo (see `get_or_memo`), so `p` still points at this thread's `T`.
+            // table with this id; ids are never reused, so that table is `self`, which is alive
+            // (we hold `&self`). Slots are never moved or freed before the table is dropped, and a
+            // thread's slot stays its own until `thread_exit`, which first clears the memo (and
+            // the memo is never filled again afterwards), so `p` still points at this thread's `T`.
             return Some(unsafe { &*(p as *const T) });
         }
         None
     }
 
     /// [`get_or`](ThreadSlots::get_or), remembering the result in the calling thread's memo.
-    ///
-    /// The memo must be forgotten before `thread_local` returns the thread's id (and with it the
-    /// slot) to the pool at thread exit, or a thread-local destructor that records afterwards
-    /// would write a slot that a new thread may already own. `thread_local` registers its
-    /// id-returning destructor the first time the thread gets an id, which `get_or` has just
-    /// ensured; `MEMO_GUARD`'s destructor, registered here, is therefore later, and std runs a
-    /// thread's thread-local destructors in reverse order of registration (its own list and
-    /// glibc's `__cxa_thread_atexit_impl` both do), so the memo is cleared first. Once the guard
-    /// is gone the memo is not filled again, and such late recording takes the `get_or` path.
     #[cold]
     #[inline(never)]
-    pub(crate) fn get_or_memo(&self, create: impl FnOnce() -> T) -> &T {
-        let v = self.get_or(create);
-        if MEMO_GUARD.try_with(|_| ()).is_ok() {
-            LAST_SLOT.with(|c| c.set((self.id(), v as *const T as *const ())));
-        }
-        v
+    pub(crate) fn get_or_memo(&self, create: impl FnOnce() -> T) -> Option<&T> {
+        let v = self.get_or(create)?;
+        // `get_or` answered, so the thread holds an id and has not exited: `thread_exit` will
+        // clear the memo before the id is returned.
+        LAST_SLOT.with(|c| c.set((self.id(), v as *const T as *const ())));
+        Some(v)
+    }
+
+    /// Number of slots created so far.
+    pub(crate) fn count(&self) -> usize
+    where
+        T: Sync,
+    {
+        self.iter().count()
     }
 }
+
+/// Loom builds only: the modelled thread-exit destructor. Run as a loom thread's last step, it
+/// returns the thread's engine id to the pool, as the thread-exit destructor does in normal builds;
+/// recording afterwards takes the fallback path of a thread-local destructor that runs late.
 #[cfg(dcc_mcp_loom)]
-pub use slots::thread_exit as loom_thread_exit;
+pub fn loom_thread_exit() {
+    thread_exit();
+}
