@@ -230,19 +230,26 @@ fn thread_tool(registry: &ToolRegistry, ran: Arc<AtomicUsize>) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn main_thread_handlers_run_on_the_pumping_thread() {
-    let executor = MainThreadExecutor::new(8).unwrap();
+/// An app serving `where` on the main thread through a new executor of `depth`; returns the
+/// executor, the app and how many times `where` ran.
+fn main_thread_app(
+    depth: usize,
+    config: McpHttpConfig,
+) -> (MainThreadExecutor, Router, Arc<AtomicUsize>) {
+    let executor = MainThreadExecutor::new(depth).unwrap();
     let registry = ToolRegistry::new();
     let ran = Arc::new(AtomicUsize::new(0));
     thread_tool(&registry, ran.clone());
-    let app = router(
-        registry,
-        McpHttpConfig {
-            main_thread_executor: Some(executor.clone()),
-            ..Default::default()
-        },
-    );
+    let config = McpHttpConfig {
+        main_thread_executor: Some(executor.clone()),
+        ..config
+    };
+    (executor, router(registry, config), ran)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn main_thread_handlers_run_on_the_pumping_thread() {
+    let (executor, app, ran) = main_thread_app(8, McpHttpConfig::default());
     let stop = Arc::new(AtomicBool::new(false));
     let host = host_main_loop(executor, stop.clone());
     let session = initialize(&app).await;
@@ -273,18 +280,11 @@ async fn main_thread_handlers_run_on_the_pumping_thread() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_and_expired_calls_never_run() {
-    let executor = MainThreadExecutor::new(1).unwrap();
-    let registry = ToolRegistry::new();
-    let ran = Arc::new(AtomicUsize::new(0));
-    thread_tool(&registry, ran.clone());
-    let app = router(
-        registry,
-        McpHttpConfig {
-            main_thread_executor: Some(executor.clone()),
-            request_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-    );
+    let config = McpHttpConfig {
+        request_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (executor, app, ran) = main_thread_app(1, config);
     let session = initialize(&app).await;
     // Nobody pumps: the first call waits in the queue.
     let waiting = tokio::spawn({

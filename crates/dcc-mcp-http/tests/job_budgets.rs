@@ -90,17 +90,7 @@ fn registry() -> (ToolRegistry, Gate) {
             handler(|args, _| Ok(json!("x".repeat(args["bytes"].as_u64().unwrap() as usize)))),
         )
         .unwrap();
-    registry
-        .register_with_handler(
-            ToolSpec::new("progress"),
-            handler(|_, ctx| {
-                for step in 1..=3 {
-                    ctx.report_progress(f64::from(step), Some(3.0), Some("step"));
-                }
-                Ok(json!("done"))
-            }),
-        )
-        .unwrap();
+    common::register_progress(&registry);
     (
         registry,
         Gate {

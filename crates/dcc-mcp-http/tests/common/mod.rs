@@ -59,6 +59,12 @@ pub fn test_registry() -> ToolRegistry {
     registry
         .register_with_handler(ToolSpec::new("panic"), handler(|_, _| panic!("boom")))
         .unwrap();
+    register_progress(&registry);
+    registry
+}
+
+/// Registers `progress`: reports 3 steps, then returns `"done"`.
+pub fn register_progress(registry: &ToolRegistry) {
     registry
         .register_with_handler(
             ToolSpec::new("progress"),
@@ -70,7 +76,6 @@ pub fn test_registry() -> ToolRegistry {
             }),
         )
         .unwrap();
-    registry
 }
 
 pub fn server_with(registry: ToolRegistry, config: McpHttpConfig) -> McpHttpServer {
