@@ -77,6 +77,30 @@ struct Leaf {
     init: InitMarker,
 }
 
+/// The leaf every root entry points at until the owner first records below it: all its chunk
+/// pointers are null, and it is never written (`grow` replaces it instead of filling it in). A
+/// shared placeholder instead of a null root entry saves the hot path one test and branch: the
+/// owner's lookup goes root entry -> leaf entry -> null test on the chunk pointer only.
+/// `Sync` because its only fields are atomics (and a zero-sized marker outside loom).
+#[cfg(not(dcc_mcp_loom))]
+static EMPTY_LEAF: Leaf = Leaf {
+    chunks: [const { AtomicPtr::new(ptr::null_mut()) }; LEAF_LEN],
+    init: InitMarker::EMPTY,
+};
+
+/// The placeholder a root entry holds while its leaf is unallocated.
+///
+/// Loom's atomics cannot live in a `static`, so loom builds use null as the placeholder and the
+/// lookup tests for it (see [`Shard::owned_chunk`]); the models check the same publication
+/// protocol, with the placeholder test in place of the shared empty leaf's null chunk pointers.
+#[inline(always)]
+fn empty_leaf() -> *mut Leaf {
+    #[cfg(not(dcc_mcp_loom))]
+    return ptr::addr_of!(EMPTY_LEAF).cast_mut();
+    #[cfg(dcc_mcp_loom)]
+    return ptr::null_mut();
+}
+
 /// The location of one cell: its global index (below [`CAPACITY`]) split into root, leaf and
 /// chunk indices once, when the handle is made, so the hot path indexes without shifts or masks.
 ///
@@ -152,14 +176,15 @@ const PUBLISH: Ordering = Ordering::Relaxed;
 
 /// One thread's cells; see the module docs.
 pub(crate) struct Shard {
-    /// Leaf `k` covers cells `k << (LEAF_SHIFT + CHUNK_SHIFT) ..`, or is null until first used.
+    /// Leaf `k` covers cells `k << (LEAF_SHIFT + CHUNK_SHIFT) ..`, or is [`empty_leaf`] until
+    /// first used.
     root: [AtomicPtr<Leaf>; ROOT_LEN],
 }
 
 impl Shard {
     fn new() -> Self {
         Shard {
-            root: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            root: std::array::from_fn(|_| AtomicPtr::new(empty_leaf())),
         }
     }
 
@@ -173,11 +198,15 @@ impl Shard {
     fn owned_chunk(&self, at: CellAt) -> *mut Chunk {
         // SAFETY: `at.root() < ROOT_LEN` by the `CellAt` invariant.
         let leaf = owner_load_ptr(unsafe { self.root.get_unchecked(at.root()) });
+        // Outside loom the placeholder is the shared empty leaf (whose chunk pointers are null),
+        // so no test is needed here.
+        #[cfg(dcc_mcp_loom)]
         if leaf.is_null() {
             return ptr::null_mut();
         }
         // SAFETY: `leaf` is a live leaf (published by this shard's writer in `grow`, freed only
-        // by `Drop` with `&mut self`); `at.leaf() < LEAF_LEN` by the `CellAt` invariant.
+        // by `Drop` with `&mut self`) or the static `EMPTY_LEAF`; `at.leaf() < LEAF_LEN` by the
+        // `CellAt` invariant.
         owner_load_ptr(unsafe { (*leaf).chunks.get_unchecked(at.leaf()) })
     }
 
@@ -198,7 +227,7 @@ impl Shard {
     fn grow(&self, at: CellAt) -> *mut Chunk {
         let slot = &self.root[at.root()];
         let mut leaf = owner_load_ptr(slot);
-        if leaf.is_null() {
+        if leaf == empty_leaf() {
             let fresh = Box::new(Leaf {
                 chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
                 init: InitMarker::default(),
@@ -240,7 +269,7 @@ impl Shard {
     #[inline]
     pub(crate) fn read(&self, at: CellAt) -> u64 {
         let leaf = self.root[at.root()].load(Ordering::Acquire);
-        if leaf.is_null() {
+        if leaf == empty_leaf() {
             return 0;
         }
         // SAFETY: non-null leaf pointers are live until `Drop`; the Acquire load pairs with the
@@ -281,6 +310,22 @@ impl Shard {
         c.store(owner_load_u64(c).saturating_add(n), Ordering::Relaxed);
     }
 
+    /// The writer adds 1 to the histogram bucket cell `off` of `chunk`, wrapping: Relaxed load +
+    /// add + Relaxed store. A bucket count grows by one per observation, so it cannot reach
+    /// `u64::MAX` (≈ 1.8e19 observations: 580 years at a billion per second on one thread), and
+    /// the bucket path skips the saturation that [`add_in`](Self::add_in) keeps for counters'
+    /// arbitrary `inc_by` amounts. The merge still sums shards with `saturating_add`.
+    ///
+    /// # Safety
+    ///
+    /// As [`add_in`](Self::add_in).
+    #[inline(always)]
+    unsafe fn inc_bucket_in(chunk: *mut Chunk, off: usize) {
+        // SAFETY: forwarded from the caller.
+        let c = unsafe { Self::cell_in(chunk, off) };
+        c.store(owner_load_u64(c).wrapping_add(1), Ordering::Relaxed);
+    }
+
     /// The writer adds `v` to the `f64` stored (as bits) in cell `off` of `chunk`.
     ///
     /// # Safety
@@ -308,7 +353,10 @@ impl Shard {
         let chunk = self.owned_chunk_or_grow(s);
         // SAFETY: as in `add_grow`.
         unsafe { Self::add_f64_in(chunk, s.off(), v) };
-        self.add_grow(base.offset(bucket), 1);
+        let b = base.offset(bucket);
+        let chunk = self.owned_chunk_or_grow(b);
+        // SAFETY: as in `add_grow`.
+        unsafe { Self::inc_bucket_in(chunk, b.off()) };
     }
 
     /// Bytes of leaf and chunk storage this shard has allocated.
@@ -316,7 +364,7 @@ impl Shard {
         self.root
             .iter()
             .map(|slot| slot.load(Ordering::Acquire))
-            .filter(|leaf| !leaf.is_null())
+            .filter(|leaf| *leaf != empty_leaf())
             .map(|leaf| {
                 // SAFETY: non-null leaf pointers are live until `Drop`.
                 let leaf = unsafe { &*leaf };
@@ -335,7 +383,7 @@ impl Drop for Shard {
     fn drop(&mut self) {
         for slot in &self.root {
             let leaf = slot.load(Ordering::Acquire);
-            if leaf.is_null() {
+            if leaf == empty_leaf() {
                 continue;
             }
             // SAFETY: `leaf` came from `Box::into_raw` in `grow`, and `&mut self` proves no
@@ -430,19 +478,25 @@ impl ShardSet {
 
     /// The calling thread records `v` in bucket `bucket` of the histogram series at `base`, whose
     /// sum cell is `sum_offset` cells after `base` (its last cell); same shape as
-    /// [`add`](Self::add). A series that fits in one chunk (up to 62 bounds) never straddles
-    /// one, so a single chunk pointer serves both cells; larger series take the slow path.
+    /// [`add`](Self::add). A series that fits in one chunk (`sum_offset < CHUNK_CELLS`, up to 62
+    /// bounds) never straddles one (the cell allocator keeps series of up to `CHUNK_CELLS` cells
+    /// inside a chunk), so a single chunk pointer serves both cells; larger series take the slow
+    /// path. Whether a series fits is a property of its family's bounds, so the test is a compare
+    /// of `sum_offset` (already in a register) with a constant, not a computation from where the
+    /// series landed. The bucket cell wraps (see [`Shard::inc_bucket_in`]).
     #[inline(always)]
     pub(crate) fn observe(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
         if let Some(shard) = self.slots.memo() {
             let off = base.off();
             let chunk = shard.owned_chunk(base);
-            if !chunk.is_null() && off + sum_offset < CHUNK_CELLS {
+            if sum_offset < CHUNK_CELLS && !chunk.is_null() {
+                debug_assert!(off + sum_offset < CHUNK_CELLS, "series straddles a chunk");
                 // SAFETY: `chunk` is the calling thread's own shard's chunk for `base`, non-null,
-                // and the series' cells `off ..= off + sum_offset` lie inside it (bucket <= sum).
+                // and the series' cells `off ..= off + sum_offset` lie inside it (bucket <= sum;
+                // the series fits in one chunk and does not straddle one).
                 unsafe {
                     Shard::add_f64_in(chunk, off + sum_offset, v);
-                    Shard::add_in(chunk, off + bucket, 1);
+                    Shard::inc_bucket_in(chunk, off + bucket);
                 }
                 return;
             }

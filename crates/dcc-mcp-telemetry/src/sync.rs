@@ -135,6 +135,10 @@ pub(crate) struct InitMarker {
 unsafe impl Sync for InitMarker {}
 
 impl InitMarker {
+    /// A marker for memory initialised at compile time (a `static`; normal builds only).
+    #[cfg(not(dcc_mcp_loom))]
+    pub(crate) const EMPTY: InitMarker = InitMarker {};
+
     /// The owner has initialised the memory (call before publishing the pointer).
     #[inline(always)]
     pub(crate) fn initialised(&self) {
