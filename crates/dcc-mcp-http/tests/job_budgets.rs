@@ -275,9 +275,10 @@ async fn one_session_never_takes_every_worker() {
     let greedy = initialize(&router).await;
     let polite = initialize(&router).await;
 
+    // `g2` is submitted once `g1` runs, so which of the two runs first is not left to the scheduler.
     job_id(&call(&router, &greedy, "gate", json!({"tag": "g1"})).await);
-    let second = job_id(&call(&router, &greedy, "gate", json!({"tag": "g2"})).await);
     assert_eq!(gate.next_started().await, "g1");
+    let second = job_id(&call(&router, &greedy, "gate", json!({"tag": "g2"})).await);
     // A worker is free, but `greedy` already runs job_concurrency - 1 = 1 job: `g2` waits.
     job_id(&call(&router, &polite, "gate", json!({"tag": "p1"})).await);
     assert_eq!(gate.next_started().await, "p1");
@@ -464,9 +465,10 @@ async fn the_deadline_ends_running_and_queued_jobs() {
 
     // `gate` ignores cancellation: at the deadline it is finished as failed, but it keeps its worker
     // until its handler returns, so the queued job cannot start and expires in the queue.
+    // The second job is submitted once the first holds the only worker, so it is the one queued.
     let running = job_id(&call(&router, &session, "gate", json!({"tag": "r"})).await);
-    let queued = job_id(&call(&router, &session, "gate", json!({"tag": "q"})).await);
     assert_eq!(gate.next_started().await, "r");
+    let queued = job_id(&call(&router, &session, "gate", json!({"tag": "q"})).await);
     let done = completions(&mut stream, &[&running, &queued]).await;
     assert_eq!(done[&running]["status"], "failed");
     assert_eq!(
