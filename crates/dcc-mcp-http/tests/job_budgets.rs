@@ -120,14 +120,6 @@ async fn call_async(router: &Router, session: &str, name: &str, arguments: Value
     reply.body
 }
 
-fn job_id(reply: &Value) -> String {
-    assert_eq!(reply["result"]["isError"], false, "{reply}");
-    reply["result"]["structuredContent"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn error_text(reply: &Value) -> &str {
     assert_eq!(reply["result"]["isError"], true, "{reply}");
     reply["result"]["content"][0]["text"].as_str().unwrap()

@@ -49,14 +49,6 @@ fn config() -> McpHttpConfig {
     }
 }
 
-fn job_id(reply: &Value) -> String {
-    assert_eq!(reply["result"]["isError"], false, "{reply}");
-    reply["result"]["structuredContent"]["jobId"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_full_completion_and_notifications() {
     let (registry, started, release) = gated_registry();

@@ -206,3 +206,12 @@ pub fn sse_request(session: &str) -> Request<Body> {
         .body(Body::empty())
         .unwrap()
 }
+
+/// The job id of an accepted async `tools/call` reply (fails on an error result).
+pub fn job_id(reply: &Value) -> String {
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
+    reply["result"]["structuredContent"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
