@@ -107,6 +107,8 @@ pub(crate) enum Rejection {
     OutboxDrop,
 }
 
+// Read by the metric set only.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
     pub(crate) const ALL: [Rejection; 13] = [
@@ -162,6 +164,8 @@ pub(crate) enum Executor {
     MainThread,
 }
 
+// Read by the metric set only.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Executor {
     /// Every executor, in label order.
     pub(crate) const ALL: [Executor; 2] = [Self::Worker, Self::MainThread];

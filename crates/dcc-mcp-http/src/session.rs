@@ -180,11 +180,13 @@ impl Session {
     }
 
     /// Resolves when the session has ended (DELETE, expiry or eviction).
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn ended(&self) -> WaitForCancellationFuture<'_> {
         self.ended.cancelled()
     }
 
     /// True once the session has ended.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn is_ended(&self) -> bool {
         self.ended.is_cancelled()
     }
@@ -195,6 +197,7 @@ impl Session {
     }
 
     /// Take one of the session's `quota` job slots; false when all are taken.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn reserve_job(&self, quota: usize) -> bool {
         self.live_jobs
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |live| {
@@ -205,6 +208,7 @@ impl Session {
 
     /// Give back a slot taken by [`reserve_job`](Self::reserve_job) (the job's task ended). The
     /// session is touched, so its idle time starts when its last job ends.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn release_job(&self) {
         self.touch();
         self.live_jobs.fetch_sub(1, Ordering::AcqRel);
