@@ -36,6 +36,7 @@ mod app;
 mod batch;
 mod cancel;
 mod config;
+mod content;
 mod dispatch;
 mod error;
 #[cfg(feature = "workflow")]
@@ -54,6 +55,7 @@ mod session;
 mod tools;
 
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
+pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
 pub use dispatch::{
     MainThreadExecutor, PumpReport, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
 };
@@ -63,8 +65,8 @@ pub use jobs::JOB_LOGGER;
 pub use mcp::{PROTOCOL_VERSION_HEADER, SESSIONS_FULL_RETRY_AFTER_SECS, SESSION_ID_HEADER};
 pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 pub use registry::{
-    AsyncToolHandler, Execution, Handler, ToolContext, ToolError, ToolFuture, ToolHandler,
-    ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
+    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
 };
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;

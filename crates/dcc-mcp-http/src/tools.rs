@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::cancel::request_key;
+use crate::content::{classify, HandlerValue};
 use crate::dispatch::Lane;
 use crate::protocol::{self, codes, params_object, RpcError};
 use crate::record::CallStatus;
@@ -302,8 +303,14 @@ fn text_result(text: String, is_error: bool) -> Value {
 }
 
 /// A successful result: strings become text; other values become their JSON text, and objects are
-/// also `structuredContent`. A value that breaks the tool's `outputSchema` becomes an error result.
+/// also `structuredContent`; a [`CallToolResult`](crate::CallToolResult) is sent as is. A value that
+/// breaks the tool's `outputSchema` becomes an error result.
 pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
+    let value = match classify(value) {
+        HandlerValue::Data(value) => value,
+        HandlerValue::Result(result) => return checked_result(entry, result),
+        HandlerValue::Invalid(message) => return invalid_result(&entry.spec.name, &message),
+    };
     if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
         if let Some(error) = validator.iter_errors(&value).next() {
             return error_result(&format!(
@@ -312,11 +319,50 @@ pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
             ));
         }
     }
-    value_result(value)
+    data_result(value)
 }
 
-/// Map a handler value to a result (no schema check).
+/// A handler's complete result: its `structuredContent` is checked against the `outputSchema`.
+fn checked_result(entry: &ToolEntry, result: Map<String, Value>) -> Value {
+    let is_error = result.get("isError") == Some(&Value::Bool(true));
+    if let (Some(validator), false) = (&entry.output_validator, is_error) {
+        let Some(structured) = result.get("structuredContent") else {
+            return error_result(&format!(
+                "tool '{}' has an outputSchema but returned a result without structuredContent",
+                entry.spec.name
+            ));
+        };
+        if let Some(error) = validator.iter_errors(structured).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    Value::Object(result)
+}
+
+fn invalid_result(name: &str, message: &str) -> Value {
+    error_result(&format!(
+        "tool '{name}' returned an invalid CallToolResult: {message}"
+    ))
+}
+
+/// Map a handler value to a result (no schema check); the built-in job tools' answers.
+#[cfg(any(feature = "workflow", test))]
 pub(crate) fn value_result(value: Value) -> Value {
+    match classify(value) {
+        HandlerValue::Data(value) => data_result(value),
+        HandlerValue::Result(result) => Value::Object(result),
+        HandlerValue::Invalid(message) => error_result(&format!(
+            "a handler returned an invalid CallToolResult: {message}"
+        )),
+    }
+}
+
+/// Plain data: a string is text; anything else its JSON text, and an object also
+/// `structuredContent`.
+fn data_result(value: Value) -> Value {
     match value {
         Value::String(text) => text_result(text, false),
         other => {
