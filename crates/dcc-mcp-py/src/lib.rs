@@ -32,6 +32,7 @@
 //! (>= 1.9.4) sets `PYO3_BUILD_EXTENSION_MODULE` itself, which keeps the module from linking libpython.
 
 pub mod convert;
+pub mod rate_limit;
 
 #[cfg(feature = "python-bindings")]
 mod bindings;
