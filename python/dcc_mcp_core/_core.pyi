@@ -228,7 +228,8 @@ class ToolRegistry:
 
 @final
 class ToolContext:
-    """Given to handlers registered with ``pass_context=True``."""
+    """Given to handlers registered with ``pass_context=True``, and to the parameter of a
+    ``@server.tool()`` function annotated ``ToolContext``."""
 
     @property
     def tool_name(self) -> str: ...

@@ -13,6 +13,7 @@ MCP content (see ``_result``).
 
 from __future__ import annotations
 
+import collections.abc
 import enum
 import inspect
 import logging
@@ -115,7 +116,7 @@ def _schema(tp: Any, where: str, defs: Dict[str, Any]) -> Tuple[Dict[str, Any], 
                         continue
                 return value
         return {"anyOf": [s for s, _ in parts]}, convert
-    if origin in (list, typing.List, tuple, set, frozenset) or tp in (list, tuple):
+    if origin in (list, tuple, set, frozenset, collections.abc.Sequence) or tp in (list, tuple):
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             items = [_schema(a, where, defs) for a in args]
             schema = {"type": "array", "prefixItems": [s for s, _ in items], "minItems": len(args),
@@ -126,11 +127,11 @@ def _schema(tp: Any, where: str, defs: Dict[str, Any]) -> Tuple[Dict[str, Any], 
         schema = {"type": "array", "items": item_schema}
         if origin in (set, frozenset):
             schema["uniqueItems"] = True
-        container = origin if origin in (tuple, set, frozenset) else list
+        container = origin if origin in (tuple, set, frozenset) else list  # a Sequence gets a list
         if item_convert is None and container is list:
             return schema, None
         return schema, (lambda value, c=item_convert, k=container: k(c(v) for v in value) if c else k(value))
-    if origin in (dict, typing.Dict, Mapping) or tp is dict:
+    if origin in (dict, collections.abc.Mapping) or tp is dict:
         key_tp, value_tp = (args + (Any, Any))[:2] if args else (str, Any)
         if key_tp is not str:
             raise _SchemaError(f"{where}: dict keys must be str (JSON object keys are strings), got {key_tp!r}")
@@ -206,7 +207,8 @@ def build_signature(fn: Callable[..., Any], tool: str,
             raise TypeError(f"tool {tool!r}: parameter {p.name!r} is positional-only; tools are called "
                             "with keyword arguments")
         hint = hints.get(p.name, inspect.Parameter.empty)
-        if hint is ToolContext:
+        # `Optional[ToolContext]` too: before 3.11, `ctx: ToolContext = None` reads as that.
+        if hint is ToolContext or (typing.get_origin(hint) in _UNION_TYPES and ToolContext in typing.get_args(hint)):
             context_param = p.name
             continue
         try:
