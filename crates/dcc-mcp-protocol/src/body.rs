@@ -1,7 +1,7 @@
-//! Parsing a `POST /mcp` body with a bound on the number of messages in a batch.
+//! Parsing a message body (one JSON-RPC message, or a batch) with a bound on the batch length.
 //!
-//! A batch is counted while it is parsed: the parser stops at message `max_batch_messages + 1`, so a
-//! 4 MB array of tiny requests costs no more memory than the messages allowed, and none of it runs.
+//! A batch is counted while it is parsed: the parser stops at message `limit + 1`, so a 4 MB array of
+//! tiny requests costs no more memory than the messages allowed, and none of it runs.
 
 use std::cell::Cell;
 use std::fmt;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// A parsed body.
 #[derive(Debug)]
-pub(crate) enum Parsed {
+pub enum Parsed {
     /// One JSON value that is not an array.
     Single(Value),
     /// A JSON array of at most the allowed number of values.
@@ -21,7 +21,7 @@ pub(crate) enum Parsed {
 }
 
 /// Parse `bytes` as one JSON value, counting the elements of a top-level array up to `limit`.
-pub(crate) fn parse(bytes: &[u8], limit: usize) -> Result<Parsed, serde_json::Error> {
+pub fn parse(bytes: &[u8], limit: usize) -> Result<Parsed, serde_json::Error> {
     let is_array = bytes
         .iter()
         .find(|byte| !byte.is_ascii_whitespace())
