@@ -10,7 +10,7 @@ use prometheus::proto;
 /// The descriptor the collector reports: the registry's overflow counter, which every registry
 /// exports. Families are created at run time, so they are not described up front (the
 /// `prometheus` registry only uses descriptors to reject duplicate collectors).
-pub(crate) fn overflow_desc() -> Option<Desc> {
+fn overflow_desc() -> Option<Desc> {
     Desc::new(
         OVERFLOW_METRIC_NAME.to_owned(),
         "with_label_values calls answered with a family's overflow series.".to_owned(),
@@ -22,7 +22,11 @@ pub(crate) fn overflow_desc() -> Option<Desc> {
 
 impl Collector for Registry {
     fn desc(&self) -> Vec<&Desc> {
-        self.inner.desc.iter().collect()
+        self.inner
+            .desc
+            .get_or_init(|| overflow_desc().into_iter().collect())
+            .iter()
+            .collect()
     }
 
     fn collect(&self) -> Vec<proto::MetricFamily> {

@@ -1,9 +1,10 @@
 //! The registry: creates families, hands out handles, and merges snapshots.
 
+use crate::buckets::Buckets;
 use crate::counter::{Counter, CounterFamily};
 use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
 use crate::gauge::{Gauge, GaugeFamily};
-use crate::histogram::{Buckets, Histogram, HistogramFamily};
+use crate::histogram::{Histogram, HistogramFamily};
 use crate::labels::valid_metric_name;
 use crate::shard::CellAt;
 use crate::snapshot::{FamilySnapshot, MetricKind};
@@ -33,8 +34,10 @@ pub(crate) struct Inner {
     /// Every family in registration order; the overflow counter first.
     families: Mutex<Vec<Arc<dyn Snapshot>>>,
     overflow: Arc<FamilyCore<CellAt>>,
+    /// The `prometheus` collector's descriptors, built by it on first use (the collector sits
+    /// above the registry, so the registry only keeps the slot).
     #[cfg(feature = "prometheus")]
-    pub(crate) desc: Option<prometheus::core::Desc>,
+    pub(crate) desc: std::sync::OnceLock<Vec<prometheus::core::Desc>>,
 }
 
 impl Default for Registry {
@@ -79,7 +82,7 @@ impl Registry {
                 families: Mutex::new(families),
                 overflow,
                 #[cfg(feature = "prometheus")]
-                desc: crate::collector::overflow_desc(),
+                desc: std::sync::OnceLock::new(),
             }),
         }
     }
