@@ -4,9 +4,10 @@
 //! Why a queue and a thread of its own: events are emitted on the server's I/O threads, which must
 //! never wait for the GIL (a host can hold it for seconds, and `/metrics` must still answer). The
 //! layer only formats the event and `try_send`s it to a bounded queue; one delivery thread takes
-//! the GIL to call `logging`. Two bounds keep a flood from reaching the host: a token bucket
-//! ([`PER_SECOND`] records a second, bursts of [`BURST`]) and the queue's capacity; what they drop
-//! is counted and said in the next record that gets through.
+//! the GIL to call `logging`. Two bounds keep a flood from reaching the host: a token bucket per
+//! call site ([`PER_SECOND`] records a second, bursts of [`BURST`]: one noisy warning cannot hide
+//! the others) and the queue's capacity; what they drop is counted and said in the next record that
+//! gets through.
 //!
 //! Never during finalization: an interpreter that is finalizing ends a thread that attaches to it
 //! (`pthread_exit`), which must not happen to a Rust thread. An `atexit` hook, run while the
@@ -15,10 +16,12 @@
 //! also declines once finalization has begun).
 
 use pyo3::prelude::*;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
+use tracing::callsite::Identifier;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -49,7 +52,7 @@ struct Record {
 /// The `tracing_subscriber` layer: WARN and ERROR events to the delivery queue.
 struct PythonLogging {
     sender: SyncSender<Record>,
-    limiter: Mutex<TokenBucket>,
+    limiters: Mutex<HashMap<Identifier, TokenBucket>>,
     dropped: AtomicU64,
 }
 
@@ -89,9 +92,11 @@ impl<S: Subscriber> Layer<S> for PythonLogging {
             return;
         }
         let allowed = self
-            .limiter
+            .limiters
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .entry(event.metadata().callsite())
+            .or_insert_with(|| TokenBucket::new(PER_SECOND, BURST))
             .allow();
         if !allowed {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +173,7 @@ pub(crate) fn install(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let (sender, receiver) = sync_channel(QUEUE);
     let layer = PythonLogging {
         sender,
-        limiter: Mutex::new(TokenBucket::new(PER_SECOND, BURST)),
+        limiters: Mutex::new(HashMap::new()),
         dropped: AtomicU64::new(0),
     };
     let subscriber = tracing_subscriber::registry().with(layer);
