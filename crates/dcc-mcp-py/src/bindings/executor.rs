@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use dcc_mcp_http::MainThreadExecutor;
 
 use super::errors::{config_error, invalid_value};
+use super::exit::Section;
 use crate::convert;
 
 /// Tool calls waiting for the host's main thread; `pump()` runs them on the calling thread.
@@ -39,12 +40,17 @@ impl PyMainThreadExecutor {
     /// started runs to its end: keep main-thread handlers short. Calls whose client gave up (request
     /// timeout, cancellation, server stopped) are dropped here without running.
     #[pyo3(signature = (max_items = None, budget_ms = 10.0))]
-    fn pump(&self, max_items: Option<i64>, budget_ms: f64) -> PyResult<usize> {
+    fn pump(&self, py: Python<'_>, max_items: Option<i64>, budget_ms: f64) -> PyResult<usize> {
         let max_items = match max_items {
             Some(n) => convert::positive("max_items", n).map_err(invalid_value)?,
             None => usize::MAX,
         };
         let budget = convert::milliseconds("budget_ms", budget_ms).map_err(invalid_value)?;
+        // Once the interpreter exits, a pump on a thread CPython may end runs nothing (its hook
+        // stopped every server, so nothing queued would run anyway).
+        let Some(_section) = Section::enter(py) else {
+            return Ok(0);
+        };
         Ok(self.inner.pump(max_items, budget).ran)
     }
 
