@@ -31,7 +31,11 @@ use pyo3::prelude::*;
 
 use dcc_mcp_http::McpServerHandle;
 
-use super::pool::Pool;
+/// Something with threads of ours waiting in it, which the exit hook wakes and ends.
+pub(crate) trait Close: Send + Sync {
+    /// Wake every waiter and stop taking work. Idempotent.
+    fn close(&self);
+}
 
 /// The longest the exit hook waits for sections still in progress on other threads.
 const EXIT_DRAIN: Duration = Duration::from_secs(5);
@@ -43,11 +47,12 @@ static EXITING: AtomicBool = AtomicBool::new(false);
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 static EXIT_THREAD: OnceLock<ThreadId> = OnceLock::new();
 
-/// What the exit hook must stop: every started server and every handler pool, held weakly.
+/// What the exit hook must stop: every started server, handler pool and `on_pending` notifier,
+/// held weakly.
 #[derive(Default)]
 struct Live {
     servers: Vec<Weak<McpServerHandle>>,
-    pools: Vec<Weak<Pool>>,
+    pools: Vec<Weak<dyn Close>>,
 }
 
 fn live() -> std::sync::MutexGuard<'static, Live> {
@@ -64,11 +69,12 @@ pub(crate) fn track_server(handle: &Arc<McpServerHandle>) {
     live.servers.push(Arc::downgrade(handle));
 }
 
-/// Remembers a handler pool so the exit hook closes it.
-pub(crate) fn track_pool(pool: &Arc<Pool>) {
+/// Remembers a handler pool or notifier so the exit hook closes it.
+pub(crate) fn track<T: Close + 'static>(closable: &Arc<T>) {
+    let closable: Arc<dyn Close> = closable.clone();
     let mut live = live();
     live.pools.retain(|p| p.strong_count() > 0);
-    live.pools.push(Arc::downgrade(pool));
+    live.pools.push(Arc::downgrade(&closable));
 }
 
 /// True once the exit hook started.

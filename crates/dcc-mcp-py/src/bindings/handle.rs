@@ -112,6 +112,14 @@ impl PyMcpServerHandle {
     /// Stops the server: stops accepting, lets in-flight requests finish within the configured
     /// `shutdown_timeout`, then returns. Calling it again does nothing.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        if super::handler::running_server() == Some(self.pool.id()) {
+            // It would wait for its own call to end: the host would freeze for shutdown_timeout.
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "shutdown() was called from inside a main-thread handler of this server, and would \
+                 wait for that handler to return: call it after the handler returns (for example \
+                 from the host's next idle callback)",
+            ));
+        }
         let Some(handle) = self.take() else {
             return Ok(());
         };

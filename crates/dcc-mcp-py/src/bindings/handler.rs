@@ -10,8 +10,10 @@
 //! pump and becomes an error result; nothing here catches unwinds, so a forced unwind (CPython ending
 //! a thread) is never stopped by a `catch_unwind` of ours.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
@@ -22,20 +24,48 @@ use super::context::PyToolContext;
 use super::exit::Section;
 use super::json;
 
-/// Wraps `callable` as the main-thread handler of tool `tool`: called as `callable(arguments: dict)`,
-/// or as `callable(arguments, context)` when `pass_context` is set.
+thread_local! {
+    /// The server (its id) whose main-thread handler runs on this thread now, if any.
+    static RUNNING_SERVER: Cell<Option<usize>> = const { Cell::new(None) };
+    /// A `KeyboardInterrupt` a main-thread handler raised, for `pump()` to raise again.
+    static INTERRUPT: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// The id of the server whose main-thread handler is running on this thread, if any.
+pub(crate) fn running_server() -> Option<usize> {
+    RUNNING_SERVER.with(Cell::get)
+}
+
+/// The `KeyboardInterrupt` raised by a main-thread handler during the last pump, if any.
+pub(crate) fn take_interrupt() -> Option<PyErr> {
+    INTERRUPT.with(|slot| slot.borrow_mut().take())
+}
+
+/// Wraps `callable` as the main-thread handler of tool `tool` of server `server` (an id): called as
+/// `callable(arguments: dict)`, or as `callable(arguments, context)` when `pass_context` is set.
 pub(crate) fn main_thread_handler(
+    server: usize,
     tool: String,
     callable: Py<PyAny>,
     pass_context: bool,
 ) -> ToolHandler {
     Arc::new(move |arguments: Value, ctx: &ToolContext| {
         let ctx = pass_context.then_some(ctx);
-        call(&tool, &callable, &arguments, ctx)
+        call(server, &tool, &callable, &arguments, ctx)
     })
 }
 
+/// Restores the thread's running server when a handler call ends.
+struct Running(Option<usize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING_SERVER.with(|running| running.set(self.0));
+    }
+}
+
 fn call(
+    server: usize,
     tool: &str,
     callable: &Py<PyAny>,
     arguments: &Value,
@@ -47,6 +77,12 @@ fn call(
                 "tool '{tool}' was not run: the Python interpreter is exiting"
             )));
         };
+        if INTERRUPT.with(|slot| slot.borrow().is_some()) {
+            return Err(ToolError::from(format!(
+                "tool '{tool}' was not run: the host's main thread was interrupted (KeyboardInterrupt)"
+            )));
+        }
+        let _running = Running(RUNNING_SERVER.with(|running| running.replace(Some(server))));
         let args = arguments_or_error(py, arguments)?;
         let result = match ctx {
             Some(ctx) => {
@@ -57,6 +93,14 @@ fn call(
             }
             None => callable.bind(py).call1((args,)),
         };
+        if let Err(err) = &result {
+            if err.is_instance_of::<PyKeyboardInterrupt>(py) {
+                INTERRUPT.with(|slot| *slot.borrow_mut() = Some(err.clone_ref(py)));
+                return Err(ToolError::from(format!(
+                    "tool '{tool}' was interrupted on the host's main thread (KeyboardInterrupt)"
+                )));
+            }
+        }
         outcome(py, tool, result)
     })
     .unwrap_or_else(|| {

@@ -6,6 +6,7 @@ only C and Python frames, so CPython may end the thread at interpreter exit (it 
 released; the package's exit hook wakes that wait before the interpreter finalizes.
 """
 
+import logging
 import threading
 
 
@@ -36,3 +37,18 @@ def start(pool):
         thread.start()
     except RuntimeError:  # the interpreter is shutting down: the running workers carry on
         pool.worker_failed()
+
+
+def notify(waiter, callback):
+    """The `MainThreadExecutor(on_pending=...)` thread: calls `callback()` each time the queue goes
+    from empty to non-empty, until the executor is gone or the interpreter exits."""
+    while waiter.wait():
+        try:
+            callback()
+        except Exception:  # noqa: BLE001 - a failing hook must not end the notifications
+            logging.getLogger("dcc_mcp_core").exception("the MainThreadExecutor on_pending callback failed")
+
+
+def start_notifier(waiter, callback):
+    thread = threading.Thread(target=notify, args=(waiter, callback), name="dcc-mcp-on-pending", daemon=True)
+    thread.start()

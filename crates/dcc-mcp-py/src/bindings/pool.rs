@@ -25,7 +25,7 @@ use serde_json::Value;
 use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 
 use super::context::PyToolContext;
-use super::exit::{self, Section};
+use super::exit::{self, Close, Section};
 use super::handler;
 
 /// The loop the pool's Python threads run.
@@ -65,12 +65,23 @@ pub(crate) struct Pool {
     ready: Condvar,
 }
 
+impl Close for Pool {
+    fn close(&self) {
+        Pool::close(self);
+    }
+}
+
 impl Pool {
     /// A pool with no threads yet; [`start`] starts the first one.
     pub(crate) fn new() -> Arc<Self> {
         let pool = Arc::new(Self::default());
-        exit::track_pool(&pool);
+        exit::track(&pool);
         pool
+    }
+
+    /// Identifies the server this pool belongs to (its address; stable while the server lives).
+    pub(crate) fn id(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as usize
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -172,23 +183,28 @@ pub(crate) fn worker_handler(
     })
 }
 
-/// Starts the pool's first Python thread (called by `McpHttpServer.start()`).
-pub(crate) fn start(py: Python<'_>, pool: &Arc<Pool>) -> PyResult<()> {
-    static START: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let start = START.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+/// `handler_loop.py`, loaded once.
+pub(crate) fn loop_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let module = MODULE.get_or_try_init(py, || -> PyResult<Py<PyModule>> {
         let source = CString::new(LOOP_SOURCE)
             .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-        let module = PyModule::from_code(
+        Ok(PyModule::from_code(
             py,
             &source,
             c"dcc_mcp_core/_handler_loop.py",
             c"dcc_mcp_core._handler_loop",
-        )?;
-        Ok(module.getattr("start")?.unbind())
+        )?
+        .unbind())
     })?;
+    Ok(module.bind(py))
+}
+
+/// Starts the pool's first Python thread (called by `McpHttpServer.start()`).
+pub(crate) fn start(py: Python<'_>, pool: &Arc<Pool>) -> PyResult<()> {
     pool.lock().workers += 1;
-    start
-        .bind(py)
+    loop_module(py)?
+        .getattr("start")?
         .call1((PyHandlerPool { pool: pool.clone() },))?;
     Ok(())
 }

@@ -78,7 +78,12 @@ impl PyMcpHttpServer {
         }
         let callable = r#fn.unbind();
         let handler = if on_main_thread {
-            Handler::MainThread(main_thread_handler(name.to_owned(), callable, pass_context))
+            Handler::MainThread(main_thread_handler(
+                self.pool.id(),
+                name.to_owned(),
+                callable,
+                pass_context,
+            ))
         } else {
             Handler::Worker(pool::worker_handler(
                 &self.pool,
