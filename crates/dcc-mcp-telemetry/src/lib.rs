@@ -82,6 +82,7 @@
 
 mod counter;
 mod error;
+pub mod expose;
 mod family;
 mod gauge;
 mod histogram;
@@ -100,6 +101,7 @@ pub use sync::loom_thread_exit;
 
 pub use counter::{Counter, CounterFamily, CounterRef};
 pub use error::TelemetryError;
+pub use expose::ConstMetric;
 pub use family::OVERFLOW_LABEL_VALUE;
 pub use gauge::{Gauge, GaugeFamily};
 pub use histogram::{Histogram, HistogramFamily, HistogramRef};
