@@ -10,7 +10,7 @@
 //! The overflow marker is reserved: label values that contain [`OVERFLOW_LABEL_VALUE`] are
 //! answered with the overflow series, so no real series can duplicate it in the exposition.
 
-use crate::histogram::Buckets;
+use crate::buckets::Buckets;
 use crate::labels::{hash_values, valid_label_name, ValueMap};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};

@@ -80,6 +80,7 @@
 //! # }
 //! ```
 
+mod buckets;
 mod counter;
 mod error;
 pub mod expose;

@@ -1,9 +1,10 @@
 //! The registry: creates families, hands out handles, and merges snapshots.
 
+use crate::buckets::Buckets;
 use crate::counter::{Counter, CounterFamily};
 use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
 use crate::gauge::{Gauge, GaugeFamily};
-use crate::histogram::{Buckets, Histogram, HistogramFamily};
+use crate::histogram::{Histogram, HistogramFamily};
 use crate::labels::valid_metric_name;
 use crate::shard::CellAt;
 use crate::snapshot::{FamilySnapshot, MetricKind};

@@ -119,8 +119,9 @@ pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
 /// Marks the initialisation of memory that one thread publishes to others through an atomic
 /// pointer (a shard's storage segment). Zero-sized and free in normal builds.
 ///
-/// Loom treats its atomics as initialised from birth, so it cannot see a segment whose pointer
-/// was published with too weak an ordering. Under loom the marker is a `loom::cell::UnsafeCell`:
+/// Loom 0.7.3 records an atomic's construction as an unsynchronised write, so it catches a load
+/// of a cell that does not happen-after the cell's creation; the marker extends that check to the
+/// allocation as a whole (memory without atomics too). Under loom the marker is a `loom::cell::UnsafeCell`:
 /// the owner writes it when it initialises the segment and a scraper reads it before reading the
 /// segment's cells, so loom fails the model unless the initialisation happens-before the read.
 #[derive(Default)]
