@@ -83,6 +83,7 @@
 mod buckets;
 mod counter;
 mod error;
+pub mod expose;
 mod family;
 mod gauge;
 mod histogram;
@@ -101,6 +102,7 @@ pub use sync::loom_thread_exit;
 
 pub use counter::{Counter, CounterFamily, CounterRef};
 pub use error::TelemetryError;
+pub use expose::ConstMetric;
 pub use family::OVERFLOW_LABEL_VALUE;
 pub use gauge::{Gauge, GaugeFamily};
 pub use histogram::{Histogram, HistogramFamily, HistogramRef};
