@@ -354,8 +354,11 @@ def test_image_from_a_file_takes_its_mime_type_from_the_suffix(tmp_path):
 def test_registry_tool_serves_on_every_server_of_the_registry(serve):
     registry = ToolRegistry()
 
+    threads: List[str] = []
+
     @registry.tool(title="Add")
     def add(a: int, b: int = 2) -> int:
+        threads.append(threading.current_thread().name)
         return a + b
 
     first = serve(McpHttpServer(registry, McpHttpConfig(port=0)))
@@ -363,6 +366,8 @@ def test_registry_tool_serves_on_every_server_of_the_registry(serve):
     for handle in (first, second):
         result = mcp_call(handle.mcp_url(), "add", {"a": 40})
         assert (result.is_error, result_text(result)) == (False, "42")
+    # The registry's own handlers run on the shared pool's Python threads, not a server's.
+    assert threads == ["dcc-mcp-registry-handler"] * 2
 
 
 def test_main_thread_decorator_runs_on_the_pumping_thread(serve):

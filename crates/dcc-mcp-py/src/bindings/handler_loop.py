@@ -32,7 +32,7 @@ def run(pool):
 
 
 def start(pool):
-    thread = threading.Thread(target=run, args=(pool,), name="dcc-mcp-handler", daemon=True)
+    thread = threading.Thread(target=run, args=(pool,), name=pool.thread_name, daemon=True)
     try:
         thread.start()
     except RuntimeError:  # the interpreter is shutting down: the running workers carry on

@@ -60,10 +60,11 @@ struct State {
 }
 
 /// The calls of one server waiting for, or running on, its Python threads.
-#[derive(Default)]
 pub(crate) struct Pool {
     state: Mutex<State>,
     ready: Condvar,
+    /// The name of the pool's Python threads.
+    thread_name: &'static str,
 }
 
 impl Close for Pool {
@@ -75,7 +76,16 @@ impl Close for Pool {
 impl Pool {
     /// A pool with no threads yet; [`start`] starts the first one.
     pub(crate) fn new() -> Arc<Self> {
-        let pool = Arc::new(Self::default());
+        Self::named("dcc-mcp-handler")
+    }
+
+    /// A pool whose Python threads are called `thread_name`.
+    pub(crate) fn named(thread_name: &'static str) -> Arc<Self> {
+        let pool = Arc::new(Self {
+            state: Mutex::default(),
+            ready: Condvar::new(),
+            thread_name,
+        });
         exit::track(&pool);
         pool
     }
@@ -220,6 +230,12 @@ pub(crate) struct PyHandlerPool {
 
 #[pymethods]
 impl PyHandlerPool {
+    /// The name of the pool's Python threads.
+    #[getter]
+    fn thread_name(&self) -> &'static str {
+        self.pool.thread_name
+    }
+
     /// The next call to run, or `None` when this thread should exit.
     fn next_call(&self, py: Python<'_>) -> Option<PyHandlerCall> {
         let section = Section::enter(py)?;

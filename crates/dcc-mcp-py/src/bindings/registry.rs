@@ -104,7 +104,7 @@ pub(crate) fn spec_to_dict<'py>(py: Python<'py>, spec: &ToolSpec) -> PyResult<Bo
 fn shared_pool(py: Python<'_>) -> PyResult<std::sync::Arc<Pool>> {
     static POOL: pyo3::sync::PyOnceLock<std::sync::Arc<Pool>> = pyo3::sync::PyOnceLock::new();
     POOL.get_or_try_init(py, || {
-        let pool = Pool::new();
+        let pool = Pool::named("dcc-mcp-registry-handler");
         pool::start(py, &pool)?;
         Ok::<_, PyErr>(pool)
     })
