@@ -32,6 +32,7 @@ LAYERS = {
         "registry": 2,
         "dispatch": 2,
         "inflight": 2,
+        "offload": 2,
         "session": 2,
         "jobs": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
