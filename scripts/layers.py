@@ -42,6 +42,7 @@ LAYERS = {
         "tools": 4,
         "cancel": 4,
         "job_tools": 4,
+        "service": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "panic": 5,

@@ -52,6 +52,7 @@ mod record;
 mod registry;
 mod serve;
 mod server;
+mod service;
 mod session;
 mod state;
 mod tools;
