@@ -256,7 +256,8 @@ class McpServerHandle:
         """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent."""
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the server stops or ``timeout`` passes; returns whether it stopped.
-        Ctrl-C raises ``KeyboardInterrupt``."""
+        ``wait(0)`` only looks. Waits on the calling thread (no helper thread); Ctrl-C raises
+        ``KeyboardInterrupt``."""
     def __enter__(self) -> "McpServerHandle": ...
     def __exit__(
         self,

@@ -20,11 +20,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
 use crate::serve::ClientAddr;
 use crate::session::{CreateError, Next, Session, SessionHold};
+use crate::state::AppState;
 use dcc_mcp_protocol::body::{self, Parsed};
 use dcc_mcp_protocol::jsonrpc::{self as protocol, Incoming};
 use dcc_mcp_protocol::version::{self, supported_version};
@@ -378,7 +378,7 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
 
 /// Act on a client notification of a live session (it is answered `202` whatever happens here).
 fn notification(state: &AppState, session: &Session, method: &str, params: Option<&Value>) {
-    if method == crate::cancel::CANCELLED_METHOD {
+    if method == methods::CANCELLED {
         crate::cancel::handle(state, session, params);
     }
 }

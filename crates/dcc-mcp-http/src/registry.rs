@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use serde_json::{json, Value};
 
 use crate::error::RegistryError;
-use crate::record::Recorder;
+use dcc_mcp_protocol::tools::{error_result, value_result};
 
 /// Longest accepted tool name, in characters.
 pub const MAX_TOOL_NAME_CHARS: usize = 128;
@@ -269,9 +269,18 @@ pub(crate) struct ToolEntry {
     pub(crate) handler: Option<Handler>,
 }
 
+/// Told about every change of a registry it observes (the Prometheus adapter keeps one metric series
+/// per registered tool this way). Called with the registry's lock released; must not block.
+pub(crate) trait RegistryObserver: Send + Sync {
+    /// `name` was registered.
+    fn tool_registered(&self, name: &str);
+    /// `name` was unregistered.
+    fn tool_unregistered(&self, name: &str);
+}
+
 struct Observer {
     id: u64,
-    recorder: Recorder,
+    observer: Arc<dyn RegistryObserver>,
 }
 
 #[derive(Default)]
@@ -293,6 +302,20 @@ impl fmt::Debug for ToolRegistry {
             .field("tools", &self.len())
             .finish()
     }
+}
+
+/// A successful result: strings become text; other values become their JSON text, and objects are
+/// also `structuredContent`. A value that breaks the tool's `outputSchema` becomes an error result.
+pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
+    if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
+        if let Some(error) = validator.iter_errors(&value).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    value_result(value)
 }
 
 fn validate_name(name: &str) -> Result<(), RegistryError> {
@@ -494,17 +517,20 @@ impl ToolRegistry {
         })
     }
 
-    /// Start telling `recorder` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
-    pub(crate) fn add_observer(&self, recorder: Recorder) -> u64 {
+    /// Start telling `observer` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
+    #[allow(dead_code)]
+    pub(crate) fn add_observer(&self, observer: Arc<dyn RegistryObserver>) -> u64 {
         let id = self.inner.next_observer.fetch_add(1, Ordering::Relaxed);
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Observer { id, recorder });
+            .push(Observer { id, observer });
         id
     }
 
+    /// Stop telling the observer `id` about changes.
+    #[allow(dead_code)]
     pub(crate) fn remove_observer(&self, id: u64) {
         self.inner
             .observers
@@ -513,13 +539,13 @@ impl ToolRegistry {
             .retain(|observer| observer.id != id);
     }
 
-    fn observers(&self) -> Vec<Recorder> {
+    fn observers(&self) -> Vec<Arc<dyn RegistryObserver>> {
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|observer| observer.recorder.clone())
+            .map(|observer| observer.observer.clone())
             .collect()
     }
 }

@@ -29,15 +29,32 @@ pub(crate) use crossbeam_utils::CachePadded;
 
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
+
+/// A reader waits for a writer to leave its sequence window (`tries` failed reads so far): a few
+/// spin hints, then it yields its core so that a writer descheduled mid-window (its window is
+/// three stores long) can run. Under loom every retry yields, so the model can schedule the writer.
+#[cfg(not(dcc_mcp_loom))]
+#[inline]
+pub(crate) fn backoff(tries: u32) {
+    if tries < 16 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+#[cfg(dcc_mcp_loom)]
+pub(crate) fn backoff(_: u32) {
+    loom::thread::yield_now();
+}
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 

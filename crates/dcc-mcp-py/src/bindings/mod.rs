@@ -4,9 +4,11 @@ mod config;
 mod context;
 mod errors;
 mod executor;
+mod exit;
 mod handle;
 mod handler;
 mod json;
+mod pool;
 mod registry;
 mod server;
 
@@ -25,6 +27,7 @@ pub fn add_to_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<handle::PyMcpServerHandle>()?;
     module.add_class::<context::PyToolContext>()?;
     module.add_class::<executor::PyMainThreadExecutor>()?;
+    exit::register(module)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add(
         "FEATURES",
