@@ -26,7 +26,7 @@ use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 
 use super::context::PyToolContext;
 use super::exit::{self, Close, Section};
-use super::handler;
+use super::handler::{self, Report};
 
 /// The loop the pool's Python threads run.
 const LOOP_SOURCE: &str = include_str!("handler_loop.py");
@@ -43,6 +43,7 @@ struct Pending {
     tool: String,
     callable: Arc<Py<PyAny>>,
     pass_context: bool,
+    report: Report,
     arguments: Value,
     context: ToolContext,
     reply: mpsc::SyncSender<Result<Value, ToolError>>,
@@ -150,6 +151,7 @@ pub(crate) fn worker_handler(
     tool: String,
     callable: Py<PyAny>,
     pass_context: bool,
+    report: Report,
 ) -> ToolHandler {
     let pool = pool.clone();
     let callable = Arc::new(callable);
@@ -159,6 +161,7 @@ pub(crate) fn worker_handler(
             tool: tool.clone(),
             callable: callable.clone(),
             pass_context,
+            report,
             arguments,
             context: context.clone(),
             reply,
@@ -277,7 +280,7 @@ impl PyHandlerCall {
         let Some(_section) = Section::enter(py) else {
             return;
         };
-        let outcome = handler::outcome(py, &pending.tool, outcome);
+        let outcome = handler::outcome(py, &pending.tool, outcome, pending.report);
         let _ = pending.reply.send(outcome);
     }
 }
