@@ -73,7 +73,7 @@ impl AppState {
     pub(crate) fn registered_tools(&self) -> usize {
         #[cfg(feature = "workflow")]
         {
-            let builtin = crate::jobs::BUILTIN_TOOL_NAMES;
+            let builtin = dcc_mcp_protocol::reserved::JOB_TOOL_NAMES;
             let shadowed = builtin
                 .iter()
                 .filter(|name| self.registry.contains(name))

@@ -17,13 +17,8 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use crate::app::AppState;
 use crate::session::Session;
 
-/// The method of the cancellation notification.
-pub(crate) const CANCELLED_METHOD: &str = "notifications/cancelled";
-
-/// A JSON-RPC id as a map key: its JSON text, so the string `"1"` and the number `1` stay distinct.
-pub(crate) fn request_key(id: &Value) -> String {
-    id.to_string()
-}
+pub(crate) use dcc_mcp_protocol::jsonrpc::request_key;
+pub(crate) use dcc_mcp_protocol::methods::CANCELLED as CANCELLED_METHOD;
 
 /// The cancellation state of one running call: the flag its handler polls and a token its
 /// request awaits.
@@ -154,13 +149,6 @@ pub(crate) fn handle(state: &AppState, session: &Session, params: Option<&Value>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn keys_keep_strings_and_numbers_apart() {
-        assert_eq!(request_key(&json!(1)), "1");
-        assert_eq!(request_key(&json!("1")), "\"1\"");
-    }
 
     #[test]
     fn cancel_reaches_the_registered_call_only_while_it_runs() {

@@ -22,18 +22,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::origin::check_host_and_origin;
-use crate::protocol::{
-    self, codes, supported_version, Incoming, BATCH_PROTOCOL_VERSION, LATEST_PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS,
-};
 use crate::record::{Channel, Recorder, Rejection as Refusal};
 use crate::serve::ClientAddr;
 use crate::session::{CreateError, Next, Session, SessionHold};
+use dcc_mcp_protocol::body::{self, Parsed};
+use dcc_mcp_protocol::jsonrpc::{self as protocol, Incoming};
+use dcc_mcp_protocol::version::{self, supported_version};
+use dcc_mcp_protocol::{codes, initialize as handshake, methods};
+use dcc_mcp_protocol::{BATCH_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
-/// Response header carrying the session id (and request header clients echo it in).
-pub const SESSION_ID_HEADER: &str = "mcp-session-id";
-/// Request header naming the protocol version in use.
-pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
 
 /// `Retry-After` (seconds) of an `initialize` refused because `max_sessions` sessions are alive.
 pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
@@ -207,12 +205,12 @@ pub(crate) async fn post_message(
         Err(response) => return response,
     };
     let limit = state.config.max_batch_messages;
-    match crate::batch::parse(&bytes, limit) {
-        Ok(crate::batch::Parsed::Single(single)) => {
+    match body::parse(&bytes, limit) {
+        Ok(Parsed::Single(single)) => {
             post_single(&state, &headers, single, client.map(|c| c.0)).await
         }
-        Ok(crate::batch::Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
-        Ok(crate::batch::Parsed::TooLarge) => {
+        Ok(Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
+        Ok(Parsed::TooLarge) => {
             state.recorder.rejected(Refusal::BatchTooLarge);
             reject(
                 StatusCode::BAD_REQUEST,
@@ -287,10 +285,10 @@ async fn post_single(
         Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
     };
     if let Incoming::Request { id, method, params } = &incoming {
-        if method == "initialize" {
+        if method == methods::INITIALIZE {
             return initialize(state, id.clone(), params.clone(), client);
         }
-        if method == "server/discover" {
+        if method == methods::SERVER_DISCOVER {
             // Answered before the session checks so newer clients probing without a session fall back.
             return json_response(StatusCode::OK, &method_not_found(id.clone(), method));
         }
@@ -308,7 +306,7 @@ async fn post_single(
             notification(state, &session, &method, params.as_ref());
             StatusCode::ACCEPTED.into_response()
         }
-        Incoming::Response => StatusCode::ACCEPTED.into_response(),
+        Incoming::Response { .. } => StatusCode::ACCEPTED.into_response(),
     }
 }
 
@@ -339,11 +337,13 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
     let mut over_budget = false;
     for message in batch {
         let response = match protocol::classify(message) {
-            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => protocol::error(
-                id,
-                codes::INVALID_REQUEST,
-                "initialize must not be part of a batch",
-            ),
+            Ok(Incoming::Request { id, method, .. }) if method == methods::INITIALIZE => {
+                protocol::error(
+                    id,
+                    codes::INVALID_REQUEST,
+                    "initialize must not be part of a batch",
+                )
+            }
             Ok(Incoming::Request { id, .. }) if over_budget => response_too_large(state, id),
             Ok(Incoming::Request { id, method, params }) => {
                 dispatch(state, &session, id, &method, params).await
@@ -352,7 +352,7 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
                 notification(state, &session, &method, params.as_ref());
                 continue;
             }
-            Ok(Incoming::Response) => continue,
+            Ok(Incoming::Response { .. }) => continue,
             Err(error) => error,
         };
         let mut text = response.to_string();
@@ -397,22 +397,14 @@ fn initialize(
     params: Option<Value>,
     client: Option<ClientAddr>,
 ) -> Response {
-    let Some(requested) = params
-        .as_ref()
-        .and_then(|params| params.get("protocolVersion"))
-        .and_then(Value::as_str)
-    else {
-        let error = protocol::error(
-            id,
-            codes::INVALID_PARAMS,
-            "initialize needs params.protocolVersion (a string)",
-        );
-        return json_response(StatusCode::OK, &error);
+    let requested = match handshake::requested_version(params.as_ref()) {
+        Ok(requested) => requested,
+        Err(error) => return json_response(StatusCode::OK, &protocol::error_response(id, error)),
     };
-    let version = supported_version(requested).unwrap_or(LATEST_PROTOCOL_VERSION);
+    let version = version::negotiate(requested);
     let session = match state
         .sessions
-        .create(version, client.map(|client| client.0.ip()))
+        .create(version.as_str(), client.map(|client| client.0.ip()))
     {
         Ok(session) => session,
         Err(CreateError::NoRandomness) => {
@@ -440,11 +432,11 @@ fn initialize(
             return sessions_full(state, id, &message);
         }
     };
-    let result = json!({
-        "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}, "logging": {}},
-        "serverInfo": {"name": state.config.server_name, "version": state.config.server_version},
-    });
+    let server = handshake::Implementation {
+        name: state.config.server_name.clone(),
+        version: state.config.server_version.clone(),
+    };
+    let result = handshake::result(version, handshake::tools_capabilities(), &server);
     let mut response = json_response(StatusCode::OK, &protocol::success(id, result));
     if let Ok(value) = HeaderValue::from_str(session.id()) {
         response.headers_mut().insert(SESSION_ID_HEADER, value);
@@ -479,21 +471,18 @@ async fn dispatch(
     params: Option<Value>,
 ) -> Value {
     let outcome = match method {
-        "ping" => Ok(json!({})),
-        "tools/list" => crate::tools::list(state, params),
-        "tools/call" => crate::tools::call(state, session, &id, params).await,
+        methods::PING => Ok(json!({})),
+        methods::TOOLS_LIST => crate::tools::list(state, params),
+        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
         // Job notifications are always sent; the level request is accepted for client compatibility.
-        "logging/setLevel" => Ok(json!({})),
-        "initialize" => Err(protocol::RpcError::new(
+        methods::LOGGING_SET_LEVEL => Ok(json!({})),
+        methods::INITIALIZE => Err(protocol::RpcError::new(
             codes::INVALID_REQUEST,
             "this session is already initialized",
         )),
         _ => return method_not_found(id, method),
     };
-    match outcome {
-        Ok(result) => protocol::success(id, result),
-        Err(error) => protocol::error(id, error.code, &error.message),
-    }
+    protocol::response(id, outcome)
 }
 
 /// `GET /mcp`: the session's server→client SSE stream.

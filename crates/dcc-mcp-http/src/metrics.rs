@@ -39,7 +39,7 @@ pub(crate) const BUCKETS: [f64; 13] = [
 ];
 
 /// The `tool` label of calls that name no registered tool.
-pub(crate) const UNKNOWN_TOOL: &str = crate::registry::UNKNOWN_TOOL_NAME;
+pub(crate) const UNKNOWN_TOOL: &str = dcc_mcp_protocol::reserved::UNKNOWN_TOOL_NAME;
 
 /// Most scrapes rendered at once; more get `503` (Prometheus retries on its next interval).
 pub(crate) const MAX_CONCURRENT_SCRAPES: usize = 4;
@@ -291,7 +291,7 @@ impl ServerMetrics {
         };
         // The built-in job tools are listed by `tools/list` too: their call series exist from start.
         #[cfg(feature = "workflow")]
-        for name in crate::jobs::BUILTIN_TOOL_NAMES {
+        for name in dcc_mcp_protocol::reserved::JOB_TOOL_NAMES {
             metrics.tools.register(&metrics.families, name, false);
         }
         Ok(metrics)

@@ -14,7 +14,8 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::protocol::{self, codes};
+use dcc_mcp_protocol::codes;
+use dcc_mcp_protocol::jsonrpc as protocol;
 
 /// The message of the `500` body; deliberately generic.
 pub(crate) const INTERNAL_ERROR_MESSAGE: &str = "Internal error";

@@ -295,25 +295,11 @@ impl fmt::Debug for ToolRegistry {
     }
 }
 
-/// The tool label of calls naming no registered tool (`dcc_mcp_tool_calls_total{tool="<unknown>"}`);
-/// reserved so that no tool's series merge with it.
-pub(crate) const UNKNOWN_TOOL_NAME: &str = "<unknown>";
-
-/// Prefix of the server's built-in job tools (`jobs.get`, `jobs.list`, `jobs.cancel`); reserved so a
-/// registered tool is never shadowed by them.
-pub(crate) const RESERVED_PREFIX: &str = "jobs.";
-
 fn validate_name(name: &str) -> Result<(), RegistryError> {
-    if name == UNKNOWN_TOOL_NAME {
+    if let Some(reason) = dcc_mcp_protocol::reserved::reserved_reason(name) {
         return Err(RegistryError::ReservedName {
             name: name.to_owned(),
-            reason: "it is the metrics label of calls to unknown tools",
-        });
-    }
-    if name.starts_with(RESERVED_PREFIX) {
-        return Err(RegistryError::ReservedName {
-            name: name.to_owned(),
-            reason: "the `jobs.` prefix belongs to the built-in job tools",
+            reason,
         });
     }
     let invalid = |reason| RegistryError::InvalidName {

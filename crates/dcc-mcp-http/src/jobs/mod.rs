@@ -33,14 +33,13 @@ use crate::dispatch::{Dispatcher, Lane};
 use crate::record::{JobResult, Recorder, Rejection};
 use crate::registry::{Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::{random_hex, Session};
-use crate::tools::{error_result, progress_params, success_result, value_result};
+use crate::tools::success_result;
+use dcc_mcp_protocol::reserved;
+use dcc_mcp_protocol::tools::{error_result, progress_params, value_result};
 use retention::{Budget, Retention};
 
 /// Logger name of job-completion notifications.
 pub const JOB_LOGGER: &str = "dcc-mcp.jobs";
-
-/// Names of the built-in job tools.
-pub(crate) const BUILTIN_TOOL_NAMES: [&str; 3] = ["jobs.cancel", "jobs.get", "jobs.list"];
 
 /// Specs of the built-in job tools, listed by `tools/list` next to the registered tools.
 pub(crate) fn builtin_specs() -> Vec<ToolSpec> {
@@ -50,13 +49,13 @@ pub(crate) fn builtin_specs() -> Vec<ToolSpec> {
         "required": ["jobId"]
     });
     vec![
-        ToolSpec::new("jobs.cancel")
+        ToolSpec::new(reserved::JOBS_CANCEL)
             .description("Cancel a queued or running job of this session.")
             .input_schema(by_id.clone()),
-        ToolSpec::new("jobs.get")
+        ToolSpec::new(reserved::JOBS_GET)
             .description("Status, progress and result of a job of this session.")
             .input_schema(by_id),
-        ToolSpec::new("jobs.list")
+        ToolSpec::new(reserved::JOBS_LIST)
             .description(
                 "All jobs of this session, oldest first, without their results or errors \
                  (resultBytes gives the size; fetch one with jobs.get).",
@@ -821,7 +820,7 @@ pub(crate) fn call_builtin(
     arguments: &Value,
 ) -> Value {
     let jobs = &state.jobs;
-    if name == "jobs.list" {
+    if name == reserved::JOBS_LIST {
         let mut mine: Vec<Arc<Job>> = jobs
             .table()
             .by_id
@@ -845,7 +844,7 @@ pub(crate) fn call_builtin(
              and finished jobs are forgotten past max_finished_jobs or max_finished_job_bytes)"
         ));
     };
-    if name == "jobs.cancel" {
+    if name == reserved::JOBS_CANCEL {
         jobs.cancel(&job, session);
     }
     value_result(job.to_json(Detail::Full))
