@@ -12,7 +12,7 @@ use crate::error::ClientError;
 use crate::handler::{ClientHandler, NoHandler};
 use crate::request::{self, RequestOptions};
 use crate::results::{CallToolResult, ToolsPage};
-use crate::shared::{Inner, Negotiated};
+use crate::shared::{Inner, Negotiated, ResponseFraming};
 use crate::stream::{self, Opened};
 use crate::transport::{self, Transport};
 
@@ -103,6 +103,11 @@ impl McpClient {
     /// `capabilities`, `serverInfo`) or the `server/discover` result.
     pub fn server_info(&self) -> &Value {
         &self.server
+    }
+
+    /// How the server framed its last answer to a `POST` (JSON or SSE), once one had a body.
+    pub fn last_response_framing(&self) -> Option<ResponseFraming> {
+        self.inner.last_framing()
     }
 
     /// Whether the server's `GET` stream is being read.

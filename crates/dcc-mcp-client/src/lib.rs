@@ -75,6 +75,6 @@ pub use handler::{
 };
 pub use request::RequestOptions;
 pub use results::{CallToolResult, ToolsPage};
-pub use shared::{Progress, ProgressFn};
+pub use shared::{Progress, ProgressFn, ResponseFraming};
 pub use sse::{SseEvent, SseParser};
 pub use tokio_util::sync::CancellationToken;

@@ -8,7 +8,7 @@
 //! the answer POSTed back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
@@ -35,6 +35,15 @@ pub struct Progress {
     pub total: Option<f64>,
     /// A message for people, when the server sent one.
     pub message: Option<String>,
+}
+
+/// How the server framed an answer to a `POST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseFraming {
+    /// `application/json`: one message in the body.
+    Json,
+    /// `text/event-stream`: the messages as SSE events on a short stream.
+    EventStream,
 }
 
 /// A progress callback.
@@ -83,6 +92,8 @@ pub(crate) struct Inner {
     progress: Mutex<HashMap<String, ProgressFn>>,
     /// Cancelled when the client closes: ends the `GET` stream task.
     pub(crate) closing: CancellationToken,
+    /// The framing of the last `POST` answer with a body: 0 none yet, 1 JSON, 2 SSE.
+    framing: AtomicU8,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -104,6 +115,7 @@ impl Inner {
             pending: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
             closing: CancellationToken::new(),
+            framing: AtomicU8::new(0),
         }
     }
 
@@ -117,6 +129,15 @@ impl Inner {
             .negotiated
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Some(negotiated);
+    }
+
+    /// The framing of the last `POST` answer that had a body.
+    pub(crate) fn last_framing(&self) -> Option<ResponseFraming> {
+        match self.framing.load(Ordering::Relaxed) {
+            1 => Some(ResponseFraming::Json),
+            2 => Some(ResponseFraming::EventStream),
+            _ => None,
+        }
     }
 
     /// Forget a failed negotiation.
@@ -221,12 +242,16 @@ impl Inner {
         match transport::body_kind(&response)? {
             BodyKind::Empty => {}
             BodyKind::Json => {
+                self.framing.store(1, Ordering::Relaxed);
                 let bytes = self.transport.read_body(response.into_body()).await?;
                 if !bytes.is_empty() {
                     self.deliver_bytes(&bytes)?;
                 }
             }
-            BodyKind::EventStream => self.read_events(response.into_body()).await?,
+            BodyKind::EventStream => {
+                self.framing.store(2, Ordering::Relaxed);
+                self.read_events(response.into_body()).await?;
+            }
         }
         Ok(session_id)
     }

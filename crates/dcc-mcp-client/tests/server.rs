@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dcc_mcp_client::{
-    CancellationToken, ClientConfig, ClientError, McpClient, ProtocolMode, ProtocolVersion,
-    RequestOptions,
+    Callbacks, CancellationToken, ClientConfig, ClientError, McpClient, ProtocolMode,
+    ProtocolVersion, RequestOptions, ResponseFraming,
 };
 use dcc_mcp_http::{
-    McpHttpConfig, McpHttpServer, McpServerHandle, ToolContext, ToolError, ToolRegistry, ToolSpec,
-    TOOLS_PAGE_SIZE,
+    Execution, McpHttpConfig, McpHttpServer, McpServerHandle, ToolContext, ToolError, ToolRegistry,
+    ToolSpec, TOOLS_PAGE_SIZE,
 };
 use serde_json::{json, Value};
 
@@ -108,6 +108,15 @@ fn start(observed: &Arc<Observed>) -> McpServerHandle {
                     seen.cancelled.fetch_add(1, Ordering::SeqCst);
                 }
                 Ok(json!("stopped"))
+            }),
+        )
+        .unwrap();
+    registry
+        .register_with_handler(
+            ToolSpec::new("job").execution(Execution::Async),
+            handler(|_, ctx| {
+                ctx.report_progress(1.0, Some(2.0), Some("started"));
+                Ok(json!({"finished": true}))
             }),
         )
         .unwrap();
@@ -234,8 +243,8 @@ async fn tools_list_pages_follow_the_cursor() {
     assert_eq!(first.tools.len(), TOOLS_PAGE_SIZE);
     let cursor = first.next_cursor.clone().unwrap();
     let second = client.list_tools(Some(&cursor)).await.unwrap();
-    // 5 named tools, the extra ones and the three built-in job tools (workflow).
-    let total = 5 + EXTRA_TOOLS + 3;
+    // 6 named tools, the extra ones and the three built-in job tools (workflow).
+    let total = 6 + EXTRA_TOOLS + 3;
     assert_eq!(second.tools.len(), total - TOOLS_PAGE_SIZE);
     assert_eq!(second.next_cursor, None);
     let all = client.list_all_tools().await.unwrap();
@@ -260,6 +269,7 @@ async fn tool_results_and_tool_errors() {
         .await
         .unwrap();
     assert!(!echo.is_error());
+    assert_eq!(client.last_response_framing(), Some(ResponseFraming::Json));
     assert_eq!(
         echo.clone().into_value(),
         json!({"content": [{"type": "text", "text": "hello"}], "isError": false})
@@ -349,6 +359,50 @@ async fn progress_arrives_on_the_stream_for_its_request() {
             (2.0, Some(3.0), step.clone()),
             (3.0, Some(3.0), step)
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_notifications_reach_the_notification_callback() {
+    let fixture = Fixture::new();
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let record = seen.clone();
+    let callbacks = Callbacks::new().on_notification(move |method, params| {
+        record
+            .lock()
+            .unwrap()
+            .push((method.to_owned(), params.clone()));
+    });
+    let client = McpClient::connect_with(fixture.config(), callbacks)
+        .await
+        .unwrap();
+    let accepted = client.call_tool("job", json!({})).await.unwrap();
+    let job = accepted.structured().unwrap()["jobId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("two job notifications", || seen.lock().unwrap().len() == 2).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen[0],
+        (
+            "notifications/progress".to_owned(),
+            json!({"progressToken": job, "progress": 1.0, "total": 2.0, "message": "started"})
+        )
+    );
+    assert_eq!(seen[1].0, "notifications/message");
+    let data = &seen[1].1["data"];
+    assert_eq!(
+        (
+            data["event"].as_str(),
+            data["jobId"].as_str(),
+            data["status"].as_str()
+        ),
+        (Some("job_finished"), Some(job.as_str()), Some("succeeded"))
+    );
+    assert_eq!(
+        data["result"]["structuredContent"],
+        json!({"finished": true})
     );
 }
 
