@@ -384,6 +384,25 @@ def e2e_section(results: Path):
     return "\n".join(parts), med
 
 
+def floor_section(results: Path, med):
+    """The floor block of a `--only floor` run: machine line, the floor targets and table."""
+    rows = [l for l in e2e_targets(med).splitlines() if "floor" in l]
+    targets = ""
+    if rows:
+        targets = "| target | measured (median) | met |\n|---|---:|:---:|\n" + "\n".join(rows) + "\n"
+    parts = [p for p in (targets, floor_table(med)) if p]
+    machine_file = results / "machine.txt"
+    if parts and machine_file.exists():
+        latest = {}
+        for l in machine_file.read_text().splitlines():
+            if ": " in l:
+                key, value = l.split(": ", 1)
+                latest[key] = value
+        bits = [latest[k] for k in ("cpu", "kernel", "rustc", "e2e-run", "e2e", "e2e-after") if k in latest]
+        parts.insert(0, "Machine: " + "; ".join(bits) + ".\n")
+    return "\n".join(parts)
+
+
 def replace_block(doc: Path, begin: str, end: str, body: str):
     """Replace the text between two markers of `doc` (left alone if a marker is missing)."""
     text = doc.read_text()
@@ -503,9 +522,16 @@ def main():
     args = ap.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.e2e_only:
-        e2e_md, _ = e2e_section(args.results)
+        e2e_md, med = e2e_section(args.results)
+        # A `--only floor` run (no peers, no pairs) rewrites only the floor block, so the full
+        # end-to-end tables of an earlier run stay.
+        floor_only = "floor" in med and "no-feature" not in med
+        if floor_only:
+            e2e_md = floor_section(args.results, med)
         if args.doc and args.doc.exists() and e2e_md:
-            replace_block(args.doc, "<!-- e2e:begin -->", "<!-- e2e:end -->", e2e_md)
+            begin, end = ("<!-- floor:begin -->", "<!-- floor:end -->") if floor_only else \
+                ("<!-- e2e:begin -->", "<!-- e2e:end -->")
+            replace_block(args.doc, begin, end, e2e_md)
         print(e2e_md)
         return
     rows = load_criterion(args.criterion) if args.criterion.exists() else {}
