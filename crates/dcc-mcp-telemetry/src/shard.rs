@@ -23,8 +23,8 @@
 //! scrape ever takes, and the merge reads it like any other shard.
 
 use crate::sync::{
-    lock, owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Mutex, Ordering,
-    ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS, ROOT_LEN,
+    backoff, fence, lock, owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Mutex,
+    Ordering, ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS, ROOT_LEN,
 };
 use std::ptr;
 
@@ -265,30 +265,46 @@ impl Shard {
         unsafe { &*ptr::addr_of!((*chunk).lines).cast::<AtomicU64>().add(off) }
     }
 
-    /// Reads a cell from any thread; anything unallocated reads as 0.
+    /// Reads a cell from any thread (`Relaxed`); anything unallocated reads as 0.
     #[inline]
     pub(crate) fn read(&self, at: CellAt) -> u64 {
+        self.read_with(at, Ordering::Relaxed)
+    }
+
+    /// Reads a cell from any thread with the given ordering for the cell's own load.
+    #[inline]
+    fn read_with(&self, at: CellAt, order: Ordering) -> u64 {
+        let chunk = self.published_chunk(at);
+        if chunk.is_null() {
+            return 0;
+        }
+        // SAFETY: `published_chunk` returns null or a live, published chunk; `off() <
+        // CHUNK_CELLS` by the `CellAt` invariant.
+        unsafe { Self::cell_in(chunk, at.off()) }.load(order)
+    }
+
+    /// A reader's (any thread's) pointer to the chunk holding `at`, null while unallocated.
+    #[inline]
+    fn published_chunk(&self, at: CellAt) -> *mut Chunk {
         let leaf = self.root[at.root()].load(Ordering::Acquire);
         if leaf == empty_leaf() {
-            return 0;
+            return ptr::null_mut();
         }
         // SAFETY: non-null leaf pointers are live until `Drop`; the Acquire load pairs with the
         // writer's Release store in `grow`, so the leaf's initialisation is visible.
         let leaf = unsafe { &*leaf };
         leaf.init.observed();
         let chunk = leaf.chunks[at.leaf()].load(Ordering::Acquire);
-        if chunk.is_null() {
-            return 0;
+        if !chunk.is_null() {
+            // SAFETY: as for the leaf.
+            unsafe { (*chunk).init.observed() };
         }
-        // SAFETY: as for the leaf; `off() < CHUNK_CELLS` by the `CellAt` invariant.
-        unsafe {
-            (*chunk).init.observed();
-            Self::cell_in(chunk, at.off())
-        }
-        .load(Ordering::Relaxed)
+        chunk
     }
 
-    /// Adds `n` consecutive cells starting at `at` into `out[..n]` (saturating).
+    /// Adds `n` consecutive cells starting at `at` into `out[..n]` (saturating), outside any
+    /// sequence window (the `count_reread` mutant's second read).
+    #[cfg(dcc_mcp_loom_mutant = "count_reread")]
     pub(crate) fn add_into(&self, at: CellAt, out: &mut [u64]) {
         for (i, o) in out.iter_mut().enumerate() {
             *o = o.saturating_add(self.read(at.offset(i)));
@@ -347,18 +363,115 @@ impl Shard {
     }
 
     /// The writer records `v` into the histogram series at `base`; see [`ShardSet::observe`].
-    fn observe_grow(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
-        // The sum first, then the bucket, as on the fast path.
-        let s = base.offset(sum_offset);
-        let chunk = self.owned_chunk_or_grow(s);
-        // SAFETY: as in `add_grow`.
-        unsafe { Self::add_f64_in(chunk, s.off(), v) };
+    /// Every chunk the observation touches is allocated first, so the observation itself is
+    /// written inside one sequence window, as on the fast path.
+    fn observe_grow(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
+        let q = base.offset(seq_offset);
+        let s = base.offset(seq_offset - 1);
         let b = base.offset(bucket);
-        let chunk = self.owned_chunk_or_grow(b);
-        // SAFETY: as in `add_grow`.
-        unsafe { Self::inc_bucket_in(chunk, b.off()) };
+        let (qc, sc, bc) = (
+            self.owned_chunk_or_grow(q),
+            self.owned_chunk_or_grow(s),
+            self.owned_chunk_or_grow(b),
+        );
+        // SAFETY: each chunk is this shard's (non-null) chunk for its cell; the caller is the writer.
+        unsafe {
+            let seq = Self::begin_write(qc, q.off());
+            Self::add_f64_in(sc, s.off(), v);
+            Self::inc_bucket_in(bc, b.off());
+            Self::end_write(qc, q.off(), seq);
+        }
     }
 
+    /// The writer opens a histogram series' sequence window: the series' sequence cell goes odd,
+    /// and a `Release` fence orders that store before the cell updates that follow, so a reader
+    /// whose loads see any of them sees the odd (or a later) sequence on its second read. Returns
+    /// the even value the window started from.
+    ///
+    /// # Safety
+    ///
+    /// As [`add_in`](Self::add_in).
+    #[inline(always)]
+    unsafe fn begin_write(chunk: *mut Chunk, off: usize) -> u64 {
+        // SAFETY: forwarded from the caller.
+        let c = unsafe { Self::cell_in(chunk, off) };
+        let seq = owner_load_u64(c);
+        c.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        seq
+    }
+
+    /// The writer closes the window [`begin_write`](Self::begin_write) opened: the sequence goes
+    /// even again with a `Release` store, publishing the updates to a reader whose first
+    /// (`Acquire`) read of the sequence sees it.
+    ///
+    /// # Safety
+    ///
+    /// As [`add_in`](Self::add_in); `seq` is what `begin_write` returned for this cell.
+    #[inline(always)]
+    unsafe fn end_write(chunk: *mut Chunk, off: usize, seq: u64) {
+        // SAFETY: forwarded from the caller.
+        let c = unsafe { Self::cell_in(chunk, off) };
+        c.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Reads one histogram series of this shard, `counts.len()` bucket cells from `base`, then the
+    /// sum, then the sequence cell, as one consistent state: every observation wholly in or wholly
+    /// out. The sequence is read before (`Acquire`) and after (behind an `Acquire` fence) the
+    /// cells; a read that overlaps a write window (odd, or changed) is retried. Adds the counts
+    /// into `counts` and returns the sum.
+    pub(crate) fn read_histogram(&self, base: CellAt, counts: &mut [u64]) -> f64 {
+        let n = counts.len();
+        let mut raw = [0u64; 16];
+        let mut heap = Vec::new();
+        let buf: &mut [u64] = if n <= raw.len() {
+            &mut raw[..n]
+        } else {
+            heap.resize(n, 0);
+            &mut heap
+        };
+        // A series that fits in one chunk never straddles one: one chunk pointer serves every
+        // cell (and, under loom, keeps the read to one step per cell).
+        let one_chunk = n + 1 < CHUNK_CELLS;
+        let mut tries = 0u32;
+        loop {
+            let chunk = if one_chunk {
+                self.published_chunk(base)
+            } else {
+                ptr::null_mut()
+            };
+            let cell = |i: usize, order: Ordering| -> u64 {
+                if !one_chunk {
+                    return self.read_with(base.offset(i), order);
+                }
+                if chunk.is_null() {
+                    return 0;
+                }
+                // SAFETY: `chunk` is a live published chunk holding the whole series (it fits
+                // in one chunk and does not straddle one), so `base.off() + i < CHUNK_CELLS`.
+                unsafe { Self::cell_in(chunk, base.off() + i) }.load(order)
+            };
+            let before = cell(n + 1, Ordering::Acquire);
+            if before & 1 == 0 {
+                for (i, b) in buf.iter_mut().enumerate() {
+                    *b = cell(i, Ordering::Relaxed);
+                }
+                let sum = cell(n, Ordering::Relaxed);
+                fence(Ordering::Acquire);
+                let after = cell(n + 1, Ordering::Relaxed);
+                #[cfg(dcc_mcp_loom_mutant = "sum_without_seq")]
+                let after = before;
+                if after == before {
+                    for (o, b) in counts.iter_mut().zip(buf.iter()) {
+                        *o = o.saturating_add(*b);
+                    }
+                    return f64::from_bits(sum);
+                }
+            }
+            tries += 1;
+            backoff(tries);
+        }
+    }
     /// Bytes of leaf and chunk storage this shard has allocated.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.root
@@ -477,37 +590,41 @@ impl ShardSet {
     }
 
     /// The calling thread records `v` in bucket `bucket` of the histogram series at `base`, whose
-    /// sum cell is `sum_offset` cells after `base` (its last cell); same shape as
-    /// [`add`](Self::add). A series that fits in one chunk (`sum_offset < CHUNK_CELLS`, up to 62
+    /// sequence cell is `seq_offset` cells after `base` (its last cell, the sum just before it);
+    /// same shape as [`add`](Self::add). The sum and the bucket are written inside the series'
+    /// sequence window ([`Shard::begin_write`]), so a merge takes every observation wholly or
+    /// not at all. A series that fits in one chunk (`seq_offset < CHUNK_CELLS`, up to 61
     /// bounds) never straddles one (the cell allocator keeps series of up to `CHUNK_CELLS` cells
-    /// inside a chunk), so a single chunk pointer serves both cells; larger series take the slow
-    /// path. Whether a series fits is a property of its family's bounds, so the test is a compare
-    /// of `sum_offset` (already in a register) with a constant, not a computation from where the
-    /// series landed. The bucket cell wraps (see [`Shard::inc_bucket_in`]).
+    /// inside a chunk), so a single chunk pointer serves all three cells; larger series take the
+    /// slow path. Whether a series fits is a property of its family's bounds, so the test is a
+    /// compare of `seq_offset` (already in a register) with a constant, not a computation from
+    /// where the series landed. The bucket cell wraps (see [`Shard::inc_bucket_in`]).
     #[inline(always)]
-    pub(crate) fn observe(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
+    pub(crate) fn observe(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
         if let Some(shard) = self.slots.memo() {
             let off = base.off();
             let chunk = shard.owned_chunk(base);
-            if sum_offset < CHUNK_CELLS && !chunk.is_null() {
-                debug_assert!(off + sum_offset < CHUNK_CELLS, "series straddles a chunk");
+            if seq_offset < CHUNK_CELLS && !chunk.is_null() {
+                debug_assert!(off + seq_offset < CHUNK_CELLS, "series straddles a chunk");
                 // SAFETY: `chunk` is the calling thread's own shard's chunk for `base`, non-null,
-                // and the series' cells `off ..= off + sum_offset` lie inside it (bucket <= sum;
-                // the series fits in one chunk and does not straddle one).
+                // and the series' cells `off ..= off + seq_offset` lie inside it (bucket < sum <
+                // seq; the series fits in one chunk and does not straddle one).
                 unsafe {
-                    Shard::add_f64_in(chunk, off + sum_offset, v);
+                    let seq = Shard::begin_write(chunk, off + seq_offset);
+                    Shard::add_f64_in(chunk, off + seq_offset - 1, v);
                     Shard::inc_bucket_in(chunk, off + bucket);
+                    Shard::end_write(chunk, off + seq_offset, seq);
                 }
                 return;
             }
         }
-        self.observe_slow(base, bucket, sum_offset, v);
+        self.observe_slow(base, bucket, seq_offset, v);
     }
 
     #[cold]
     #[inline(never)]
-    fn observe_slow(&self, base: CellAt, bucket: usize, sum_offset: usize, v: f64) {
-        self.with_writer(|s| s.observe_grow(base, bucket, sum_offset, v));
+    fn observe_slow(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
+        self.with_writer(|s| s.observe_grow(base, bucket, seq_offset, v));
     }
 
     /// Every shard, for merging: the threads' shards, then the orphan.

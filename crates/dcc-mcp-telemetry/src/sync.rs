@@ -29,15 +29,32 @@ pub(crate) use crossbeam_utils::CachePadded;
 
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
+
+/// A reader waits for a writer to leave its sequence window (`tries` failed reads so far): a few
+/// spin hints, then it yields its core so that a writer descheduled mid-window (its window is
+/// three stores long) can run. Under loom every retry yields, so the model can schedule the writer.
+#[cfg(not(dcc_mcp_loom))]
+#[inline]
+pub(crate) fn backoff(tries: u32) {
+    if tries < 16 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+#[cfg(dcc_mcp_loom)]
+pub(crate) fn backoff(_: u32) {
+    loom::thread::yield_now();
+}
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
@@ -119,8 +136,9 @@ pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
 /// Marks the initialisation of memory that one thread publishes to others through an atomic
 /// pointer (a shard's storage segment). Zero-sized and free in normal builds.
 ///
-/// Loom treats its atomics as initialised from birth, so it cannot see a segment whose pointer
-/// was published with too weak an ordering. Under loom the marker is a `loom::cell::UnsafeCell`:
+/// Loom 0.7.3 records an atomic's construction as an unsynchronised write, so it catches a load
+/// of a cell that does not happen-after the cell's creation; the marker extends that check to the
+/// allocation as a whole (memory without atomics too). Under loom the marker is a `loom::cell::UnsafeCell`:
 /// the owner writes it when it initialises the segment and a scraper reads it before reading the
 /// segment's cells, so loom fails the model unless the initialisation happens-before the read.
 #[derive(Default)]
