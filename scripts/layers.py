@@ -30,8 +30,10 @@ LAYERS = {
         # domain (no axum, no hyper): tools and their registry with its observer port, dispatch,
         # the in-flight registry, sessions, jobs (taking their own limits).
         "registry": 2,
+        "content": 2,
         "dispatch": 2,
         "inflight": 2,
+        "offload": 2,
         "session": 2,
         "jobs": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
@@ -42,6 +44,7 @@ LAYERS = {
         "tools": 4,
         "cancel": 4,
         "job_tools": 4,
+        "service": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "panic": 5,

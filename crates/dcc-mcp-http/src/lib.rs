@@ -47,12 +47,14 @@ mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod offload;
 mod origin;
 mod panic;
 mod record;
 mod registry;
 mod serve;
 mod server;
+mod service;
 mod session;
 mod state;
 mod tools;

@@ -544,7 +544,7 @@ impl Outcome {
 type RunPermits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 impl JobRun {
-    async fn execute(self) {
+    async fn execute(mut self) {
         let job = self.job.clone();
         let deadline = self
             .budgets
@@ -620,7 +620,10 @@ impl JobRun {
     /// Run the handler holding both permits. At the deadline the job is cancelled and finished at
     /// once; the permits are still held until the handler returns, so no more handlers run than
     /// `job_concurrency` allows.
-    async fn run(&self, expiry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>) {
+    async fn run(
+        &mut self,
+        expiry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) {
         let job = &self.job;
         if job.cancelled.load(Ordering::Relaxed) {
             job.release_quota(&self.session);
@@ -634,9 +637,11 @@ impl JobRun {
             token: self.token.clone(),
         });
         let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink));
+        // The arguments move into the handler: a job runs once, so it holds them once.
+        let arguments = std::mem::take(&mut self.arguments);
         let handler = self
             .dispatch
-            .run(&self.handler, self.arguments.clone(), context, Lane::Job);
+            .run(&self.handler, arguments, context, Lane::Job);
         tokio::pin!(handler);
         let session = self.session.clone();
         let shutdown = self.shutdown.clone();
