@@ -6,7 +6,8 @@
 //! throughput of `dcc-mcp-server` (`loadgen`). Everything they share lives here so that each
 //! measurement is made the same way: [`runner`] runs an operation on N threads at once and reports
 //! the per-thread time, [`fixtures`] builds identical series sets for every library, and [`http1`]
-//! is the load generator's minimal keep-alive HTTP/1.1 client.
+//! is the minimal keep-alive HTTP/1.1 client of the load generator's `/metrics` scraper (its MCP
+//! traffic goes through `dcc-mcp-client`).
 //!
 //! Run everything with `./scripts/bench.sh` (see `docs/benchmarks.md`).
 

@@ -1,11 +1,12 @@
 //! `loadgen`: fixed-concurrency load on an MCP server's `tools/call`, over keep-alive HTTP/1.1.
 //!
-//! Each of `--connections` connections opens its own MCP session (`initialize`, then
-//! `notifications/initialized`) and then sends `tools/call echo` back to back, one request in
-//! flight per connection (a closed loop, like `wrk`). Every request accepts
-//! `application/json, text/event-stream`, so the same client drives servers that answer JSON and
-//! servers that answer each request on a short SSE stream; a server that keeps no sessions (no
-//! `Mcp-Session-Id` on `initialize`) is driven without the header. After `--warmup` seconds it measures for
+//! Each of `--connections` connections is one [`McpClient`] (`dcc-mcp-client`, its own pooled
+//! keep-alive connection and its own MCP session: `initialize`, then `notifications/initialized`)
+//! that sends `tools/call echo` back to back, one request in flight per connection (a closed loop,
+//! like `wrk`). The client accepts `application/json, text/event-stream`, so the same generator
+//! drives servers that answer JSON and servers that answer each request on a short SSE stream; a
+//! server that keeps no sessions (no `Mcp-Session-Id` on `initialize`) is driven without the
+//! header. The clients open no `GET` stream (nothing is sent on it during the run). After `--warmup` seconds it measures for
 //! `--duration` seconds and prints one JSON line on stdout: requests/s and latency percentiles.
 //! With `--scrape-url`, another connection GETs that URL every `--scrape-interval-ms` (what a
 //! Prometheus server does, much more often) and the line also reports the scrapes.
@@ -20,6 +21,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dcc_mcp_benches::http1::{build_request, split_url, Conn};
+use dcc_mcp_client::{
+    ClientConfig, ClientError, McpClient, ProtocolMode, ProtocolVersion, ResponseFraming,
+};
+use serde_json::json;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -70,7 +75,8 @@ fn process_cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / 100.0)
 }
 
-const PROTOCOL_VERSION: &str = "2025-06-18";
+/// The revision every session asks for.
+const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V2025_06_18;
 
 /// Latencies and errors of one connection's measured window.
 #[derive(Default)]
@@ -78,93 +84,49 @@ struct Tally {
     latencies_ns: Vec<u64>,
     errors: u64,
     bytes: u64,
-    /// `Content-Type` of the last successful response.
-    content_type: Option<String>,
+    /// Framing of the last successful response.
+    framing: Option<ResponseFraming>,
 }
 
-/// Opens a session on a fresh connection and returns it with the session id (`None` when the
-/// server keeps no sessions).
-async fn open_session(authority: &str, path: &str) -> io::Result<(Conn, Option<String>)> {
-    let mut conn = Conn::connect(authority).await?;
-    let init = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"dcc-mcp-loadgen","version":"0.1.0"}}}"#;
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-    ];
-    let resp = conn
-        .round_trip(&build_request("POST", path, authority, &headers, init))
-        .await?;
-    if resp.head.status != 200 || !find(&resp.body, b"\"result\"") {
-        return Err(io::Error::other(format!(
-            "initialize failed: status {} body {}",
-            resp.head.status,
-            String::from_utf8_lossy(&resp.body)
-        )));
-    }
-    let session = resp.head.header("mcp-session-id").map(str::to_owned);
-    let headers = session_headers(session.as_deref());
-    let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let resp = conn
-        .round_trip(&build_request("POST", path, authority, &headers, note))
-        .await?;
-    if resp.head.status != 202 {
-        return Err(io::Error::other(format!(
-            "notifications/initialized answered {}",
-            resp.head.status
-        )));
-    }
-    Ok((conn, session))
-}
-
-/// Headers of every request after `initialize`.
-fn session_headers(session: Option<&str>) -> Vec<(&'static str, &str)> {
-    let mut headers = vec![
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-        ("MCP-Protocol-Version", PROTOCOL_VERSION),
-    ];
-    if let Some(id) = session {
-        headers.push(("Mcp-Session-Id", id));
-    }
-    headers
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+/// Opens a session on its own client (one pooled connection, no `GET` stream).
+async fn open_session(url: &str) -> io::Result<McpClient> {
+    let config = ClientConfig {
+        pool_max_idle_per_host: 1,
+        ..ClientConfig::new(url)
+            .mode(ProtocolMode::Session(PROTOCOL_VERSION))
+            .open_stream(false)
+    };
+    McpClient::connect(config)
+        .await
+        .map_err(|e| io::Error::other(format!("initialize failed: {e}")))
 }
 
 /// One connection's closed loop until `end`; records only requests started after `measure_from`.
-async fn drive(mut conn: Conn, request: Vec<u8>, measure_from: Instant, end: Instant) -> Tally {
+async fn drive(client: McpClient, tool: String, measure_from: Instant, end: Instant) -> Tally {
     let mut tally = Tally::default();
+    let arguments = json!({"text": "hello"});
     loop {
         let t0 = Instant::now();
         if t0 >= end {
             break;
         }
-        let result = conn.round_trip(&request).await;
-        let ok = match &result {
-            Ok(r) => {
-                r.head.status == 200
-                    && find(&r.body, b"\"result\"")
-                    && !find(&r.body, b"\"isError\":true")
-            }
-            Err(_) => false,
-        };
+        let result = client.call_tool(&tool, arguments.clone()).await;
+        let ok = matches!(&result, Ok(r) if !r.is_error());
         if t0 >= measure_from {
             if ok {
                 tally.latencies_ns.push(t0.elapsed().as_nanos() as u64);
-                if tally.content_type.is_none() {
-                    tally.content_type = result
-                        .as_ref()
-                        .ok()
-                        .and_then(|r| r.head.header("content-type"))
-                        .map(str::to_owned);
+                if tally.framing.is_none() {
+                    tally.framing = client.last_response_framing();
                 }
             } else {
                 tally.errors += 1;
             }
         }
-        if result.is_err() {
+        // A broken connection ends this connection's loop, as before.
+        if matches!(
+            result,
+            Err(ClientError::Connection(_) | ClientError::Body(_))
+        ) {
             break;
         }
     }
@@ -212,23 +174,20 @@ fn quantile_us(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn run(args: Args) -> io::Result<String> {
-    let (authority, path) = split_url(&args.url)?;
     let mut sessions = Vec::with_capacity(args.connections);
     for _ in 0..args.connections.max(1) {
-        sessions.push(open_session(&authority, &path).await?);
+        sessions.push(open_session(&args.url).await?);
     }
     let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let mut tasks = Vec::new();
-    for (i, (conn, session)) in sessions.into_iter().enumerate() {
-        let body = format!(
-            r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"{}","arguments":{{"text":"hello"}}}}}}"#,
-            i + 1,
-            args.tool
-        );
-        let headers = session_headers(session.as_deref());
-        let request = build_request("POST", &path, &authority, &headers, body.as_bytes());
-        tasks.push(tokio::spawn(drive(conn, request, measure_from, end)));
+    for client in sessions {
+        tasks.push(tokio::spawn(drive(
+            client,
+            args.tool.clone(),
+            measure_from,
+            end,
+        )));
     }
     let cpu_probe = args.server_pid.map(|pid| {
         tokio::spawn(async move {
@@ -249,12 +208,12 @@ async fn run(args: Args) -> io::Result<String> {
 
     let mut latencies = Vec::new();
     let mut errors = 0;
-    let mut content_type = None;
+    let mut framing = None;
     for t in tasks {
         let tally = t.await.map_err(io::Error::other)?;
         latencies.extend(tally.latencies_ns);
         errors += tally.errors;
-        content_type = content_type.or(tally.content_type);
+        framing = framing.or(tally.framing);
     }
     latencies.sort_unstable();
     let scrape_tally = match scraper {
@@ -282,10 +241,12 @@ async fn run(args: Args) -> io::Result<String> {
         quantile_us(&latencies, 0.99),
         quantile_us(&latencies, 1.0),
     );
-    if let Some(ct) = content_type {
-        // The media type alone (`application/json`, `text/event-stream`).
-        let media = ct.split(';').next().unwrap_or("").trim().to_owned();
-        line.push_str(&format!(r#","response_type":"{}""#, media.escape_default()));
+    if let Some(framing) = framing {
+        let media = match framing {
+            ResponseFraming::Json => "application/json",
+            ResponseFraming::EventStream => "text/event-stream",
+        };
+        line.push_str(&format!(r#","response_type":"{media}""#));
     }
     if let Some(cpu) = server_cpu {
         line.push_str(&format!(
