@@ -34,6 +34,8 @@
 
 mod app;
 mod cancel;
+pub mod catalog_events;
+pub mod completion_providers;
 mod config;
 mod dispatch;
 mod error;
@@ -44,12 +46,15 @@ mod mcp;
 mod metrics;
 mod origin;
 mod panic;
+pub mod prompt_registry;
 mod record;
 mod registry;
+pub mod resource_registry;
 mod serve;
 mod server;
 mod session;
 mod tools;
+pub mod uri_template;
 
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
 /// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).

@@ -11,7 +11,7 @@ pub const COMPLETE: &str = "completion/complete";
 pub const MAX_VALUES: usize = 100;
 
 /// What is being completed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Reference {
     /// An argument of the prompt `name`.

@@ -27,6 +27,7 @@
 //! assert!(matches!(jsonrpc::classify(response), Ok(Incoming::Response { outcome: Ok(_), .. })));
 //! ```
 
+pub mod base64;
 pub mod body;
 pub mod client_requests;
 pub mod codes;
