@@ -37,6 +37,7 @@ mod cancel;
 pub mod catalog_events;
 pub mod completion_providers;
 mod config;
+mod content;
 mod dispatch;
 mod error;
 #[cfg(feature = "workflow")]
@@ -57,6 +58,7 @@ mod tools;
 pub mod uri_template;
 
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
+pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
 /// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).
 pub use dcc_mcp_protocol as protocol;
 pub use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
@@ -70,8 +72,8 @@ pub use error::{ConfigError, RegistryError, ServerError};
 pub use jobs::JOB_LOGGER;
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use registry::{
-    AsyncToolHandler, Execution, Handler, ToolContext, ToolError, ToolFuture, ToolHandler,
-    ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
+    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
 };
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;

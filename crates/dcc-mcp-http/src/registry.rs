@@ -43,6 +43,44 @@ pub struct ToolSpec {
     pub output_schema: Option<Value>,
     /// Sync or async (job) execution.
     pub execution: Execution,
+    /// Optional human-readable display name (`title` in `tools/list`); clients show it instead of
+    /// `name` when present.
+    pub title: Option<String>,
+    /// Optional behaviour hints for clients (`annotations` in `tools/list`).
+    pub annotations: Option<ToolAnnotations>,
+}
+
+/// MCP tool annotations: hints a client uses to decide, for example, whether to ask the user before
+/// a call. They are hints about the tool, not guarantees the server enforces. `None` leaves a hint
+/// out of `tools/list` (the client then assumes the protocol's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`: the tool does not modify its environment (default `false`).
+    pub read_only_hint: Option<bool>,
+    /// `destructiveHint`: a modifying tool may destroy or overwrite data (default `true`).
+    pub destructive_hint: Option<bool>,
+    /// `idempotentHint`: calling again with the same arguments has no further effect (default `false`).
+    pub idempotent_hint: Option<bool>,
+    /// `openWorldHint`: the tool talks to things outside the host, e.g. the network (default `true`).
+    pub open_world_hint: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// The `annotations` object of `tools/list`: only the hints that are set, in camelCase.
+    pub fn to_wire(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (key, hint) in [
+            ("readOnlyHint", self.read_only_hint),
+            ("destructiveHint", self.destructive_hint),
+            ("idempotentHint", self.idempotent_hint),
+            ("openWorldHint", self.open_world_hint),
+        ] {
+            if let Some(hint) = hint {
+                map.insert(key.to_owned(), Value::Bool(hint));
+            }
+        }
+        Value::Object(map)
+    }
 }
 
 impl ToolSpec {
@@ -54,7 +92,21 @@ impl ToolSpec {
             input_schema: json!({"type": "object"}),
             output_schema: None,
             execution: Execution::Sync,
+            title: None,
+            annotations: None,
         }
+    }
+
+    /// Set the display title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Set the behaviour hints.
+    pub fn annotations(mut self, annotations: ToolAnnotations) -> Self {
+        self.annotations = Some(annotations);
+        self
     }
 
     /// Set the description.
@@ -88,8 +140,16 @@ impl ToolSpec {
             "description": self.description,
             "inputSchema": self.input_schema,
         });
-        if let (Some(schema), Some(map)) = (&self.output_schema, tool.as_object_mut()) {
-            map.insert("outputSchema".into(), schema.clone());
+        if let Some(map) = tool.as_object_mut() {
+            if let Some(title) = &self.title {
+                map.insert("title".into(), Value::String(title.clone()));
+            }
+            if let Some(schema) = &self.output_schema {
+                map.insert("outputSchema".into(), schema.clone());
+            }
+            if let Some(annotations) = &self.annotations {
+                map.insert("annotations".into(), annotations.to_wire());
+            }
         }
         tool
     }
@@ -324,12 +384,25 @@ fn compile(
     which: &'static str,
     schema: &Value,
 ) -> Result<jsonschema::Validator, RegistryError> {
-    if !schema.is_object() {
-        return Err(RegistryError::InvalidSchema {
-            name: name.to_owned(),
-            which,
-            message: "a schema must be a JSON object".to_owned(),
-        });
+    let invalid = |message: String| RegistryError::InvalidSchema {
+        name: name.to_owned(),
+        which,
+        message,
+    };
+    let Some(root) = schema.as_object() else {
+        return Err(invalid("a schema must be a JSON object".to_owned()));
+    };
+    // MCP requires `"type": "object"` at the root of a tool's schemas; clients (the official SDKs
+    // among them) refuse the whole `tools/list` answer when one tool breaks this.
+    if root.get("type") != Some(&Value::String("object".to_owned())) {
+        let found = match root.get("type") {
+            None => "no \"type\"".to_owned(),
+            Some(other) => format!("\"type\": {other}"),
+        };
+        return Err(invalid(format!(
+            "the root of a tool schema must be an object schema ({{\"type\": \"object\", …}}), \
+             found {found}"
+        )));
     }
     jsonschema::validator_for(schema).map_err(|error| RegistryError::InvalidSchema {
         name: name.to_owned(),

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
 use crate::cancel::request_key;
+use crate::content::{classify, HandlerValue};
 use crate::dispatch::Lane;
 use crate::record::CallStatus;
 use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
@@ -271,8 +272,14 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
 }
 
 /// A successful result: strings become text; other values become their JSON text, and objects are
-/// also `structuredContent`. A value that breaks the tool's `outputSchema` becomes an error result.
+/// also `structuredContent`; a [`CallToolResult`](crate::CallToolResult) is sent as is. A value that
+/// breaks the tool's `outputSchema` becomes an error result.
 pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
+    let value = match classify(value) {
+        HandlerValue::Data(value) => value,
+        HandlerValue::Result(result) => return checked_result(entry, result),
+        HandlerValue::Invalid(message) => return invalid_result(&entry.spec.name, &message),
+    };
     if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
         if let Some(error) = validator.iter_errors(&value).next() {
             return error_result(&format!(
@@ -282,6 +289,32 @@ pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
         }
     }
     value_result(value)
+}
+
+/// A handler's complete result: its `structuredContent` is checked against the `outputSchema`.
+fn checked_result(entry: &ToolEntry, result: Map<String, Value>) -> Value {
+    let is_error = result.get("isError") == Some(&Value::Bool(true));
+    if let (Some(validator), false) = (&entry.output_validator, is_error) {
+        let Some(structured) = result.get("structuredContent") else {
+            return error_result(&format!(
+                "tool '{}' has an outputSchema but returned a result without structuredContent",
+                entry.spec.name
+            ));
+        };
+        if let Some(error) = validator.iter_errors(structured).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    Value::Object(result)
+}
+
+fn invalid_result(name: &str, message: &str) -> Value {
+    error_result(&format!(
+        "tool '{name}' returned an invalid CallToolResult: {message}"
+    ))
 }
 
 /// Progress of a sync call, sent to the session's stream under the client's progress token.

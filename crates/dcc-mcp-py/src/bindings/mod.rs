@@ -7,6 +7,7 @@ mod executor;
 mod handle;
 mod handler;
 mod json;
+mod log_bridge;
 mod registry;
 mod server;
 
@@ -26,6 +27,7 @@ pub fn add_to_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<context::PyToolContext>()?;
     module.add_class::<executor::PyMainThreadExecutor>()?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    log_bridge::install(module)?;
     module.add(
         "FEATURES",
         PyTuple::new(module.py(), crate::convert::FEATURES)?,

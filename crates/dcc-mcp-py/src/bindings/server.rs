@@ -7,13 +7,14 @@ use dcc_mcp_http::{Handler, McpHttpServer};
 use super::config::PyMcpHttpConfig;
 use super::errors::{registry_error, server_error};
 use super::handle::PyMcpServerHandle;
-use super::handler::python_handler;
+use super::handler::{python_handler, HandlerOptions};
 use super::registry::PyToolRegistry;
 
 /// An MCP Streamable HTTP server over a `ToolRegistry`; `start()` runs it on its own thread.
 #[pyclass(name = "McpHttpServer", module = "dcc_mcp_core._core", frozen)]
 pub(crate) struct PyMcpHttpServer {
     inner: McpHttpServer,
+    include_traceback: bool,
 }
 
 #[pymethods]
@@ -25,12 +26,15 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let config = match config {
-            Some(c) => c.inner.clone(),
-            None => PyMcpHttpConfig::default_config(),
+        let (config, include_traceback) = match config {
+            Some(c) => (c.inner.clone(), c.include_traceback),
+            None => (PyMcpHttpConfig::default_config(), false),
         };
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            include_traceback,
+        })
     }
 
     /// Sets the Python function that runs tool `name` (registered on the registry beforehand).
@@ -66,7 +70,12 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
-        let handler = python_handler(name.to_owned(), r#fn.unbind(), pass_context);
+        let options = HandlerOptions {
+            pass_context,
+            max_result_bytes: self.inner.config().max_response_bytes,
+            include_traceback: self.include_traceback,
+        };
+        let handler = python_handler(name.to_owned(), r#fn.unbind(), options);
         let handler = if on_main_thread {
             Handler::MainThread(handler)
         } else {
@@ -76,6 +85,40 @@ impl PyMcpHttpServer {
             .registry()
             .set_handler_with(name, handler)
             .map_err(registry_error)
+    }
+
+    /// A decorator registering a typed function as a tool of this server (see
+    /// `dcc_mcp_core._tools`): schema from the type hints, description from the docstring.
+    #[pyo3(signature = (name = None, *, title = None, description = None, annotations = None, main_thread = None, execution = "sync", input_schema = None, output_schema = None, mime_type = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn tool<'py>(
+        slf: &Bound<'py, Self>,
+        name: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+        annotations: Option<&Bound<'py, PyAny>>,
+        main_thread: Option<bool>,
+        execution: &str,
+        input_schema: Option<&Bound<'py, PyAny>>,
+        output_schema: Option<&Bound<'py, PyAny>>,
+        mime_type: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("dcc_mcp_core._tools")?
+            .getattr("tool_decorator")?
+            .call1((
+                slf,
+                true,
+                name,
+                title,
+                description,
+                annotations,
+                main_thread,
+                execution,
+                input_schema,
+                output_schema,
+                mime_type,
+            ))
     }
 
     /// The registry this server serves (the same tools, not a copy).
@@ -91,6 +134,7 @@ impl PyMcpHttpServer {
     fn config(&self) -> PyMcpHttpConfig {
         PyMcpHttpConfig {
             inner: self.inner.config().clone(),
+            include_traceback: self.include_traceback,
         }
     }
 
