@@ -34,6 +34,7 @@
 
 mod app;
 mod cancel;
+pub mod catalog;
 pub mod catalog_events;
 pub mod completion_providers;
 mod config;
@@ -57,6 +58,7 @@ mod session;
 mod tools;
 pub mod uri_template;
 
+pub use catalog::Catalog;
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
 pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
 /// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).

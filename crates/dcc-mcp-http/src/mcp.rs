@@ -90,10 +90,12 @@ fn resolve_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(SessionHold, &'static str), Rejection> {
-    let header_version = match headers.get(PROTOCOL_VERSION_HEADER) {
-        None => None,
+    // The header is checked, but the session's negotiated version governs: a 2025-06-18 session
+    // sending `2025-03-26` must not gain batches.
+    match headers.get(PROTOCOL_VERSION_HEADER) {
+        None => {}
         Some(value) => match value.to_str().ok().and_then(supported_version) {
-            Some(version) => Some(version),
+            Some(_) => {}
             None => {
                 let message = format!(
                     "Bad Request: unsupported MCP-Protocol-Version {:?}; supported: {}",
@@ -126,7 +128,7 @@ fn resolve_session(
                 "Session not found: it ended or expired; send initialize to start a new one",
             )
         })?;
-    let version = header_version.unwrap_or_else(|| session.protocol_version());
+    let version = session.protocol_version();
     Ok((session, version))
 }
 
@@ -436,7 +438,11 @@ fn initialize(
         name: state.config.server_name.clone(),
         version: state.config.server_version.clone(),
     };
-    let result = handshake::result(version, handshake::tools_capabilities(), &server);
+    let mut capabilities = handshake::tools_capabilities();
+    if let Some(map) = capabilities.as_object_mut() {
+        map.extend(state.config.catalog.capabilities());
+    }
+    let result = handshake::result(version, capabilities, &server);
     let mut response = json_response(StatusCode::OK, &protocol::success(id, result));
     if let Ok(value) = HeaderValue::from_str(session.id()) {
         response.headers_mut().insert(SESSION_ID_HEADER, value);
@@ -480,7 +486,14 @@ async fn dispatch(
             codes::INVALID_REQUEST,
             "this session is already initialized",
         )),
-        _ => return method_not_found(id, method),
+        _ => match state
+            .config
+            .catalog
+            .handle(session.id(), method, params.as_ref())
+        {
+            Some(outcome) => outcome,
+            None => return method_not_found(id, method),
+        },
     };
     protocol::response(id, outcome)
 }
