@@ -41,8 +41,12 @@ mod config;
 mod content;
 mod dispatch;
 mod error;
+mod inflight;
+#[cfg(feature = "workflow")]
+mod job_tools;
 #[cfg(feature = "workflow")]
 mod jobs;
+mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
@@ -54,7 +58,9 @@ mod registry;
 pub mod resource_registry;
 mod serve;
 mod server;
+mod service;
 mod session;
+mod state;
 mod tools;
 pub mod uri_template;
 
@@ -66,12 +72,11 @@ pub use dcc_mcp_protocol as protocol;
 pub use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
 pub use dcc_mcp_protocol::tools::ASYNC_META_KEY;
 pub use dcc_mcp_protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
-pub use dispatch::{
-    MainThreadExecutor, PumpReport, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
-};
+pub use dispatch::{MainThreadExecutor, PumpReport};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::JOB_LOGGER;
+pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,

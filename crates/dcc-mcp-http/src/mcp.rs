@@ -2,9 +2,10 @@
 //!
 //! `POST` carries JSON-RPC messages, `GET` opens the session's SSE stream, `DELETE` ends the session.
 //! Transport-level rejections (host and origin, media type, body size and deadline, batch length,
-//! session, protocol version) are decided here before any method runs; method dispatch is in
-//! [`dispatch`]. Responses are held to `max_response_bytes` while they are serialized, and every
-//! request holds its session busy, so it is never evicted mid-request.
+//! session, protocol version) are decided here before any method runs; what the methods do is in
+//! [`crate::service`]. Responses are written straight to bytes (`serde_json::to_writer`, no second
+//! tree or string) and held to `max_response_bytes` while they are written: serialization stops at
+//! the budget. Every request holds its session busy, so it is never evicted mid-request.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,18 +18,19 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
 use crate::serve::ClientAddr;
+use crate::service::{self, InitializeError};
 use crate::session::{CreateError, Next, Session, SessionHold};
+use crate::state::AppState;
 use dcc_mcp_protocol::body::{self, Parsed};
 use dcc_mcp_protocol::jsonrpc::{self as protocol, Incoming};
-use dcc_mcp_protocol::version::{self, supported_version};
-use dcc_mcp_protocol::{codes, initialize as handshake, methods};
+use dcc_mcp_protocol::version::supported_version;
+use dcc_mcp_protocol::{codes, methods};
 use dcc_mcp_protocol::{BATCH_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
 use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
@@ -40,15 +42,35 @@ pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.to_string(),
-    )
-        .into_response()
+    // A `Value` always serializes (string keys only); an empty body would only hide a bug.
+    json_body(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// `value` as JSON, or `None` as soon as it would pass `limit` bytes: the writer refuses the write
+/// that crosses the budget, so an oversized reply is never held whole.
+fn to_vec_within(value: &Value, limit: usize) -> Option<Vec<u8>> {
+    struct Bounded {
+        bytes: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Bounded {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if self.bytes.len() + data.len() > self.limit {
+                return Err(std::io::Error::other("over the response budget"));
+            }
+            self.bytes.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = Bounded {
+        bytes: Vec::with_capacity(256.min(limit)),
+        limit,
+    };
+    serde_json::to_writer(&mut writer, value).ok()?;
+    Some(writer.bytes)
 }
 
 /// A transport-level rejection: an HTTP status with a JSON-RPC error body (`id: null`).
@@ -255,8 +277,7 @@ fn response_too_large(state: &AppState, id: Value) -> Value {
 
 /// `200` with one JSON-RPC response, replaced by a "response too large" error past the budget.
 fn reply(state: &AppState, response: Value) -> Response {
-    let body = response.to_string();
-    if body.len() <= state.config.max_response_bytes {
+    if let Some(body) = to_vec_within(&response, state.config.max_response_bytes) {
         return json_body(StatusCode::OK, body);
     }
     state.recorder.rejected(Refusal::ResponseTooLarge);
@@ -264,14 +285,14 @@ fn reply(state: &AppState, response: Value) -> Response {
     json_response(StatusCode::OK, &response_too_large(state, id))
 }
 
-fn json_body(status: StatusCode, body: String) -> Response {
+fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
     (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        Body::from(body),
     )
         .into_response()
 }
@@ -292,7 +313,10 @@ async fn post_single(
         }
         if method == methods::SERVER_DISCOVER {
             // Answered before the session checks so newer clients probing without a session fall back.
-            return json_response(StatusCode::OK, &method_not_found(id.clone(), method));
+            return json_response(
+                StatusCode::OK,
+                &service::method_not_found(id.clone(), method),
+            );
         }
     }
     let (session, _version) = match resolve_session(state, headers) {
@@ -301,11 +325,11 @@ async fn post_single(
     };
     match incoming {
         Incoming::Request { id, method, params } => {
-            let response = dispatch(state, &session, id, &method, params).await;
+            let response = service::request(state, &session, id, &method, params).await;
             reply(state, response)
         }
         Incoming::Notification { method, params } => {
-            notification(state, &session, &method, params.as_ref());
+            service::notification(state, &session, &method, params.as_ref());
             StatusCode::ACCEPTED.into_response()
         }
         Incoming::Response { .. } => StatusCode::ACCEPTED.into_response(),
@@ -334,7 +358,7 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
     // The response is serialized reply by reply, so its size is known while it grows: once the next
     // reply would pass `max_response_bytes`, no further request runs and each gets a short error.
     let budget = state.config.max_response_bytes;
-    let mut body = String::from("[");
+    let mut body = vec![b'['];
     let mut replies = 0usize;
     let mut over_budget = false;
     for message in batch {
@@ -348,49 +372,43 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
             }
             Ok(Incoming::Request { id, .. }) if over_budget => response_too_large(state, id),
             Ok(Incoming::Request { id, method, params }) => {
-                dispatch(state, &session, id, &method, params).await
+                service::request(state, &session, id, &method, params).await
             }
             Ok(Incoming::Notification { method, params }) => {
-                notification(state, &session, &method, params.as_ref());
+                service::notification(state, &session, &method, params.as_ref());
                 continue;
             }
             Ok(Incoming::Response { .. }) => continue,
             Err(error) => error,
         };
-        let mut text = response.to_string();
-        if !over_budget && body.len() + text.len() + 2 > budget {
-            over_budget = true;
-            state.recorder.rejected(Refusal::ResponseTooLarge);
-            let id = response.get("id").cloned().unwrap_or(Value::Null);
-            text = response_too_large(state, id).to_string();
-        }
+        // Room for this reply, its separator and the closing bracket.
+        let room = budget.saturating_sub(body.len() + 2);
+        // Past the budget only short errors are left (requests no longer run).
+        let within = match over_budget {
+            true => serde_json::to_vec(&response).ok(),
+            false => to_vec_within(&response, room),
+        };
+        let text = match within {
+            Some(text) => text,
+            None => {
+                over_budget = true;
+                state.recorder.rejected(Refusal::ResponseTooLarge);
+                let id = response.get("id").cloned().unwrap_or(Value::Null);
+                serde_json::to_vec(&response_too_large(state, id)).unwrap_or_default()
+            }
+        };
         if replies > 0 {
-            body.push(',');
+            body.push(b',');
         }
-        body.push_str(&text);
+        body.extend_from_slice(&text);
         replies += 1;
     }
     if replies == 0 {
         StatusCode::ACCEPTED.into_response()
     } else {
-        body.push(']');
+        body.push(b']');
         json_body(StatusCode::OK, body)
     }
-}
-
-/// Act on a client notification of a live session (it is answered `202` whatever happens here).
-fn notification(state: &AppState, session: &Session, method: &str, params: Option<&Value>) {
-    if method == crate::cancel::CANCELLED_METHOD {
-        crate::cancel::handle(state, session, params);
-    }
-}
-
-fn method_not_found(id: Value, method: &str) -> Value {
-    protocol::error(
-        id,
-        codes::METHOD_NOT_FOUND,
-        &format!("Method not found: {method}"),
-    )
 }
 
 fn initialize(
@@ -399,24 +417,19 @@ fn initialize(
     params: Option<Value>,
     client: Option<ClientAddr>,
 ) -> Response {
-    let requested = match handshake::requested_version(params.as_ref()) {
-        Ok(requested) => requested,
-        Err(error) => return json_response(StatusCode::OK, &protocol::error_response(id, error)),
-    };
-    let version = version::negotiate(requested);
-    let session = match state
-        .sessions
-        .create(version.as_str(), client.map(|client| client.0.ip()))
+    let client = client.map(|client| client.0.ip());
+    let (session, response) = match service::initialize(state, id.clone(), params.as_ref(), client)
     {
-        Ok(session) => session,
-        Err(CreateError::NoRandomness) => {
+        Ok(opened) => opened,
+        Err(InitializeError::InvalidParams(error)) => return json_response(StatusCode::OK, &error),
+        Err(InitializeError::Store(CreateError::NoRandomness)) => {
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 codes::INTERNAL_ERROR,
                 "cannot create a session id: no randomness available",
             )
         }
-        Err(CreateError::Full) => {
+        Err(InitializeError::Store(CreateError::Full)) => {
             let message = format!(
                 "Service Unavailable: too many sessions (max_sessions = {}) and every one is busy; \
                  end unused sessions with DELETE /mcp or retry later",
@@ -424,7 +437,7 @@ fn initialize(
             );
             return sessions_full(state, id, &message);
         }
-        Err(CreateError::ClientFull) => {
+        Err(InitializeError::Store(CreateError::ClientFull)) => {
             let message = format!(
                 "Service Unavailable: too many sessions from your address \
                  (max_sessions_per_client = {}) and every one is busy; end unused sessions with \
@@ -434,16 +447,7 @@ fn initialize(
             return sessions_full(state, id, &message);
         }
     };
-    let server = handshake::Implementation {
-        name: state.config.server_name.clone(),
-        version: state.config.server_version.clone(),
-    };
-    let mut capabilities = handshake::tools_capabilities();
-    if let Some(map) = capabilities.as_object_mut() {
-        map.extend(state.config.catalog.capabilities());
-    }
-    let result = handshake::result(version, capabilities, &server);
-    let mut response = json_response(StatusCode::OK, &protocol::success(id, result));
+    let mut response = json_response(StatusCode::OK, &response);
     if let Ok(value) = HeaderValue::from_str(session.id()) {
         response.headers_mut().insert(SESSION_ID_HEADER, value);
     }
@@ -466,36 +470,6 @@ fn sessions_full(state: &AppState, id: Value, message: &str) -> Response {
         HeaderValue::from(SESSIONS_FULL_RETRY_AFTER_SECS),
     );
     response
-}
-
-/// Route one request of a live session to its method.
-async fn dispatch(
-    state: &AppState,
-    session: &Arc<Session>,
-    id: Value,
-    method: &str,
-    params: Option<Value>,
-) -> Value {
-    let outcome = match method {
-        methods::PING => Ok(json!({})),
-        methods::TOOLS_LIST => crate::tools::list(state, params),
-        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
-        // Job notifications are always sent; the level request is accepted for client compatibility.
-        methods::LOGGING_SET_LEVEL => Ok(json!({})),
-        methods::INITIALIZE => Err(protocol::RpcError::new(
-            codes::INVALID_REQUEST,
-            "this session is already initialized",
-        )),
-        _ => match state
-            .config
-            .catalog
-            .handle(session.id(), method, params.as_ref())
-        {
-            Some(outcome) => outcome,
-            None => return method_not_found(id, method),
-        },
-    };
-    protocol::response(id, outcome)
 }
 
 /// `GET /mcp`: the session's server→client SSE stream.

@@ -386,6 +386,41 @@ impl ServerMetrics {
     }
 }
 
+/// The adapter side of the record port: every record point lands in this server's metric set.
+impl crate::record::RecordSink for ServerMetrics {
+    fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        ServerMetrics::tool_call(self, tool, status, duration);
+    }
+    fn job_created(&self, tool: &str, result: JobResult) {
+        ServerMetrics::job_created(self, tool, result);
+    }
+    fn job_started(&self, tool: &str, wait: Duration) {
+        ServerMetrics::job_started(self, tool, wait);
+    }
+    fn job_finished(&self, tool: &str) {
+        ServerMetrics::job_finished(self, tool);
+    }
+    fn notification_sent(&self, channel: Channel) {
+        ServerMetrics::notification_sent(self, channel);
+    }
+    fn rejected(&self, reason: Rejection) {
+        ServerMetrics::rejected(self, reason);
+    }
+    fn dispatch_wait(&self, executor: Executor, wait: Duration) {
+        ServerMetrics::dispatch_wait(self, executor, wait);
+    }
+}
+
+/// Per-tool series follow the registry: created at zero on registration.
+impl crate::registry::RegistryObserver for ServerMetrics {
+    fn tool_registered(&self, name: &str) {
+        ServerMetrics::tool_registered(self, name);
+    }
+    fn tool_unregistered(&self, name: &str) {
+        ServerMetrics::tool_unregistered(self, name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

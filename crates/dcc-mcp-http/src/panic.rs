@@ -57,9 +57,9 @@ pub(crate) const TEST_PANIC_PATH: &str = "/__test/panic";
 
 /// Add the panicking test route (unit tests only).
 #[cfg(test)]
-pub(crate) fn with_test_route(
-    router: axum::Router<std::sync::Arc<crate::app::AppState>>,
-) -> axum::Router<std::sync::Arc<crate::app::AppState>> {
+pub(crate) fn with_test_route<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
     async fn panics() -> StatusCode {
         panic!("secret internal detail")
     }

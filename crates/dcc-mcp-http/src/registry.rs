@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::{json, Value};
 
+use crate::content::{classify, HandlerValue};
 use crate::error::RegistryError;
-use crate::record::Recorder;
+use dcc_mcp_protocol::tools::{error_result, value_result};
 
 /// Longest accepted tool name, in characters.
 pub const MAX_TOOL_NAME_CHARS: usize = 128;
@@ -329,9 +330,18 @@ pub(crate) struct ToolEntry {
     pub(crate) handler: Option<Handler>,
 }
 
+/// Told about every change of a registry it observes (the Prometheus adapter keeps one metric series
+/// per registered tool this way). Called with the registry's lock released; must not block.
+pub(crate) trait RegistryObserver: Send + Sync {
+    /// `name` was registered.
+    fn tool_registered(&self, name: &str);
+    /// `name` was unregistered.
+    fn tool_unregistered(&self, name: &str);
+}
+
 struct Observer {
     id: u64,
-    recorder: Recorder,
+    observer: Arc<dyn RegistryObserver>,
 }
 
 #[derive(Default)]
@@ -353,6 +363,52 @@ impl fmt::Debug for ToolRegistry {
             .field("tools", &self.len())
             .finish()
     }
+}
+
+/// A successful result: strings become text; other values become their JSON text, and objects are
+/// also `structuredContent`; a [`CallToolResult`](crate::CallToolResult) is sent as is. A value that
+/// breaks the tool's `outputSchema` becomes an error result.
+pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
+    let value = match classify(value) {
+        HandlerValue::Data(value) => value,
+        HandlerValue::Result(result) => return checked_result(entry, result),
+        HandlerValue::Invalid(message) => return invalid_result(&entry.spec.name, &message),
+    };
+    if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
+        if let Some(error) = validator.iter_errors(&value).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    value_result(value)
+}
+
+/// A handler's complete result: its `structuredContent` is checked against the `outputSchema`.
+fn checked_result(entry: &ToolEntry, result: serde_json::Map<String, Value>) -> Value {
+    let is_error = result.get("isError") == Some(&Value::Bool(true));
+    if let (Some(validator), false) = (&entry.output_validator, is_error) {
+        let Some(structured) = result.get("structuredContent") else {
+            return error_result(&format!(
+                "tool '{}' has an outputSchema but returned a result without structuredContent",
+                entry.spec.name
+            ));
+        };
+        if let Some(error) = validator.iter_errors(structured).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    Value::Object(result)
+}
+
+fn invalid_result(name: &str, message: &str) -> Value {
+    error_result(&format!(
+        "tool '{name}' returned an invalid CallToolResult: {message}"
+    ))
 }
 
 fn validate_name(name: &str) -> Result<(), RegistryError> {
@@ -567,17 +623,20 @@ impl ToolRegistry {
         })
     }
 
-    /// Start telling `recorder` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
-    pub(crate) fn add_observer(&self, recorder: Recorder) -> u64 {
+    /// Start telling `observer` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
+    #[allow(dead_code)]
+    pub(crate) fn add_observer(&self, observer: Arc<dyn RegistryObserver>) -> u64 {
         let id = self.inner.next_observer.fetch_add(1, Ordering::Relaxed);
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Observer { id, recorder });
+            .push(Observer { id, observer });
         id
     }
 
+    /// Stop telling the observer `id` about changes.
+    #[allow(dead_code)]
     pub(crate) fn remove_observer(&self, id: u64) {
         self.inner
             .observers
@@ -586,13 +645,13 @@ impl ToolRegistry {
             .retain(|observer| observer.id != id);
     }
 
-    fn observers(&self) -> Vec<Recorder> {
+    fn observers(&self) -> Vec<Arc<dyn RegistryObserver>> {
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|observer| observer.recorder.clone())
+            .map(|observer| observer.observer.clone())
             .collect()
     }
 }

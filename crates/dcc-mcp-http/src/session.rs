@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::cancel::InFlight;
+use crate::inflight::InFlight;
 use crate::record::{Recorder, Rejection};
 
 /// Most notifications buffered per session while no stream drains them.
@@ -27,7 +27,7 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 
 /// Default of `max_outbox_bytes`: 1 MiB, room for 1024 progress notifications several times over
 /// and for 16 completion notifications carrying a result at the notification budget (64 KiB).
-pub(crate) const DEFAULT_OUTBOX_BYTES: usize = 1024 * 1024;
+use crate::limits::DEFAULT_OUTBOX_BYTES;
 
 /// One client session.
 pub(crate) struct Session {

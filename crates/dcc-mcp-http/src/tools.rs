@@ -8,18 +8,16 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
-use crate::cancel::request_key;
-use crate::content::{classify, HandlerValue};
 use crate::dispatch::Lane;
 use crate::record::CallStatus;
-use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
+use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::Session;
+use crate::state::{AppState, BUILTIN_TOOLS};
 use dcc_mcp_protocol::codes;
+use dcc_mcp_protocol::jsonrpc::request_key;
 use dcc_mcp_protocol::jsonrpc::{params_object, RpcError};
 use dcc_mcp_protocol::tools::{
-    decode_cursor, encode_cursor, error_result, is_error_result, progress_params, value_result,
-    ASYNC_META_KEY,
+    decode_cursor, encode_cursor, error_result, is_error_result, progress_params, ASYNC_META_KEY,
 };
 
 /// Tools per `tools/list` page.
@@ -72,20 +70,11 @@ pub(crate) fn list(state: &AppState, params: Option<Value>) -> Result<Value, Rpc
 }
 
 fn builtin_count() -> usize {
-    #[cfg(feature = "workflow")]
-    return dcc_mcp_protocol::reserved::JOB_TOOL_NAMES.len();
-    #[cfg(not(feature = "workflow"))]
-    0
+    BUILTIN_TOOLS.len()
 }
 
 fn is_builtin(name: &str) -> bool {
-    #[cfg(feature = "workflow")]
-    return dcc_mcp_protocol::reserved::JOB_TOOL_NAMES.contains(&name);
-    #[cfg(not(feature = "workflow"))]
-    {
-        let _ = name;
-        false
-    }
+    BUILTIN_TOOLS.contains(&name)
 }
 
 /// `tools/call`: the one wrapper that records every call.
@@ -155,7 +144,7 @@ async fn invoke(
 
     #[cfg(feature = "workflow")]
     if is_builtin(&name) {
-        let result = crate::jobs::call_builtin(state, session, &name, &arguments);
+        let result = crate::job_tools::call(state, session, &name, &arguments);
         return (Some(name), Ok(result));
     }
 
@@ -269,52 +258,6 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
             "a job was requested for tool '{name}', but this build has no job support (the `workflow` feature)"
         )),
     }
-}
-
-/// A successful result: strings become text; other values become their JSON text, and objects are
-/// also `structuredContent`; a [`CallToolResult`](crate::CallToolResult) is sent as is. A value that
-/// breaks the tool's `outputSchema` becomes an error result.
-pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
-    let value = match classify(value) {
-        HandlerValue::Data(value) => value,
-        HandlerValue::Result(result) => return checked_result(entry, result),
-        HandlerValue::Invalid(message) => return invalid_result(&entry.spec.name, &message),
-    };
-    if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
-        if let Some(error) = validator.iter_errors(&value).next() {
-            return error_result(&format!(
-                "tool '{}' returned output that does not match its outputSchema: {error}",
-                entry.spec.name
-            ));
-        }
-    }
-    value_result(value)
-}
-
-/// A handler's complete result: its `structuredContent` is checked against the `outputSchema`.
-fn checked_result(entry: &ToolEntry, result: Map<String, Value>) -> Value {
-    let is_error = result.get("isError") == Some(&Value::Bool(true));
-    if let (Some(validator), false) = (&entry.output_validator, is_error) {
-        let Some(structured) = result.get("structuredContent") else {
-            return error_result(&format!(
-                "tool '{}' has an outputSchema but returned a result without structuredContent",
-                entry.spec.name
-            ));
-        };
-        if let Some(error) = validator.iter_errors(structured).next() {
-            return error_result(&format!(
-                "tool '{}' returned output that does not match its outputSchema: {error}",
-                entry.spec.name
-            ));
-        }
-    }
-    Value::Object(result)
-}
-
-fn invalid_result(name: &str, message: &str) -> Value {
-    error_result(&format!(
-        "tool '{name}' returned an invalid CallToolResult: {message}"
-    ))
 }
 
 /// Progress of a sync call, sent to the session's stream under the client's progress token.

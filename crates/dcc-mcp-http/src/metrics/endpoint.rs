@@ -114,13 +114,13 @@ async fn scrape(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
     ([content_type, vary, no_store], text).into_response()
 }
 
-impl LiveCounts for crate::app::AppState {
+impl LiveCounts for crate::state::AppState {
     fn active_sessions(&self) -> usize {
         self.live_sessions()
     }
 
     fn registered_tools(&self) -> usize {
-        crate::app::AppState::registered_tools(self)
+        crate::state::AppState::registered_tools(self)
     }
 
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
