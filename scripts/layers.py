@@ -30,12 +30,12 @@ LAYERS = {
         # domain (no axum, no hyper): tools and their registry with its observer port, dispatch,
         # the in-flight registry, sessions, jobs (taking their own limits).
         "registry": 2,
+        "content": 2,
         "dispatch": 2,
         "inflight": 2,
+        "offload": 2,
         "session": 2,
         "jobs": 2,
-        # handler results that are complete CallToolResults (content blocks).
-        "content": 2,
         # the catalogs next to the tools: resources (URI templates, subscriptions), prompts,
         # completion providers, their change events, and the catalog that answers their methods
         # (transport-agnostic; the configuration holds it).

@@ -597,19 +597,16 @@ def test_handlers_run_on_server_threads_concurrently_with_python(start_server):
     assert threading.main_thread().ident not in thread_names
 
 
-def _has_thread(pid: int, name: str) -> bool:
-    task_dir = f"/proc/{pid}/task"
-    for tid in os.listdir(task_dir):
-        try:
-            with open(f"{task_dir}/{tid}/comm") as comm:
-                if comm.read().strip() == name:
-                    return True
-        except OSError:
-            pass
-    return False
+def _blocked_in_futex(pid: int) -> bool:
+    """Whether the main thread of `pid` sleeps in a futex wait (wait() waits on a condition variable)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/wchan") as wchan:
+            return "futex" in wchan.read()
+    except OSError:
+        return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the waiter thread through /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks at the child's main thread through /proc")
 def test_ctrl_c_interrupts_wait():
     script = textwrap.dedent(
         """
@@ -630,8 +627,8 @@ def test_ctrl_c_interrupts_wait():
     try:
         port_line = child.stdout.readline()
         assert port_line.strip().isdigit(), port_line
-        # Send the signal once the child is inside wait(): its waiter thread is named dcc-mcp-wait.
-        wait_for(lambda: _has_thread(child.pid, "dcc-mcp-wait"), "the child to enter wait()")
+        # Send the signal once the child's main thread blocks inside wait().
+        wait_for(lambda: _blocked_in_futex(child.pid), "the child to enter wait()")
         child.send_signal(signal.SIGINT)
         out, _ = child.communicate(timeout=HANG_GUARD_SECONDS)
     finally:

@@ -156,16 +156,25 @@ class MainThreadExecutor:
     there, inside ``pump()``, and nowhere else.
     """
 
-    def __new__(cls, queue_depth: int = 64) -> MainThreadExecutor:
+    def __new__(cls, queue_depth: int = 64, *, on_pending: Optional[Callable[[], object]] = None) -> MainThreadExecutor:
         """At most ``queue_depth`` calls wait at once; one more gets the tool error
         ``"main thread busy: ..."`` at once and is counted as
-        ``dcc_mcp_rejected_total{reason="main_thread_full"}``. ``ValueError`` unless ``queue_depth >= 1``."""
+        ``dcc_mcp_rejected_total{reason="main_thread_full"}``. ``ValueError`` unless ``queue_depth >= 1``.
+
+        ``on_pending()`` is called from a thread of the executor's own (``dcc-mcp-on-pending``, never the
+        main thread) each time the queue goes from empty to non-empty; give it the host's "run soon on the
+        main thread" call, e.g. ``lambda: maya.utils.executeDeferred(pump)``. An exception it raises is
+        logged (logger ``dcc_mcp_core``)."""
     def pump(self, max_items: Optional[int] = None, budget_ms: float = 10.0) -> int:
         """Run queued calls on this thread, oldest first, until ``max_items`` ran (default: no limit),
         ``budget_ms`` milliseconds passed or the queue is empty; return how many ran. Never waits for
         work. The budget is checked before each call (a started call runs to its end). A call whose
         client gave up first (request timeout, cancellation, server stopped) is dropped unrun, answered
-        ``"tool '<name>' was not run: ..."`` and counted as ``dcc_mcp_rejected_total{reason="expired_before_run"}``."""
+        ``"tool '<name>' was not run: ..."`` and counted as ``dcc_mcp_rejected_total{reason="expired_before_run"}``.
+
+        Called from inside a handler that another ``pump()`` runs (a modal dialog spinning the host's event
+        loop), it runs nothing and returns 0. A ``KeyboardInterrupt`` raised in a handler answers that call
+        with an error and is raised again here."""
     @property
     def queue_depth(self) -> int:
         """The most calls that can wait at once."""
@@ -328,10 +337,12 @@ class McpServerHandle:
     def metrics_url(self) -> str:
         """e.g. ``"http://127.0.0.1:8765/metrics"``."""
     def shutdown(self) -> None:
-        """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent."""
+        """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent. ``RuntimeError``
+        when called from inside a main-thread handler of this server (it would wait for itself)."""
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the server stops or ``timeout`` passes; returns whether it stopped.
-        Ctrl-C raises ``KeyboardInterrupt``."""
+        ``wait(0)`` only looks. Waits on the calling thread (no helper thread); Ctrl-C raises
+        ``KeyboardInterrupt``."""
     def __enter__(self) -> "McpServerHandle": ...
     def __exit__(
         self,

@@ -50,6 +50,7 @@ mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod offload;
 mod origin;
 mod panic;
 pub mod prompt_registry;

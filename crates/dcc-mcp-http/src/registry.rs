@@ -372,7 +372,12 @@ pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
     let value = match classify(value) {
         HandlerValue::Data(value) => value,
         HandlerValue::Result(result) => return checked_result(entry, result),
-        HandlerValue::Invalid(message) => return invalid_result(&entry.spec.name, &message),
+        HandlerValue::Invalid(message) => {
+            return error_result(&format!(
+                "tool '{}' returned an invalid CallToolResult: {message}",
+                entry.spec.name
+            ))
+        }
     };
     if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
         if let Some(error) = validator.iter_errors(&value).next() {
@@ -403,12 +408,6 @@ fn checked_result(entry: &ToolEntry, result: serde_json::Map<String, Value>) -> 
         }
     }
     Value::Object(result)
-}
-
-fn invalid_result(name: &str, message: &str) -> Value {
-    error_result(&format!(
-        "tool '{name}' returned an invalid CallToolResult: {message}"
-    ))
 }
 
 fn validate_name(name: &str) -> Result<(), RegistryError> {

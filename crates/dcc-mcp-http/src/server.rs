@@ -332,6 +332,17 @@ impl McpServerHandle {
         }
     }
 
+    /// Block until the server has stopped or `timeout` passed; returns whether it stopped. A zero
+    /// `timeout` only looks.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let (lock, condvar) = &*self.stopped;
+        let stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stopped, _) = condvar
+            .wait_timeout_while(stopped, timeout, |stopped| !*stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        *stopped
+    }
+
     /// True once the server thread has exited.
     pub fn is_stopped(&self) -> bool {
         *self

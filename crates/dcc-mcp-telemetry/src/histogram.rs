@@ -1,10 +1,11 @@
 //! Histograms: per-thread bucket counts and sum in the calling thread's shard.
 //!
-//! A series owns `bounds + 2` consecutive cells in every shard: one *non-cumulative* count per
-//! bucket (the last is `+Inf`) and the sum as `f64` bits. An observation bumps exactly one bucket
-//! cell and the sum cell with Relaxed load + store (single writer). There is no separate count
-//! cell: the merger derives `_count` from the buckets, so every snapshot is cumulative with
-//! `+Inf == _count` no matter how it interleaves with observations.
+//! A series owns `bounds + 3` consecutive cells in every shard: one *non-cumulative* count per
+//! bucket (the last is `+Inf`), the sum as `f64` bits, and a sequence cell. An observation bumps
+//! exactly one bucket cell and the sum cell with Relaxed load + store (single writer), inside a
+//! write window the sequence cell marks (odd while open), so the merge reads each shard's series
+//! as one consistent state and `_sum` always agrees with the buckets. There is no separate count
+//! cell: the merger derives `_count` from the buckets.
 
 use crate::buckets::Buckets;
 use crate::family::{merge_histogram, FamilyCore, Shared};
@@ -37,7 +38,7 @@ impl Histogram {
         let b = self.bounds.bucket_of(v);
         self.shared
             .shards
-            .observe(self.base, b, self.bounds.len() + 1, v);
+            .observe(self.base, b, self.bounds.len() + 2, v);
     }
 
     /// Records a duration in seconds.
@@ -73,7 +74,7 @@ impl HistogramRef<'_> {
     #[inline]
     pub fn observe(self, v: f64) {
         let b = self.bounds.bucket_of(v);
-        self.shards.observe(self.base, b, self.bounds.len() + 1, v);
+        self.shards.observe(self.base, b, self.bounds.len() + 2, v);
     }
 
     /// Records a duration in seconds.

@@ -1,20 +1,23 @@
-//! Adapts a Python callable to a `dcc_mcp_http::ToolHandler`.
+//! Adapts a Python callable to a `dcc_mcp_http::ToolHandler`, and turns what a handler returned or
+//! raised into the tool's outcome.
 //!
-//! The server calls handlers on its blocking worker threads, or — for tools registered with
-//! `main_thread=True` — on the host's main thread inside `MainThreadExecutor.pump()`, which already
-//! holds the GIL (taking it again there is free). The adapter takes the GIL only for the
-//! call and the conversions around it, turns a Python exception into a tool error carrying its
-//! message (and its `raise … from` causes), refuses a result that is not JSON or larger than the
-//! server's `max_response_bytes` (found out before the whole value is converted), and catches any
-//! Rust panic so that nothing unwinds through the interpreter or kills the server's worker.
-//!
-//! A handler exception is also logged with its traceback through Python's `logging` (logger
-//! `dcc_mcp_core`), so it shows in the host's Script Editor or console; the client's message carries
-//! the traceback only with `McpHttpConfig(include_traceback=True)`.
+//! Two places call handlers. Main-thread handlers ([`main_thread_handler`]) run on the host's main
+//! thread inside `MainThreadExecutor.pump()`, which already holds the GIL. Worker-thread handlers
+//! are called from Python code on the server's Python threads ([`super::pool`]); the server's own
+//! Rust threads never take the GIL (see [`super::exit`] for why). Both share [`arguments`] and
+//! [`outcome`]: a Python exception becomes a tool error carrying its message, and a result that is
+//! not JSON, or larger than the server's `max_response_bytes` (found out before the whole value is
+//! converted), is refused. A handler exception is also logged with its traceback through Python's
+//! `logging` (logger `dcc_mcp_core`), so it shows in the host's Script Editor or console; the
+//! client's message carries its `raise … from` causes, and the traceback only with
+//! `McpHttpConfig(include_traceback=True)` ([`Report`]). A Rust panic while calling a main-thread handler is caught by the executor's
+//! pump and becomes an error result; nothing here catches unwinds, so a forced unwind (CPython ending
+//! a thread) is never stopped by a `catch_unwind` of ours.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde_json::Value;
@@ -22,64 +25,88 @@ use serde_json::Value;
 use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 
 use super::context::PyToolContext;
+use super::exit::Section;
 use super::json;
 
-/// How a Python handler is called and how its outcome is reported.
+thread_local! {
+    /// The server (its id) whose main-thread handler runs on this thread now, if any.
+    static RUNNING_SERVER: Cell<Option<usize>> = const { Cell::new(None) };
+    /// A `KeyboardInterrupt` a main-thread handler raised, for `pump()` to raise again.
+    static INTERRUPT: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// The id of the server whose main-thread handler is running on this thread, if any.
+pub(crate) fn running_server() -> Option<usize> {
+    RUNNING_SERVER.with(Cell::get)
+}
+
+/// The `KeyboardInterrupt` raised by a main-thread handler during the last pump, if any.
+pub(crate) fn take_interrupt() -> Option<PyErr> {
+    INTERRUPT.with(|slot| slot.borrow_mut().take())
+}
+
+/// How a handler's outcome is reported: the result's size bound and the traceback for the client.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct HandlerOptions {
-    /// Call `callable(arguments, context)` rather than `callable(arguments)`.
-    pub(crate) pass_context: bool,
+pub(crate) struct Report {
     /// A result whose JSON is larger than this is an error (the server's `max_response_bytes`).
     pub(crate) max_result_bytes: usize,
     /// An exception's error message also carries the formatted traceback.
     pub(crate) include_traceback: bool,
 }
 
-impl HandlerOptions {
-    /// `pass_context` with no result bound and no traceback for the client.
-    pub(crate) fn new(pass_context: bool) -> Self {
-        Self {
-            pass_context,
-            max_result_bytes: usize::MAX,
-            include_traceback: false,
-        }
-    }
+impl Report {
+    /// No result bound of our own (the server's applies) and no traceback for the client.
+    pub(crate) const DEFAULT: Self = Self {
+        max_result_bytes: usize::MAX,
+        include_traceback: false,
+    };
 }
 
-/// Wraps `callable` as the handler of tool `tool`: called as `callable(arguments: dict)`, or as
-/// `callable(arguments, context)` when `options.pass_context` is set.
-pub(crate) fn python_handler(
+/// Wraps `callable` as the main-thread handler of tool `tool` of server `server` (an id): called as
+/// `callable(arguments: dict)`, or as `callable(arguments, context)` when `pass_context` is set.
+pub(crate) fn main_thread_handler(
+    server: usize,
     tool: String,
     callable: Py<PyAny>,
-    options: HandlerOptions,
+    pass_context: bool,
+    report: Report,
 ) -> ToolHandler {
     Arc::new(move |arguments: Value, ctx: &ToolContext| {
-        let ctx = options.pass_context.then_some(ctx);
-        catch_unwind(AssertUnwindSafe(|| {
-            call(&tool, &callable, &arguments, ctx, options)
-        }))
-        .unwrap_or_else(|_| {
-            Err(ToolError::from(format!(
-                "internal error while calling the Python handler of tool '{tool}'"
-            )))
-        })
+        let ctx = pass_context.then_some(ctx);
+        call(server, &tool, &callable, &arguments, ctx, report)
     })
 }
 
+/// Restores the thread's running server when a handler call ends.
+struct Running(Option<usize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING_SERVER.with(|running| running.set(self.0));
+    }
+}
+
 fn call(
+    server: usize,
     tool: &str,
     callable: &Py<PyAny>,
     arguments: &Value,
     ctx: Option<&ToolContext>,
-    options: HandlerOptions,
+    report: Report,
 ) -> Result<Value, ToolError> {
     Python::try_attach(|py| {
-        let args = match arguments {
-            Value::Null => PyDict::new(py).into_any(),
-            other => json::to_python(py, other).map_err(|e| {
-                ToolError::from(format!("cannot pass the arguments to Python: {e}"))
-            })?,
+        let Some(_section) = Section::enter(py) else {
+            return Err(ToolError::from(format!(
+                "tool '{tool}' was not run: the Python interpreter is exiting"
+            )));
         };
+        if INTERRUPT.with(|slot| slot.borrow().is_some()) {
+            return Err(ToolError::from(format!(
+                "tool '{tool}' was not run: the host's main thread was interrupted (KeyboardInterrupt)"
+            )));
+        }
+        let _running = Running(RUNNING_SERVER.with(|running| running.replace(Some(server))));
+        let args = arguments_or_error(py, arguments)?;
         let result = match ctx {
             Some(ctx) => {
                 let ctx = Bound::new(py, PyToolContext::new(ctx.clone())).map_err(|err| {
@@ -88,30 +115,63 @@ fn call(
                 callable.bind(py).call1((args, ctx))
             }
             None => callable.bind(py).call1((args,)),
+        };
+        if let Err(err) = &result {
+            if err.is_instance_of::<PyKeyboardInterrupt>(py) {
+                INTERRUPT.with(|slot| *slot.borrow_mut() = Some(err.clone_ref(py)));
+                return Err(ToolError::from(format!(
+                    "tool '{tool}' was interrupted on the host's main thread (KeyboardInterrupt)"
+                )));
+            }
         }
-        .map_err(|err| ToolError::from(report_exception(py, tool, &err, options.include_traceback)))?;
-        if result.hasattr("__await__").unwrap_or(false) {
-            // An `async def` handler: close the coroutine so Python does not warn it was never awaited.
-            let _ = result.call_method0("close");
-            return Err(ToolError::from(format!(
-                "the handler of tool '{tool}' returned an awaitable: handlers are plain functions \
-                 (they already run on a server thread); use `def`, not `async def`"
-            )));
-        }
-        json::to_json_bounded(&result, options.max_result_bytes).map_err(|e| {
-            ToolError::from(if e.is_too_large() {
-                format!("the result of tool '{tool}' was not sent: {e}")
-            } else {
-                format!(
-                    "the handler of tool '{tool}' returned a value that is not JSON-serialisable: {e}"
-                )
-            })
-        })
+        outcome(py, tool, result, report)
     })
     .unwrap_or_else(|| {
         Err(ToolError::from(
             "the Python interpreter is shutting down; the tool was not run",
         ))
+    })
+}
+
+fn arguments_or_error<'py>(py: Python<'py>, value: &Value) -> Result<Bound<'py, PyAny>, ToolError> {
+    arguments(py, value)
+        .map_err(|e| ToolError::from(format!("cannot pass the arguments to Python: {e}")))
+}
+
+/// The arguments as the handler gets them: a new `dict` (`{}` for a call without arguments).
+pub(crate) fn arguments<'py>(py: Python<'py>, arguments: &Value) -> PyResult<Bound<'py, PyAny>> {
+    match arguments {
+        Value::Null => Ok(PyDict::new(py).into_any()),
+        other => json::to_python(py, other),
+    }
+}
+
+/// The tool outcome of what the handler of `tool` returned (`Ok`) or raised (`Err`).
+pub(crate) fn outcome(
+    py: Python<'_>,
+    tool: &str,
+    result: PyResult<Bound<'_, PyAny>>,
+    report: Report,
+) -> Result<Value, ToolError> {
+    let result = result.map_err(|err| {
+        ToolError::from(report_exception(py, tool, &err, report.include_traceback))
+    })?;
+    if result.hasattr("__await__").unwrap_or(false) {
+        // An `async def` handler: close the coroutine so Python does not warn it was never awaited.
+        let _ = result.call_method0("close");
+        return Err(ToolError::from(format!(
+            "the handler of tool '{tool}' returned an awaitable: handlers are plain functions \
+             (they already run on a server thread); use `def`, not `async def`"
+        )));
+    }
+    json::to_json_bounded(&result, report.max_result_bytes).map_err(|e| {
+        ToolError::from(if e.is_too_large() {
+            format!("the result of tool '{tool}' was not sent: {e}")
+        } else {
+            format!(
+                "the handler of tool '{tool}' returned a value that is not JSON-serialisable: {e}"
+            )
+        })
     })
 }
 

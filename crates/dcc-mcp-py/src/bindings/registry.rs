@@ -7,8 +7,9 @@ use pyo3::types::{PyDict, PyList, PyString};
 use dcc_mcp_http::{Handler, ToolAnnotations, ToolRegistry, ToolSpec};
 
 use super::errors::{invalid_value, registry_error};
-use super::handler::{python_handler, HandlerOptions};
+use super::handler::{main_thread_handler, Report};
 use super::json;
+use super::pool::{self, Pool};
 use crate::convert;
 
 /// The tools a server offers.
@@ -99,6 +100,17 @@ pub(crate) fn spec_to_dict<'py>(py: Python<'py>, spec: &ToolSpec) -> PyResult<Bo
     Ok(dict)
 }
 
+/// The pool of Python threads that runs registry-level handlers (`@registry.tool()`), started once.
+fn shared_pool(py: Python<'_>) -> PyResult<std::sync::Arc<Pool>> {
+    static POOL: pyo3::sync::PyOnceLock<std::sync::Arc<Pool>> = pyo3::sync::PyOnceLock::new();
+    POOL.get_or_try_init(py, || {
+        let pool = Pool::new();
+        pool::start(py, &pool)?;
+        Ok::<_, PyErr>(pool)
+    })
+    .cloned()
+}
+
 #[pymethods]
 impl PyToolRegistry {
     /// An empty registry.
@@ -181,13 +193,35 @@ impl PyToolRegistry {
     /// Sets the registry's own handler of tool `name` (what `@registry.tool()` uses): `fn(arguments,
     /// context)`, on the host's main thread when `main_thread` (the serving configuration then
     /// needs a `main_thread_executor`), else on a worker thread.
+    ///
+    /// Worker-thread calls of registry handlers run on one pool of Python threads shared by every
+    /// registry, started on first use (a server's own handlers run on the server's pool).
     #[pyo3(signature = (name, r#fn, *, main_thread = false))]
-    fn _set_handler(&self, name: &str, r#fn: Bound<'_, PyAny>, main_thread: bool) -> PyResult<()> {
-        let handler = python_handler(name.to_owned(), r#fn.unbind(), HandlerOptions::new(true));
+    fn _set_handler(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        r#fn: Bound<'_, PyAny>,
+        main_thread: bool,
+    ) -> PyResult<()> {
+        let pool = shared_pool(py)?;
+        let callable = r#fn.unbind();
         let handler = if main_thread {
-            Handler::MainThread(handler)
+            Handler::MainThread(main_thread_handler(
+                pool.id(),
+                name.to_owned(),
+                callable,
+                true,
+                Report::DEFAULT,
+            ))
         } else {
-            Handler::Worker(handler)
+            Handler::Worker(pool::worker_handler(
+                &pool,
+                name.to_owned(),
+                callable,
+                true,
+                Report::DEFAULT,
+            ))
         };
         self.inner
             .set_handler_with(name, handler)

@@ -1,4 +1,7 @@
-//! `McpHttpServer`: a Python view of `dcc_mcp_http::McpHttpServer`.
+//! `McpHttpServer`: a Python view of `dcc_mcp_http::McpHttpServer`, with the pool of Python threads
+//! that runs its worker-thread handlers ([`super::pool`]).
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 
@@ -6,14 +9,19 @@ use dcc_mcp_http::{Handler, McpHttpServer};
 
 use super::config::PyMcpHttpConfig;
 use super::errors::{registry_error, server_error};
+use super::exit::Section;
 use super::handle::PyMcpServerHandle;
-use super::handler::{python_handler, HandlerOptions};
+use super::handler::{main_thread_handler, Report};
+use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
 
 /// An MCP Streamable HTTP server over a `ToolRegistry`; `start()` runs it on its own thread.
 #[pyclass(name = "McpHttpServer", module = "dcc_mcp_core._core", frozen)]
 pub(crate) struct PyMcpHttpServer {
     inner: McpHttpServer,
+    /// Runs this server's worker-thread handlers on Python threads.
+    pool: Arc<Pool>,
+    /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
     include_traceback: bool,
 }
 
@@ -33,6 +41,7 @@ impl PyMcpHttpServer {
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
         Ok(Self {
             inner,
+            pool: Pool::new(),
             include_traceback,
         })
     }
@@ -70,16 +79,27 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
-        let options = HandlerOptions {
-            pass_context,
+        let callable = r#fn.unbind();
+        let report = Report {
             max_result_bytes: self.inner.config().max_response_bytes,
             include_traceback: self.include_traceback,
         };
-        let handler = python_handler(name.to_owned(), r#fn.unbind(), options);
         let handler = if on_main_thread {
-            Handler::MainThread(handler)
+            Handler::MainThread(main_thread_handler(
+                self.pool.id(),
+                name.to_owned(),
+                callable,
+                pass_context,
+                report,
+            ))
         } else {
-            Handler::Worker(handler)
+            Handler::Worker(pool::worker_handler(
+                &self.pool,
+                name.to_owned(),
+                callable,
+                pass_context,
+                report,
+            ))
         };
         self.inner
             .registry()
@@ -140,9 +160,17 @@ impl PyMcpHttpServer {
 
     /// Binds the port and starts serving on a background thread. Raises `OSError` when the port
     /// cannot be bound and `RuntimeError` when this server was already started.
+    /// Also starts the first of the Python threads that run worker-thread handlers.
     fn start(&self, py: Python<'_>) -> PyResult<PyMcpServerHandle> {
+        let Some(_section) = Section::enter(py) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "cannot start a server: the Python interpreter is exiting",
+            ));
+        };
         let handle = py.detach(|| self.inner.start()).map_err(server_error)?;
-        Ok(PyMcpServerHandle::new(handle))
+        let handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        pool::start(py, &self.pool)?;
+        Ok(handle)
     }
 
     fn __repr__(&self) -> String {
