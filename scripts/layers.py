@@ -36,6 +36,15 @@ LAYERS = {
         "offload": 2,
         "session": 2,
         "jobs": 2,
+        # the catalogs next to the tools: resources (URI templates, subscriptions), prompts,
+        # completion providers, their change events, and the catalog that answers their methods
+        # (transport-agnostic; the configuration holds it).
+        "uri_template": 2,
+        "catalog_events": 2,
+        "resource_registry": 2,
+        "prompt_registry": 2,
+        "completion_providers": 2,
+        "catalog": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,

@@ -133,6 +133,9 @@ pub struct McpHttpConfig {
     /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
     /// default. Linux only: on other platforms this is accepted and nothing is added.
     pub enable_process_metrics: bool,
+    /// Resources, prompts and completions served next to the tools (empty by default: then the
+    /// `resources`, `prompts` and `completions` capabilities are not declared).
+    pub catalog: crate::catalog::Catalog,
 }
 
 impl Default for McpHttpConfig {
@@ -170,6 +173,7 @@ impl Default for McpHttpConfig {
             enable_prometheus: false,
             prometheus_basic_auth: None,
             enable_process_metrics: true,
+            catalog: crate::catalog::Catalog::default(),
         }
     }
 }

@@ -34,6 +34,9 @@
 
 mod app;
 mod cancel;
+pub mod catalog;
+pub mod catalog_events;
+pub mod completion_providers;
 mod config;
 mod content;
 mod dispatch;
@@ -50,15 +53,19 @@ mod metrics;
 mod offload;
 mod origin;
 mod panic;
+pub mod prompt_registry;
 mod record;
 mod registry;
+pub mod resource_registry;
 mod serve;
 mod server;
 mod service;
 mod session;
 mod state;
 mod tools;
+pub mod uri_template;
 
+pub use catalog::Catalog;
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
 pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
 /// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).

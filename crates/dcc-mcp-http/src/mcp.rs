@@ -113,10 +113,12 @@ fn resolve_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(SessionHold, &'static str), Rejection> {
-    let header_version = match headers.get(PROTOCOL_VERSION_HEADER) {
-        None => None,
+    // The header is checked, but the session's negotiated version governs: a 2025-06-18 session
+    // sending `2025-03-26` must not gain batches.
+    match headers.get(PROTOCOL_VERSION_HEADER) {
+        None => {}
         Some(value) => match value.to_str().ok().and_then(supported_version) {
-            Some(version) => Some(version),
+            Some(_) => {}
             None => {
                 let message = format!(
                     "Bad Request: unsupported MCP-Protocol-Version {:?}; supported: {}",
@@ -149,7 +151,7 @@ fn resolve_session(
                 "Session not found: it ended or expired; send initialize to start a new one",
             )
         })?;
-    let version = header_version.unwrap_or_else(|| session.protocol_version());
+    let version = session.protocol_version();
     Ok((session, version))
 }
 

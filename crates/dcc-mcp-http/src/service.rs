@@ -44,7 +44,11 @@ pub(crate) fn initialize(
         name: state.config.server_name.clone(),
         version: state.config.server_version.clone(),
     };
-    let result = handshake::result(version, handshake::tools_capabilities(), &server);
+    let mut capabilities = handshake::tools_capabilities();
+    if let Some(map) = capabilities.as_object_mut() {
+        map.extend(state.config.catalog.capabilities());
+    }
+    let result = handshake::result(version, capabilities, &server);
     Ok((session, jsonrpc::success(id, result)))
 }
 
@@ -75,7 +79,15 @@ pub(crate) async fn request(
             codes::INVALID_REQUEST,
             "this session is already initialized",
         )),
-        _ => return method_not_found(id, method),
+        // Resources, prompts and completion.
+        _ => match state
+            .config
+            .catalog
+            .handle(session.id(), method, params.as_ref())
+        {
+            Some(outcome) => outcome,
+            None => return method_not_found(id, method),
+        },
     };
     jsonrpc::response(id, outcome)
 }

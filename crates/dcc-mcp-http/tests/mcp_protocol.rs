@@ -201,11 +201,19 @@ async fn unknown_methods_and_discover() {
     let reply = post(
         &router,
         Some(&session),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "resources/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/list"}),
     )
     .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["error"]["code"], -32601);
+    // An empty catalog lists nothing (resources may be added at run time).
+    let reply = post(
+        &router,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "resources/list"}),
+    )
+    .await;
+    assert_eq!(reply.body["result"], json!({"resources": []}));
     let reply = post(
         &router,
         Some(&session),
@@ -253,13 +261,22 @@ async fn batches_only_under_2025_03_26() {
     let reply = post(&router, Some(&new), batch.clone()).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.body["error"]["code"], -32600);
-    // The header decides when present.
+    // A supported header that is not the negotiated version does not override it: the
+    // 2025-06-18 session gets no batches by claiming 2025-03-26, nor loses them the other way.
     let reply = send(
         &router,
         post_request(Some(&new), Some("2025-03-26"), batch.to_string()),
     )
     .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["error"]["code"], -32600);
+    let reply = send(
+        &router,
+        post_request(Some(&old), Some("2025-06-18"), batch.to_string()),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body.as_array().map(Vec::len), Some(4));
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! ([`jsonrpc`], [`body`]), protocol revisions and their negotiation ([`version`]), error codes
 //! ([`codes`]), method and header names ([`methods`], [`headers`]), the `initialize` exchange
 //! ([`initialize`]), tool-result shapes ([`tools`]) and the names the server reserves
-//! ([`reserved`]). It depends on `serde` and `serde_json` only, so a transport, a runtime or a test
+//! ([`reserved`]); resources, prompts and completion ([`resources`], [`prompts`], [`completion`]),
+//! content blocks ([`content`]), logging ([`logging`]), the requests a server sends a client
+//! ([`client_requests`]) and the 2026-07-28 shapes ([`stateless`]). It depends on `serde` and `serde_json` only, so a transport, a runtime or a test
 //! can use it without pulling in either.
 //!
 //! Two eras of MCP share it. The session era (2025-03-26 … 2025-11-25) is spoken today; the
@@ -25,13 +27,21 @@
 //! assert!(matches!(jsonrpc::classify(response), Ok(Incoming::Response { outcome: Ok(_), .. })));
 //! ```
 
+pub mod base64;
 pub mod body;
+pub mod client_requests;
 pub mod codes;
+pub mod completion;
+pub mod content;
 pub mod headers;
 pub mod initialize;
 pub mod jsonrpc;
+pub mod logging;
 pub mod methods;
+pub mod prompts;
 pub mod reserved;
+pub mod resources;
+pub mod stateless;
 pub mod tools;
 pub mod version;
 

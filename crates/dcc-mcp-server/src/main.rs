@@ -3,6 +3,7 @@
 //! and `blob`,
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
+mod conformance;
 mod demo;
 
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ struct Cli {
     /// Serve the demo tools echo, add, fail, sleep, block and blob.
     #[arg(long)]
     demo_tools: bool,
+    /// Serve the fixture tools, resources and prompts of the MCP conformance suite
+    /// (`test_simple_text`, `test://static-text`, `test_prompt_with_arguments`, …), for CI.
+    #[arg(long)]
+    conformance_fixtures: bool,
     /// Serve only this demo tool (repeatable; one of echo, add, fail, sleep, block, blob). Lets one
     /// binary play DCC hosts with different tool sets.
     #[arg(long = "demo-tool", value_name = "NAME", conflicts_with = "demo_tools",
@@ -289,8 +294,12 @@ async fn shutdown_signal() {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let config = config_from(&cli)?;
+    let mut config = config_from(&cli)?;
     let registry = ToolRegistry::new();
+    if cli.conformance_fixtures {
+        conformance::register_tools(&registry)?;
+        config.catalog = conformance::catalog()?;
+    }
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
     } else {
