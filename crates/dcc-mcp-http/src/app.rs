@@ -24,6 +24,25 @@ pub(crate) struct AppState {
     pub(crate) shutdown: CancellationToken,
     #[cfg(feature = "workflow")]
     pub(crate) jobs: crate::jobs::JobManager,
+    /// This server's own handlers ([`McpHttpServer::set_handler`](crate::McpHttpServer::set_handler)),
+    /// used before the registry's: servers sharing a registry keep their own.
+    pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
+}
+
+impl AppState {
+    /// The handler this server runs for `name`: its own, else the registry entry's.
+    pub(crate) fn handler_for(
+        &self,
+        name: &str,
+        entry: &crate::registry::ToolEntry,
+    ) -> Option<crate::Handler> {
+        self.handlers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .or_else(|| entry.handler.clone())
+    }
 }
 
 impl AppState {
@@ -54,6 +73,7 @@ impl AppState {
             .with_outbox_budget(config.max_outbox_bytes),
             #[cfg(feature = "workflow")]
             jobs,
+            handlers: std::sync::RwLock::default(),
             config,
             registry,
             recorder,

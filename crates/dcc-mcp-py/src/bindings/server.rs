@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 
 use dcc_mcp_http::{Handler, McpHttpServer};
 
@@ -12,6 +13,7 @@ use super::errors::{registry_error, server_error};
 use super::exit::Section;
 use super::handle::PyMcpServerHandle;
 use super::handler::main_thread_handler;
+use super::handlers::HandlerTable;
 use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
 
@@ -21,6 +23,8 @@ pub(crate) struct PyMcpHttpServer {
     inner: McpHttpServer,
     /// Runs this server's worker-thread handlers on Python threads.
     pool: Arc<Pool>,
+    /// This server's Python handlers (seen by the garbage collector, see `handlers.rs`).
+    handlers: Arc<HandlerTable>,
 }
 
 #[pymethods]
@@ -40,6 +44,7 @@ impl PyMcpHttpServer {
         Ok(Self {
             inner,
             pool: Pool::new(),
+            handlers: HandlerTable::new(),
         })
     }
 
@@ -76,26 +81,27 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
-        let callable = r#fn.unbind();
         let handler = if on_main_thread {
             Handler::MainThread(main_thread_handler(
                 self.pool.id(),
                 name.to_owned(),
-                callable,
+                self.handlers.clone(),
                 pass_context,
             ))
         } else {
             Handler::Worker(pool::worker_handler(
                 &self.pool,
                 name.to_owned(),
-                callable,
+                self.handlers.clone(),
                 pass_context,
             ))
         };
+        // This server's own handler: another server over the same registry keeps its own.
         self.inner
-            .registry()
-            .set_handler_with(name, handler)
-            .map_err(registry_error)
+            .set_handler(name, handler)
+            .map_err(registry_error)?;
+        self.handlers.insert(name, r#fn.unbind());
+        Ok(())
     }
 
     /// The registry this server serves (the same tools, not a copy).
@@ -127,6 +133,14 @@ impl PyMcpHttpServer {
         let handle = PyMcpServerHandle::new(handle, self.pool.clone());
         pool::start(py, &self.pool)?;
         Ok(handle)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.handlers.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.handlers.clear();
     }
 
     fn __repr__(&self) -> String {
