@@ -43,6 +43,10 @@ export CARGO_TERM_COLOR=never
 export CARGO_INCREMENTAL=0
 
 # ---------------------------------------------------------------------------------------------
+step "layering: no module import cycle, no import from a higher layer (scripts/layers.py)"
+python3 scripts/layers.py
+
+# ---------------------------------------------------------------------------------------------
 step "Prometheus rules (docs/ops): promtool check + unit tests"
 promtool check rules docs/ops/dcc-mcp.rules.yml
 promtool test rules docs/ops/dcc-mcp.rules.test.yml

@@ -28,7 +28,13 @@ from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_sess
 
 def test_package_exports_and_features():
     assert dcc_mcp_core.__all__ == [
+        "Audio",
+        "ContentBlock",
         "FEATURES",
+        "Image",
+        "Text",
+        "ToolAnnotations",
+        "ToolResult",
         "MainThreadExecutor",
         "McpHttpConfig",
         "McpHttpServer",
@@ -268,6 +274,8 @@ def test_registry_register_list_get_unregister():
         "input_schema": {"type": "object", "required": ["y"], "properties": {"y": {"type": "string"}}},
         "output_schema": {"type": "object"},
         "execution": "sync",
+        "title": None,
+        "annotations": None,
     }
     assert reg.get("b_tool")["description"] == "second"
     assert reg.get("b_tool")["output_schema"] is None
@@ -375,7 +383,7 @@ def test_exception_becomes_is_error_with_its_message(start_server):
         ({1, 2}, "object of type 'set' is not JSON serializable (at $)"),
         ({"scene": object()}, "object of type 'object' is not JSON serializable (at $.scene)"),
         ({"a": [1, float("nan")]}, "float NaN is not valid JSON (NaN and infinities are not) (at $.a[1])"),
-        ({1: "int key"}, "dict keys must be str, found a key of type 'int' (at $)"),
+        ({(1, 2): "tuple key"}, "dict keys must be str, int, float, bool or None, found a key of type 'tuple' (at $)"),
         (2**70, "int does not fit in 64 bits; pass it as a string (at $)"),
         ("\ud800", "str is not valid UTF-8 (lone surrogate?) (at $)"),
     ],

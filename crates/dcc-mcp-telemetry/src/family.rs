@@ -10,12 +10,14 @@
 //! The overflow marker is reserved: label values that contain [`OVERFLOW_LABEL_VALUE`] are
 //! answered with the overflow series, so no real series can duplicate it in the exposition.
 
-use crate::histogram::Buckets;
+use crate::buckets::Buckets;
 use crate::labels::{hash_values, valid_label_name, ValueMap};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
-use crate::sync::{lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots};
+use crate::sync::{
+    backoff, lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots,
+};
 use crate::TelemetryError;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -70,15 +72,20 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
     fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue;
 }
 
-/// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum.
+/// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum, then the
+/// sequence cell of the series' write window (see [`ShardSet::observe`]).
 impl Storage for CellAt {
     fn alloc(kind: MetricKind, bounds: usize, shared: &Shared) -> Result<Self, TelemetryError> {
         let n = if kind == MetricKind::Histogram {
-            bounds + 2
+            bounds + 3
         } else {
             1
         };
-        Ok(CellAt::of(shared.alloc_cells(n)?))
+        let base = shared.alloc_cells(n)?;
+        if kind == MetricKind::Histogram {
+            shared.shards.note_histogram_sum(base + bounds + 1);
+        }
+        Ok(CellAt::of(base))
     }
 
     fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue {
@@ -356,20 +363,36 @@ fn new_cache<S>() -> CachePadded<RefCell<ValueMap<S>>> {
     CachePadded::new(RefCell::new(ValueMap::default()))
 }
 
-/// Merges a histogram series: per-bucket counts summed over shards, then made cumulative; the
-/// count is the `+Inf` bucket, so `+Inf == count` and cumulativeness hold in every snapshot.
+/// Merges a histogram series: each shard's per-bucket counts and sum read as one consistent state
+/// (`Shard::read_histogram`: every observation wholly in or out, so `_sum` agrees with the
+/// buckets and `_count`), summed over shards, then made cumulative; the count is the `+Inf`
+/// bucket.
 pub(crate) fn merge_histogram(
     shards: &ShardSet,
     base: CellAt,
     bounds: &[f64],
 ) -> HistogramSnapshot {
-    let mut counts = vec![0u64; bounds.len() + 1];
-    let mut sum = 0.0;
-    let sum_at = base.offset(bounds.len() + 1);
-    for shard in shards.iter() {
-        shard.add_into(base, &mut counts);
-        sum += f64::from_bits(shard.read(sum_at));
-    }
+    let (counts, sum) = shards.consistent(|before| {
+        let mut counts = vec![0u64; bounds.len() + 1];
+        let mut sum = 0.0;
+        for shard in shards.iter() {
+            let mut tries = 0u32;
+            loop {
+                if let Some(s) = shard.try_read_histogram(base, &mut counts) {
+                    sum += s;
+                    break;
+                }
+                // A retire can leave a stale read spinning on cells that now belong to another
+                // series: start over once one has begun.
+                if shards.retire_moved(before) {
+                    return None;
+                }
+                tries += 1;
+                backoff(tries);
+            }
+        }
+        Some((counts, sum))
+    });
     #[cfg_attr(not(dcc_mcp_loom_mutant = "count_reread"), allow(unused_mut))]
     let mut snap = HistogramSnapshot::from_counts(bounds, &counts, sum);
     // Mutant: `_count` from a second read of the cells instead of the buckets just read.

@@ -39,13 +39,27 @@ impl Gauge {
     /// Adds `n` (wrapping).
     #[inline]
     pub fn add(&self, n: i64) {
+        #[cfg(not(dcc_mcp_loom_mutant = "gauge_load_store"))]
         self.value.fetch_add(n, Ordering::Relaxed);
+        // Mutant: "match the counter" with a load + store, which loses concurrent updates.
+        #[cfg(dcc_mcp_loom_mutant = "gauge_load_store")]
+        self.value.store(
+            self.value.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     /// Subtracts `n` (wrapping).
     #[inline]
     pub fn sub(&self, n: i64) {
+        #[cfg(not(dcc_mcp_loom_mutant = "gauge_load_store"))]
         self.value.fetch_sub(n, Ordering::Relaxed);
+        // Mutant: as in `add`.
+        #[cfg(dcc_mcp_loom_mutant = "gauge_load_store")]
+        self.value.store(
+            self.value.load(Ordering::Relaxed).wrapping_sub(n),
+            Ordering::Relaxed,
+        );
     }
 
     /// Sets the value.

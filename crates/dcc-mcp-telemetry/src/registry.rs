@@ -1,9 +1,10 @@
 //! The registry: creates families, hands out handles, and merges snapshots.
 
+use crate::buckets::Buckets;
 use crate::counter::{Counter, CounterFamily};
 use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
 use crate::gauge::{Gauge, GaugeFamily};
-use crate::histogram::{Buckets, Histogram, HistogramFamily};
+use crate::histogram::{Histogram, HistogramFamily};
 use crate::labels::valid_metric_name;
 use crate::shard::CellAt;
 use crate::snapshot::{FamilySnapshot, MetricKind};
@@ -19,6 +20,9 @@ pub const DEFAULT_MAX_SERIES: usize = 1024;
 /// family has a series in it from registration on, so it is exported (as 0) before any overflow.
 pub const OVERFLOW_METRIC_NAME: &str = "dcc_mcp_telemetry_series_overflow_total";
 
+/// Help text of [`OVERFLOW_METRIC_NAME`].
+pub(crate) const OVERFLOW_HELP: &str = "with_label_values calls answered with a family's overflow series because the family reached its series cap.";
+
 /// A set of metric families recorded through per-thread shards and merged on scrape.
 ///
 /// Cheap to clone (an `Arc` inside); clones share everything. Create one per server; there is no
@@ -33,8 +37,15 @@ pub(crate) struct Inner {
     /// Every family in registration order; the overflow counter first.
     families: Mutex<Vec<Arc<dyn Snapshot>>>,
     overflow: Arc<FamilyCore<CellAt>>,
+    /// Creation time, Unix seconds: the `_created` of every series (each starts from zero after it).
+    created_unix: f64,
+    /// The `Collector`'s descriptors, appended as families are registered (see `collector.rs`).
     #[cfg(feature = "prometheus")]
-    pub(crate) desc: Option<prometheus::core::Desc>,
+    pub(crate) descs: crate::series_list::AppendList<prometheus::core::Desc>,
+    /// How many of `families` have their descriptors in `descs` (and the lock that serialises
+    /// pushes to it).
+    #[cfg(feature = "prometheus")]
+    pub(crate) described: Mutex<usize>,
 }
 
 impl Default for Registry {
@@ -58,7 +69,7 @@ impl Registry {
         let shared = Arc::new(Shared::new());
         let spec = FamilySpec {
             name: OVERFLOW_METRIC_NAME,
-            help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
+            help: OVERFLOW_HELP,
             kind: MetricKind::Counter,
             label_names: &["family"],
             buckets: &[],
@@ -78,8 +89,13 @@ impl Registry {
                 shared,
                 families: Mutex::new(families),
                 overflow,
+                created_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
                 #[cfg(feature = "prometheus")]
-                desc: crate::collector::overflow_desc(),
+                descs: crate::series_list::AppendList::new(),
+                #[cfg(feature = "prometheus")]
+                described: Mutex::new(0),
             }),
         }
     }
@@ -234,6 +250,18 @@ impl Registry {
         families.iter().map(|f| f.snapshot()).collect()
     }
 
+    /// The registered families, in registration order (for the `Collector`'s descriptors).
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn families(&self) -> Vec<Arc<dyn Snapshot>> {
+        lock(&self.inner.families).clone()
+    }
+
+    /// When the registry was created, in Unix seconds (the exposition's `_created` value: every
+    /// series of the registry was zero then).
+    pub fn created_unix(&self) -> f64 {
+        self.inner.created_unix
+    }
+
     /// Number of per-thread shards (not counting the one shared fallback shard for recording from
     /// late thread-local destructors).
     ///
@@ -247,15 +275,18 @@ impl Registry {
         self.inner.shared.shards.thread_shards()
     }
 
-    /// Bytes of cell storage (leaves and chunks) allocated across all shards, excluding each
-    /// shard's fixed 1 KiB header.
+    /// Bytes of cell storage (leaves and chunks) allocated across the per-thread shards and the
+    /// orphan shard, in use or pooled for reuse, excluding each shard's fixed header and the
+    /// retired accumulator ([`retired_bytes`](Self::retired_bytes)).
     pub fn shard_bytes(&self) -> usize {
-        self.inner
-            .shared
-            .shards
-            .iter()
-            .map(|s| s.allocated_bytes())
-            .sum()
+        self.inner.shared.shards.shard_bytes()
+    }
+
+    /// Bytes of cell storage of the registry's retired accumulator: the values of threads that
+    /// left their engine thread id, folded in by the id's next holder. One copy per registry,
+    /// at most the registry's size (8 bytes per cell that any exited thread recorded into).
+    pub fn retired_bytes(&self) -> usize {
+        self.inner.shared.shards.retired_bytes()
     }
 }
 

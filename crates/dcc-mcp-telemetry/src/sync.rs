@@ -29,15 +29,32 @@ pub(crate) use crossbeam_utils::CachePadded;
 
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(dcc_mcp_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
+
+/// A reader waits for a writer to leave its sequence window (`tries` failed reads so far): a few
+/// spin hints, then it yields its core so that a writer descheduled mid-window (its window is
+/// three stores long) can run. Under loom every retry yields, so the model can schedule the writer.
+#[cfg(not(dcc_mcp_loom))]
+#[inline]
+pub(crate) fn backoff(tries: u32) {
+    if tries < 16 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+#[cfg(dcc_mcp_loom)]
+pub(crate) fn backoff(_: u32) {
+    loom::thread::yield_now();
+}
 #[cfg(dcc_mcp_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
@@ -119,8 +136,9 @@ pub(crate) fn owner_load_usize(a: &AtomicUsize) -> usize {
 /// Marks the initialisation of memory that one thread publishes to others through an atomic
 /// pointer (a shard's storage segment). Zero-sized and free in normal builds.
 ///
-/// Loom treats its atomics as initialised from birth, so it cannot see a segment whose pointer
-/// was published with too weak an ordering. Under loom the marker is a `loom::cell::UnsafeCell`:
+/// Loom 0.7.3 records an atomic's construction as an unsynchronised write, so it catches a load
+/// of a cell that does not happen-after the cell's creation; the marker extends that check to the
+/// allocation as a whole (memory without atomics too). Under loom the marker is a `loom::cell::UnsafeCell`:
 /// the owner writes it when it initialises the segment and a scraper reads it before reading the
 /// segment's cells, so loom fails the model unless the initialisation happens-before the read.
 #[derive(Default)]
@@ -152,6 +170,47 @@ impl InitMarker {
     pub(crate) fn observed(&self) {
         #[cfg(dcc_mcp_loom)]
         self.cell.with(|_| ());
+    }
+}
+
+/// Data that only one thread at a time touches, the handoff between holders being ordered by a
+/// lock (a shard's pool of released storage: its writer's, passed on with the engine thread id).
+/// A plain `UnsafeCell` in normal builds; under loom a `loom::cell::UnsafeCell`, so loom checks
+/// that every two accesses are ordered by happens-before.
+pub(crate) struct OwnerCell<T> {
+    #[cfg(not(dcc_mcp_loom))]
+    cell: std::cell::UnsafeCell<T>,
+    #[cfg(dcc_mcp_loom)]
+    cell: loom::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through `with_mut`, whose callers guarantee that accesses
+// are ordered (one owner at a time); `T: Send` because owners change threads.
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
+impl<T> OwnerCell<T> {
+    pub(crate) fn new(v: T) -> Self {
+        OwnerCell {
+            #[cfg(not(dcc_mcp_loom))]
+            cell: std::cell::UnsafeCell::new(v),
+            #[cfg(dcc_mcp_loom)]
+            cell: loom::cell::UnsafeCell::new(v),
+        }
+    }
+
+    /// Runs `f` on the value.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the value's current owner: every other access happens-before or after this
+    /// one (loom checks it).
+    pub(crate) unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(not(dcc_mcp_loom))]
+        // SAFETY: forwarded from the caller: no other access overlaps this one.
+        return f(unsafe { &mut *self.cell.get() });
+        #[cfg(dcc_mcp_loom)]
+        // SAFETY: as above.
+        return self.cell.with_mut(|p| f(unsafe { &mut *p }));
     }
 }
 
@@ -234,11 +293,14 @@ std::thread_local! {
         const { std::cell::Cell::new((0, std::ptr::null())) };
     /// Returns the thread's id when its thread-local destructors run.
     static EXIT_GUARD: ExitGuard = const { ExitGuard };
+    /// The calling thread's tenure of its engine id (see [`tenure`]); 0 before it takes one.
+    static TENURE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 #[cfg(dcc_mcp_loom)]
 loom::thread_local! {
     static THREAD: std::cell::Cell<ThreadState> = std::cell::Cell::new(ThreadState::Fresh);
     static LAST_SLOT: std::cell::Cell<(u64, *const ())> = std::cell::Cell::new((0, std::ptr::null()));
+    static TENURE: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 /// Its destructor is the thread's exit from the engine; see [`thread_exit`].
@@ -274,8 +336,17 @@ fn take_id() -> Option<usize> {
         return None;
     }
     let id = take_from_pool();
+    TENURE.with(|t| t.set(next_slots_id()));
     THREAD.with(|t| t.set(ThreadState::Id(id)));
     Some(id)
+}
+
+/// A process-unique number for the calling thread's tenure of its engine id, taken with the id
+/// (never 0 once the thread holds one, never reused). A slot whose recorded tenure is not the
+/// caller's was inherited from an exited holder of the id; the shard set uses this to retire the
+/// previous holder's storage (`ShardSet::adopt`). Only meaningful while the thread holds an id.
+pub(crate) fn tenure() -> u64 {
+    TENURE.with(|t| t.get())
 }
 
 /// The thread leaves the engine: its memo is emptied and its id goes back to the pool under the

@@ -371,3 +371,30 @@ fn the_overflow_marker_is_reserved_for_the_overflow_series() {
         SampleValue::Counter(3)
     );
 }
+
+/// Histograms too large for one chunk (more than 61 bounds: the series spans whole chunks and
+/// takes the slow path) and ones that just fit record and merge exactly, sum included.
+#[test]
+fn histograms_larger_than_a_chunk_record_and_merge_exactly() {
+    let r = Registry::new();
+    for (name, len) in [("fits_seconds", 61usize), ("spans_seconds", 200)] {
+        let bounds: Vec<f64> = (1..=len).map(|b| b as f64).collect();
+        let h = r.histogram(name, "H.", &bounds).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for v in 1..=len + 1 {
+                        h.observe(v as f64);
+                    }
+                });
+            }
+        });
+        let snap = h.snapshot();
+        assert_eq!(snap.count, 2 * (len as u64 + 1), "{name}");
+        let n = len as f64 + 1.0;
+        assert_eq!(snap.sum, n * (n + 1.0), "{name}");
+        for (k, (bound, cumulative)) in snap.buckets.iter().enumerate() {
+            assert_eq!(*cumulative, 2 * (k as u64 + 1), "{name} le={bound}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use dcc_mcp_telemetry::{FamilySnapshot, HistogramSnapshot, Registry, SampleValue};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const RECORDERS: usize = 3;
 /// Scaled down under Miri, which interprets every operation.
@@ -44,12 +44,20 @@ fn check(snap: &[FamilySnapshot], prev: &Seen) -> Seen {
     seen
 }
 
+/// Every observation is wholly in a scrape or wholly out: with value `k + 1` recorded only into
+/// bucket `k`, `_sum` must be exactly what the per-bucket counts hold.
 fn assert_consistent(h: &HistogramSnapshot) {
-    assert!(
-        h.buckets.windows(2).all(|w| w[0].1 <= w[1].1),
-        "not cumulative: {h:?}"
+    let mut prev = 0;
+    let mut expected_sum = 0.0;
+    for (k, &(_, cumulative)) in h.buckets.iter().enumerate() {
+        assert!(cumulative >= prev, "not cumulative: {h:?}");
+        expected_sum += (cumulative - prev) as f64 * (k + 1) as f64;
+        prev = cumulative;
+    }
+    assert_eq!(
+        h.sum, expected_sum,
+        "_sum disagrees with the buckets: {h:?}"
     );
-    assert_eq!(h.buckets.last().unwrap(), &(f64::INFINITY, h.count));
 }
 
 #[test]
@@ -62,39 +70,59 @@ fn every_scrape_is_monotonic_cumulative_and_the_last_is_exact() {
     let lat = r.histogram_family("lat", "lat", &["k"], &BOUNDS).unwrap();
     let busy = r.gauge("busy", "busy").unwrap();
     let done = AtomicUsize::new(0);
-    let scrapes = std::thread::scope(|s| {
+    // Halfway through, every recorder waits at a gate until the scraper has scraped the state they
+    // left there, so one scrape deterministically lands mid-run (and sees exactly half).
+    let at_gate = AtomicUsize::new(0);
+    let released = AtomicBool::new(false);
+    let mid_run = std::thread::scope(|s| {
         for _ in 0..RECORDERS {
             let (hits, by_key, lat, busy, done) = (&hits, &by_key, &lat, &busy, &done);
+            let (at_gate, released) = (&at_gate, &released);
             s.spawn(move || {
                 for i in 0..ROUNDS {
+                    if i == ROUNDS / 2 {
+                        at_gate.fetch_add(1, Ordering::AcqRel);
+                        while !released.load(Ordering::Acquire) {
+                            std::thread::yield_now();
+                        }
+                    }
                     busy.inc();
                     hits.inc();
                     // New series keep appearing (growing every shard) while the scraper runs.
                     let k = (i % 97 + (i / 1000) * 97).to_string();
                     by_key.with_label_values(&[&k]).inc();
+                    // Value k + 1 lands in bucket k alone (`+Inf` for 5), so a scrape's sum is
+                    // determined by its buckets.
                     lat.with_label_values_ref(&[&(i % 7).to_string()])
-                        .observe((i % 6) as f64);
+                        .observe((i % 5 + 1) as f64);
                     busy.dec();
                 }
                 done.fetch_add(1, Ordering::Release);
             });
         }
-        let r = &r;
-        let done = &done;
+        let (r, done, hits) = (&r, &done, &hits);
+        let (at_gate, released) = (&at_gate, &released);
         s.spawn(move || {
             let mut prev = Seen::new();
-            let mut n = 0u64;
+            let mut mid_run = None;
             while done.load(Ordering::Acquire) < RECORDERS {
+                if mid_run.is_none() && at_gate.load(Ordering::Acquire) == RECORDERS {
+                    prev = check(&r.snapshot(), &prev);
+                    mid_run = Some(hits.get());
+                    released.store(true, Ordering::Release);
+                    continue;
+                }
                 prev = check(&r.snapshot(), &prev);
-                n += 1;
+                std::thread::yield_now();
             }
             check(&r.snapshot(), &prev);
-            n
+            mid_run
         })
         .join()
         .unwrap()
     });
-    assert!(scrapes > 0);
+    // The gated scrape saw every recorder's first half and nothing of its second.
+    assert_eq!(mid_run, Some(RECORDERS as u64 * (ROUNDS / 2)));
 
     let total = RECORDERS as u64 * ROUNDS;
     assert_eq!(hits.get(), total);

@@ -9,6 +9,7 @@ mod handle;
 mod handler;
 mod handlers;
 mod json;
+mod log_bridge;
 mod pool;
 mod registry;
 mod server;
@@ -30,6 +31,7 @@ pub fn add_to_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<executor::PyMainThreadExecutor>()?;
     exit::register(module)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    log_bridge::install(module)?;
     module.add(
         "FEATURES",
         PyTuple::new(module.py(), crate::convert::FEATURES)?,

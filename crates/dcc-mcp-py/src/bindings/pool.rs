@@ -26,7 +26,7 @@ use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 
 use super::context::PyToolContext;
 use super::exit::{self, Close, Section};
-use super::handler;
+use super::handler::{self, Report};
 use super::handlers::HandlerTable;
 
 /// The loop the pool's Python threads run.
@@ -44,6 +44,7 @@ struct Pending {
     tool: String,
     handlers: Arc<HandlerTable>,
     pass_context: bool,
+    report: Report,
     arguments: Value,
     context: ToolContext,
     reply: mpsc::SyncSender<Result<Value, ToolError>>,
@@ -151,6 +152,7 @@ pub(crate) fn worker_handler(
     tool: String,
     handlers: Arc<HandlerTable>,
     pass_context: bool,
+    report: Report,
 ) -> ToolHandler {
     let pool = pool.clone();
     Arc::new(move |arguments: Value, context: &ToolContext| {
@@ -159,6 +161,7 @@ pub(crate) fn worker_handler(
             tool: tool.clone(),
             handlers: handlers.clone(),
             pass_context,
+            report,
             arguments,
             context: context.clone(),
             reply,
@@ -277,7 +280,7 @@ impl PyHandlerCall {
         let Some(_section) = Section::enter(py) else {
             return;
         };
-        let outcome = handler::outcome(py, &pending.tool, outcome);
+        let outcome = handler::outcome(py, &pending.tool, outcome, pending.report);
         let _ = pending.reply.send(outcome);
     }
 }

@@ -12,7 +12,7 @@ use super::config::PyMcpHttpConfig;
 use super::errors::{registry_error, server_error};
 use super::exit::Section;
 use super::handle::PyMcpServerHandle;
-use super::handler::main_thread_handler;
+use super::handler::{main_thread_handler, Report};
 use super::handlers::HandlerTable;
 use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
@@ -25,6 +25,8 @@ pub(crate) struct PyMcpHttpServer {
     pool: Arc<Pool>,
     /// This server's Python handlers (seen by the garbage collector, see `handlers.rs`).
     handlers: Arc<HandlerTable>,
+    /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
+    include_traceback: bool,
 }
 
 #[pymethods]
@@ -36,15 +38,16 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let config = match config {
-            Some(c) => c.inner.clone(),
-            None => PyMcpHttpConfig::default_config(),
+        let (config, include_traceback) = match config {
+            Some(c) => (c.inner.clone(), c.include_traceback),
+            None => (PyMcpHttpConfig::default_config(), false),
         };
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
         Ok(Self {
             inner,
             pool: Pool::new(),
             handlers: HandlerTable::new(),
+            include_traceback,
         })
     }
 
@@ -81,12 +84,17 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
+        let report = Report {
+            max_result_bytes: self.inner.config().max_response_bytes,
+            include_traceback: self.include_traceback,
+        };
         let handler = if on_main_thread {
             Handler::MainThread(main_thread_handler(
                 self.pool.id(),
                 name.to_owned(),
                 self.handlers.clone(),
                 pass_context,
+                report,
             ))
         } else {
             Handler::Worker(pool::worker_handler(
@@ -94,6 +102,7 @@ impl PyMcpHttpServer {
                 name.to_owned(),
                 self.handlers.clone(),
                 pass_context,
+                report,
             ))
         };
         // This server's own handler: another server over the same registry keeps its own.
@@ -102,6 +111,40 @@ impl PyMcpHttpServer {
             .map_err(registry_error)?;
         self.handlers.insert(name, r#fn.unbind());
         Ok(())
+    }
+
+    /// A decorator registering a typed function as a tool of this server (see
+    /// `dcc_mcp_core._tools`): schema from the type hints, description from the docstring.
+    #[pyo3(signature = (name = None, *, title = None, description = None, annotations = None, main_thread = None, execution = "sync", input_schema = None, output_schema = None, mime_type = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn tool<'py>(
+        slf: &Bound<'py, Self>,
+        name: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+        annotations: Option<&Bound<'py, PyAny>>,
+        main_thread: Option<bool>,
+        execution: &str,
+        input_schema: Option<&Bound<'py, PyAny>>,
+        output_schema: Option<&Bound<'py, PyAny>>,
+        mime_type: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("dcc_mcp_core._tools")?
+            .getattr("tool_decorator")?
+            .call1((
+                slf,
+                true,
+                name,
+                title,
+                description,
+                annotations,
+                main_thread,
+                execution,
+                input_schema,
+                output_schema,
+                mime_type,
+            ))
     }
 
     /// The registry this server serves (the same tools, not a copy).
@@ -117,6 +160,7 @@ impl PyMcpHttpServer {
     fn config(&self) -> PyMcpHttpConfig {
         PyMcpHttpConfig {
             inner: self.inner.config().clone(),
+            include_traceback: self.include_traceback,
         }
     }
 
