@@ -53,11 +53,18 @@ def test_worker_handlers_run_on_python_threads_that_exit_with_the_server(start_s
     seen = []
     entered, release, blocking = blocking_handler("done")
 
+    threads = []
+
     def where(arguments):
         seen.append((threading.current_thread().name, threading.current_thread().daemon))
+        threads.append(threading.current_thread())
         return "ok"
 
-    running = start_server(tools={"where": where, "blocking": blocking})
+    def recorded_blocking(arguments):
+        threads.append(threading.current_thread())
+        return blocking(arguments)
+
+    running = start_server(tools={"where": where, "blocking": recorded_blocking})
     assert result_text(mcp_call(running.url, "where")) == "ok"
     assert seen == [("dcc-mcp-handler", True)]
 
@@ -71,10 +78,11 @@ def test_worker_handlers_run_on_python_threads_that_exit_with_the_server(start_s
     caller.join(HANG_GUARD_SECONDS)
     assert result_text(results[0]) == "done"
 
-    assert any(t.name == "dcc-mcp-handler" for t in threading.enumerate())
+    # The blocking call and the call made meanwhile ran on two different threads of the pool.
+    assert threads[1] is not threads[2] and all(t.is_alive() for t in threads)
     running.handle.shutdown()
-    wait_for(lambda: not any(t.name == "dcc-mcp-handler" for t in threading.enumerate()),
-             "the handler threads to exit")
+    # (Only this server's threads: registry-level handlers have a pool of their own.)
+    wait_for(lambda: not any(t.is_alive() for t in threads), "the server's handler threads to exit")
 
 
 def test_two_servers_over_one_registry_keep_their_own_handlers(start_server):
