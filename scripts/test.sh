@@ -139,9 +139,11 @@ if [ $quick = 0 ]; then
     esac
     # auditwheel reads the symbol versions the module needs: it must find the wheel consistent with
     # manylinux_2_28 (a newer glibc symbol would make it name a newer tag).
+    # (auditwheel wraps its lines: compare with the whitespace collapsed.)
     audit=$(auditwheel show "$wheel")
     echo "$audit"
-    if ! grep -q 'consistent with the following platform tag: "manylinux_2_28_x86_64"' <<<"$audit"; then
+    if ! tr -s '[:space:]' ' ' <<<"$audit" \
+        | grep -q 'consistent with the following platform tag: "manylinux_2_28_x86_64"'; then
         echo "FAIL: auditwheel does not find the wheel consistent with manylinux_2_28_x86_64" >&2
         exit 1
     fi

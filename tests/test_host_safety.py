@@ -3,11 +3,16 @@ that costs nothing, and servers that stop when the interpreter exits."""
 
 from __future__ import annotations
 
+import gc
 import os
+import socket
 import sys
 import threading
+import weakref
 
 import pytest
+
+from dcc_mcp_core import McpHttpConfig, McpHttpServer, ToolRegistry
 
 from conftest import HANG_GUARD_SECONDS, blocking_handler, mcp_call, mcp_calls, result_text, wait_for
 
@@ -48,11 +53,18 @@ def test_worker_handlers_run_on_python_threads_that_exit_with_the_server(start_s
     seen = []
     entered, release, blocking = blocking_handler("done")
 
+    threads = []
+
     def where(arguments):
         seen.append((threading.current_thread().name, threading.current_thread().daemon))
+        threads.append(threading.current_thread())
         return "ok"
 
-    running = start_server(tools={"where": where, "blocking": blocking})
+    def recorded_blocking(arguments):
+        threads.append(threading.current_thread())
+        return blocking(arguments)
+
+    running = start_server(tools={"where": where, "blocking": recorded_blocking})
     assert result_text(mcp_call(running.url, "where")) == "ok"
     assert seen == [("dcc-mcp-handler", True)]
 
@@ -66,7 +78,70 @@ def test_worker_handlers_run_on_python_threads_that_exit_with_the_server(start_s
     caller.join(HANG_GUARD_SECONDS)
     assert result_text(results[0]) == "done"
 
-    assert any(t.name == "dcc-mcp-handler" for t in threading.enumerate())
+    # The blocking call and the call made meanwhile ran on two different threads of the pool.
+    assert threads[1] is not threads[2] and all(t.is_alive() for t in threads)
     running.handle.shutdown()
-    wait_for(lambda: not any(t.name == "dcc-mcp-handler" for t in threading.enumerate()),
-             "the handler threads to exit")
+    # (Only this server's threads: registry-level handlers have a pool of their own.)
+    wait_for(lambda: not any(t.is_alive() for t in threads), "the server's handler threads to exit")
+
+
+def test_two_servers_over_one_registry_keep_their_own_handlers(start_server):
+    from dcc_mcp_core import MainThreadExecutor
+
+    registry = ToolRegistry()
+    registry.register("who", input_schema={"type": "object"})
+    first = McpHttpServer(registry, McpHttpConfig(port=0))
+    first.register_handler("who", lambda arguments: "first")
+    executor = MainThreadExecutor()
+    second = McpHttpServer(registry, McpHttpConfig(port=0, main_thread_executor=executor))
+    second.register_handler("who", lambda arguments: f"second on {threading.current_thread().name}")
+    with first.start() as first_handle, second.start() as second_handle:
+        assert result_text(mcp_call(first_handle.mcp_url(), "who")) == "first"
+        pumping = threading.Event()
+
+        def host():
+            while not pumping.is_set():
+                executor.pump()
+                pumping.wait(0.002)
+
+        loop = threading.Thread(target=host, name="host-main", daemon=True)
+        loop.start()
+        try:
+            assert result_text(mcp_call(second_handle.mcp_url(), "who")) == "second on host-main"
+            # Registering on the second server neither replaced nor moved the first one's handler.
+            assert result_text(mcp_call(first_handle.mcp_url(), "who")) == "first"
+        finally:
+            pumping.set()
+            loop.join(HANG_GUARD_SECONDS)
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_a_plugin_with_bound_method_handlers_is_collected_and_frees_its_port():
+    class Plugin:
+        def __init__(self) -> None:
+            self.registry = ToolRegistry()
+            self.registry.register("frame", input_schema={"type": "object"})
+            self.server = McpHttpServer(self.registry, McpHttpConfig(port=0))
+            self.server.register_handler("frame", self.frame)
+            self.handle = self.server.start()
+
+        def frame(self, arguments):
+            return 1001
+
+    plugin = Plugin()
+    port = plugin.handle.port
+    assert result_text(mcp_call(plugin.handle.mcp_url(), "frame")) == "1001"
+    assert not _port_is_free(port)
+    alive = weakref.ref(plugin)
+    del plugin
+    gc.collect()
+    assert alive() is None
+    assert _port_is_free(port)

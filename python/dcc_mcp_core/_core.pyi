@@ -285,7 +285,10 @@ class McpHttpServer:
         pass_context: Literal[False] = False,
         main_thread: Optional[bool] = None,
     ) -> None:
-        """Set the function that runs tool ``name`` (register the tool first, else ``ValueError``).
+        """Set this server's function for tool ``name`` (register the tool first, else ``ValueError``).
+        Another server over the same registry keeps its own. Worker-thread handlers run on the server's
+        Python threads (``dcc-mcp-handler``); ``fn`` is visible to the garbage collector, so bound
+        methods do not keep a dropped plug-in (and its server) alive.
 
         ``fn(arguments)`` — or ``fn(arguments, context)`` with ``pass_context=True``, where
         ``context`` is a ``ToolContext`` — runs holding the GIL and must return something

@@ -14,9 +14,9 @@ use tokio::sync::oneshot;
 
 use crate::app::build_router;
 use crate::config::McpHttpConfig;
-use crate::error::ServerError;
+use crate::error::{RegistryError, ServerError};
 use crate::record::Recorder;
-use crate::registry::{RegistryObserver, ToolRegistry};
+use crate::registry::{Handler, RegistryObserver, ToolRegistry};
 use crate::serve::{serve, ServeTimeouts};
 use crate::state::AppState;
 
@@ -71,6 +71,20 @@ impl McpHttpServer {
     /// The registry this server serves (shared: tools registered later are served at once).
     pub fn registry(&self) -> &ToolRegistry {
         &self.state.registry
+    }
+
+    /// Attach or replace this server's handler of registered tool `name`. It is used instead of the
+    /// registry's own handler, and only by this server: servers sharing a registry keep their own.
+    pub fn set_handler(&self, name: &str, handler: Handler) -> Result<(), RegistryError> {
+        if !self.state.registry.contains(name) {
+            return Err(RegistryError::UnknownTool(name.to_owned()));
+        }
+        self.state
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), handler);
+        Ok(())
     }
 
     /// The validated configuration.

@@ -33,6 +33,9 @@ pub(crate) struct AppState {
     pub(crate) jobs: crate::jobs::JobManager,
     /// Parses large bodies off the I/O workers.
     pub(crate) offload: crate::offload::Offload,
+    /// This server's own handlers ([`McpHttpServer::set_handler`](crate::McpHttpServer::set_handler)),
+    /// used before the registry's: servers sharing a registry keep their own.
+    pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
 }
 
 impl AppState {
@@ -68,7 +71,22 @@ impl AppState {
             recorder,
             shutdown,
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
+            handlers: std::sync::RwLock::default(),
         }
+    }
+
+    /// The handler this server runs for `name`: its own, else the registry entry's.
+    pub(crate) fn handler_for(
+        &self,
+        name: &str,
+        entry: &crate::registry::ToolEntry,
+    ) -> Option<crate::Handler> {
+        self.handlers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .or_else(|| entry.handler.clone())
     }
 
     /// Live (neither ended nor expired) sessions; read by `/metrics` at scrape time.

@@ -201,7 +201,7 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
             violations.join("; ")
         ));
     }
-    let Some(handler) = entry.handler.clone() else {
+    let Some(handler) = state.handler_for(name, &entry) else {
         return error_result(&format!("tool '{name}' has no handler yet"));
     };
     match execution.unwrap_or(entry.spec.execution) {

@@ -26,6 +26,7 @@ use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 
 use super::context::PyToolContext;
 use super::exit::Section;
+use super::handlers::HandlerTable;
 use super::json;
 
 thread_local! {
@@ -67,14 +68,21 @@ impl Report {
 pub(crate) fn main_thread_handler(
     server: usize,
     tool: String,
-    callable: Py<PyAny>,
+    handlers: Arc<HandlerTable>,
     pass_context: bool,
     report: Report,
 ) -> ToolHandler {
     Arc::new(move |arguments: Value, ctx: &ToolContext| {
         let ctx = pass_context.then_some(ctx);
-        call(server, &tool, &callable, &arguments, ctx, report)
+        call(server, &tool, &handlers, &arguments, ctx, report)
     })
+}
+
+/// The error of a call whose handler the server no longer has (it was collected or closed).
+pub(crate) fn removed(tool: &str) -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "the handler of tool '{tool}' is gone: its server was closed or garbage-collected"
+    ))
 }
 
 /// Restores the thread's running server when a handler call ends.
@@ -89,7 +97,7 @@ impl Drop for Running {
 fn call(
     server: usize,
     tool: &str,
-    callable: &Py<PyAny>,
+    handlers: &HandlerTable,
     arguments: &Value,
     ctx: Option<&ToolContext>,
     report: Report,
@@ -105,6 +113,9 @@ fn call(
                 "tool '{tool}' was not run: the host's main thread was interrupted (KeyboardInterrupt)"
             )));
         }
+        let Some(callable) = handlers.get(py, tool) else {
+            return outcome(py, tool, Err(removed(tool)), report);
+        };
         let _running = Running(RUNNING_SERVER.with(|running| running.replace(Some(server))));
         let args = arguments_or_error(py, arguments)?;
         let result = match ctx {

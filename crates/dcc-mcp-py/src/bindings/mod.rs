@@ -7,6 +7,7 @@ mod executor;
 mod exit;
 mod handle;
 mod handler;
+mod handlers;
 mod json;
 mod log_bridge;
 mod pool;

@@ -27,6 +27,7 @@ use dcc_mcp_http::{ToolContext, ToolError, ToolHandler};
 use super::context::PyToolContext;
 use super::exit::{self, Close, Section};
 use super::handler::{self, Report};
+use super::handlers::HandlerTable;
 
 /// The loop the pool's Python threads run.
 const LOOP_SOURCE: &str = include_str!("handler_loop.py");
@@ -41,7 +42,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// One call waiting for a Python thread.
 struct Pending {
     tool: String,
-    callable: Arc<Py<PyAny>>,
+    handlers: Arc<HandlerTable>,
     pass_context: bool,
     report: Report,
     arguments: Value,
@@ -159,17 +160,16 @@ impl Pool {
 pub(crate) fn worker_handler(
     pool: &Arc<Pool>,
     tool: String,
-    callable: Py<PyAny>,
+    handlers: Arc<HandlerTable>,
     pass_context: bool,
     report: Report,
 ) -> ToolHandler {
     let pool = pool.clone();
-    let callable = Arc::new(callable);
     Arc::new(move |arguments: Value, context: &ToolContext| {
         let (reply, answer) = mpsc::sync_channel(1);
         pool.submit(Pending {
             tool: tool.clone(),
-            callable: callable.clone(),
+            handlers: handlers.clone(),
             pass_context,
             report,
             arguments,
@@ -306,7 +306,11 @@ impl PyHandlerCall {
     /// The Python handler.
     #[getter]
     fn handler(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.with(|p| Ok(p.callable.clone_ref(py)))
+        self.with(|p| {
+            p.handlers
+                .get(py, &p.tool)
+                .ok_or_else(|| handler::removed(&p.tool))
+        })
     }
 
     /// Whether the handler takes the `ToolContext` as its second argument.

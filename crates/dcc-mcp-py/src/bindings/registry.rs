@@ -8,6 +8,7 @@ use dcc_mcp_http::{Handler, ToolAnnotations, ToolRegistry, ToolSpec};
 
 use super::errors::{invalid_value, registry_error};
 use super::handler::{main_thread_handler, Report};
+use super::handlers::HandlerTable;
 use super::json;
 use super::pool::{self, Pool};
 use crate::convert;
@@ -205,7 +206,9 @@ impl PyToolRegistry {
         main_thread: bool,
     ) -> PyResult<()> {
         let pool = shared_pool(py)?;
-        let callable = r#fn.unbind();
+        // A table of its own: the registry's handler does not share a server's.
+        let callable = HandlerTable::new();
+        callable.insert(name, r#fn.unbind());
         let handler = if main_thread {
             Handler::MainThread(main_thread_handler(
                 pool.id(),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 
 use dcc_mcp_http::{Handler, McpHttpServer};
 
@@ -12,6 +13,7 @@ use super::errors::{registry_error, server_error};
 use super::exit::Section;
 use super::handle::PyMcpServerHandle;
 use super::handler::{main_thread_handler, Report};
+use super::handlers::HandlerTable;
 use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
 
@@ -21,6 +23,8 @@ pub(crate) struct PyMcpHttpServer {
     inner: McpHttpServer,
     /// Runs this server's worker-thread handlers on Python threads.
     pool: Arc<Pool>,
+    /// This server's Python handlers (seen by the garbage collector, see `handlers.rs`).
+    handlers: Arc<HandlerTable>,
     /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
     include_traceback: bool,
 }
@@ -42,6 +46,7 @@ impl PyMcpHttpServer {
         Ok(Self {
             inner,
             pool: Pool::new(),
+            handlers: HandlerTable::new(),
             include_traceback,
         })
     }
@@ -79,7 +84,6 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
-        let callable = r#fn.unbind();
         let report = Report {
             max_result_bytes: self.inner.config().max_response_bytes,
             include_traceback: self.include_traceback,
@@ -88,7 +92,7 @@ impl PyMcpHttpServer {
             Handler::MainThread(main_thread_handler(
                 self.pool.id(),
                 name.to_owned(),
-                callable,
+                self.handlers.clone(),
                 pass_context,
                 report,
             ))
@@ -96,15 +100,17 @@ impl PyMcpHttpServer {
             Handler::Worker(pool::worker_handler(
                 &self.pool,
                 name.to_owned(),
-                callable,
+                self.handlers.clone(),
                 pass_context,
                 report,
             ))
         };
+        // This server's own handler: another server over the same registry keeps its own.
         self.inner
-            .registry()
-            .set_handler_with(name, handler)
-            .map_err(registry_error)
+            .set_handler(name, handler)
+            .map_err(registry_error)?;
+        self.handlers.insert(name, r#fn.unbind());
+        Ok(())
     }
 
     /// A decorator registering a typed function as a tool of this server (see
@@ -171,6 +177,14 @@ impl PyMcpHttpServer {
         let handle = PyMcpServerHandle::new(handle, self.pool.clone());
         pool::start(py, &self.pool)?;
         Ok(handle)
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.handlers.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.handlers.clear();
     }
 
     fn __repr__(&self) -> String {
