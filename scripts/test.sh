@@ -95,7 +95,7 @@ step "Rust tests, default features (no prometheus, no workflow)"
 # feature unification would switch it on here too. This pass is the feature-off path: no exporter
 # compiled in, the flags still accepted, /metrics -> 404 (dcc-mcp-http's and dcc-mcp-py's
 # metrics-off tests); dcc-mcp-py's tests are the wheel-without-prometheus path and need no Python.
-cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-py
+cargo test -p dcc-mcp-protocol -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-py
 
 step "Rust tests, all server features (prometheus, workflow)"
 cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server \
