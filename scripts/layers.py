@@ -29,6 +29,7 @@ LAYERS = {
         "record": 1,
         # domain (no axum, no hyper): tools and their registry with its observer port, dispatch,
         # the in-flight registry, sessions, jobs (taking their own limits).
+        "content": 2,
         "registry": 2,
         "content": 2,
         "dispatch": 2,
