@@ -133,6 +133,11 @@ pub struct McpHttpConfig {
     /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
     /// default. Linux only: on other platforms this is accepted and nothing is added.
     pub enable_process_metrics: bool,
+    /// Static bearer tokens accepted on `/mcp` (`Authorization: Bearer <token>`, compared in
+    /// constant time). Empty by default: `/mcp` then needs no authentication. When set, a request
+    /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
+    /// keeps `prometheus_basic_auth`).
+    pub bearer_tokens: crate::credentials::BearerTokens,
 }
 
 impl Default for McpHttpConfig {
@@ -170,6 +175,7 @@ impl Default for McpHttpConfig {
             enable_prometheus: false,
             prometheus_basic_auth: None,
             enable_process_metrics: true,
+            bearer_tokens: crate::credentials::BearerTokens::default(),
         }
     }
 }
@@ -264,6 +270,7 @@ impl McpHttpConfig {
                 return Err(ConfigError::EmptyBasicAuthPassword);
             }
         }
+        self.bearer_tokens.validate()?;
         Ok(())
     }
 
