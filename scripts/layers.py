@@ -30,8 +30,10 @@ LAYERS = {
         # domain (no axum, no hyper): tools and their registry with its observer port, dispatch,
         # the in-flight registry, sessions, jobs (taking their own limits).
         "registry": 2,
+        "content": 2,
         "dispatch": 2,
         "inflight": 2,
+        "offload": 2,
         "session": 2,
         "jobs": 2,
         "throttle": 2,

@@ -25,6 +25,7 @@ mutants=(
     "marker_not_reserved:h_overflow_path_and_reserved_marker"
     "gauge_load_store:d_in_flight_gauge_two_jobs_at_once"
     "sum_without_seq:b_histogram_buckets_count_and_sum_across_two_scrapes"
+    "retire_unsequenced:j_retiring_an_inherited_shard_counts_each_value_once"
 )
 
 export RUSTFLAGS="--cfg dcc_mcp_loom"

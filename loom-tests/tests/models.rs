@@ -161,7 +161,7 @@ fn b_histogram_buckets_count_and_sum_across_two_scrapes() {
 /// writes before the new owner's. Nothing is lost or counted twice, scrapes never go backwards.
 #[test]
 fn c_unjoined_handoff_of_a_shard_slot() {
-    model(3, || {
+    model(2, || {
         let r = Registry::new();
         let c = r.counter("c_total", "c").unwrap();
         let (c1, c2) = (c.clone(), c.clone());
@@ -283,7 +283,7 @@ fn f_two_scrapers_at_once() {
 /// the final one is exact.
 #[test]
 fn g_thread_exit_racing_a_new_owner_that_grows_the_shard() {
-    model(3, || {
+    model(1, || {
         let r = Registry::new();
         // Loom chunks are 4 cells. Cells: 0 the registry's, 1-2 early's overflow and sole
         // series, 3-4 late's: early is in the first chunk, late in the second.
@@ -375,5 +375,35 @@ fn i_late_records_after_thread_exit_meet_in_the_orphan_shard() {
             t.join().unwrap();
         }
         assert_eq!(counter(&r.snapshot(), "c_total"), 4);
+    });
+}
+
+/// (j) Retiring an inherited shard while the main thread scrapes: the first thread records into
+/// one series and exits (joined), so the second thread takes its engine id and, on its first
+/// record, moves the first's value into the registry's retired accumulator and releases the
+/// storage for reuse (recording into another series, which reuses the released chunk). Every
+/// scrape counts the moved value exactly once (never 0 or 2), the other series is bounded and
+/// monotonic, and the final scrape is exact. Mutant `retire_unsequenced` (the move without the
+/// retire sequence) lets a scrape read the value in both places or in neither.
+#[test]
+fn j_retiring_an_inherited_shard_counts_each_value_once() {
+    model(2, || {
+        let r = Registry::new();
+        let early = r.counter("early_total", "e").unwrap();
+        let late = r.counter("late_total", "l").unwrap();
+        spawn(move || early.inc()).join().unwrap();
+        let heir = spawn(move || late.inc());
+        let s1 = r.snapshot();
+        let s2 = r.snapshot();
+        for s in [&s1, &s2] {
+            assert_eq!(counter(s, "early_total"), 1, "retired value miscounted");
+        }
+        let (x, y) = (counter(&s1, "late_total"), counter(&s2, "late_total"));
+        assert!(x <= y && y <= 1, "late_total: {x} then {y}");
+        heir.join().unwrap();
+        let end = r.snapshot();
+        assert_eq!(counter(&end, "early_total"), 1);
+        assert_eq!(counter(&end, "late_total"), 1);
+        assert_eq!(r.shard_count(), 1);
     });
 }

@@ -297,7 +297,10 @@ impl McpHttpConfig {
         } else {
             0
         };
-        self.sync_concurrency.saturating_add(jobs).saturating_add(4)
+        self.sync_concurrency
+            .saturating_add(jobs)
+            .saturating_add(crate::offload::OFFLOAD_THREADS)
+            .saturating_add(4)
     }
 
     /// True when `host` names a loopback interface.

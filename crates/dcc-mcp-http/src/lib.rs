@@ -49,6 +49,7 @@ mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod offload;
 mod origin;
 mod panic;
 mod record;

@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
 use crate::serve::ClientAddr;
@@ -227,7 +228,21 @@ pub(crate) async fn post_message(
         Err(response) => return response,
     };
     let limit = state.config.max_batch_messages;
-    match body::parse(&bytes, limit) {
+    let parsed =
+        if bytes.len() >= OFFLOAD_BODY_BYTES {
+            // Large bodies are parsed on the bounded pool, so they never hold an I/O worker.
+            match state.offload.run(move || body::parse(&bytes, limit)).await {
+                Some(parsed) => parsed,
+                None => return reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::INTERNAL_ERROR,
+                    "Service Unavailable: the request body could not be parsed (server stopping)",
+                ),
+            }
+        } else {
+            body::parse(&bytes, limit)
+        };
+    match parsed {
         Ok(Parsed::Single(single)) => {
             post_single(&state, &headers, single, client.map(|c| c.0)).await
         }

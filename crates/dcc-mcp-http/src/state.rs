@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) shutdown: CancellationToken,
     #[cfg(feature = "workflow")]
     pub(crate) jobs: crate::jobs::JobManager,
+    /// Parses large bodies off the I/O workers.
+    pub(crate) offload: crate::offload::Offload,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             registry,
             recorder,
             shutdown,
+            offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
         }
     }
 

@@ -15,7 +15,9 @@ use crate::labels::{hash_values, valid_label_name, ValueMap};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
-use crate::sync::{lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots};
+use crate::sync::{
+    backoff, lock, AtomicBool, AtomicI64, CachePadded, Mutex, Ordering, ThreadSlots,
+};
 use crate::TelemetryError;
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -79,7 +81,11 @@ impl Storage for CellAt {
         } else {
             1
         };
-        Ok(CellAt::of(shared.alloc_cells(n)?))
+        let base = shared.alloc_cells(n)?;
+        if kind == MetricKind::Histogram {
+            shared.shards.note_histogram_sum(base + bounds + 1);
+        }
+        Ok(CellAt::of(base))
     }
 
     fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue {
@@ -366,11 +372,27 @@ pub(crate) fn merge_histogram(
     base: CellAt,
     bounds: &[f64],
 ) -> HistogramSnapshot {
-    let mut counts = vec![0u64; bounds.len() + 1];
-    let mut sum = 0.0;
-    for shard in shards.iter() {
-        sum += shard.read_histogram(base, &mut counts);
-    }
+    let (counts, sum) = shards.consistent(|before| {
+        let mut counts = vec![0u64; bounds.len() + 1];
+        let mut sum = 0.0;
+        for shard in shards.iter() {
+            let mut tries = 0u32;
+            loop {
+                if let Some(s) = shard.try_read_histogram(base, &mut counts) {
+                    sum += s;
+                    break;
+                }
+                // A retire can leave a stale read spinning on cells that now belong to another
+                // series: start over once one has begun.
+                if shards.retire_moved(before) {
+                    return None;
+                }
+                tries += 1;
+                backoff(tries);
+            }
+        }
+        Some((counts, sum))
+    });
     #[cfg_attr(not(dcc_mcp_loom_mutant = "count_reread"), allow(unused_mut))]
     let mut snap = HistogramSnapshot::from_counts(bounds, &counts, sum);
     // Mutant: `_count` from a second read of the cells instead of the buckets just read.

@@ -275,15 +275,18 @@ impl Registry {
         self.inner.shared.shards.thread_shards()
     }
 
-    /// Bytes of cell storage (leaves and chunks) allocated across all shards, excluding each
-    /// shard's fixed 1 KiB header.
+    /// Bytes of cell storage (leaves and chunks) allocated across the per-thread shards and the
+    /// orphan shard, in use or pooled for reuse, excluding each shard's fixed header and the
+    /// retired accumulator ([`retired_bytes`](Self::retired_bytes)).
     pub fn shard_bytes(&self) -> usize {
-        self.inner
-            .shared
-            .shards
-            .iter()
-            .map(|s| s.allocated_bytes())
-            .sum()
+        self.inner.shared.shards.shard_bytes()
+    }
+
+    /// Bytes of cell storage of the registry's retired accumulator: the values of threads that
+    /// left their engine thread id, folded in by the id's next holder. One copy per registry,
+    /// at most the registry's size (8 bytes per cell that any exited thread recorded into).
+    pub fn retired_bytes(&self) -> usize {
+        self.inner.shared.shards.retired_bytes()
     }
 }
 

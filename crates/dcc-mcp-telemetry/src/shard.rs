@@ -12,8 +12,13 @@
 //! anything unallocated reads as zero. So a thread that records `k` series commits at most `k`
 //! chunks (a series of up to 64 cells never straddles one; larger histograms span whole chunks)
 //! and `k` leaves besides its 1 KiB header, whatever the size of the registry (see
-//! `docs/architecture.md`, "Memory"). Once published, a leaf or chunk is never moved or freed
-//! before the registry is dropped, so a scraper that loaded a pointer may keep reading through it.
+//! `docs/architecture.md`, "Memory"). A leaf or chunk is never moved or freed before the registry
+//! is dropped, so a scraper that loaded a pointer may keep reading through it. When a thread
+//! takes over a shard from an exited holder of its engine thread id, it first retires the old
+//! values into the set's *retired* accumulator and releases the storage into the shard's pool for
+//! reuse, inside a retire sequence that makes any overlapping merge read again
+//! ([`ShardSet::consistent`]); so a shard's storage follows its current holder, not the union of
+//! every holder's series.
 //!
 //! Each chunk is an array of 128-byte-aligned lines, so two shards never share a cache line.
 //!
@@ -23,8 +28,9 @@
 //! scrape ever takes, and the merge reads it like any other shard.
 
 use crate::sync::{
-    backoff, fence, lock, owner_load_ptr, owner_load_u64, AtomicPtr, AtomicU64, InitMarker, Mutex,
-    Ordering, ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS, ROOT_LEN,
+    fence, lock, owner_load_ptr, owner_load_u64, tenure, AtomicPtr, AtomicU64, AtomicUsize,
+    InitMarker, Mutex, Ordering, OwnerCell, ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS,
+    ROOT_LEN,
 };
 use std::ptr;
 
@@ -36,6 +42,10 @@ const LEAF_LEN: usize = 1 << LEAF_SHIFT;
 
 /// Total number of cells a registry can allocate.
 pub(crate) const CAPACITY: usize = ROOT_LEN << (LEAF_SHIFT + CHUNK_SHIFT);
+
+/// Bytes of one leaf and of one chunk.
+const LEAF_BYTES: usize = std::mem::size_of::<Leaf>();
+const CHUNK_BYTES: usize = std::mem::size_of::<Chunk>();
 
 /// Root and leaf indices fit `CellAt`'s 16-bit fields.
 const _: () = assert!(ROOT_LEN <= 1 << 16 && LEAF_LEN <= 1 << 16);
@@ -179,12 +189,37 @@ pub(crate) struct Shard {
     /// Leaf `k` covers cells `k << (LEAF_SHIFT + CHUNK_SHIFT) ..`, or is [`empty_leaf`] until
     /// first used.
     root: [AtomicPtr<Leaf>; ROOT_LEN],
+    /// The tenure (`sync::tenure`) of the holder whose values the storage holds; written by the
+    /// shard's writer only. A new holder of the engine thread id finds someone else's tenure here
+    /// and retires the storage first ([`ShardSet::adopt`]).
+    tenure: AtomicU64,
+    /// Zeroed leaves and chunks released by [`drain_into`](Self::drain_into), reused by `grow`
+    /// before anything new is allocated. Never freed before the shard is dropped, so a scraper
+    /// still holding a pointer into one reads valid (if unrelated) cells; the retire sequence
+    /// makes it discard what it read.
+    pool: OwnerCell<Pool>,
+    /// Bytes in `pool` (read by any thread for `shard_bytes`).
+    pooled_bytes: AtomicUsize,
 }
 
+/// A shard's released storage.
+#[derive(Default)]
+struct Pool {
+    leaves: Vec<*mut Leaf>,
+    chunks: Vec<*mut Chunk>,
+}
+
+// SAFETY: the pointers are owned allocations (from `Box::into_raw`) that only the pool's owner
+// reaches through the pool; moving the pool to another thread moves that ownership.
+unsafe impl Send for Pool {}
+
 impl Shard {
-    fn new() -> Self {
+    fn new(tenure: u64) -> Self {
         Shard {
             root: std::array::from_fn(|_| AtomicPtr::new(empty_leaf())),
+            tenure: AtomicU64::new(tenure),
+            pool: OwnerCell::new(Pool::default()),
+            pooled_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -228,27 +263,104 @@ impl Shard {
         let slot = &self.root[at.root()];
         let mut leaf = owner_load_ptr(slot);
         if leaf == empty_leaf() {
-            let fresh = Box::new(Leaf {
-                chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-                init: InitMarker::default(),
-            });
-            fresh.init.initialised();
-            leaf = Box::into_raw(fresh);
+            // A pooled leaf has only null chunk pointers (`drain_into` cleared them) and was
+            // initialised when first allocated; it is published again like a fresh one.
+            leaf = self
+                .take_pooled(|p| p.leaves.pop(), LEAF_BYTES)
+                .unwrap_or_else(|| {
+                    let fresh = Box::new(Leaf {
+                        chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+                        init: InitMarker::default(),
+                    });
+                    fresh.init.initialised();
+                    Box::into_raw(fresh)
+                });
             slot.store(leaf, PUBLISH);
         }
-        // SAFETY: `leaf` is live (just published, or published earlier and freed only by `Drop`).
+        // SAFETY: `leaf` is live (just published, or published earlier; freed only by `Drop`).
         let cslot = unsafe { &(*leaf).chunks[at.leaf()] };
         let mut chunk = owner_load_ptr(cslot);
         if chunk.is_null() {
-            let fresh = Box::new(Chunk {
-                lines: std::array::from_fn(|_| Line::zeroed()),
-                init: InitMarker::default(),
-            });
-            fresh.init.initialised();
-            chunk = Box::into_raw(fresh);
+            // A pooled chunk's cells were zeroed by `drain_into`.
+            chunk = self
+                .take_pooled(|p| p.chunks.pop(), CHUNK_BYTES)
+                .unwrap_or_else(|| {
+                    let fresh = Box::new(Chunk {
+                        lines: std::array::from_fn(|_| Line::zeroed()),
+                        init: InitMarker::default(),
+                    });
+                    fresh.init.initialised();
+                    Box::into_raw(fresh)
+                });
             cslot.store(chunk, PUBLISH);
         }
         chunk
+    }
+
+    /// The writer takes one allocation of `bytes` from its pool, if there is one.
+    fn take_pooled<P>(&self, pop: impl FnOnce(&mut Pool) -> Option<P>, bytes: usize) -> Option<P> {
+        // SAFETY: only the shard's writer (the caller) reaches the pool; writers are ordered by
+        // the engine id handoff (or the orphan's and the retired shard's writer locks).
+        let p = unsafe { self.pool.with_mut(pop) }?;
+        let left = self.pooled_bytes.load(Ordering::Relaxed) - bytes;
+        self.pooled_bytes.store(left, Ordering::Relaxed);
+        Some(p)
+    }
+
+    /// The writer moves every value of this shard into `into` (counters and buckets added,
+    /// saturating; sums added as `f64`; sequence cells dropped), zeroes the cells and releases
+    /// every leaf and chunk into the pool. `sums` lists the sum cells of the registry's
+    /// histogram series, ascending (each followed by its sequence cell). The caller has opened
+    /// the shard set's retire window, so no merge keeps a read that overlaps this.
+    fn drain_into(&self, into: &Shard, sums: &[usize]) {
+        let mut released = 0;
+        for (k, slot) in self.root.iter().enumerate() {
+            let leaf = owner_load_ptr(slot);
+            if leaf == empty_leaf() {
+                continue;
+            }
+            // SAFETY: a published leaf, freed only by `Drop`.
+            let chunks = unsafe { &(*leaf).chunks };
+            for (j, cslot) in chunks.iter().enumerate() {
+                let chunk = owner_load_ptr(cslot);
+                if chunk.is_null() {
+                    continue;
+                }
+                for off in 0..CHUNK_CELLS {
+                    // SAFETY: a published chunk of this shard, `off < CHUNK_CELLS`.
+                    let c = unsafe { Self::cell_in(chunk, off) };
+                    let v = owner_load_u64(c);
+                    if v == 0 {
+                        continue;
+                    }
+                    let index = (k << (LEAF_SHIFT + CHUNK_SHIFT)) | (j << CHUNK_SHIFT) | off;
+                    let at = CellAt::of(index);
+                    if sums.binary_search(&index).is_ok() {
+                        into.add_f64_grow(at, f64::from_bits(v));
+                    } else if index == 0 || sums.binary_search(&(index - 1)).is_err() {
+                        into.add_grow(at, v);
+                    }
+                    c.store(0, Ordering::Relaxed);
+                }
+                cslot.store(ptr::null_mut(), Ordering::Relaxed);
+                // SAFETY: the writer owns the pool.
+                unsafe { self.pool.with_mut(|p| p.chunks.push(chunk)) };
+                released += CHUNK_BYTES;
+            }
+            slot.store(empty_leaf(), Ordering::Relaxed);
+            // SAFETY: the writer owns the pool.
+            unsafe { self.pool.with_mut(|p| p.leaves.push(leaf)) };
+            released += LEAF_BYTES;
+        }
+        let pooled = self.pooled_bytes.load(Ordering::Relaxed) + released;
+        self.pooled_bytes.store(pooled, Ordering::Relaxed);
+    }
+
+    /// The writer adds the `f64` `v` to the sum cell `at`, allocating its chunk if needed.
+    fn add_f64_grow(&self, at: CellAt, v: f64) {
+        let chunk = self.owned_chunk_or_grow(at);
+        // SAFETY: `chunk` is this shard's (non-null) chunk for `at`; the caller is the writer.
+        unsafe { Self::add_f64_in(chunk, at.off(), v) };
     }
 
     /// Cell `off` of `chunk`.
@@ -418,9 +530,9 @@ impl Shard {
     /// Reads one histogram series of this shard, `counts.len()` bucket cells from `base`, then the
     /// sum, then the sequence cell, as one consistent state: every observation wholly in or wholly
     /// out. The sequence is read before (`Acquire`) and after (behind an `Acquire` fence) the
-    /// cells; a read that overlaps a write window (odd, or changed) is retried. Adds the counts
-    /// into `counts` and returns the sum.
-    pub(crate) fn read_histogram(&self, base: CellAt, counts: &mut [u64]) -> f64 {
+    /// cells; a read that overlaps a write window (odd, or changed) answers `None` and the caller
+    /// tries again. Otherwise adds the counts into `counts` and returns the sum.
+    pub(crate) fn try_read_histogram(&self, base: CellAt, counts: &mut [u64]) -> Option<f64> {
         let n = counts.len();
         let mut raw = [0u64; 16];
         let mut heap = Vec::new();
@@ -433,47 +545,49 @@ impl Shard {
         // A series that fits in one chunk never straddles one: one chunk pointer serves every
         // cell (and, under loom, keeps the read to one step per cell).
         let one_chunk = n + 1 < CHUNK_CELLS;
-        let mut tries = 0u32;
-        loop {
-            let chunk = if one_chunk {
-                self.published_chunk(base)
-            } else {
-                ptr::null_mut()
-            };
-            let cell = |i: usize, order: Ordering| -> u64 {
-                if !one_chunk {
-                    return self.read_with(base.offset(i), order);
-                }
-                if chunk.is_null() {
-                    return 0;
-                }
-                // SAFETY: `chunk` is a live published chunk holding the whole series (it fits
-                // in one chunk and does not straddle one), so `base.off() + i < CHUNK_CELLS`.
-                unsafe { Self::cell_in(chunk, base.off() + i) }.load(order)
-            };
-            let before = cell(n + 1, Ordering::Acquire);
-            if before & 1 == 0 {
-                for (i, b) in buf.iter_mut().enumerate() {
-                    *b = cell(i, Ordering::Relaxed);
-                }
-                let sum = cell(n, Ordering::Relaxed);
-                fence(Ordering::Acquire);
-                let after = cell(n + 1, Ordering::Relaxed);
-                #[cfg(dcc_mcp_loom_mutant = "sum_without_seq")]
-                let after = before;
-                if after == before {
-                    for (o, b) in counts.iter_mut().zip(buf.iter()) {
-                        *o = o.saturating_add(*b);
-                    }
-                    return f64::from_bits(sum);
-                }
+        let chunk = if one_chunk {
+            self.published_chunk(base)
+        } else {
+            ptr::null_mut()
+        };
+        let cell = |i: usize, order: Ordering| -> u64 {
+            if !one_chunk {
+                return self.read_with(base.offset(i), order);
             }
-            tries += 1;
-            backoff(tries);
+            if chunk.is_null() {
+                return 0;
+            }
+            // SAFETY: `chunk` is a live published chunk holding the whole series (it fits in one
+            // chunk and does not straddle one), so `base.off() + i < CHUNK_CELLS`.
+            unsafe { Self::cell_in(chunk, base.off() + i) }.load(order)
+        };
+        let before = cell(n + 1, Ordering::Acquire);
+        if before & 1 == 1 {
+            return None;
         }
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = cell(i, Ordering::Relaxed);
+        }
+        let sum = cell(n, Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let after = cell(n + 1, Ordering::Relaxed);
+        #[cfg(dcc_mcp_loom_mutant = "sum_without_seq")]
+        let after = before;
+        if after != before {
+            return None;
+        }
+        for (o, b) in counts.iter_mut().zip(buf.iter()) {
+            *o = o.saturating_add(*b);
+        }
+        Some(f64::from_bits(sum))
     }
-    /// Bytes of leaf and chunk storage this shard has allocated.
+    /// Bytes of leaf and chunk storage this shard has allocated (in use or pooled).
     pub(crate) fn allocated_bytes(&self) -> usize {
+        self.pooled_bytes.load(Ordering::Relaxed) + self.in_use_bytes()
+    }
+
+    /// Bytes of leaf and chunk storage this shard has published.
+    fn in_use_bytes(&self) -> usize {
         self.root
             .iter()
             .map(|slot| slot.load(Ordering::Acquire))
@@ -486,7 +600,7 @@ impl Shard {
                     .iter()
                     .filter(|c| !c.load(Ordering::Acquire).is_null())
                     .count();
-                std::mem::size_of::<Leaf>() + chunks * std::mem::size_of::<Chunk>()
+                LEAF_BYTES + chunks * CHUNK_BYTES
             })
             .sum()
     }
@@ -494,6 +608,17 @@ impl Shard {
 
 impl Drop for Shard {
     fn drop(&mut self) {
+        // SAFETY: `&mut self`: no other access to the pool; its pointers came from
+        // `Box::into_raw` in `grow` and are no longer published (nor reachable by a reader).
+        let pool = unsafe { self.pool.with_mut(std::mem::take) };
+        for leaf in pool.leaves {
+            // SAFETY: as above; a pooled leaf's chunk pointers are all null.
+            drop(unsafe { Box::from_raw(leaf) });
+        }
+        for chunk in pool.chunks {
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(chunk) });
+        }
         for slot in &self.root {
             let leaf = slot.load(Ordering::Acquire);
             if leaf == empty_leaf() {
@@ -526,22 +651,43 @@ pub(crate) struct ShardSet {
     orphan: Shard,
     /// Serialises the orphan's writers (never taken by a scrape).
     orphan_writer: Mutex<()>,
+    /// The values of earlier holders of engine thread ids, folded in by the next holder
+    /// ([`adopt`](Self::adopt)); written only under `retire`.
+    retired: Shard,
+    /// Serialises retirers (the writers of `retired`) and holds the layout they need: the sum
+    /// cell of every histogram series, ascending. Never taken by a scrape.
+    retire: Mutex<Vec<usize>>,
+    /// Odd while a retirer moves values from a shard into `retired`; a merge whose reads overlap
+    /// a change of it reads again ([`consistent`](Self::consistent)).
+    retire_seq: AtomicU64,
 }
 
-/// A new, empty shard; out of line because it runs once per thread id.
+/// A new, empty shard for the calling thread's tenure; out of line because it runs once per
+/// thread id.
 #[cold]
 #[inline(never)]
 fn new_shard() -> Shard {
-    Shard::new()
+    Shard::new(tenure())
 }
 
 impl ShardSet {
     pub(crate) fn new() -> Self {
         ShardSet {
             slots: ThreadSlots::new(),
-            orphan: Shard::new(),
+            orphan: Shard::new(0),
             orphan_writer: Mutex::new(()),
+            retired: Shard::new(0),
+            retire: Mutex::new(Vec::new()),
+            retire_seq: AtomicU64::new(0),
         }
+    }
+
+    /// Records that cell `index` holds a histogram series' sum (as `f64` bits) and `index + 1`
+    /// its sequence cell, for retiring. Called once per histogram series, in allocation order.
+    pub(crate) fn note_histogram_sum(&self, index: usize) {
+        let mut sums = lock(&self.retire);
+        let at = sums.partition_point(|s| *s < index);
+        sums.insert(at, index);
     }
 
     /// Runs `f` as the writer of the calling thread's shard, or (after the thread has left the
@@ -550,10 +696,75 @@ impl ShardSet {
         match self.slots.memo() {
             Some(s) => f(s),
             None => match self.slots.get_or_memo(new_shard) {
-                Some(s) => f(s),
+                Some(s) => {
+                    self.adopt(s);
+                    f(s)
+                }
                 None => self.with_orphan(f),
             },
         }
+    }
+
+    /// The calling thread, about to write its shard `s`, retires the storage of the previous
+    /// holder of its engine thread id if `s` still holds it: the values move into the retired
+    /// shard and the leaves and chunks go to `s`'s pool, so a shard's storage follows what its
+    /// current holder records, not the union of everything its holders ever recorded.
+    #[inline]
+    fn adopt(&self, s: &Shard) {
+        let me = tenure();
+        if owner_load_u64(&s.tenure) != me {
+            self.retire_shard(s, me);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn retire_shard(&self, s: &Shard, me: u64) {
+        let sums = lock(&self.retire);
+        // Retirers are serialised by the lock, so the sequence has one writer at a time.
+        let seq = owner_load_u64(&self.retire_seq);
+        #[cfg(not(dcc_mcp_loom_mutant = "retire_unsequenced"))]
+        {
+            self.retire_seq
+                .store(seq.wrapping_add(1), Ordering::Relaxed);
+            fence(Ordering::Release);
+        }
+        s.drain_into(&self.retired, &sums);
+        #[cfg(not(dcc_mcp_loom_mutant = "retire_unsequenced"))]
+        self.retire_seq
+            .store(seq.wrapping_add(2), Ordering::Release);
+        s.tenure.store(me, Ordering::Relaxed);
+    }
+
+    /// Runs the read `read` of some cells over [`iter`](Self::iter) until no retire moved values
+    /// while it ran: the retire sequence is read before (`Acquire`) and after (behind an
+    /// `Acquire` fence), and the read is repeated while it was odd or changed, or while `read`
+    /// itself answers `None` (a torn histogram read: it then checks whether a retire is the cause,
+    /// see [`retire_moved`](Self::retire_moved)). So a value moving from a shard into the
+    /// retired shard is counted exactly once.
+    pub(crate) fn consistent<R>(&self, read: impl Fn(u64) -> Option<R>) -> R {
+        let mut tries = 0u32;
+        loop {
+            let before = self.retire_seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                if let Some(r) = read(before) {
+                    fence(Ordering::Acquire);
+                    let after = self.retire_seq.load(Ordering::Relaxed);
+                    if after == before {
+                        return r;
+                    }
+                }
+            }
+            tries += 1;
+            crate::sync::backoff(tries);
+        }
+    }
+
+    /// Whether a retire has started since the retire sequence read `before` (a reader that sees
+    /// values a retirer wrote also sees the odd sequence, through the fences).
+    pub(crate) fn retire_moved(&self, before: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.retire_seq.load(Ordering::Relaxed) != before
     }
 
     #[cold]
@@ -627,14 +838,28 @@ impl ShardSet {
         self.with_writer(|s| s.observe_grow(base, bucket, seq_offset, v));
     }
 
-    /// Every shard, for merging: the threads' shards, then the orphan.
+    /// Every shard, for merging: the threads' shards, the orphan, then the retired values.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
         #[cfg(not(dcc_mcp_loom_mutant = "skip_shard"))]
         let threads = self.slots.iter();
         // Mutant: the merge skips the first thread's shard.
         #[cfg(dcc_mcp_loom_mutant = "skip_shard")]
         let threads = self.slots.iter().skip(1);
-        threads.chain(std::iter::once(&self.orphan))
+        threads.chain([&self.orphan, &self.retired])
+    }
+
+    /// Bytes of leaf and chunk storage of the per-thread shards and the orphan, in use or pooled.
+    pub(crate) fn shard_bytes(&self) -> usize {
+        self.slots
+            .iter()
+            .chain(std::iter::once(&self.orphan))
+            .map(Shard::allocated_bytes)
+            .sum()
+    }
+
+    /// Bytes of leaf and chunk storage of the retired accumulator.
+    pub(crate) fn retired_bytes(&self) -> usize {
+        self.retired.allocated_bytes()
     }
 
     /// Number of per-thread shards (the orphan shard is not counted).
@@ -642,10 +867,14 @@ impl ShardSet {
         self.slots.count()
     }
 
-    /// Sum of one cell over all shards (saturating).
+    /// Sum of one cell over all shards (saturating), each value counted once.
     pub(crate) fn sum(&self, at: CellAt) -> u64 {
-        self.iter()
-            .fold(0u64, |acc, s| acc.saturating_add(s.read(at)))
+        self.consistent(|_| {
+            Some(
+                self.iter()
+                    .fold(0u64, |acc, s| acc.saturating_add(s.read(at))),
+            )
+        })
     }
 }
 
@@ -666,7 +895,8 @@ mod tests {
         assert_eq!(CellAt::of(CAPACITY - 1).root(), ROOT_LEN - 1);
         assert_eq!(std::mem::size_of::<Chunk>(), 512);
         assert_eq!(std::mem::size_of::<Leaf>(), 1024);
-        assert_eq!(std::mem::size_of::<Shard>(), 1024);
+        // The root table, then the tenure, the pool and its byte count.
+        assert_eq!(std::mem::size_of::<Shard>(), 1024 + 8 + 48 + 8);
     }
 
     #[test]

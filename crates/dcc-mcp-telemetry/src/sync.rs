@@ -173,6 +173,47 @@ impl InitMarker {
     }
 }
 
+/// Data that only one thread at a time touches, the handoff between holders being ordered by a
+/// lock (a shard's pool of released storage: its writer's, passed on with the engine thread id).
+/// A plain `UnsafeCell` in normal builds; under loom a `loom::cell::UnsafeCell`, so loom checks
+/// that every two accesses are ordered by happens-before.
+pub(crate) struct OwnerCell<T> {
+    #[cfg(not(dcc_mcp_loom))]
+    cell: std::cell::UnsafeCell<T>,
+    #[cfg(dcc_mcp_loom)]
+    cell: loom::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through `with_mut`, whose callers guarantee that accesses
+// are ordered (one owner at a time); `T: Send` because owners change threads.
+unsafe impl<T: Send> Sync for OwnerCell<T> {}
+
+impl<T> OwnerCell<T> {
+    pub(crate) fn new(v: T) -> Self {
+        OwnerCell {
+            #[cfg(not(dcc_mcp_loom))]
+            cell: std::cell::UnsafeCell::new(v),
+            #[cfg(dcc_mcp_loom)]
+            cell: loom::cell::UnsafeCell::new(v),
+        }
+    }
+
+    /// Runs `f` on the value.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the value's current owner: every other access happens-before or after this
+    /// one (loom checks it).
+    pub(crate) unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(not(dcc_mcp_loom))]
+        // SAFETY: forwarded from the caller: no other access overlaps this one.
+        return f(unsafe { &mut *self.cell.get() });
+        #[cfg(dcc_mcp_loom)]
+        // SAFETY: as above.
+        return self.cell.with_mut(|p| f(unsafe { &mut *p }));
+    }
+}
+
 /// Locks `m`, recovering the data if a previous holder panicked: every critical section in the
 /// engine leaves its data consistent before it can panic (pushes happen last), so poisoning carries
 /// no information here and must not turn into a panic on a request path.
@@ -252,11 +293,14 @@ std::thread_local! {
         const { std::cell::Cell::new((0, std::ptr::null())) };
     /// Returns the thread's id when its thread-local destructors run.
     static EXIT_GUARD: ExitGuard = const { ExitGuard };
+    /// The calling thread's tenure of its engine id (see [`tenure`]); 0 before it takes one.
+    static TENURE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 #[cfg(dcc_mcp_loom)]
 loom::thread_local! {
     static THREAD: std::cell::Cell<ThreadState> = std::cell::Cell::new(ThreadState::Fresh);
     static LAST_SLOT: std::cell::Cell<(u64, *const ())> = std::cell::Cell::new((0, std::ptr::null()));
+    static TENURE: std::cell::Cell<u64> = std::cell::Cell::new(0);
 }
 
 /// Its destructor is the thread's exit from the engine; see [`thread_exit`].
@@ -292,8 +336,17 @@ fn take_id() -> Option<usize> {
         return None;
     }
     let id = take_from_pool();
+    TENURE.with(|t| t.set(next_slots_id()));
     THREAD.with(|t| t.set(ThreadState::Id(id)));
     Some(id)
+}
+
+/// A process-unique number for the calling thread's tenure of its engine id, taken with the id
+/// (never 0 once the thread holds one, never reused). A slot whose recorded tenure is not the
+/// caller's was inherited from an exited holder of the id; the shard set uses this to retire the
+/// previous holder's storage (`ShardSet::adopt`). Only meaningful while the thread holds an id.
+pub(crate) fn tenure() -> u64 {
+    TENURE.with(|t| t.get())
 }
 
 /// The thread leaves the engine: its memo is emptied and its id goes back to the pool under the
