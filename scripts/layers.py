@@ -46,9 +46,11 @@ LAYERS = {
         "prompt_registry": 2,
         "completion_providers": 2,
         "catalog": 2,
+        "throttle": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,
+        "credentials": 3,
         # MCP service: the shared state and what MCP methods do (tools/*, cancellation).
         "state": 4,
         "tools": 4,
@@ -57,6 +59,7 @@ LAYERS = {
         "service": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
+        "bearer": 5,
         "panic": 5,
         "mcp": 5,
         "app": 5,

@@ -72,6 +72,7 @@ class McpHttpConfig:
         sync_queue_wait: Optional[float] = None,
         main_thread_executor: Optional[MainThreadExecutor] = None,
         include_traceback: bool = False,
+        bearer_tokens: Optional[Sequence[str]] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -133,6 +134,11 @@ class McpHttpConfig:
     """Largest result a job-completion notification carries, else only ``resultBytes`` (default 64 KiB)."""
     max_outbox_bytes: int
     """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
+    bearer_tokens: List[str]
+    """Static bearer tokens ``/mcp`` requires (``Authorization: Bearer <token>``, compared in constant time;
+    each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no
+    authentication. A missing or wrong token gets ``401`` with ``WWW-Authenticate: Bearer``; more than 10
+    failed logins from one address get ``429`` with ``Retry-After``. ``/metrics`` is not covered."""
     allowed_origins: List[str]
     """Extra allowed ``Origin`` values (``"https://host:port"`` or ``"*"``); localhost is allowed on loopback."""
     sync_concurrency: int

@@ -11,12 +11,18 @@ use crate::state::AppState;
 /// Prometheus exporter's `/metrics`). A panic while handling any of its requests is answered `500`
 /// (see [`crate::panic`]).
 pub(crate) fn build_router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
-    let router = Router::new().route(
-        "/mcp",
-        get(crate::mcp::get_stream)
-            .post(crate::mcp::post_message)
-            .delete(crate::mcp::delete_session),
-    );
+    let mcp = get(crate::mcp::get_stream)
+        .post(crate::mcp::post_message)
+        .delete(crate::mcp::delete_session);
+    // Authentication covers `/mcp` only: `/metrics` keeps its own Basic auth.
+    let mcp = match crate::bearer::BearerGuard::new(&state.config.bearer_tokens) {
+        Some(guard) => mcp.route_layer(axum::middleware::from_fn_with_state(
+            crate::bearer::BearerLayerState::new(guard, state.recorder.clone()),
+            crate::bearer::require_bearer,
+        )),
+        None => mcp,
+    };
+    let router = Router::new().route("/mcp", mcp);
     #[cfg(test)]
     let router = crate::panic::with_test_route(router);
     router

@@ -136,6 +136,11 @@ pub struct McpHttpConfig {
     /// Resources, prompts and completions served next to the tools (empty by default: then the
     /// `resources`, `prompts` and `completions` capabilities are not declared).
     pub catalog: crate::catalog::Catalog,
+    /// Static bearer tokens accepted on `/mcp` (`Authorization: Bearer <token>`, compared in
+    /// constant time). Empty by default: `/mcp` then needs no authentication. When set, a request
+    /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
+    /// keeps `prometheus_basic_auth`).
+    pub bearer_tokens: crate::credentials::BearerTokens,
 }
 
 impl Default for McpHttpConfig {
@@ -174,6 +179,7 @@ impl Default for McpHttpConfig {
             prometheus_basic_auth: None,
             enable_process_metrics: true,
             catalog: crate::catalog::Catalog::default(),
+            bearer_tokens: crate::credentials::BearerTokens::default(),
         }
     }
 }
@@ -268,6 +274,7 @@ impl McpHttpConfig {
                 return Err(ConfigError::EmptyBasicAuthPassword);
             }
         }
+        self.bearer_tokens.validate()?;
         Ok(())
     }
 

@@ -51,6 +51,12 @@ pub enum ConfigError {
     /// The Basic-auth password is empty.
     #[error("metrics Basic-auth password is empty: set a password or disable Basic auth")]
     EmptyBasicAuthPassword,
+    /// A static bearer token is empty or not an RFC 6750 `b64token`.
+    #[error("bearer token #{index} (counting from 0, comments and blank lines skipped) is empty or holds characters other than A-Z a-z 0-9 - . _ ~ + / and trailing =")]
+    InvalidBearerToken {
+        /// Position of the token in the list.
+        index: usize,
+    },
 }
 
 /// Starting, running or stopping the server failed.

@@ -33,12 +33,14 @@
 //! The protocol rules (sessions, versions, batches, errors) are described in `docs/guide/server.md`.
 
 mod app;
+mod bearer;
 mod cancel;
 pub mod catalog;
 pub mod catalog_events;
 pub mod completion_providers;
 mod config;
 mod content;
+mod credentials;
 mod dispatch;
 mod error;
 mod inflight;
@@ -62,12 +64,14 @@ mod server;
 mod service;
 mod session;
 mod state;
+mod throttle;
 mod tools;
 pub mod uri_template;
 
 pub use catalog::Catalog;
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
 pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
+pub use credentials::BearerTokens;
 /// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).
 pub use dcc_mcp_protocol as protocol;
 pub use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};

@@ -107,13 +107,18 @@ pub(crate) enum Rejection {
     ExpiredBeforeRun,
     /// A session outbox dropped its oldest notification to stay within its byte budget.
     OutboxDrop,
+    /// A login failed: a missing, malformed or wrong bearer token on `/mcp`, or wrong Basic-auth
+    /// credentials on `/metrics`.
+    Auth,
+    /// A client's failed logins were throttled (`429`) before its credentials were checked.
+    AuthThrottled,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 13] = [
+    pub(crate) const ALL: [Rejection; 15] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -127,6 +132,8 @@ impl Rejection {
         Self::MainThreadFull,
         Self::ExpiredBeforeRun,
         Self::OutboxDrop,
+        Self::Auth,
+        Self::AuthThrottled,
     ];
 
     /// The metric label value.
@@ -145,6 +152,8 @@ impl Rejection {
             Self::MainThreadFull => "main_thread_full",
             Self::ExpiredBeforeRun => "expired_before_run",
             Self::OutboxDrop => "outbox_drop",
+            Self::Auth => "auth",
+            Self::AuthThrottled => "auth_throttled",
         }
     }
 

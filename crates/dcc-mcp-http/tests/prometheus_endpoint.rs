@@ -189,7 +189,7 @@ mod with_feature {
         ("dcc_mcp_dispatch_wait_seconds", "histogram"),
     ];
 
-    const REJECTION_REASONS: [&str; 13] = [
+    const REJECTION_REASONS: [&str; 15] = [
         "batch_too_large",
         "response_too_large",
         "too_many_sessions",
@@ -203,6 +203,8 @@ mod with_feature {
         "main_thread_full",
         "expired_before_run",
         "outbox_drop",
+        "auth",
+        "auth_throttled",
     ];
 
     /// The built-in job tools `tools/list` shows next to the registered ones (their call series
@@ -490,9 +492,13 @@ mod with_feature {
             "Basic c2NyYXBlcjpjaGFuZ2UtbWU".into(), // missing padding
             format!("{} extra", basic("scraper:change-me")),
         ];
+        // A fresh server per case: past 10 failed logins an address is throttled (`429`), which
+        // `failed_basic_logins_on_metrics_are_counted_and_throttled` in tests/bearer_auth.rs covers.
         for value in &rejected {
+            let auth = Some(BasicAuth::new("scraper", "change-me"));
+            let fresh = McpHttpServer::new(registry_with_x(), config(true, auth)).unwrap();
             let (status, headers, body) =
-                get_metrics(&router, &[("authorization", value.as_str())]).await;
+                get_metrics(&fresh.router(), &[("authorization", value.as_str())]).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{value:?}");
             assert_eq!(headers[header::WWW_AUTHENTICATE], CHALLENGE, "{value:?}");
             assert!(!String::from_utf8_lossy(&body).contains("change-me"));

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dcc_mcp_http::{BasicAuth, McpHttpConfig, McpHttpServer, ToolRegistry};
+use dcc_mcp_http::{BasicAuth, BearerTokens, McpHttpConfig, McpHttpServer, ToolRegistry};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -105,6 +105,10 @@ struct Cli {
     /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
     #[arg(long, requires = "prometheus")]
     no_process_metrics: bool,
+    /// Require `Authorization: Bearer <token>` on /mcp, with the tokens read from this file (one per
+    /// line; blank lines and lines starting with # are ignored). /metrics keeps its own Basic auth.
+    #[arg(long, value_name = "PATH")]
+    bearer_token_file: Option<PathBuf>,
     #[command(flatten)]
     jobs: JobBudgets,
 }
@@ -195,6 +199,18 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         }
         (None, None) => None,
     };
+    let bearer_tokens = match &cli.bearer_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            let tokens = BearerTokens::parse(&text);
+            if tokens.is_empty() {
+                return Err(format!("{} holds no bearer token", path.display()));
+            }
+            tokens
+        }
+        None => BearerTokens::default(),
+    };
     let defaults = McpHttpConfig::default();
     let millis = |ms: Option<u64>, default| ms.map_or(default, Duration::from_millis);
     let mut config = McpHttpConfig {
@@ -210,6 +226,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
         enable_process_metrics: !cli.no_process_metrics,
+        bearer_tokens,
         ..defaults
     };
     let counts = [
@@ -384,6 +401,26 @@ mod tests {
         assert!(config.enable_process_metrics);
         let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
         assert!(!config_from(&cli).unwrap().enable_process_metrics);
+    }
+
+    #[test]
+    fn bearer_token_file_maps_to_config() {
+        let dir = std::env::temp_dir().join(format!("dcc-mcp-bearer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tokens");
+        std::fs::write(&file, "# studio tokens\n\ntok-1\n  tok-2  \n").unwrap();
+        let arg = file.to_str().unwrap();
+        let cli = Cli::parse_from(["dcc-mcp-server", "--bearer-token-file", arg]);
+        let config = config_from(&cli).unwrap();
+        assert_eq!(config.bearer_tokens.tokens(), ["tok-1", "tok-2"]);
+        std::fs::write(&file, "# nothing\n").unwrap();
+        let cli = Cli::parse_from(["dcc-mcp-server", "--bearer-token-file", arg]);
+        assert!(config_from(&cli)
+            .unwrap_err()
+            .contains("holds no bearer token"));
+        let cli = Cli::parse_from(["dcc-mcp-server"]);
+        assert!(config_from(&cli).unwrap().bearer_tokens.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! format the scraper's `Accept` asks for (see [`super::negotiate`]), gzip when it accepts it.
 //!
 //! Order of checks: the `Host`/`Origin` rule of `/mcp` (DNS rebinding: `403`), then authentication
-//! (cheap, and an unauthenticated client must not learn whether the server is busy), then a scrape permit (`503` with `Retry-After` past
+//! (cheap, and an unauthenticated client must not learn whether the server is busy; failed logins
+//! are counted as `dcc_mcp_rejected_total{reason="auth"}` and throttled per client address by
+//! [`crate::throttle`]: `429` with `Retry-After`, `reason="auth_throttled"`), then a scrape permit (`503` with `Retry-After` past
 //! [`super::MAX_CONCURRENT_SCRAPES`]; Prometheus simply tries again on its next interval), then the
 //! merge and encode. Nothing on this path can panic, and encoding into memory cannot fail.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::header::{
@@ -19,6 +22,9 @@ use axum::routing::get;
 use axum::Router;
 
 use super::{auth, negotiate, render, ServerMetrics};
+use crate::record::Rejection;
+use crate::serve::ClientAddr;
+use crate::throttle::LoginThrottle;
 
 /// The server's live counts, read at scrape time so the two gauges are exact.
 pub(crate) trait LiveCounts: Send + Sync + 'static {
@@ -37,6 +43,7 @@ pub(crate) trait LiveCounts: Send + Sync + 'static {
 struct Endpoint {
     metrics: Arc<ServerMetrics>,
     live: Arc<dyn LiveCounts>,
+    throttle: Arc<LoginThrottle>,
 }
 
 /// The `/metrics` route, to be merged into the server's router.
@@ -46,17 +53,38 @@ where
 {
     Router::new()
         .route("/metrics", get(scrape))
-        .with_state(Endpoint { metrics, live })
+        .with_state(Endpoint {
+            metrics,
+            live,
+            throttle: Arc::new(LoginThrottle::default()),
+        })
 }
 
-async fn scrape(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
+async fn scrape(
+    State(ep): State<Endpoint>,
+    client: Option<axum::Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
     let metrics = &ep.metrics;
     // DNS rebinding first: a foreign page must learn nothing, not even whether auth is on.
     if let Err(message) = ep.live.check_host_and_origin(&headers) {
         return (StatusCode::FORBIDDEN, format!("403 {message}\n")).into_response();
     }
     if let Some(guard) = &metrics.auth {
+        let addr = client.map(|c| c.0 .0.ip());
+        let now = Instant::now();
+        if let Err(wait) = ep.throttle.check(addr, now) {
+            metrics.rejected(Rejection::AuthThrottled);
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)))],
+                "429 Too Many Requests: too many failed logins from this address; retry later\n",
+            )
+                .into_response();
+        }
         if !guard.verify(headers.get(AUTHORIZATION)) {
+            ep.throttle.failed(addr, now);
+            metrics.rejected(Rejection::Auth);
             return (
                 StatusCode::UNAUTHORIZED,
                 [(WWW_AUTHENTICATE, HeaderValue::from_static(auth::CHALLENGE))],

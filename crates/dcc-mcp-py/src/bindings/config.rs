@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use dcc_mcp_http::McpHttpConfig;
+use dcc_mcp_http::{BearerTokens, McpHttpConfig};
 
 use super::errors::{config_error, invalid_value};
 use super::executor::PyMainThreadExecutor;
@@ -113,6 +113,7 @@ impl PyMcpHttpConfig {
         sync_queue_wait = None,
         main_thread_executor = None,
         include_traceback = false,
+        bearer_tokens = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -149,6 +150,7 @@ impl PyMcpHttpConfig {
         sync_queue_wait: Option<f64>,
         main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
         include_traceback: bool,
+        bearer_tokens: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -156,6 +158,7 @@ impl PyMcpHttpConfig {
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
             enable_process_metrics,
+            bearer_tokens: BearerTokens::new(bearer_tokens.unwrap_or_default()),
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -585,6 +588,16 @@ impl PyMcpHttpConfig {
         self.update(|c| c.max_outbox_bytes = v)
     }
 
+    /// Static bearer tokens `/mcp` requires (`Authorization: Bearer <token>`); empty: no authentication.
+    #[getter]
+    fn bearer_tokens(&self) -> Vec<String> {
+        self.inner.bearer_tokens.tokens().to_vec()
+    }
+    #[setter]
+    fn set_bearer_tokens(&mut self, value: Vec<String>) -> PyResult<()> {
+        self.update(|c| c.bearer_tokens = BearerTokens::new(value))
+    }
+
     /// Extra `Origin` values allowed besides localhost (which is allowed when bound to loopback).
     #[getter]
     fn allowed_origins(&self) -> Vec<String> {
@@ -647,7 +660,7 @@ impl PyMcpHttpConfig {
              job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
-             enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
+             bearer_tokens=<{} redacted>, enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
              main_thread_executor={}, include_traceback={})",
             py_repr_str(&c.host),
             c.port,
@@ -678,6 +691,7 @@ impl PyMcpHttpConfig {
             c.max_notification_result_bytes,
             c.max_outbox_bytes,
             origins.join(", "),
+            c.bearer_tokens.tokens().len(),
             if c.enable_process_metrics { "True" } else { "False" },
             c.sync_concurrency,
             c.sync_queue_wait.as_secs_f64(),
