@@ -4,7 +4,9 @@
 #
 #   ./scripts/bench.sh              recording comparisons, scrape, memory, end-to-end, chart
 #   ./scripts/bench.sh --no-e2e     skip the end-to-end server runs
-#   ./scripts/bench.sh --only e2e   one part: compare | recording | scrape | memory | profile | e2e | perf | report
+#   ./scripts/bench.sh --only e2e   one part: compare | recording | scrape | memory | profile | e2e | floor | perf | report
+#   ./scripts/bench.sh --only floor the floor part of e2e alone: http-floor, our server and our server with
+#                                   the exporter, in interleaved rounds (no Python, no peers)
 #
 # Environment: DCC_MCP_BENCH_THREADS (default "1,2"; e.g. "1,2,4,8" or "max" on bigger machines),
 # CRITERION_ARGS (extra criterion flags, e.g. "--measurement-time 5"), E2E_ROUNDS (default 5),
@@ -74,7 +76,7 @@ crit() { # bench name [criterion flags...]
 }
 
 export DCC_MCP_BENCH_RESULTS="$out"
-if want compare || want recording || want scrape || want memory || want e2e || want perf; then machine; fi
+if want compare || want recording || want scrape || want memory || want e2e || want floor || want perf; then machine; fi
 # Groups of compare.rs whose multi-thread samples ran with a CPU share below 0.85 (latest entry
 # per benchmark wins): their threads did not run at once, so they are measured again.
 disturbed_groups() {
@@ -139,16 +141,21 @@ python_env() {
 
 # Builds every server of the end-to-end run and the load generator into $bin.
 build_servers() {
-    step "end-to-end: build our server (with and without the exporter), rmcp-echo and the load generator"
+    step "end-to-end: build our server (with and without the exporter), the floor, rmcp-echo and the load generator"
     bin="$out/bin"
     mkdir -p "$bin"
     target=${CARGO_TARGET_DIR:-target}
-    cargo build -q --release -p dcc-mcp-server --no-default-features --features workflow
-    cp "$target/release/dcc-mcp-server" "$bin/dcc-mcp-server-no-prometheus"
+    if [ "${1:-}" != floor ]; then
+        cargo build -q --release -p dcc-mcp-server --no-default-features --features workflow
+        cp "$target/release/dcc-mcp-server" "$bin/dcc-mcp-server-no-prometheus"
+    fi
     cargo build -q --release -p dcc-mcp-server
     cp "$target/release/dcc-mcp-server" "$bin/dcc-mcp-server"
-    cargo build -q --release -p dcc-mcp-benches --features rmcp-peer --bin loadgen --bin rmcp-echo
-    cp "$target/release/loadgen" "$target/release/rmcp-echo" "$bin/"
+    local peers=(--features rmcp-peer --bin rmcp-echo)
+    [ "${1:-}" = floor ] && peers=()
+    cargo build -q --release -p dcc-mcp-benches --bin loadgen --bin http-floor "${peers[@]}"
+    cp "$target/release/loadgen" "$target/release/http-floor" "$bin/"
+    [ "${1:-}" = floor ] || cp "$target/release/rmcp-echo" "$bin/"
 }
 
 port=${E2E_PORT:-18765}
@@ -178,10 +185,17 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
 }
 
-if want e2e && [ "$e2e" = 1 ]; then
-    build_servers
-    step "end-to-end: Python environment (official MCP SDK, dcc_mcp_core in release mode)"
-    python_env
+# `--only floor` runs the three servers of the floor comparison and nothing else.
+floor_only=0
+[ "$only" = floor ] && floor_only=1
+if { want e2e || [ "$floor_only" = 1 ]; } && [ "$e2e" = 1 ]; then
+    if [ "$floor_only" = 1 ]; then
+        build_servers floor
+    else
+        build_servers
+        step "end-to-end: Python environment (official MCP SDK, dcc_mcp_core in release mode)"
+        python_env
+    fi
 
     rounds=${E2E_ROUNDS:-5}
     seconds=${E2E_SECONDS:-10}
@@ -208,11 +222,15 @@ if want e2e && [ "$e2e" = 1 ]; then
     ours=("$bin/dcc-mcp-server" --port "$port" --demo-tools)
     for round in $(seq "$rounds"); do
         step "end-to-end round $round/$rounds"
+        # The floor (hyper + serde_json, benches/src/bin/http_floor.rs) next to ours, same loadgen:
+        # bench_chart.py reports each round's CPU per call over the floor's.
+        run_one floor "$bin/http-floor" --port "$port" --
+        run_one feature-off "${ours[@]}" --
+        run_one exporter-on "${ours[@]}" --prometheus --
+        [ "$floor_only" = 1 ] && continue
         # Ours: the demo echo is an inline (non-blocking) handler unless --demo-handlers worker.
         run_one worker "${ours[@]}" --demo-handlers worker --
         run_one no-feature "$bin/dcc-mcp-server-no-prometheus" --port "$port" --demo-tools --
-        run_one feature-off "${ours[@]}" --
-        run_one exporter-on "${ours[@]}" --prometheus --
         run_one exporter-scraped "${ours[@]}" --prometheus -- \
             --scrape-url "http://127.0.0.1:$port/metrics" --scrape-interval-ms 100
         run_one python-handler "$py" benches/peers/dcc_python_server.py --port "$port" --
@@ -251,8 +269,10 @@ if want e2e && [ "$e2e" = 1 ]; then
         server_pid=$base_pid; stop_server
         server_pid=$test_pid; stop_server
     }
-    for pair in $(seq "${E2E_PAIRS:-5}"); do
-        step "exporter pairs $pair/${E2E_PAIRS:-5}"
+    pairs=${E2E_PAIRS:-5}
+    [ "$floor_only" = 1 ] && pairs=0
+    for pair in $(seq "$pairs"); do
+        step "exporter pairs $pair/$pairs"
         run_pair exporter-on --prometheus --
         run_pair exporter-scraped --prometheus -- \
             --scrape-url "http://127.0.0.1:$second_port/metrics" --scrape-interval-ms 100

@@ -209,6 +209,16 @@ def load_e2e(path: Path):
             m["scrape_p50_us"] = statistics.median(r["scrape_p50_us"] for r in rs)
             m["scrape_bytes"] = rs[-1]["scrape_bytes"]
         med[label] = m
+    # The floor (http-floor) ran in the same rounds: each round's CPU per call over the floor's.
+    floor_runs = runs.get("floor", [])
+    for label, rs in runs.items():
+        if label.startswith("pair:") or label not in med:
+            continue
+        fr = [r["server_cpu_us_per_req"] / f["server_cpu_us_per_req"] for r, f in zip(rs, floor_runs)
+              if f.get("server_cpu_us_per_req") and "server_cpu_us_per_req" in r]
+        if fr:
+            med[label]["floor_ratio"] = statistics.median(fr)
+            med[label]["floor_ratios"] = fr
     # Pairs: base and test served at the same time (labels pair:<test>:base / pair:<test>:test).
     for label in sorted({l.split(":")[1] for l in pair_runs}):
         base, test = pair_runs.get(f"pair:{label}:base", []), pair_runs.get(f"pair:{label}:test", [])
@@ -273,6 +283,34 @@ def e2e_tables(med):
     return "\n".join(out) + "\n"
 
 
+FLOOR_ORDER = [
+    ("floor", "hyper HTTP/1.1 + `serde_json` floor (`http-floor`)"),
+    ("feature-off", "`dcc-mcp-server --demo-tools` (inline echo)"),
+    ("exporter-on", "`dcc-mcp-server --demo-tools --prometheus`"),
+]
+
+
+def floor_table(med):
+    """Our server against the HTTP floor, same rounds and load generator (markdown)."""
+    if "cpu_us" not in med.get("floor", {}):
+        return ""
+    runs = med["floor"]["runs"]
+    out = [f"**Against the floor** (`tools/call echo`, 16 keep-alive connections, one `loadgen`; the three servers "
+           f"run in turn in each of {runs} rounds; ratio = median of the per-round ratios of server CPU per call)", "",
+           "| server | requests/s | p50 µs | server CPU µs/call (per round) | × floor (per round) | errors |",
+           "|---|---:|---:|---|---|---:|"]
+    for label, text in FLOOR_ORDER:
+        m = med.get(label)
+        if not m or "cpu_us" not in m:
+            continue
+        ratio = "–"
+        if "floor_ratio" in m:
+            ratio = f"**{m['floor_ratio']:.2f}×** ({', '.join(f'{x:.2f}' for x in m['floor_ratios'])})"
+        out.append(f"| {text} | {m['rps']:,.0f} | {m['p50_us']:,.0f} | **{m['cpu_us']:.1f}** "
+                   f"({', '.join(f'{x:.1f}' for x in m['cpu_all'])}) | {ratio} | {m['errors']:.0f} |")
+    return "\n".join(out) + "\n"
+
+
 def e2e_targets(med):
     """Issue 12's end-to-end targets, checked against this run."""
     rows = []
@@ -289,9 +327,14 @@ def e2e_targets(med):
             if r is not None:
                 rows.append(f"| CPU per call, {E2E_TEXT[label]}, ≤ 102 % of no feature ({how}) | {100 * r:.1f} % | "
                             f"{'yes' if r <= 1.02 else '**no**'} |")
+    for label in ("feature-off", "exporter-on"):
+        r = med.get(label, {}).get("floor_ratio")
+        if r is not None:
+            rows.append(f"| server CPU per call, {dict(FLOOR_ORDER)[label]}, ≤ 1.3× the `serde_json` floor "
+                        f"(issue 16) | {r:.2f}× | {'yes' if r <= 1.3 else '**no**'} |")
     if not rows:
         return ""
-    return "**Targets** (issue 12)\n\n| target | measured (median) | met |\n|---|---:|:---:|\n" + "\n".join(rows) + "\n"
+    return "**Targets** (issues 12 and 16)\n\n| target | measured (median) | met |\n|---|---:|:---:|\n" + "\n".join(rows) + "\n"
 
 
 def perf_table(path: Path):
@@ -328,7 +371,7 @@ def perf_table(path: Path):
 def e2e_section(results: Path):
     """Everything of the e2e block: targets, peers, exporter, profile."""
     med = load_e2e(results / "e2e.jsonl")
-    parts = [p for p in (e2e_targets(med), e2e_tables(med), perf_table(results / "perf.jsonl")) if p]
+    parts = [p for p in (e2e_targets(med), floor_table(med), e2e_tables(med), perf_table(results / "perf.jsonl")) if p]
     machine_file = results / "machine.txt"
     if parts and machine_file.exists():
         latest = {}  # the latest line of each kind
@@ -339,6 +382,25 @@ def e2e_section(results: Path):
         bits = [latest[k] for k in ("cpu", "kernel", "rustc", "python", "e2e-run", "e2e", "e2e-after") if k in latest]
         parts.insert(0, "Machine: " + "; ".join(bits) + ".\n")
     return "\n".join(parts), med
+
+
+def floor_section(results: Path, med):
+    """The floor block of a `--only floor` run: machine line, the floor targets and table."""
+    rows = [l for l in e2e_targets(med).splitlines() if "floor" in l]
+    targets = ""
+    if rows:
+        targets = "| target | measured (median) | met |\n|---|---:|:---:|\n" + "\n".join(rows) + "\n"
+    parts = [p for p in (targets, floor_table(med)) if p]
+    machine_file = results / "machine.txt"
+    if parts and machine_file.exists():
+        latest = {}
+        for l in machine_file.read_text().splitlines():
+            if ": " in l:
+                key, value = l.split(": ", 1)
+                latest[key] = value
+        bits = [latest[k] for k in ("cpu", "kernel", "rustc", "e2e-run", "e2e", "e2e-after") if k in latest]
+        parts.insert(0, "Machine: " + "; ".join(bits) + ".\n")
+    return "\n".join(parts)
 
 
 def replace_block(doc: Path, begin: str, end: str, body: str):
@@ -460,9 +522,16 @@ def main():
     args = ap.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
     if args.e2e_only:
-        e2e_md, _ = e2e_section(args.results)
+        e2e_md, med = e2e_section(args.results)
+        # A `--only floor` run (no peers, no pairs) rewrites only the floor block, so the full
+        # end-to-end tables of an earlier run stay.
+        floor_only = "floor" in med and "no-feature" not in med
+        if floor_only:
+            e2e_md = floor_section(args.results, med)
         if args.doc and args.doc.exists() and e2e_md:
-            replace_block(args.doc, "<!-- e2e:begin -->", "<!-- e2e:end -->", e2e_md)
+            begin, end = ("<!-- floor:begin -->", "<!-- floor:end -->") if floor_only else \
+                ("<!-- e2e:begin -->", "<!-- e2e:end -->")
+            replace_block(args.doc, begin, end, e2e_md)
         print(e2e_md)
         return
     rows = load_criterion(args.criterion) if args.criterion.exists() else {}

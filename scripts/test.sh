@@ -43,6 +43,10 @@ export CARGO_TERM_COLOR=never
 export CARGO_INCREMENTAL=0
 
 # ---------------------------------------------------------------------------------------------
+step "layering: no module import cycle, no import from a higher layer (scripts/layers.py)"
+python3 scripts/layers.py
+
+# ---------------------------------------------------------------------------------------------
 step "Prometheus rules (docs/ops): promtool check + unit tests"
 promtool check rules docs/ops/dcc-mcp.rules.yml
 promtool test rules docs/ops/dcc-mcp.rules.test.yml
@@ -117,19 +121,31 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 if [ $quick = 0 ]; then
-    # The path users take: `maturin build` the wheel (abi3: one wheel for every CPython >= 3.9),
-    # install it into a fresh virtual environment, and run the suite against that installed copy.
+    # The path users take: the release wheel that ships (abi3: one wheel for every CPython >= 3.9;
+    # linked by zig against glibc 2.28 so that RHEL/Rocky 8 can install it), installed into a fresh
+    # virtual environment, and the suite run against that installed copy. One release build: the
+    # suite, the stubs check and the exit tests on every pyenv CPython all use this wheel.
     # (`maturin develop` into .venv stays the development loop, see docs/guide/python.md.)
-    step "Python package: build the abi3 wheel, install it into a fresh venv"
+    step "Python package: build the manylinux_2_28 abi3 wheel (zig), check its tag, install it into a fresh venv"
     cargo build -p dcc-mcp-server
     wheels="$root/target/wheels"
     rm -rf "$wheels"
-    maturin build --features python-bindings,ext-module,workflow,prometheus --out "$wheels"
+    maturin build --release --zig --compatibility manylinux_2_28 \
+        --features python-bindings,ext-module,workflow,prometheus --out "$wheels"
     wheel=$(ls "$wheels"/dcc_mcp_core-*.whl)
     case "$(basename "$wheel")" in
-        *-abi3-*.whl) echo "ok: $(basename "$wheel")" ;;
-        *) echo "FAIL: the wheel is not abi3: $(basename "$wheel")" >&2; exit 1 ;;
+        *-cp39-abi3-manylinux_2_28_x86_64.whl) echo "ok: $(basename "$wheel")" ;;
+        *) echo "FAIL: not a cp39-abi3-manylinux_2_28 wheel: $(basename "$wheel")" >&2; exit 1 ;;
     esac
+    # auditwheel reads the symbol versions the module needs: it must find the wheel consistent with
+    # manylinux_2_28 (a newer glibc symbol would make it name a newer tag).
+    audit=$(auditwheel show "$wheel")
+    echo "$audit"
+    if ! grep -q 'consistent with the following platform tag: "manylinux_2_28_x86_64"' <<<"$audit"; then
+        echo "FAIL: auditwheel does not find the wheel consistent with manylinux_2_28_x86_64" >&2
+        exit 1
+    fi
+    export DCC_MCP_WHEEL="$wheel"
     wheel_venv="$root/target/wheel-venv"
     rm -rf "$wheel_venv"
     "$venv/bin/python" -m venv "$wheel_venv"
@@ -144,7 +160,7 @@ if [ $quick = 0 ]; then
     # Run from outside the checkout and make conftest.py refuse any dcc_mcp_core that is not the
     # one installed in $wheel_venv (python/ must never be what the tests import).
     (cd "$wheel_venv" && DCC_MCP_EXPECT_INSTALLED_IN="$wheel_venv" \
-        "$wheel_venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" "$root/tests")
+        "$wheel_venv/bin/python" -m pytest -q -rs -p no:cacheprovider --rootdir "$root" "$root/tests")
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,13 @@ from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_sess
 
 def test_package_exports_and_features():
     assert dcc_mcp_core.__all__ == [
+        "Audio",
+        "ContentBlock",
         "FEATURES",
+        "Image",
+        "Text",
+        "ToolAnnotations",
+        "ToolResult",
         "MainThreadExecutor",
         "McpHttpConfig",
         "McpHttpServer",
@@ -268,6 +274,8 @@ def test_registry_register_list_get_unregister():
         "input_schema": {"type": "object", "required": ["y"], "properties": {"y": {"type": "string"}}},
         "output_schema": {"type": "object"},
         "execution": "sync",
+        "title": None,
+        "annotations": None,
     }
     assert reg.get("b_tool")["description"] == "second"
     assert reg.get("b_tool")["output_schema"] is None
@@ -375,7 +383,7 @@ def test_exception_becomes_is_error_with_its_message(start_server):
         ({1, 2}, "object of type 'set' is not JSON serializable (at $)"),
         ({"scene": object()}, "object of type 'object' is not JSON serializable (at $.scene)"),
         ({"a": [1, float("nan")]}, "float NaN is not valid JSON (NaN and infinities are not) (at $.a[1])"),
-        ({1: "int key"}, "dict keys must be str, found a key of type 'int' (at $)"),
+        ({(1, 2): "tuple key"}, "dict keys must be str, int, float, bool or None, found a key of type 'tuple' (at $)"),
         (2**70, "int does not fit in 64 bits; pass it as a string (at $)"),
         ("\ud800", "str is not valid UTF-8 (lone surrogate?) (at $)"),
     ],
@@ -589,19 +597,16 @@ def test_handlers_run_on_server_threads_concurrently_with_python(start_server):
     assert threading.main_thread().ident not in thread_names
 
 
-def _has_thread(pid: int, name: str) -> bool:
-    task_dir = f"/proc/{pid}/task"
-    for tid in os.listdir(task_dir):
-        try:
-            with open(f"{task_dir}/{tid}/comm") as comm:
-                if comm.read().strip() == name:
-                    return True
-        except OSError:
-            pass
-    return False
+def _blocked_in_futex(pid: int) -> bool:
+    """Whether the main thread of `pid` sleeps in a futex wait (wait() waits on a condition variable)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/wchan") as wchan:
+            return "futex" in wchan.read()
+    except OSError:
+        return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the waiter thread through /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks at the child's main thread through /proc")
 def test_ctrl_c_interrupts_wait():
     script = textwrap.dedent(
         """
@@ -622,8 +627,8 @@ def test_ctrl_c_interrupts_wait():
     try:
         port_line = child.stdout.readline()
         assert port_line.strip().isdigit(), port_line
-        # Send the signal once the child is inside wait(): its waiter thread is named dcc-mcp-wait.
-        wait_for(lambda: _has_thread(child.pid, "dcc-mcp-wait"), "the child to enter wait()")
+        # Send the signal once the child's main thread blocks inside wait().
+        wait_for(lambda: _blocked_in_futex(child.pid), "the child to enter wait()")
         child.send_signal(signal.SIGINT)
         out, _ = child.communicate(timeout=HANG_GUARD_SECONDS)
     finally:

@@ -88,10 +88,18 @@ impl OursFixture {
         }
     }
 
-    /// Merge + encode: what `GET /metrics` does. Writes into `out` (cleared first).
+    /// Merge + the `prometheus` crate's `gather` + `TextEncoder` (the server's `/metrics` before
+    /// the engine had its own encoders). Writes into `out` (cleared first).
     pub fn scrape_into(&self, out: &mut Vec<u8>) {
         out.clear();
         let _ = TextEncoder::new().encode(&self.exposition.gather(), out);
+    }
+
+    /// Merge + the engine's own text encoder (`Registry::encode_text`, what `GET /metrics` does
+    /// now). Writes into `out` (cleared first).
+    pub fn encode_text_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        self.registry.encode_text(out);
     }
 }
 
@@ -159,6 +167,17 @@ mod tests {
             let ours = without_overflow_family(&String::from_utf8(a).unwrap());
             let theirs = String::from_utf8(b).unwrap();
             assert_eq!(ours, theirs, "series={series} shards={shards}");
+        }
+    }
+
+    #[test]
+    fn our_encoder_writes_what_the_prometheus_encoder_writes() {
+        for (series, shards) in [(1, 1), (3, 4), (100, 16)] {
+            let f = OursFixture::new(series, shards);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            f.encode_text_into(&mut a);
+            f.scrape_into(&mut b);
+            assert_eq!(a, b, "series={series} shards={shards}");
         }
     }
 

@@ -4,11 +4,13 @@ Quick start::
 
     from dcc_mcp_core import McpHttpConfig, McpHttpServer, ToolRegistry
 
-    registry = ToolRegistry()
-    registry.register("echo", description="Echo the arguments back",
-                      input_schema={"type": "object"})
-    server = McpHttpServer(registry, McpHttpConfig(port=8765, enable_prometheus=True))
-    server.register_handler("echo", lambda args: args)
+    server = McpHttpServer(ToolRegistry(), McpHttpConfig(port=0, enable_prometheus=True))
+
+    @server.tool(annotations={"readOnlyHint": True})
+    def echo(text: str, times: int = 1) -> str:
+        # Echo the text back.
+        return text * times
+
     with server.start() as handle:
         print("MCP endpoint:", handle.mcp_url())
         handle.wait()          # Ctrl-C to stop
@@ -21,6 +23,7 @@ handlers then run on the host's main thread (see docs/guide/python.md for Maya, 
 ``execution="async"`` tools, ``"prometheus"`` for ``GET /metrics``).
 """
 
+from dcc_mcp_core._content import Audio, ContentBlock, Image, Text, ToolAnnotations, ToolResult
 from dcc_mcp_core._core import (
     FEATURES,
     MainThreadExecutor,
@@ -33,7 +36,13 @@ from dcc_mcp_core._core import (
 )
 
 __all__ = [
+    "Audio",
+    "ContentBlock",
     "FEATURES",
+    "Image",
+    "Text",
+    "ToolAnnotations",
+    "ToolResult",
     "MainThreadExecutor",
     "McpHttpConfig",
     "McpHttpServer",

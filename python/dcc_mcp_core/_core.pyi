@@ -1,7 +1,9 @@
 """Type stubs for the ``dcc_mcp_core._core`` extension module (pyo3)."""
 
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union, final
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, final, overload
+
+from dcc_mcp_core._content import Audio, Image, Text, ToolAnnotations, ToolResult
 
 __all__ = [
     "FEATURES",
@@ -18,7 +20,17 @@ __version__: str
 #: Cargo features compiled into this build, e.g. ``("python-bindings", "ext-module", "workflow", "prometheus")``.
 FEATURES: Tuple[str, ...]
 
-_JsonSchema = Union[Mapping[str, Any], str]
+_JsonSchema = Union[Dict[str, Any], str]
+
+#: What a handler may return: JSON data (``str`` → text; ``dict``/``list`` → structured content plus
+#: text), ``bytes`` (with the decorator's ``mime_type``), a content helper, a list of them, or a
+#: complete ``ToolResult``. A coroutine (``async def``), a ``set`` or an arbitrary object is not.
+_ToolReturn = Union[
+    None, bool, int, float, str, bytes, Mapping[str, Any], Sequence[Any], Image, Audio, Text, ToolResult
+]
+_ToolFunction = TypeVar("_ToolFunction", bound=Callable[..., _ToolReturn])
+_Handler = Callable[[Dict[str, Any]], _ToolReturn]
+_ContextHandler = Callable[[Dict[str, Any], "ToolContext"], _ToolReturn]
 
 @final
 class McpHttpConfig:
@@ -59,6 +71,7 @@ class McpHttpConfig:
         sync_concurrency: Optional[int] = None,
         sync_queue_wait: Optional[float] = None,
         main_thread_executor: Optional[MainThreadExecutor] = None,
+        include_traceback: bool = False,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -126,6 +139,10 @@ class McpHttpConfig:
     """Worker-thread handlers of sync calls running at once (default 32)."""
     sync_queue_wait: float
     """Seconds a sync call waits for a free worker before a "server busy" tool error (default 1)."""
+    include_traceback: bool
+    """A handler exception's ``isError`` result also carries the Python traceback (default ``False``:
+    ``"Type: message"`` and its ``raise … from`` causes; the traceback is always logged through the
+    ``dcc_mcp_core`` logger)."""
     main_thread_executor: Optional[MainThreadExecutor]
     """Runs main-thread handlers when the host pumps it (default ``None``). Reading it returns an
     object that shares the assigned executor's queue."""
@@ -139,16 +156,25 @@ class MainThreadExecutor:
     there, inside ``pump()``, and nowhere else.
     """
 
-    def __new__(cls, queue_depth: int = 64) -> MainThreadExecutor:
+    def __new__(cls, queue_depth: int = 64, *, on_pending: Optional[Callable[[], object]] = None) -> MainThreadExecutor:
         """At most ``queue_depth`` calls wait at once; one more gets the tool error
         ``"main thread busy: ..."`` at once and is counted as
-        ``dcc_mcp_rejected_total{reason="main_thread_full"}``. ``ValueError`` unless ``queue_depth >= 1``."""
+        ``dcc_mcp_rejected_total{reason="main_thread_full"}``. ``ValueError`` unless ``queue_depth >= 1``.
+
+        ``on_pending()`` is called from a thread of the executor's own (``dcc-mcp-on-pending``, never the
+        main thread) each time the queue goes from empty to non-empty; give it the host's "run soon on the
+        main thread" call, e.g. ``lambda: maya.utils.executeDeferred(pump)``. An exception it raises is
+        logged (logger ``dcc_mcp_core``)."""
     def pump(self, max_items: Optional[int] = None, budget_ms: float = 10.0) -> int:
         """Run queued calls on this thread, oldest first, until ``max_items`` ran (default: no limit),
         ``budget_ms`` milliseconds passed or the queue is empty; return how many ran. Never waits for
         work. The budget is checked before each call (a started call runs to its end). A call whose
         client gave up first (request timeout, cancellation, server stopped) is dropped unrun, answered
-        ``"tool '<name>' was not run: ..."`` and counted as ``dcc_mcp_rejected_total{reason="expired_before_run"}``."""
+        ``"tool '<name>' was not run: ..."`` and counted as ``dcc_mcp_rejected_total{reason="expired_before_run"}``.
+
+        Called from inside a handler that another ``pump()`` runs (a modal dialog spinning the host's event
+        loop), it runs nothing and returns 0. A ``KeyboardInterrupt`` raised in a handler answers that call
+        with an error and is raised again here."""
     @property
     def queue_depth(self) -> int:
         """The most calls that can wait at once."""
@@ -168,11 +194,35 @@ class ToolRegistry:
         input_schema: Optional[_JsonSchema] = None,
         output_schema: Optional[_JsonSchema] = None,
         execution: Literal["sync", "async"] = "sync",
+        *,
+        title: Optional[str] = None,
+        annotations: Optional[ToolAnnotations] = None,
     ) -> None:
-        """Register a tool; ``ValueError`` for a duplicate/invalid name, a bad schema or execution mode.
+        """Register a tool; ``ValueError`` for a duplicate/invalid name, a bad schema (the root must be
+        ``{"type": "object", ...}``), an execution mode or an annotation.
 
         ``execution="async"`` runs each call as a long-running job (needs ``"workflow"`` in ``FEATURES``).
+        ``title`` is the display name; ``annotations`` the MCP hints (``readOnlyHint``,
+        ``destructiveHint``, ``idempotentHint``, ``openWorldHint``).
         """
+    def tool(
+        self,
+        name: Optional[str] = None,
+        *,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        annotations: Optional[ToolAnnotations] = None,
+        main_thread: Optional[bool] = None,
+        execution: Literal["sync", "async"] = "sync",
+        input_schema: Optional[Dict[str, Any]] = None,
+        output_schema: Optional[Dict[str, Any]] = None,
+        mime_type: Optional[str] = None,
+    ) -> Callable[[_ToolFunction], _ToolFunction]:
+        """Decorator: register the function as a tool with the registry's own handler (used by every
+        server over this registry). The schema comes from the type hints, the description from the
+        docstring; see ``McpHttpServer.tool``. ``main_thread=True`` needs a server with a
+        ``main_thread_executor``."""
+    def _set_handler(self, name: str, fn: _ContextHandler, *, main_thread: bool = False) -> None: ...
     def unregister(self, name: str) -> bool:
         """Remove a tool; returns whether it was registered."""
     def list(self) -> List[Dict[str, Any]]:
@@ -187,7 +237,8 @@ class ToolRegistry:
 
 @final
 class ToolContext:
-    """Given to handlers registered with ``pass_context=True``."""
+    """Given to handlers registered with ``pass_context=True``, and to the parameter of a
+    ``@server.tool()`` function annotated ``ToolContext``."""
 
     @property
     def tool_name(self) -> str: ...
@@ -203,12 +254,35 @@ class McpHttpServer:
     """An MCP Streamable HTTP server (``/mcp``; ``/metrics`` with ``enable_prometheus``)."""
 
     def __new__(cls, registry: ToolRegistry, config: Optional[McpHttpConfig] = None) -> McpHttpServer: ...
+    def tool(
+        self,
+        name: Optional[str] = None,
+        *,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        annotations: Optional[ToolAnnotations] = None,
+        main_thread: Optional[bool] = None,
+        execution: Literal["sync", "async"] = "sync",
+        input_schema: Optional[Dict[str, Any]] = None,
+        output_schema: Optional[Dict[str, Any]] = None,
+        mime_type: Optional[str] = None,
+    ) -> Callable[[_ToolFunction], _ToolFunction]:
+        """Decorator: register the function as a tool of this server and return it unchanged.
+
+        The input schema comes from the type hints (``int``, ``float``, ``str``, ``bool``, ``list[...]``,
+        ``dict[str, ...]``, ``Literal``, ``Optional``, ``Enum``, ``TypedDict``, pydantic models), a
+        default makes a parameter optional, the description is the docstring, and a parameter
+        annotated ``ToolContext`` receives the call's context. The function is called with keyword
+        arguments. ``async def`` is refused with ``TypeError``. ``main_thread`` as in
+        ``register_handler``; ``mime_type`` (``image/*`` or ``audio/*``) says what returned ``bytes`` are.
+        """
+    @overload
     def register_handler(
         self,
         name: str,
-        fn: Callable[..., Any],
+        fn: _Handler,
         *,
-        pass_context: bool = False,
+        pass_context: Literal[False] = False,
         main_thread: Optional[bool] = None,
     ) -> None:
         """Set the function that runs tool ``name`` (register the tool first, else ``ValueError``).
@@ -224,6 +298,16 @@ class McpHttpServer:
         server worker thread. The default ``None`` means: the main thread when the configuration has
         a ``main_thread_executor``, a worker thread otherwise.
         """
+
+    @overload
+    def register_handler(
+        self,
+        name: str,
+        fn: _ContextHandler,
+        *,
+        pass_context: Literal[True],
+        main_thread: Optional[bool] = None,
+    ) -> None: ...
     @property
     def registry(self) -> ToolRegistry: ...
     @property
@@ -253,10 +337,12 @@ class McpServerHandle:
     def metrics_url(self) -> str:
         """e.g. ``"http://127.0.0.1:8765/metrics"``."""
     def shutdown(self) -> None:
-        """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent."""
+        """Stop serving; in-flight requests get ``shutdown_timeout`` seconds. Idempotent. ``RuntimeError``
+        when called from inside a main-thread handler of this server (it would wait for itself)."""
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the server stops or ``timeout`` passes; returns whether it stopped.
-        Ctrl-C raises ``KeyboardInterrupt``."""
+        ``wait(0)`` only looks. Waits on the calling thread (no helper thread); Ctrl-C raises
+        ``KeyboardInterrupt``."""
     def __enter__(self) -> "McpServerHandle": ...
     def __exit__(
         self,

@@ -317,6 +317,50 @@ def metrics_rebinding(server: Server, stop: threading.Event) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------
+# Large bodies: parsing must not take the I/O workers
+
+
+def large_bodies(server: Server, stop: threading.Event, connections: int = 4, numbers: int = 1_900_000) -> Dict[str, Any]:
+    """``connections`` clients each post, back to back, a ``tools/call add`` whose arguments carry a
+    ~4 MiB array of numbers (the costliest JSON to parse per byte). Returns when each big call was
+    answered (``time.monotonic()``) and how."""
+    pad = ",".join("7" for _ in range(numbers))
+    finished: List[float] = []
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def flood(n: int) -> None:
+        with http_client(ATTACK_ADDRS[n % len(ATTACK_ADDRS)], timeout=60.0) as client:
+            session = Session(server.url, client)
+            headers = {**session.headers, "Content-Type": "application/json"}
+            i = 0
+            while not stop.is_set():
+                i += 1
+                body = (
+                    f'{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"add",'
+                    f'"arguments":{{"a":1,"b":2,"pad":[{pad}]}}}}}}'
+                ).encode()
+                try:
+                    response = client.post(server.url, headers=headers, content=body)
+                except httpx.HTTPError:
+                    with lock:
+                        statuses[0] += 1
+                    continue
+                ok = response.status_code == 200 and response.json().get("result", {}).get("content", [{}])[0].get("text") == "3"
+                with lock:
+                    statuses[response.status_code if ok else -response.status_code] += 1
+                    finished.append(time.monotonic())
+            session.delete()
+
+    threads = [threading.Thread(target=flood, args=(n,), daemon=True) for n in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"finished": sorted(finished), "statuses": dict(statuses), "body_bytes": len(pad) + 120}
+
+
+# ------------------------------------------------------------------------------------------------
 # The catalogue
 
 
@@ -373,6 +417,15 @@ ATTACKS: Dict[str, Attack] = {
         "a stalled write is cut after 1 s",
         ("write_timeout",),
         120 * MIB,
+    ),
+    "large_bodies": Attack(
+        large_bodies,
+        (),
+        "bodies of 64 KiB and more parsed on a 2-thread pool, off the I/O workers",
+        (),
+        # Two ~4 MiB bodies parsed at once, each a ~60 MiB tree while its call runs, and four held
+        # as bytes: well under this.
+        400 * MIB,
     ),
     "metrics_rebinding": Attack(
         metrics_rebinding,

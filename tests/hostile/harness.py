@@ -263,6 +263,8 @@ class Outcome:
     ok: bool
     latency: float
     detail: str = ""
+    #: `time.monotonic()` when the call finished (outcomes are made as calls finish).
+    finished: float = field(default_factory=time.monotonic)
 
 
 class GoodClient:
@@ -392,6 +394,8 @@ class Run:
     before: Scrape
     after: Scrape
     alive: bool
+    #: When each well-behaved call finished (`time.monotonic()`), in order.
+    good_finished: List[float] = field(default_factory=list)
 
     def refused(self, reason: str) -> float:
         return self.after.rejected(reason) - self.before.rejected(reason)
@@ -451,6 +455,7 @@ def run_attack(
         before=before,
         after=after,
         alive=server.alive(),
+        good_finished=[o.finished for o in good.outcomes],
     )
 
 

@@ -1,93 +1,16 @@
-//! Shared application state and router construction.
+//! The `/mcp` router: the HTTP transport's routes over the shared [`AppState`].
 
 use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use tokio_util::sync::CancellationToken;
 
-use crate::config::McpHttpConfig;
-use crate::dispatch::Dispatcher;
-use crate::record::Recorder;
-use crate::registry::ToolRegistry;
-use crate::session::SessionStore;
+use crate::state::AppState;
 
-/// Everything the handlers share. One per [`McpHttpServer`](crate::McpHttpServer).
-pub(crate) struct AppState {
-    pub(crate) config: McpHttpConfig,
-    pub(crate) registry: ToolRegistry,
-    pub(crate) sessions: SessionStore,
-    pub(crate) recorder: Recorder,
-    /// Runs handlers of every execution kind, within their limits.
-    pub(crate) dispatch: Dispatcher,
-    /// Cancelled when the server stops: ends SSE streams, refuses new jobs, cancels running ones.
-    pub(crate) shutdown: CancellationToken,
-    #[cfg(feature = "workflow")]
-    pub(crate) jobs: crate::jobs::JobManager,
-}
-
-impl AppState {
-    pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
-        let shutdown = CancellationToken::new();
-        let dispatch = Dispatcher::new(
-            config.sync_concurrency,
-            config.sync_queue_wait,
-            config.main_thread_executor.clone(),
-            recorder.clone(),
-            shutdown.clone(),
-        );
-        #[cfg(feature = "workflow")]
-        let jobs = crate::jobs::JobManager::new(
-            &config,
-            recorder.clone(),
-            shutdown.clone(),
-            dispatch.clone(),
-        );
-        Self {
-            dispatch,
-            sessions: SessionStore::new(
-                config.session_ttl,
-                config.max_sessions,
-                config.max_sessions_per_client,
-                recorder.clone(),
-            )
-            .with_outbox_budget(config.max_outbox_bytes),
-            #[cfg(feature = "workflow")]
-            jobs,
-            config,
-            registry,
-            recorder,
-            shutdown,
-        }
-    }
-
-    /// Live (neither ended nor expired) sessions; read by `/metrics` at scrape time.
-    #[allow(dead_code)]
-    pub(crate) fn live_sessions(&self) -> usize {
-        self.sessions.live_count()
-    }
-
-    /// The number of tools `tools/list` returns: the registered tools, plus (with `workflow`) the
-    /// built-in job tools, which shadow registered tools of the same name; read by `/metrics` at scrape time.
-    #[allow(dead_code)]
-    pub(crate) fn registered_tools(&self) -> usize {
-        #[cfg(feature = "workflow")]
-        {
-            let builtin = crate::jobs::BUILTIN_TOOL_NAMES;
-            let shadowed = builtin
-                .iter()
-                .filter(|name| self.registry.contains(name))
-                .count();
-            self.registry.len().saturating_sub(shadowed) + builtin.len()
-        }
-        #[cfg(not(feature = "workflow"))]
-        self.registry.len()
-    }
-}
-
-/// The full application router. A panic while handling any of its requests is answered `500`
+/// The full application router: `/mcp`, plus the `extra` routes of the adapters above this layer (the
+/// Prometheus exporter's `/metrics`). A panic while handling any of its requests is answered `500`
 /// (see [`crate::panic`]).
-pub(crate) fn build_router(state: Arc<AppState>) -> Router {
+pub(crate) fn build_router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     let router = Router::new().route(
         "/mcp",
         get(crate::mcp::get_stream)
@@ -96,11 +19,8 @@ pub(crate) fn build_router(state: Arc<AppState>) -> Router {
     );
     #[cfg(test)]
     let router = crate::panic::with_test_route(router);
-    // ---- Exporter merge point: the Prometheus exporter merges its `/metrics` routes here. ----
-    #[cfg(feature = "prometheus")]
-    let router = match state.recorder.metrics() {
-        Some(metrics) => router.merge(crate::metrics::routes(metrics.clone(), state.clone())),
-        None => router,
-    };
-    router.with_state(state).layer(crate::panic::layer())
+    router
+        .merge(extra)
+        .with_state(state)
+        .layer(crate::panic::layer())
 }

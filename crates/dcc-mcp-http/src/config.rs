@@ -162,9 +162,9 @@ impl Default for McpHttpConfig {
             max_finished_jobs: 1000,
             max_finished_job_bytes: 64 * 1024 * 1024,
             max_notification_result_bytes: 64 * 1024,
-            max_outbox_bytes: crate::session::DEFAULT_OUTBOX_BYTES,
-            sync_concurrency: crate::dispatch::DEFAULT_SYNC_CONCURRENCY,
-            sync_queue_wait: crate::dispatch::DEFAULT_SYNC_QUEUE_WAIT,
+            max_outbox_bytes: crate::limits::DEFAULT_OUTBOX_BYTES,
+            sync_concurrency: crate::limits::DEFAULT_SYNC_CONCURRENCY,
+            sync_queue_wait: crate::limits::DEFAULT_SYNC_QUEUE_WAIT,
             main_thread_executor: None,
             allowed_origins: Vec::new(),
             enable_prometheus: false,
@@ -267,6 +267,21 @@ impl McpHttpConfig {
         Ok(())
     }
 
+    /// The job manager's share of the configuration.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn job_limits(&self) -> crate::limits::JobLimits {
+        crate::limits::JobLimits {
+            queue_capacity: self.job_queue_capacity,
+            concurrency: self.job_concurrency,
+            per_session: self.max_jobs_per_session,
+            deadline: self.job_deadline,
+            result_bytes: self.max_job_result_bytes,
+            finished_jobs: self.max_finished_jobs,
+            finished_bytes: self.max_finished_job_bytes,
+            notification_bytes: self.max_notification_result_bytes,
+        }
+    }
+
     /// Most blocking threads this server's handlers can hold at once: the sync-call workers plus the
     /// job workers (each job holds a `job_concurrency` permit while its handler runs), plus a margin.
     pub(crate) fn max_blocking_threads(&self) -> usize {
@@ -275,7 +290,10 @@ impl McpHttpConfig {
         } else {
             0
         };
-        self.sync_concurrency.saturating_add(jobs).saturating_add(4)
+        self.sync_concurrency
+            .saturating_add(jobs)
+            .saturating_add(crate::offload::OFFLOAD_THREADS)
+            .saturating_add(4)
     }
 
     /// True when `host` names a loopback interface.

@@ -33,39 +33,49 @@
 //! The protocol rules (sessions, versions, batches, errors) are described in `docs/guide/server.md`.
 
 mod app;
-mod batch;
 mod cancel;
 mod config;
+mod content;
 mod dispatch;
 mod error;
+mod inflight;
+#[cfg(feature = "workflow")]
+mod job_tools;
 #[cfg(feature = "workflow")]
 mod jobs;
+mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod offload;
 mod origin;
 mod panic;
-mod protocol;
 mod record;
 mod registry;
 mod serve;
 mod server;
+mod service;
 mod session;
+mod state;
 mod tools;
 
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};
-pub use dispatch::{
-    MainThreadExecutor, PumpReport, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
-};
+pub use content::{CallToolResult, CALL_TOOL_RESULT_KEY};
+/// The MCP wire protocol this server speaks (framing, versions, codes, result shapes).
+pub use dcc_mcp_protocol as protocol;
+pub use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
+pub use dcc_mcp_protocol::tools::ASYNC_META_KEY;
+pub use dcc_mcp_protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+pub use dispatch::{MainThreadExecutor, PumpReport};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::JOB_LOGGER;
-pub use mcp::{PROTOCOL_VERSION_HEADER, SESSIONS_FULL_RETRY_AFTER_SECS, SESSION_ID_HEADER};
-pub use protocol::{LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
+pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
+pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use registry::{
-    AsyncToolHandler, Execution, Handler, ToolContext, ToolError, ToolFuture, ToolHandler,
-    ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
+    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
 };
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;
-pub use tools::{ASYNC_META_KEY, TOOLS_PAGE_SIZE};
+pub use tools::TOOLS_PAGE_SIZE;

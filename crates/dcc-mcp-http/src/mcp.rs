@@ -2,9 +2,10 @@
 //!
 //! `POST` carries JSON-RPC messages, `GET` opens the session's SSE stream, `DELETE` ends the session.
 //! Transport-level rejections (host and origin, media type, body size and deadline, batch length,
-//! session, protocol version) are decided here before any method runs; method dispatch is in
-//! [`dispatch`]. Responses are held to `max_response_bytes` while they are serialized, and every
-//! request holds its session busy, so it is never evicted mid-request.
+//! session, protocol version) are decided here before any method runs; what the methods do is in
+//! [`crate::service`]. Responses are written straight to bytes (`serde_json::to_writer`, no second
+//! tree or string) and held to `max_response_bytes` while they are written: serialization stops at
+//! the budget. Every request holds its session busy, so it is never evicted mid-request.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,23 +18,23 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
+use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
-use crate::protocol::{
-    self, codes, supported_version, Incoming, BATCH_PROTOCOL_VERSION, LATEST_PROTOCOL_VERSION,
-    SUPPORTED_PROTOCOL_VERSIONS,
-};
 use crate::record::{Channel, Recorder, Rejection as Refusal};
 use crate::serve::ClientAddr;
+use crate::service::{self, InitializeError};
 use crate::session::{CreateError, Next, Session, SessionHold};
+use crate::state::AppState;
+use dcc_mcp_protocol::body::{self, Parsed};
+use dcc_mcp_protocol::jsonrpc::{self as protocol, Incoming};
+use dcc_mcp_protocol::version::supported_version;
+use dcc_mcp_protocol::{codes, methods};
+use dcc_mcp_protocol::{BATCH_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS};
 
-/// Response header carrying the session id (and request header clients echo it in).
-pub const SESSION_ID_HEADER: &str = "mcp-session-id";
-/// Request header naming the protocol version in use.
-pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+use dcc_mcp_protocol::headers::{PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER};
 
 /// `Retry-After` (seconds) of an `initialize` refused because `max_sessions` sessions are alive.
 pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
@@ -42,15 +43,35 @@ pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.to_string(),
-    )
-        .into_response()
+    // A `Value` always serializes (string keys only); an empty body would only hide a bug.
+    json_body(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// `value` as JSON, or `None` as soon as it would pass `limit` bytes: the writer refuses the write
+/// that crosses the budget, so an oversized reply is never held whole.
+fn to_vec_within(value: &Value, limit: usize) -> Option<Vec<u8>> {
+    struct Bounded {
+        bytes: Vec<u8>,
+        limit: usize,
+    }
+    impl std::io::Write for Bounded {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            if self.bytes.len() + data.len() > self.limit {
+                return Err(std::io::Error::other("over the response budget"));
+            }
+            self.bytes.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = Bounded {
+        bytes: Vec::with_capacity(256.min(limit)),
+        limit,
+    };
+    serde_json::to_writer(&mut writer, value).ok()?;
+    Some(writer.bytes)
 }
 
 /// A transport-level rejection: an HTTP status with a JSON-RPC error body (`id: null`).
@@ -207,12 +228,26 @@ pub(crate) async fn post_message(
         Err(response) => return response,
     };
     let limit = state.config.max_batch_messages;
-    match crate::batch::parse(&bytes, limit) {
-        Ok(crate::batch::Parsed::Single(single)) => {
+    let parsed =
+        if bytes.len() >= OFFLOAD_BODY_BYTES {
+            // Large bodies are parsed on the bounded pool, so they never hold an I/O worker.
+            match state.offload.run(move || body::parse(&bytes, limit)).await {
+                Some(parsed) => parsed,
+                None => return reject(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::INTERNAL_ERROR,
+                    "Service Unavailable: the request body could not be parsed (server stopping)",
+                ),
+            }
+        } else {
+            body::parse(&bytes, limit)
+        };
+    match parsed {
+        Ok(Parsed::Single(single)) => {
             post_single(&state, &headers, single, client.map(|c| c.0)).await
         }
-        Ok(crate::batch::Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
-        Ok(crate::batch::Parsed::TooLarge) => {
+        Ok(Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
+        Ok(Parsed::TooLarge) => {
             state.recorder.rejected(Refusal::BatchTooLarge);
             reject(
                 StatusCode::BAD_REQUEST,
@@ -255,8 +290,7 @@ fn response_too_large(state: &AppState, id: Value) -> Value {
 
 /// `200` with one JSON-RPC response, replaced by a "response too large" error past the budget.
 fn reply(state: &AppState, response: Value) -> Response {
-    let body = response.to_string();
-    if body.len() <= state.config.max_response_bytes {
+    if let Some(body) = to_vec_within(&response, state.config.max_response_bytes) {
         return json_body(StatusCode::OK, body);
     }
     state.recorder.rejected(Refusal::ResponseTooLarge);
@@ -264,14 +298,14 @@ fn reply(state: &AppState, response: Value) -> Response {
     json_response(StatusCode::OK, &response_too_large(state, id))
 }
 
-fn json_body(status: StatusCode, body: String) -> Response {
+fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
     (
         status,
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
-        body,
+        Body::from(body),
     )
         .into_response()
 }
@@ -287,12 +321,15 @@ async fn post_single(
         Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
     };
     if let Incoming::Request { id, method, params } = &incoming {
-        if method == "initialize" {
+        if method == methods::INITIALIZE {
             return initialize(state, id.clone(), params.clone(), client);
         }
-        if method == "server/discover" {
+        if method == methods::SERVER_DISCOVER {
             // Answered before the session checks so newer clients probing without a session fall back.
-            return json_response(StatusCode::OK, &method_not_found(id.clone(), method));
+            return json_response(
+                StatusCode::OK,
+                &service::method_not_found(id.clone(), method),
+            );
         }
     }
     let (session, _version) = match resolve_session(state, headers) {
@@ -301,14 +338,14 @@ async fn post_single(
     };
     match incoming {
         Incoming::Request { id, method, params } => {
-            let response = dispatch(state, &session, id, &method, params).await;
+            let response = service::request(state, &session, id, &method, params).await;
             reply(state, response)
         }
         Incoming::Notification { method, params } => {
-            notification(state, &session, &method, params.as_ref());
+            service::notification(state, &session, &method, params.as_ref());
             StatusCode::ACCEPTED.into_response()
         }
-        Incoming::Response => StatusCode::ACCEPTED.into_response(),
+        Incoming::Response { .. } => StatusCode::ACCEPTED.into_response(),
     }
 }
 
@@ -334,61 +371,57 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
     // The response is serialized reply by reply, so its size is known while it grows: once the next
     // reply would pass `max_response_bytes`, no further request runs and each gets a short error.
     let budget = state.config.max_response_bytes;
-    let mut body = String::from("[");
+    let mut body = vec![b'['];
     let mut replies = 0usize;
     let mut over_budget = false;
     for message in batch {
         let response = match protocol::classify(message) {
-            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => protocol::error(
-                id,
-                codes::INVALID_REQUEST,
-                "initialize must not be part of a batch",
-            ),
+            Ok(Incoming::Request { id, method, .. }) if method == methods::INITIALIZE => {
+                protocol::error(
+                    id,
+                    codes::INVALID_REQUEST,
+                    "initialize must not be part of a batch",
+                )
+            }
             Ok(Incoming::Request { id, .. }) if over_budget => response_too_large(state, id),
             Ok(Incoming::Request { id, method, params }) => {
-                dispatch(state, &session, id, &method, params).await
+                service::request(state, &session, id, &method, params).await
             }
             Ok(Incoming::Notification { method, params }) => {
-                notification(state, &session, &method, params.as_ref());
+                service::notification(state, &session, &method, params.as_ref());
                 continue;
             }
-            Ok(Incoming::Response) => continue,
+            Ok(Incoming::Response { .. }) => continue,
             Err(error) => error,
         };
-        let mut text = response.to_string();
-        if !over_budget && body.len() + text.len() + 2 > budget {
-            over_budget = true;
-            state.recorder.rejected(Refusal::ResponseTooLarge);
-            let id = response.get("id").cloned().unwrap_or(Value::Null);
-            text = response_too_large(state, id).to_string();
-        }
+        // Room for this reply, its separator and the closing bracket.
+        let room = budget.saturating_sub(body.len() + 2);
+        // Past the budget only short errors are left (requests no longer run).
+        let within = match over_budget {
+            true => serde_json::to_vec(&response).ok(),
+            false => to_vec_within(&response, room),
+        };
+        let text = match within {
+            Some(text) => text,
+            None => {
+                over_budget = true;
+                state.recorder.rejected(Refusal::ResponseTooLarge);
+                let id = response.get("id").cloned().unwrap_or(Value::Null);
+                serde_json::to_vec(&response_too_large(state, id)).unwrap_or_default()
+            }
+        };
         if replies > 0 {
-            body.push(',');
+            body.push(b',');
         }
-        body.push_str(&text);
+        body.extend_from_slice(&text);
         replies += 1;
     }
     if replies == 0 {
         StatusCode::ACCEPTED.into_response()
     } else {
-        body.push(']');
+        body.push(b']');
         json_body(StatusCode::OK, body)
     }
-}
-
-/// Act on a client notification of a live session (it is answered `202` whatever happens here).
-fn notification(state: &AppState, session: &Session, method: &str, params: Option<&Value>) {
-    if method == crate::cancel::CANCELLED_METHOD {
-        crate::cancel::handle(state, session, params);
-    }
-}
-
-fn method_not_found(id: Value, method: &str) -> Value {
-    protocol::error(
-        id,
-        codes::METHOD_NOT_FOUND,
-        &format!("Method not found: {method}"),
-    )
 }
 
 fn initialize(
@@ -397,32 +430,19 @@ fn initialize(
     params: Option<Value>,
     client: Option<ClientAddr>,
 ) -> Response {
-    let Some(requested) = params
-        .as_ref()
-        .and_then(|params| params.get("protocolVersion"))
-        .and_then(Value::as_str)
-    else {
-        let error = protocol::error(
-            id,
-            codes::INVALID_PARAMS,
-            "initialize needs params.protocolVersion (a string)",
-        );
-        return json_response(StatusCode::OK, &error);
-    };
-    let version = supported_version(requested).unwrap_or(LATEST_PROTOCOL_VERSION);
-    let session = match state
-        .sessions
-        .create(version, client.map(|client| client.0.ip()))
+    let client = client.map(|client| client.0.ip());
+    let (session, response) = match service::initialize(state, id.clone(), params.as_ref(), client)
     {
-        Ok(session) => session,
-        Err(CreateError::NoRandomness) => {
+        Ok(opened) => opened,
+        Err(InitializeError::InvalidParams(error)) => return json_response(StatusCode::OK, &error),
+        Err(InitializeError::Store(CreateError::NoRandomness)) => {
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 codes::INTERNAL_ERROR,
                 "cannot create a session id: no randomness available",
             )
         }
-        Err(CreateError::Full) => {
+        Err(InitializeError::Store(CreateError::Full)) => {
             let message = format!(
                 "Service Unavailable: too many sessions (max_sessions = {}) and every one is busy; \
                  end unused sessions with DELETE /mcp or retry later",
@@ -430,7 +450,7 @@ fn initialize(
             );
             return sessions_full(state, id, &message);
         }
-        Err(CreateError::ClientFull) => {
+        Err(InitializeError::Store(CreateError::ClientFull)) => {
             let message = format!(
                 "Service Unavailable: too many sessions from your address \
                  (max_sessions_per_client = {}) and every one is busy; end unused sessions with \
@@ -440,12 +460,7 @@ fn initialize(
             return sessions_full(state, id, &message);
         }
     };
-    let result = json!({
-        "protocolVersion": version,
-        "capabilities": {"tools": {"listChanged": false}, "logging": {}},
-        "serverInfo": {"name": state.config.server_name, "version": state.config.server_version},
-    });
-    let mut response = json_response(StatusCode::OK, &protocol::success(id, result));
+    let mut response = json_response(StatusCode::OK, &response);
     if let Ok(value) = HeaderValue::from_str(session.id()) {
         response.headers_mut().insert(SESSION_ID_HEADER, value);
     }
@@ -468,32 +483,6 @@ fn sessions_full(state: &AppState, id: Value, message: &str) -> Response {
         HeaderValue::from(SESSIONS_FULL_RETRY_AFTER_SECS),
     );
     response
-}
-
-/// Route one request of a live session to its method.
-async fn dispatch(
-    state: &AppState,
-    session: &Arc<Session>,
-    id: Value,
-    method: &str,
-    params: Option<Value>,
-) -> Value {
-    let outcome = match method {
-        "ping" => Ok(json!({})),
-        "tools/list" => crate::tools::list(state, params),
-        "tools/call" => crate::tools::call(state, session, &id, params).await,
-        // Job notifications are always sent; the level request is accepted for client compatibility.
-        "logging/setLevel" => Ok(json!({})),
-        "initialize" => Err(protocol::RpcError::new(
-            codes::INVALID_REQUEST,
-            "this session is already initialized",
-        )),
-        _ => return method_not_found(id, method),
-    };
-    match outcome {
-        Ok(result) => protocol::success(id, result),
-        Err(error) => protocol::error(id, error.code, &error.message),
-    }
 }
 
 /// `GET /mcp`: the session's server→client SSE stream.

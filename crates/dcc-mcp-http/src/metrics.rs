@@ -16,6 +16,7 @@
 
 mod auth;
 mod endpoint;
+mod negotiate;
 mod process;
 mod render;
 mod tools;
@@ -30,8 +31,9 @@ use dcc_mcp_telemetry::{
 use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
 
 pub(crate) use endpoint::routes;
+pub(crate) use negotiate::Format;
 
-use render::{Declared, Kind};
+use render::Declared;
 
 /// Histogram buckets: a log ladder for DCC tool calls, 1 ms → 30 s.
 pub(crate) const BUCKETS: [f64; 13] = [
@@ -39,7 +41,7 @@ pub(crate) const BUCKETS: [f64; 13] = [
 ];
 
 /// The `tool` label of calls that name no registered tool.
-pub(crate) const UNKNOWN_TOOL: &str = crate::registry::UNKNOWN_TOOL_NAME;
+pub(crate) const UNKNOWN_TOOL: &str = dcc_mcp_protocol::reserved::UNKNOWN_TOOL_NAME;
 
 /// Most scrapes rendered at once; more get `503` (Prometheus retries on its next interval).
 pub(crate) const MAX_CONCURRENT_SCRAPES: usize = 4;
@@ -66,62 +68,50 @@ const DECLARED: [Declared; 12] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
-        kind: Kind::Counter,
     },
     Declared {
         name: TOOL_DURATION,
         help: "Wall-clock seconds from tool dispatch to completion.",
-        kind: Kind::Histogram,
     },
     Declared {
         name: JOBS_IN_FLIGHT,
         help: "Long-running jobs executing now.",
-        kind: Kind::Gauge,
     },
     Declared {
         name: JOB_CREATED,
         help: "Long-running jobs created, by tool and result (accepted/queue_full/rejected/quota).",
-        kind: Kind::Counter,
     },
     Declared {
         name: JOB_WAIT,
         help: "Seconds from job creation to first execution.",
-        kind: Kind::Histogram,
     },
     Declared {
         name: NOTIFICATIONS,
         help: "MCP notifications pushed to clients, by channel (sse/ws).",
-        kind: Kind::Counter,
     },
     Declared {
         name: ACTIVE_SESSIONS,
         help: "Live MCP Streamable HTTP sessions.",
-        kind: Kind::Gauge,
     },
     Declared {
         name: REGISTERED_TOOLS,
         help: "Tools currently registered.",
-        kind: Kind::Gauge,
     },
     Declared {
         name: BUILD_INFO,
         help: "Always 1; the labels identify the running build.",
-        kind: Kind::Gauge,
     },
     Declared {
         name: REJECTED,
         help: "Requests (or parts of them) the server refused to protect itself, by reason.",
-        kind: Kind::Counter,
     },
     Declared {
         name: DISPATCH_WAIT,
         help: "Seconds a tool call waited for a handler thread, by executor (worker/main_thread).",
-        kind: Kind::Histogram,
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
         help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
-        kind: Kind::Counter,
     },
 ];
 
@@ -236,13 +226,16 @@ pub(crate) enum MetricsError {
     /// The engine refused a family.
     #[error("metrics engine refused a dcc_mcp_* family: {0}")]
     Engine(#[from] TelemetryError),
-    /// The `prometheus` registry refused the engine's collector.
-    #[error("prometheus registry refused the metrics collector: {0}")]
+    /// The `prometheus` registry refused the process collector.
+    #[error("prometheus registry refused the process collector: {0}")]
     Prometheus(#[from] prometheus::Error),
 }
 
-/// One server's metrics: engine registry, prometheus registry, resolved handles, scrape policy.
+/// One server's metrics: engine registry, the `prometheus` registry of the process collector,
+/// resolved handles, scrape policy.
 pub(crate) struct ServerMetrics {
+    engine: Registry,
+    /// Only the `process_*` collector lives here; the engine is encoded by its own encoders.
     prometheus: prometheus::Registry,
     families: Families,
     tools: tools::ToolTable,
@@ -276,10 +269,9 @@ impl ServerMetrics {
         let rejected = Rejection::ALL.map(|r| families.rejected.with_label_values(&[r.as_label()]));
         let dispatch_wait =
             Executor::ALL.map(|e| families.dispatch_wait.with_label_values(&[e.as_label()]));
-        let prometheus = prometheus::Registry::new();
-        prometheus.register(Box::new(engine))?;
         let metrics = Self {
-            prometheus,
+            engine,
+            prometheus: prometheus::Registry::new(),
             families,
             tools: tools::ToolTable::default(),
             unknown,
@@ -291,7 +283,7 @@ impl ServerMetrics {
         };
         // The built-in job tools are listed by `tools/list` too: their call series exist from start.
         #[cfg(feature = "workflow")]
-        for name in crate::jobs::BUILTIN_TOOL_NAMES {
+        for name in dcc_mcp_protocol::reserved::JOB_TOOL_NAMES {
             metrics.tools.register(&metrics.families, name, false);
         }
         Ok(metrics)
@@ -370,25 +362,67 @@ impl ServerMetrics {
         self.tools.unregister(name);
     }
 
-    /// Renders the exposition text with the live gauges set to the given exact values.
+    /// Renders the exposition in `format` with the live gauges set to the given exact values.
     pub(crate) fn render(
         &self,
         active_sessions: usize,
         registered_tools: usize,
-    ) -> Result<String, prometheus::Error> {
+        format: Format,
+    ) -> Vec<u8> {
         self.families
             .active_sessions
             .set(i64::try_from(active_sessions).unwrap_or(i64::MAX));
         self.families
             .registered_tools
             .set(i64::try_from(registered_tools).unwrap_or(i64::MAX));
-        render::encode(&DECLARED, &self.prometheus.gather())
+        render::encode(&self.engine, &self.prometheus.gather(), format)
+    }
+}
+
+/// The adapter side of the record port: every record point lands in this server's metric set.
+impl crate::record::RecordSink for ServerMetrics {
+    fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        ServerMetrics::tool_call(self, tool, status, duration);
+    }
+    fn job_created(&self, tool: &str, result: JobResult) {
+        ServerMetrics::job_created(self, tool, result);
+    }
+    fn job_started(&self, tool: &str, wait: Duration) {
+        ServerMetrics::job_started(self, tool, wait);
+    }
+    fn job_finished(&self, tool: &str) {
+        ServerMetrics::job_finished(self, tool);
+    }
+    fn notification_sent(&self, channel: Channel) {
+        ServerMetrics::notification_sent(self, channel);
+    }
+    fn rejected(&self, reason: Rejection) {
+        ServerMetrics::rejected(self, reason);
+    }
+    fn dispatch_wait(&self, executor: Executor, wait: Duration) {
+        ServerMetrics::dispatch_wait(self, executor, wait);
+    }
+}
+
+/// Per-tool series follow the registry: created at zero on registration.
+impl crate::registry::RegistryObserver for ServerMetrics {
+    fn tool_registered(&self, name: &str) {
+        ServerMetrics::tool_registered(self, name);
+    }
+    fn tool_unregistered(&self, name: &str) {
+        ServerMetrics::tool_unregistered(self, name);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ServerMetrics {
+        fn render_text(&self, active_sessions: usize, registered_tools: usize) -> String {
+            String::from_utf8(self.render(active_sessions, registered_tools, Format::Text)).unwrap()
+        }
+    }
 
     fn line_value(text: &str, series: &str) -> Option<f64> {
         text.lines()
@@ -421,7 +455,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let text = m.render(3, 1).unwrap();
+        let text = m.render_text(3, 1);
         let v = |s| line_value(&text, s);
         assert_eq!(
             v(r#"dcc_mcp_tool_calls_total{status="success",tool="render"}"#),
@@ -469,7 +503,7 @@ mod tests {
         m.job_created("bake", JobResult::QueueFull);
         m.notification_sent(Channel::Sse);
         m.notification_sent(Channel::Sse);
-        let text = m.render(0, 0).unwrap();
+        let text = m.render_text(0, 0);
         let v = |s| line_value(&text, s);
         let created = |r: &str| {
             line_value(
@@ -507,7 +541,7 @@ mod tests {
         m.rejected(Rejection::Busy);
         m.rejected(Rejection::OutboxDrop);
         m.dispatch_wait(Executor::MainThread, Duration::from_millis(40));
-        let text = m.render(0, 0).unwrap();
+        let text = m.render_text(0, 0);
         for reason in Rejection::ALL {
             let expected = match reason {
                 Rejection::Busy => 2.0,
@@ -538,7 +572,7 @@ mod tests {
         let b = ServerMetrics::new(None).unwrap();
         a.tool_registered("x");
         a.tool_call(Some("x"), CallStatus::Success, Duration::ZERO);
-        let (ta, tb) = (a.render(0, 1).unwrap(), b.render(0, 0).unwrap());
+        let (ta, tb) = (a.render_text(0, 1), b.render_text(0, 0));
         let series = r#"dcc_mcp_tool_calls_total{status="success",tool="x"}"#;
         assert_eq!(line_value(&ta, series), Some(1.0));
         assert_eq!(line_value(&tb, series), None);

@@ -14,7 +14,8 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::protocol::{self, codes};
+use dcc_mcp_protocol::codes;
+use dcc_mcp_protocol::jsonrpc as protocol;
 
 /// The message of the `500` body; deliberately generic.
 pub(crate) const INTERNAL_ERROR_MESSAGE: &str = "Internal error";
@@ -56,9 +57,9 @@ pub(crate) const TEST_PANIC_PATH: &str = "/__test/panic";
 
 /// Add the panicking test route (unit tests only).
 #[cfg(test)]
-pub(crate) fn with_test_route(
-    router: axum::Router<std::sync::Arc<crate::app::AppState>>,
-) -> axum::Router<std::sync::Arc<crate::app::AppState>> {
+pub(crate) fn with_test_route<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
     async fn panics() -> StatusCode {
         panic!("secret internal detail")
     }

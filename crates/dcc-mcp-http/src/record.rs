@@ -1,8 +1,10 @@
 //! Record points: the one internal hook surface through which the server reports its traffic.
 //!
 //! Each method is called from exactly one place in the crate, so a counter fed from here counts every
-//! event once. Without the Prometheus exporter the bodies are empty and inline away: recording costs nothing.
+//! event once. This is a port: the label enums and the [`RecordSink`] trait live here, the Prometheus
+//! adapter (`crate::metrics`) implements the trait, and nothing here knows about Prometheus.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Outcome of one `tools/call`.
@@ -185,29 +187,40 @@ impl Executor {
     }
 }
 
-/// Receives every record point; cheap to clone (shared by the app state, sessions, jobs and the registry).
-///
-/// With the `prometheus` feature it holds the server's metric set when `enable_prometheus` is on, and
-/// each record point costs one `Option` check when it is off. Without the feature the field and the
-/// forwarding compile away.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Recorder {
-    #[cfg(feature = "prometheus")]
-    metrics: Option<std::sync::Arc<crate::metrics::ServerMetrics>>,
+/// The port the record points report to: an exporter (the Prometheus metric set) implements it.
+/// Each method is one event, called once per event by [`Recorder`]; implementations must be cheap
+/// and must not block (they run on the request path).
+pub(crate) trait RecordSink: Send + Sync {
+    /// One `tools/call` finished; `tool` is `None` for a name that is no registered or built-in tool.
+    fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration);
+    /// An async job was submitted, with its outcome.
+    fn job_created(&self, tool: &str, result: JobResult);
+    /// An accepted job left the queue after waiting `wait`.
+    fn job_started(&self, tool: &str, wait: Duration);
+    /// A started job reached a terminal state.
+    fn job_finished(&self, tool: &str);
+    /// A notification was written to a client stream.
+    fn notification_sent(&self, channel: Channel);
+    /// The server refused (part of) a request for `reason`.
+    fn rejected(&self, reason: Rejection);
+    /// A handler started on `executor` after waiting `wait` for it.
+    fn dispatch_wait(&self, executor: Executor, wait: Duration);
 }
 
-/// Forwards a record point to the metric set, if there is one (nothing without the feature).
-#[cfg(feature = "prometheus")]
-macro_rules! forward {
-    ($self:ident, |$m:ident| $call:expr) => {
-        if let Some($m) = &$self.metrics {
-            $call;
-        }
-    };
+/// The record-point façade the domain and the transport call: it forwards each event to the
+/// server's [`RecordSink`], if it has one. Without one (no exporter configured, or built without
+/// the `prometheus` feature) each record point costs one `Option` check.
+#[derive(Clone, Default)]
+pub(crate) struct Recorder {
+    sink: Option<Arc<dyn RecordSink>>,
 }
-#[cfg(not(feature = "prometheus"))]
-macro_rules! forward {
-    ($self:ident, |$m:ident| $call:expr) => {};
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
 }
 
 impl Recorder {
@@ -217,48 +230,28 @@ impl Recorder {
         Self::default()
     }
 
-    /// The recorder for a server with `config`: with the `prometheus` feature and `enable_prometheus`,
-    /// it feeds a new metric set of its own (never a global one).
-    pub(crate) fn for_config(
-        config: &crate::config::McpHttpConfig,
-    ) -> Result<Self, crate::error::ServerError> {
-        #[cfg(feature = "prometheus")]
-        if config.enable_prometheus {
-            let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
-                .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
-            if config.enable_process_metrics {
-                metrics
-                    .export_process_metrics()
-                    .map_err(|e| crate::error::ServerError::Metrics(e.to_string()))?;
-            }
-            return Ok(Self {
-                metrics: Some(std::sync::Arc::new(metrics)),
-            });
-        }
-        let _ = config;
-        Ok(Self::default())
-    }
-
-    /// The metric set this recorder feeds (for the `/metrics` route).
-    #[cfg(feature = "prometheus")]
-    pub(crate) fn metrics(&self) -> Option<&std::sync::Arc<crate::metrics::ServerMetrics>> {
-        self.metrics.as_ref()
+    /// A recorder that reports to `sink`.
+    #[allow(dead_code)]
+    pub(crate) fn with_sink(sink: Arc<dyn RecordSink>) -> Self {
+        Self { sink: Some(sink) }
     }
 
     /// One `tools/call` finished (called only by the `tools/call` wrapper). `tool` is `None` when the
     /// name is not a registered or built-in tool, so unknown names cannot blow up label cardinality.
     #[inline]
     pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
-        forward!(self, |m| m.tool_call(tool, status, duration));
-        let _ = (tool, status, duration);
+        if let Some(sink) = &self.sink {
+            sink.tool_call(tool, status, duration);
+        }
     }
 
     /// An async job was submitted, with its outcome.
     #[inline]
     #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn job_created(&self, tool: &str, result: JobResult) {
-        forward!(self, |m| m.job_created(tool, result));
-        let _ = (tool, result);
+        if let Some(sink) = &self.sink {
+            sink.job_created(tool, result);
+        }
     }
 
     /// An accepted job left the queue after waiting `wait` (it then runs, or ends at once if it was
@@ -266,39 +259,42 @@ impl Recorder {
     #[inline]
     #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn job_started(&self, tool: &str, wait: Duration) {
-        forward!(self, |m| m.job_started(tool, wait));
-        let _ = (tool, wait);
+        if let Some(sink) = &self.sink {
+            sink.job_started(tool, wait);
+        }
     }
 
     /// A started job reached a terminal state (succeeded, failed or cancelled).
     #[inline]
     #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn job_finished(&self, tool: &str) {
-        forward!(self, |m| m.job_finished(tool));
-        let _ = tool;
+        if let Some(sink) = &self.sink {
+            sink.job_finished(tool);
+        }
     }
 
     /// A notification was written to a client stream.
     #[inline]
     pub(crate) fn notification_sent(&self, channel: Channel) {
-        forward!(self, |m| m.notification_sent(channel));
-        let _ = channel;
+        if let Some(sink) = &self.sink {
+            sink.notification_sent(channel);
+        }
     }
 
     /// The server refused (part of) a request for `reason`; the client got a clear answer.
     #[inline]
-    #[allow(dead_code)]
     pub(crate) fn rejected(&self, reason: Rejection) {
-        forward!(self, |m| m.rejected(reason));
-        let _ = reason;
+        if let Some(sink) = &self.sink {
+            sink.rejected(reason);
+        }
     }
 
     /// A handler started on `executor` after waiting `wait` for it.
     #[inline]
-    #[allow(dead_code)]
     pub(crate) fn dispatch_wait(&self, executor: Executor, wait: Duration) {
-        forward!(self, |m| m.dispatch_wait(executor, wait));
-        let _ = (executor, wait);
+        if let Some(sink) = &self.sink {
+            sink.dispatch_wait(executor, wait);
+        }
     }
 
     /// A session was created by `initialize`.
@@ -311,19 +307,5 @@ impl Recorder {
     #[inline]
     pub(crate) fn session_closed(&self) {
         // Nothing to count: `/metrics` reads the exact live-session count at scrape time.
-    }
-
-    /// A tool was added to the registry this server serves.
-    #[inline]
-    pub(crate) fn tool_registered(&self, name: &str) {
-        forward!(self, |m| m.tool_registered(name));
-        let _ = name;
-    }
-
-    /// A tool was removed from the registry this server serves.
-    #[inline]
-    pub(crate) fn tool_unregistered(&self, name: &str) {
-        forward!(self, |m| m.tool_unregistered(name));
-        let _ = name;
     }
 }

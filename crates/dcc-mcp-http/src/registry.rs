@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::{json, Value};
 
+use crate::content::{classify, HandlerValue};
 use crate::error::RegistryError;
-use crate::record::Recorder;
+use dcc_mcp_protocol::tools::{error_result, value_result};
 
 /// Longest accepted tool name, in characters.
 pub const MAX_TOOL_NAME_CHARS: usize = 128;
@@ -43,6 +44,44 @@ pub struct ToolSpec {
     pub output_schema: Option<Value>,
     /// Sync or async (job) execution.
     pub execution: Execution,
+    /// Optional human-readable display name (`title` in `tools/list`); clients show it instead of
+    /// `name` when present.
+    pub title: Option<String>,
+    /// Optional behaviour hints for clients (`annotations` in `tools/list`).
+    pub annotations: Option<ToolAnnotations>,
+}
+
+/// MCP tool annotations: hints a client uses to decide, for example, whether to ask the user before
+/// a call. They are hints about the tool, not guarantees the server enforces. `None` leaves a hint
+/// out of `tools/list` (the client then assumes the protocol's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`: the tool does not modify its environment (default `false`).
+    pub read_only_hint: Option<bool>,
+    /// `destructiveHint`: a modifying tool may destroy or overwrite data (default `true`).
+    pub destructive_hint: Option<bool>,
+    /// `idempotentHint`: calling again with the same arguments has no further effect (default `false`).
+    pub idempotent_hint: Option<bool>,
+    /// `openWorldHint`: the tool talks to things outside the host, e.g. the network (default `true`).
+    pub open_world_hint: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// The `annotations` object of `tools/list`: only the hints that are set, in camelCase.
+    pub fn to_wire(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (key, hint) in [
+            ("readOnlyHint", self.read_only_hint),
+            ("destructiveHint", self.destructive_hint),
+            ("idempotentHint", self.idempotent_hint),
+            ("openWorldHint", self.open_world_hint),
+        ] {
+            if let Some(hint) = hint {
+                map.insert(key.to_owned(), Value::Bool(hint));
+            }
+        }
+        Value::Object(map)
+    }
 }
 
 impl ToolSpec {
@@ -54,7 +93,21 @@ impl ToolSpec {
             input_schema: json!({"type": "object"}),
             output_schema: None,
             execution: Execution::Sync,
+            title: None,
+            annotations: None,
         }
+    }
+
+    /// Set the display title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Set the behaviour hints.
+    pub fn annotations(mut self, annotations: ToolAnnotations) -> Self {
+        self.annotations = Some(annotations);
+        self
     }
 
     /// Set the description.
@@ -88,8 +141,16 @@ impl ToolSpec {
             "description": self.description,
             "inputSchema": self.input_schema,
         });
-        if let (Some(schema), Some(map)) = (&self.output_schema, tool.as_object_mut()) {
-            map.insert("outputSchema".into(), schema.clone());
+        if let Some(map) = tool.as_object_mut() {
+            if let Some(title) = &self.title {
+                map.insert("title".into(), Value::String(title.clone()));
+            }
+            if let Some(schema) = &self.output_schema {
+                map.insert("outputSchema".into(), schema.clone());
+            }
+            if let Some(annotations) = &self.annotations {
+                map.insert("annotations".into(), annotations.to_wire());
+            }
         }
         tool
     }
@@ -269,9 +330,18 @@ pub(crate) struct ToolEntry {
     pub(crate) handler: Option<Handler>,
 }
 
+/// Told about every change of a registry it observes (the Prometheus adapter keeps one metric series
+/// per registered tool this way). Called with the registry's lock released; must not block.
+pub(crate) trait RegistryObserver: Send + Sync {
+    /// `name` was registered.
+    fn tool_registered(&self, name: &str);
+    /// `name` was unregistered.
+    fn tool_unregistered(&self, name: &str);
+}
+
 struct Observer {
     id: u64,
-    recorder: Recorder,
+    observer: Arc<dyn RegistryObserver>,
 }
 
 #[derive(Default)]
@@ -295,25 +365,56 @@ impl fmt::Debug for ToolRegistry {
     }
 }
 
-/// The tool label of calls naming no registered tool (`dcc_mcp_tool_calls_total{tool="<unknown>"}`);
-/// reserved so that no tool's series merge with it.
-pub(crate) const UNKNOWN_TOOL_NAME: &str = "<unknown>";
+/// A successful result: strings become text; other values become their JSON text, and objects are
+/// also `structuredContent`; a [`CallToolResult`](crate::CallToolResult) is sent as is. A value that
+/// breaks the tool's `outputSchema` becomes an error result.
+pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
+    let value = match classify(value) {
+        HandlerValue::Data(value) => value,
+        HandlerValue::Result(result) => return checked_result(entry, result),
+        HandlerValue::Invalid(message) => {
+            return error_result(&format!(
+                "tool '{}' returned an invalid CallToolResult: {message}",
+                entry.spec.name
+            ))
+        }
+    };
+    if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
+        if let Some(error) = validator.iter_errors(&value).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    value_result(value)
+}
 
-/// Prefix of the server's built-in job tools (`jobs.get`, `jobs.list`, `jobs.cancel`); reserved so a
-/// registered tool is never shadowed by them.
-pub(crate) const RESERVED_PREFIX: &str = "jobs.";
+/// A handler's complete result: its `structuredContent` is checked against the `outputSchema`.
+fn checked_result(entry: &ToolEntry, result: serde_json::Map<String, Value>) -> Value {
+    let is_error = result.get("isError") == Some(&Value::Bool(true));
+    if let (Some(validator), false) = (&entry.output_validator, is_error) {
+        let Some(structured) = result.get("structuredContent") else {
+            return error_result(&format!(
+                "tool '{}' has an outputSchema but returned a result without structuredContent",
+                entry.spec.name
+            ));
+        };
+        if let Some(error) = validator.iter_errors(structured).next() {
+            return error_result(&format!(
+                "tool '{}' returned output that does not match its outputSchema: {error}",
+                entry.spec.name
+            ));
+        }
+    }
+    Value::Object(result)
+}
 
 fn validate_name(name: &str) -> Result<(), RegistryError> {
-    if name == UNKNOWN_TOOL_NAME {
+    if let Some(reason) = dcc_mcp_protocol::reserved::reserved_reason(name) {
         return Err(RegistryError::ReservedName {
             name: name.to_owned(),
-            reason: "it is the metrics label of calls to unknown tools",
-        });
-    }
-    if name.starts_with(RESERVED_PREFIX) {
-        return Err(RegistryError::ReservedName {
-            name: name.to_owned(),
-            reason: "the `jobs.` prefix belongs to the built-in job tools",
+            reason,
         });
     }
     let invalid = |reason| RegistryError::InvalidName {
@@ -338,12 +439,25 @@ fn compile(
     which: &'static str,
     schema: &Value,
 ) -> Result<jsonschema::Validator, RegistryError> {
-    if !schema.is_object() {
-        return Err(RegistryError::InvalidSchema {
-            name: name.to_owned(),
-            which,
-            message: "a schema must be a JSON object".to_owned(),
-        });
+    let invalid = |message: String| RegistryError::InvalidSchema {
+        name: name.to_owned(),
+        which,
+        message,
+    };
+    let Some(root) = schema.as_object() else {
+        return Err(invalid("a schema must be a JSON object".to_owned()));
+    };
+    // MCP requires `"type": "object"` at the root of a tool's schemas; clients (the official SDKs
+    // among them) refuse the whole `tools/list` answer when one tool breaks this.
+    if root.get("type") != Some(&Value::String("object".to_owned())) {
+        let found = match root.get("type") {
+            None => "no \"type\"".to_owned(),
+            Some(other) => format!("\"type\": {other}"),
+        };
+        return Err(invalid(format!(
+            "the root of a tool schema must be an object schema ({{\"type\": \"object\", …}}), \
+             found {found}"
+        )));
     }
     jsonschema::validator_for(schema).map_err(|error| RegistryError::InvalidSchema {
         name: name.to_owned(),
@@ -508,17 +622,20 @@ impl ToolRegistry {
         })
     }
 
-    /// Start telling `recorder` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
-    pub(crate) fn add_observer(&self, recorder: Recorder) -> u64 {
+    /// Start telling `observer` about (un)registrations; returns the id for [`remove_observer`](Self::remove_observer).
+    #[allow(dead_code)]
+    pub(crate) fn add_observer(&self, observer: Arc<dyn RegistryObserver>) -> u64 {
         let id = self.inner.next_observer.fetch_add(1, Ordering::Relaxed);
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Observer { id, recorder });
+            .push(Observer { id, observer });
         id
     }
 
+    /// Stop telling the observer `id` about changes.
+    #[allow(dead_code)]
     pub(crate) fn remove_observer(&self, id: u64) {
         self.inner
             .observers
@@ -527,13 +644,13 @@ impl ToolRegistry {
             .retain(|observer| observer.id != id);
     }
 
-    fn observers(&self) -> Vec<Recorder> {
+    fn observers(&self) -> Vec<Arc<dyn RegistryObserver>> {
         self.inner
             .observers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|observer| observer.recorder.clone())
+            .map(|observer| observer.observer.clone())
             .collect()
     }
 }

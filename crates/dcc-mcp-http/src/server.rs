@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::app::{build_router, AppState};
+use crate::app::build_router;
 use crate::config::McpHttpConfig;
 use crate::error::ServerError;
 use crate::record::Recorder;
-use crate::registry::ToolRegistry;
+use crate::registry::{RegistryObserver, ToolRegistry};
 use crate::serve::{serve, ServeTimeouts};
+use crate::state::AppState;
 
 /// How long the runtime waits for still-running blocking handlers after the server stopped.
 const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
@@ -25,6 +26,7 @@ const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
 /// An MCP Streamable HTTP server over a [`ToolRegistry`].
 pub struct McpHttpServer {
     state: Arc<AppState>,
+    exporter: Exporter,
     observer: Arc<ObserverGuard>,
     started: AtomicBool,
 }
@@ -43,20 +45,24 @@ impl McpHttpServer {
     /// A server for `registry` with `config` (validated here).
     pub fn new(registry: ToolRegistry, config: McpHttpConfig) -> Result<Self, ServerError> {
         config.validate()?;
-        let recorder = Recorder::for_config(&config)?;
-        let observer = registry.add_observer(recorder.clone());
-        // Tools registered before the server existed get their metric series now.
-        registry
-            .list()
-            .iter()
-            .for_each(|spec| recorder.tool_registered(&spec.name));
-        let state = Arc::new(AppState::new(config, registry, recorder));
+        let exporter = Exporter::for_config(&config)?;
+        let observer = exporter.observer().map(|observer| {
+            let id = registry.add_observer(observer.clone());
+            // Tools registered before the server existed get their metric series now.
+            registry
+                .list()
+                .iter()
+                .for_each(|spec| observer.tool_registered(&spec.name));
+            id
+        });
+        let state = Arc::new(AppState::new(config, registry, exporter.recorder()));
         let observer = Arc::new(ObserverGuard {
             registry: state.registry.clone(),
             id: observer,
         });
         Ok(Self {
             state,
+            exporter,
             observer,
             started: AtomicBool::new(false),
         })
@@ -74,7 +80,7 @@ impl McpHttpServer {
 
     /// The complete axum application (`/mcp`, and `/metrics` when enabled); shares state with `start()`.
     pub fn router(&self) -> axum::Router {
-        build_router(self.state.clone())
+        build_router(self.state.clone(), self.exporter.routes(&self.state))
     }
 
     /// Bind now and serve on a background thread. A second call fails with [`ServerError::AlreadyStarted`].
@@ -174,15 +180,72 @@ impl Drop for StoppedOnDrop {
     }
 }
 
-/// Keeps the server's recorder subscribed to its registry while the server or its serving thread lives.
+/// Keeps the server's exporter subscribed to its registry while the server or its serving thread lives.
 struct ObserverGuard {
     registry: ToolRegistry,
-    id: u64,
+    id: Option<u64>,
 }
 
 impl Drop for ObserverGuard {
     fn drop(&mut self) {
-        self.registry.remove_observer(self.id);
+        if let Some(id) = self.id {
+            self.registry.remove_observer(id);
+        }
+    }
+}
+
+/// The Prometheus exporter of one server: with the `prometheus` feature and `enable_prometheus`, a
+/// metric set of its own (never a global one) that is the record sink, the registry observer and the
+/// `/metrics` route; otherwise nothing, and the record points only check an `Option`.
+#[derive(Clone, Default)]
+struct Exporter {
+    #[cfg(feature = "prometheus")]
+    metrics: Option<Arc<crate::metrics::ServerMetrics>>,
+}
+
+impl Exporter {
+    fn for_config(config: &McpHttpConfig) -> Result<Self, ServerError> {
+        #[cfg(feature = "prometheus")]
+        if config.enable_prometheus {
+            let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
+                .map_err(|e| ServerError::Metrics(e.to_string()))?;
+            if config.enable_process_metrics {
+                metrics
+                    .export_process_metrics()
+                    .map_err(|e| ServerError::Metrics(e.to_string()))?;
+            }
+            return Ok(Self {
+                metrics: Some(Arc::new(metrics)),
+            });
+        }
+        let _ = config;
+        Ok(Self::default())
+    }
+
+    fn recorder(&self) -> Recorder {
+        #[cfg(feature = "prometheus")]
+        if let Some(metrics) = &self.metrics {
+            return Recorder::with_sink(metrics.clone());
+        }
+        Recorder::new()
+    }
+
+    fn observer(&self) -> Option<Arc<dyn RegistryObserver>> {
+        #[cfg(feature = "prometheus")]
+        if let Some(metrics) = &self.metrics {
+            return Some(metrics.clone());
+        }
+        None
+    }
+
+    /// `/metrics` (its live counts read from `state` at scrape time), or no route.
+    fn routes(&self, state: &Arc<AppState>) -> axum::Router<Arc<AppState>> {
+        #[cfg(feature = "prometheus")]
+        if let Some(metrics) = &self.metrics {
+            return crate::metrics::routes(metrics.clone(), state.clone());
+        }
+        let _ = state;
+        axum::Router::new()
     }
 }
 
@@ -267,6 +330,17 @@ impl McpServerHandle {
                 .wait(stopped)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// Block until the server has stopped or `timeout` passed; returns whether it stopped. A zero
+    /// `timeout` only looks.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let (lock, condvar) = &*self.stopped;
+        let stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stopped, _) = condvar
+            .wait_timeout_while(stopped, timeout, |stopped| !*stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        *stopped
     }
 
     /// True once the server thread has exited.

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::cancel::InFlight;
+use crate::inflight::InFlight;
 use crate::record::{Recorder, Rejection};
 
 /// Most notifications buffered per session while no stream drains them.
@@ -27,7 +27,7 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 
 /// Default of `max_outbox_bytes`: 1 MiB, room for 1024 progress notifications several times over
 /// and for 16 completion notifications carrying a result at the notification budget (64 KiB).
-pub(crate) const DEFAULT_OUTBOX_BYTES: usize = 1024 * 1024;
+use crate::limits::DEFAULT_OUTBOX_BYTES;
 
 /// One client session.
 pub(crate) struct Session {
@@ -218,7 +218,7 @@ impl Session {
     /// count or byte budget, the oldest notifications are dropped (a message larger than the whole
     /// byte budget is dropped itself); each drop is counted.
     pub(crate) fn notify(&self, method: &str, params: Value) {
-        let message = crate::protocol::notification(method, params).to_string();
+        let message = dcc_mcp_protocol::jsonrpc::notification(method, params).to_string();
         let mut dropped = 0usize;
         {
             let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
@@ -704,7 +704,7 @@ mod tests {
 
     #[test]
     fn the_outbox_byte_budget_drops_the_oldest_notifications() {
-        let one = crate::protocol::notification("n", serde_json::json!({"i": 0}))
+        let one = dcc_mcp_protocol::jsonrpc::notification("n", serde_json::json!({"i": 0}))
             .to_string()
             .len();
         let store = SessionStore::new(Duration::from_secs(60), 10, 10, Recorder::new())

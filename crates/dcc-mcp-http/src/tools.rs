@@ -8,19 +8,20 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use crate::app::AppState;
-use crate::cancel::request_key;
 use crate::dispatch::Lane;
-use crate::protocol::{self, codes, params_object, RpcError};
 use crate::record::CallStatus;
-use crate::registry::{Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
+use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::Session;
+use crate::state::{AppState, BUILTIN_TOOLS};
+use dcc_mcp_protocol::codes;
+use dcc_mcp_protocol::jsonrpc::request_key;
+use dcc_mcp_protocol::jsonrpc::{params_object, RpcError};
+use dcc_mcp_protocol::tools::{
+    decode_cursor, encode_cursor, error_result, is_error_result, progress_params, ASYNC_META_KEY,
+};
 
 /// Tools per `tools/list` page.
 pub const TOOLS_PAGE_SIZE: usize = 100;
-
-/// `tools/call` `_meta` key: `true` runs this call as a job even when the tool is declared sync.
-pub const ASYNC_META_KEY: &str = "dcc-mcp/async";
 
 /// Most schema violations listed in one validation error result.
 const MAX_REPORTED_VIOLATIONS: usize = 5;
@@ -69,39 +70,11 @@ pub(crate) fn list(state: &AppState, params: Option<Value>) -> Result<Value, Rpc
 }
 
 fn builtin_count() -> usize {
-    #[cfg(feature = "workflow")]
-    return crate::jobs::BUILTIN_TOOL_NAMES.len();
-    #[cfg(not(feature = "workflow"))]
-    0
+    BUILTIN_TOOLS.len()
 }
 
 fn is_builtin(name: &str) -> bool {
-    #[cfg(feature = "workflow")]
-    return crate::jobs::BUILTIN_TOOL_NAMES.contains(&name);
-    #[cfg(not(feature = "workflow"))]
-    {
-        let _ = name;
-        false
-    }
-}
-
-fn encode_cursor(name: &str) -> String {
-    name.bytes().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn decode_cursor(cursor: &str) -> Option<String> {
-    if cursor.len() % 2 != 0 {
-        return None;
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| {
-            cursor
-                .get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()?;
-    String::from_utf8(bytes).ok()
+    BUILTIN_TOOLS.contains(&name)
 }
 
 /// `tools/call`: the one wrapper that records every call.
@@ -114,7 +87,7 @@ pub(crate) async fn call(
     let started = Instant::now();
     let (tool, outcome) = invoke(state, session, id, params).await;
     let status = match &outcome {
-        Ok(result) if result.get("isError") != Some(&Value::Bool(true)) => CallStatus::Success,
+        Ok(result) if !is_error_result(result) => CallStatus::Success,
         _ => CallStatus::Error,
     };
     state
@@ -171,7 +144,7 @@ async fn invoke(
 
     #[cfg(feature = "workflow")]
     if is_builtin(&name) {
-        let result = crate::jobs::call_builtin(state, session, &name, &arguments);
+        let result = crate::job_tools::call(state, session, &name, &arguments);
         return (Some(name), Ok(result));
     }
 
@@ -287,48 +260,6 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
     }
 }
 
-/// An `isError: true` result with one text item.
-pub(crate) fn error_result(message: &str) -> Value {
-    text_result(message.to_owned(), true)
-}
-
-/// `{"content": [{"type": "text", "text": …}], "isError": …}`, the text moved in.
-fn text_result(text: String, is_error: bool) -> Value {
-    let item = protocol::object([("type", "text".into()), ("text", Value::String(text))]);
-    protocol::object([
-        ("content", Value::Array(vec![item])),
-        ("isError", is_error.into()),
-    ])
-}
-
-/// A successful result: strings become text; other values become their JSON text, and objects are
-/// also `structuredContent`. A value that breaks the tool's `outputSchema` becomes an error result.
-pub(crate) fn success_result(entry: &ToolEntry, value: Value) -> Value {
-    if let (Some(validator), false) = (&entry.output_validator, value.is_string()) {
-        if let Some(error) = validator.iter_errors(&value).next() {
-            return error_result(&format!(
-                "tool '{}' returned output that does not match its outputSchema: {error}",
-                entry.spec.name
-            ));
-        }
-    }
-    value_result(value)
-}
-
-/// Map a handler value to a result (no schema check).
-pub(crate) fn value_result(value: Value) -> Value {
-    match value {
-        Value::String(text) => text_result(text, false),
-        other => {
-            let mut result = text_result(other.to_string(), false);
-            if let (true, Some(map)) = (other.is_object(), result.as_object_mut()) {
-                map.insert("structuredContent".into(), other);
-            }
-            result
-        }
-    }
-}
-
 /// Progress of a sync call, sent to the session's stream under the client's progress token.
 struct SessionProgress {
     session: Arc<Session>,
@@ -338,62 +269,8 @@ struct SessionProgress {
 impl ProgressSink for SessionProgress {
     fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
         self.session.notify(
-            "notifications/progress",
+            dcc_mcp_protocol::methods::PROGRESS,
             progress_params(&self.token, progress, total, message),
-        );
-    }
-}
-
-/// `notifications/progress` params.
-pub(crate) fn progress_params(
-    token: &Value,
-    progress: f64,
-    total: Option<f64>,
-    message: Option<&str>,
-) -> Value {
-    let mut params = json!({"progressToken": token, "progress": progress});
-    if let Some(map) = params.as_object_mut() {
-        if let Some(total) = total {
-            map.insert("total".into(), json!(total));
-        }
-        if let Some(message) = message {
-            map.insert("message".into(), json!(message));
-        }
-    }
-    params
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trips_unicode() {
-        for name in ["a", "résumé.导出", "quote\"back\\slash"] {
-            assert_eq!(decode_cursor(&encode_cursor(name)).as_deref(), Some(name));
-        }
-        assert_eq!(decode_cursor("zz"), None);
-        assert_eq!(decode_cursor("abc"), None);
-        assert_eq!(decode_cursor("ff"), None);
-    }
-
-    #[test]
-    fn value_mapping() {
-        assert_eq!(
-            value_result(json!("hi")),
-            json!({"content": [{"type": "text", "text": "hi"}], "isError": false})
-        );
-        assert_eq!(
-            value_result(json!(3)),
-            json!({"content": [{"type": "text", "text": "3"}], "isError": false})
-        );
-        assert_eq!(
-            value_result(json!({"sum": 3})),
-            json!({"content": [{"type": "text", "text": "{\"sum\":3}"}], "isError": false, "structuredContent": {"sum": 3}})
-        );
-        assert_eq!(
-            error_result("no \"x\"").to_string(),
-            r#"{"content":[{"text":"no \"x\"","type":"text"}],"isError":true}"#
         );
     }
 }

@@ -427,7 +427,7 @@ mod with_feature {
             get_metrics(&router, &[("accept-encoding", "gzip, deflate")]).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
-        assert_eq!(headers[header::VARY], "Accept-Encoding");
+        assert_eq!(headers[header::VARY], "Accept, Accept-Encoding");
         let mut text = String::new();
         flate2::read::GzDecoder::new(&body[..])
             .read_to_string(&mut text)

@@ -57,6 +57,17 @@ pub fn seconds(name: &str, value: f64) -> Result<Duration, InvalidValue> {
         .map_err(|_| InvalidValue(format!("{name} is too large: {value} seconds")))
 }
 
+/// A timeout that may be zero (`McpServerHandle.wait(timeout=0)` only looks): finite and at least 0.
+pub fn seconds_or_zero(name: &str, value: f64) -> Result<Duration, InvalidValue> {
+    if !value.is_finite() || value < 0.0 {
+        return Err(InvalidValue(format!(
+            "{name} must be a finite number of seconds, at least 0, got {value}"
+        )));
+    }
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| InvalidValue(format!("{name} is too large: {value} seconds")))
+}
+
 /// A time budget given in milliseconds (`MainThreadExecutor.pump(budget_ms=…)`): finite and greater
 /// than 0.
 pub fn milliseconds(name: &str, value: f64) -> Result<Duration, InvalidValue> {
@@ -178,6 +189,18 @@ mod tests {
             assert!(seconds("request_timeout", bad).is_err(), "{bad}");
         }
         assert!(seconds("request_timeout", 1e300).is_err());
+    }
+
+    #[test]
+    fn seconds_or_zero_accepts_zero_only_as_the_lowest_value() {
+        assert_eq!(seconds_or_zero("timeout", 0.0), Ok(Duration::ZERO));
+        assert_eq!(
+            seconds_or_zero("timeout", 0.25),
+            Ok(Duration::from_millis(250))
+        );
+        for bad in [-0.001, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(seconds_or_zero("timeout", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,9 +12,13 @@
 //! - Binding the port, starting, waiting for and shutting down the server release the GIL
 //!   (`Python::detach`), so handlers keep running while the main thread waits, and `Ctrl-C`
 //!   interrupts `McpServerHandle.wait()`.
-//! - A Python exception in a handler becomes an `isError` tool result carrying its message; a Rust
+//! - A Python exception in a handler becomes an `isError` tool result carrying its message and its
+//!   `raise … from` causes, and is logged with its traceback through Python's `logging` (logger
+//!   `dcc_mcp_core`), where the server's own `tracing` warnings also arrive (rate-limited); a Rust
 //!   panic while invoking a handler is caught and becomes an `isError` result too — it never unwinds
 //!   into the interpreter.
+//! - The Pythonic layer (`@server.tool()`, schemas from type hints, content helpers) is pure Python
+//!   in `python/dcc_mcp_core/`; the `tool` methods here only call into it.
 //!
 //! Features (the wheel is built with all four, see `pyproject.toml`):
 //!
@@ -32,6 +36,7 @@
 //! (>= 1.9.4) sets `PYO3_BUILD_EXTENSION_MODULE` itself, which keeps the module from linking libpython.
 
 pub mod convert;
+pub mod rate_limit;
 
 #[cfg(feature = "python-bindings")]
 mod bindings;

@@ -1,32 +1,68 @@
 //! `prometheus::core::Collector` for [`Registry`], so a private `prometheus::Registry` and
 //! `TextEncoder` render the engine's snapshot (with the `prometheus` crate's label escaping).
 
-use crate::registry::OVERFLOW_METRIC_NAME;
+use crate::registry::{OVERFLOW_HELP, OVERFLOW_METRIC_NAME};
 use crate::snapshot::{FamilySnapshot, MetricKind, SampleValue};
+use crate::sync::lock;
 use crate::Registry;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto;
 
-/// The descriptor the collector reports: the registry's overflow counter, which every registry
-/// exports. Families are created at run time, so they are not described up front (the
-/// `prometheus` registry only uses descriptors to reject duplicate collectors).
-fn overflow_desc() -> Option<Desc> {
-    Desc::new(
-        OVERFLOW_METRIC_NAME.to_owned(),
-        "with_label_values calls answered with a family's overflow series.".to_owned(),
-        vec!["family".to_owned()],
+/// The descriptors of one family: the family itself and, for a labelled family, its series of the
+/// overflow counter as a descriptor with the constant label `family` (so the overflow counter of
+/// two registries with different families gets different descriptor ids, and both registries can
+/// be registered in one `prometheus::Registry`; a family name present in both is refused, as it
+/// would be exported twice).
+fn family_descs(f: &FamilySnapshot) -> Vec<Desc> {
+    let mut descs = Vec::with_capacity(2);
+    if f.name == OVERFLOW_METRIC_NAME {
+        return descs;
+    }
+    if let Ok(d) = Desc::new(
+        f.name.clone(),
+        f.help.clone(),
+        f.label_names.clone(),
         Default::default(),
-    )
-    .ok()
+    ) {
+        descs.push(d);
+    }
+    if !f.label_names.is_empty() {
+        let family = [("family".to_owned(), f.name.clone())]
+            .into_iter()
+            .collect();
+        if let Ok(d) = Desc::new(
+            OVERFLOW_METRIC_NAME.to_owned(),
+            OVERFLOW_HELP.to_owned(),
+            Vec::new(),
+            family,
+        ) {
+            descs.push(d);
+        }
+    }
+    descs
+}
+
+impl Registry {
+    /// Appends the descriptors of families registered since the last call.
+    fn describe_new_families(&self) {
+        let mut described = lock(&self.inner.described);
+        let families = self.families();
+        for f in families.iter().skip(*described) {
+            for d in family_descs(&f.snapshot()) {
+                self.inner.descs.push(d);
+            }
+        }
+        *described = families.len();
+    }
 }
 
 impl Collector for Registry {
+    /// One descriptor per registered family and one per labelled family's overflow series (see
+    /// `family_descs`). A `prometheus::Registry` reads them once, when the engine registry is
+    /// registered: families registered later are exported but were not checked for clashes.
     fn desc(&self) -> Vec<&Desc> {
-        self.inner
-            .desc
-            .get_or_init(|| overflow_desc().into_iter().collect())
-            .iter()
-            .collect()
+        self.describe_new_families();
+        self.inner.descs.iter().collect()
     }
 
     fn collect(&self) -> Vec<proto::MetricFamily> {

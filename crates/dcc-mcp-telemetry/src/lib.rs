@@ -10,8 +10,9 @@
 //!
 //! Labelled families have a series cap; past it, `with_label_values` answers with the family's
 //! overflow series and counts the call in [`OVERFLOW_METRIC_NAME`], so no caller can grow memory
-//! without bound. With the `prometheus` feature, [`Registry`] implements
-//! `prometheus::core::Collector`. See `docs/architecture.md` for the shard layout and proofs.
+//! without bound. The registry writes its own exposition ([`Registry::encode_text`],
+//! [`Registry::encode_openmetrics`], [`Registry::encode_protobuf`]; see [`expose`]). With the
+//! `prometheus` feature, [`Registry`] also implements `prometheus::core::Collector`. See `docs/architecture.md` for the shard layout and proofs.
 //!
 //! # Quick start
 //!
@@ -61,6 +62,10 @@
 //! exposition.register(Box::new(registry.clone())).unwrap();
 //! let mut text = Vec::new();
 //! TextEncoder::new().encode(&exposition.gather(), &mut text).unwrap();
+//! // The engine's own encoder writes the same bytes, without the `prometheus` crate.
+//! let mut ours = Vec::new();
+//! registry.encode_text(&mut ours);
+//! assert_eq!(ours, text);
 //! assert_eq!(String::from_utf8(text).unwrap(), "\
 //! ## HELP dcc_mcp_telemetry_series_overflow_total with_label_values calls answered with a family's overflow series because the family reached its series cap.
 //! ## TYPE dcc_mcp_telemetry_series_overflow_total counter
@@ -83,6 +88,7 @@
 mod buckets;
 mod counter;
 mod error;
+pub mod expose;
 mod family;
 mod gauge;
 mod histogram;
@@ -101,6 +107,7 @@ pub use sync::loom_thread_exit;
 
 pub use counter::{Counter, CounterFamily, CounterRef};
 pub use error::TelemetryError;
+pub use expose::ConstMetric;
 pub use family::OVERFLOW_LABEL_VALUE;
 pub use gauge::{Gauge, GaugeFamily};
 pub use histogram::{Histogram, HistogramFamily, HistogramRef};

@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_SERIES: usize = 1024;
 /// family has a series in it from registration on, so it is exported (as 0) before any overflow.
 pub const OVERFLOW_METRIC_NAME: &str = "dcc_mcp_telemetry_series_overflow_total";
 
+/// Help text of [`OVERFLOW_METRIC_NAME`].
+pub(crate) const OVERFLOW_HELP: &str = "with_label_values calls answered with a family's overflow series because the family reached its series cap.";
+
 /// A set of metric families recorded through per-thread shards and merged on scrape.
 ///
 /// Cheap to clone (an `Arc` inside); clones share everything. Create one per server; there is no
@@ -34,10 +37,15 @@ pub(crate) struct Inner {
     /// Every family in registration order; the overflow counter first.
     families: Mutex<Vec<Arc<dyn Snapshot>>>,
     overflow: Arc<FamilyCore<CellAt>>,
-    /// The `prometheus` collector's descriptors, built by it on first use (the collector sits
-    /// above the registry, so the registry only keeps the slot).
+    /// Creation time, Unix seconds: the `_created` of every series (each starts from zero after it).
+    created_unix: f64,
+    /// The `Collector`'s descriptors, appended as families are registered (see `collector.rs`).
     #[cfg(feature = "prometheus")]
-    pub(crate) desc: std::sync::OnceLock<Vec<prometheus::core::Desc>>,
+    pub(crate) descs: crate::series_list::AppendList<prometheus::core::Desc>,
+    /// How many of `families` have their descriptors in `descs` (and the lock that serialises
+    /// pushes to it).
+    #[cfg(feature = "prometheus")]
+    pub(crate) described: Mutex<usize>,
 }
 
 impl Default for Registry {
@@ -61,7 +69,7 @@ impl Registry {
         let shared = Arc::new(Shared::new());
         let spec = FamilySpec {
             name: OVERFLOW_METRIC_NAME,
-            help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
+            help: OVERFLOW_HELP,
             kind: MetricKind::Counter,
             label_names: &["family"],
             buckets: &[],
@@ -81,8 +89,13 @@ impl Registry {
                 shared,
                 families: Mutex::new(families),
                 overflow,
+                created_unix: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
                 #[cfg(feature = "prometheus")]
-                desc: std::sync::OnceLock::new(),
+                descs: crate::series_list::AppendList::new(),
+                #[cfg(feature = "prometheus")]
+                described: Mutex::new(0),
             }),
         }
     }
@@ -235,6 +248,18 @@ impl Registry {
     pub fn snapshot(&self) -> Vec<FamilySnapshot> {
         let families: Vec<Arc<dyn Snapshot>> = lock(&self.inner.families).clone();
         families.iter().map(|f| f.snapshot()).collect()
+    }
+
+    /// The registered families, in registration order (for the `Collector`'s descriptors).
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn families(&self) -> Vec<Arc<dyn Snapshot>> {
+        lock(&self.inner.families).clone()
+    }
+
+    /// When the registry was created, in Unix seconds (the exposition's `_created` value: every
+    /// series of the registry was zero then).
+    pub fn created_unix(&self) -> f64 {
+        self.inner.created_unix
     }
 
     /// Number of per-thread shards (not counting the one shared fallback shard for recording from

@@ -53,9 +53,34 @@ dcc_mcp_telemetry_series_overflow_total{family=\"dcc_unused_total\"} 0
     assert_eq!(render(&r), expected);
 }
 
+/// The collector describes every family (and each labelled family's overflow series), so two
+/// engine registries with different families share one `prometheus::Registry`, and a third that
+/// repeats a family name is refused instead of exporting it twice.
 #[test]
-fn two_registries_cannot_share_a_prometheus_registry() {
+fn registries_with_different_families_share_a_prometheus_registry() {
+    let (a, b, c) = (Registry::new(), Registry::new(), Registry::new());
+    a.counter_family("a_total", "A.", &["x"])
+        .unwrap()
+        .with_label_values(&["1"])
+        .inc();
+    b.counter_family("b_total", "B.", &["x"])
+        .unwrap()
+        .with_label_values(&["2"])
+        .inc_by(2);
+    c.counter("a_total", "A.").unwrap();
     let p = prometheus::Registry::new();
-    p.register(Box::new(Registry::new())).unwrap();
-    assert!(p.register(Box::new(Registry::new())).is_err());
+    p.register(Box::new(a.clone())).unwrap();
+    p.register(Box::new(b.clone())).unwrap();
+    assert!(p.register(Box::new(c)).is_err());
+    let mut out = Vec::new();
+    TextEncoder::new().encode(&p.gather(), &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 1\n\
+         # HELP b_total B.\n# TYPE b_total counter\nb_total{x=\"2\"} 2\n\
+         # HELP dcc_mcp_telemetry_series_overflow_total with_label_values calls answered with a family's overflow series because the family reached its series cap.\n\
+         # TYPE dcc_mcp_telemetry_series_overflow_total counter\n\
+         dcc_mcp_telemetry_series_overflow_total{family=\"a_total\"} 0\n\
+         dcc_mcp_telemetry_series_overflow_total{family=\"b_total\"} 0\n"
+    );
 }

@@ -8,10 +8,16 @@
 //! is removed and never run late (`expired_before_run`). The time each call waited in the queue is
 //! `dcc_mcp_dispatch_wait_seconds{executor="main_thread"}`, so "the host was busy" shows as queue wait,
 //! not as slow tools.
+//!
+//! `pump` is not re-entrant: a handler that spins the host's event loop (a modal dialog,
+//! `processEvents()`) makes the host call `pump` again from inside the handler; that inner pump runs
+//! nothing, so no other tool runs in the middle of an operation on the scene. An optional
+//! [`on_pending`](MainThreadExecutor::with_on_pending) hook fires when the queue goes from empty to
+//! non-empty, so a host can schedule a pump at once instead of at its next timer tick.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,7 +54,13 @@ struct Inner {
     queue: Mutex<VecDeque<Task>>,
     depth: usize,
     next_id: AtomicU64,
+    /// Set while a `pump` runs: a nested `pump` runs nothing.
+    pumping: AtomicBool,
+    on_pending: Option<PendingHook>,
 }
+
+/// Called (on a server thread, without any lock held) when the queue goes from empty to non-empty.
+type PendingHook = Arc<dyn Fn() + Send + Sync>;
 
 /// One queued call.
 struct Task {
@@ -89,6 +101,9 @@ pub struct PumpReport {
     pub expired: usize,
     /// Calls still queued when the pump returned.
     pub remaining: usize,
+    /// True when this pump was called from inside a handler another pump is running, and so ran
+    /// nothing (the calls wait for the next pump).
+    pub reentered: bool,
 }
 
 impl std::fmt::Debug for MainThreadExecutor {
@@ -103,6 +118,20 @@ impl std::fmt::Debug for MainThreadExecutor {
 impl MainThreadExecutor {
     /// An executor that holds at most `queue_depth` waiting calls; more are refused at once.
     pub fn new(queue_depth: usize) -> Result<Self, ConfigError> {
+        Self::build(queue_depth, None)
+    }
+
+    /// Like [`new`](Self::new), and `on_pending` is called whenever the queue goes from empty to
+    /// non-empty (on the server thread that queued the call; it must not block). A host uses it to
+    /// schedule a pump at once (`maya.utils.executeDeferred`, `hdefereval.executeDeferred`).
+    pub fn with_on_pending(
+        queue_depth: usize,
+        on_pending: impl Fn() + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
+        Self::build(queue_depth, Some(Arc::new(on_pending)))
+    }
+
+    fn build(queue_depth: usize, on_pending: Option<PendingHook>) -> Result<Self, ConfigError> {
         if queue_depth == 0 {
             return Err(ConfigError::ZeroLimit {
                 field: "queue_depth",
@@ -113,6 +142,8 @@ impl MainThreadExecutor {
                 queue: Mutex::new(VecDeque::with_capacity(queue_depth.min(1024))),
                 depth: queue_depth,
                 next_id: AtomicU64::new(0),
+                pumping: AtomicBool::new(false),
+                on_pending,
             }),
         })
     }
@@ -130,7 +161,18 @@ impl MainThreadExecutor {
     /// Run queued calls on this thread, oldest first, until `max_items` have run, `budget` is
     /// spent, or the queue is empty. Never waits for work. The budget is checked before each call:
     /// a call that has started runs to its end, so keep main-thread handlers short.
+    ///
+    /// Called again from inside a handler it runs (the host's event loop spun by a modal dialog),
+    /// it runs nothing and returns a report with `reentered` set.
     pub fn pump(&self, max_items: usize, budget: Duration) -> PumpReport {
+        if self.inner.pumping.swap(true, Ordering::Acquire) {
+            return PumpReport {
+                remaining: self.queued(),
+                reentered: true,
+                ..PumpReport::default()
+            };
+        }
+        let _pumping = Pumping(&self.inner.pumping);
         let started = Instant::now();
         let mut report = PumpReport::default();
         while report.ran < max_items && started.elapsed() < budget {
@@ -179,7 +221,7 @@ impl MainThreadExecutor {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, outcome) = oneshot::channel();
         let stopping = shutdown.clone();
-        {
+        let was_empty = {
             let mut queue = self.lock();
             if queue.len() >= self.inner.depth {
                 drop(queue);
@@ -190,6 +232,7 @@ impl MainThreadExecutor {
                     self.inner.depth
                 ));
             }
+            let was_empty = queue.is_empty();
             queue.push_back(Task {
                 id,
                 handler,
@@ -200,6 +243,12 @@ impl MainThreadExecutor {
                 recorder,
                 shutdown,
             });
+            was_empty
+        };
+        if was_empty {
+            if let Some(on_pending) = &self.inner.on_pending {
+                on_pending();
+            }
         }
         let mut queued = Queued {
             executor: self,
@@ -247,6 +296,15 @@ impl MainThreadExecutor {
             .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Clears the executor's `pumping` flag however the pump ends.
+struct Pumping<'a>(&'a AtomicBool);
+
+impl Drop for Pumping<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

@@ -140,9 +140,3 @@ pub(crate) fn panicked(tool: &str, payload: &(dyn std::any::Any + Send)) -> Stri
         .unwrap_or_else(|| "non-string panic payload".to_owned());
     format!("tool '{tool}' panicked: {detail}")
 }
-
-/// Default `sync_concurrency`: blocking handlers running at once.
-pub const DEFAULT_SYNC_CONCURRENCY: usize = 32;
-
-/// Default `sync_queue_wait`: how long a sync call waits for a free worker before "server busy".
-pub const DEFAULT_SYNC_QUEUE_WAIT: Duration = Duration::from_secs(1);

@@ -27,20 +27,17 @@ use serde_json::{json, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
-use crate::config::McpHttpConfig;
 use crate::dispatch::{Dispatcher, Lane};
+use crate::limits::JobLimits;
 use crate::record::{JobResult, Recorder, Rejection};
-use crate::registry::{Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
+use crate::registry::{success_result, Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::{random_hex, Session};
-use crate::tools::{error_result, progress_params, success_result, value_result};
+use dcc_mcp_protocol::reserved;
+use dcc_mcp_protocol::tools::{error_result, progress_params};
 use retention::{Budget, Retention};
 
 /// Logger name of job-completion notifications.
 pub const JOB_LOGGER: &str = "dcc-mcp.jobs";
-
-/// Names of the built-in job tools.
-pub(crate) const BUILTIN_TOOL_NAMES: [&str; 3] = ["jobs.cancel", "jobs.get", "jobs.list"];
 
 /// Specs of the built-in job tools, listed by `tools/list` next to the registered tools.
 pub(crate) fn builtin_specs() -> Vec<ToolSpec> {
@@ -50,13 +47,13 @@ pub(crate) fn builtin_specs() -> Vec<ToolSpec> {
         "required": ["jobId"]
     });
     vec![
-        ToolSpec::new("jobs.cancel")
+        ToolSpec::new(reserved::JOBS_CANCEL)
             .description("Cancel a queued or running job of this session.")
             .input_schema(by_id.clone()),
-        ToolSpec::new("jobs.get")
+        ToolSpec::new(reserved::JOBS_GET)
             .description("Status, progress and result of a job of this session.")
             .input_schema(by_id),
-        ToolSpec::new("jobs.list")
+        ToolSpec::new(reserved::JOBS_LIST)
             .description(
                 "All jobs of this session, oldest first, without their results or errors \
                  (resultBytes gives the size; fetch one with jobs.get).",
@@ -253,7 +250,7 @@ enum Submitted {
 
 impl JobManager {
     pub(crate) fn new(
-        config: &McpHttpConfig,
+        limits: JobLimits,
         recorder: Recorder,
         shutdown: CancellationToken,
         dispatch: Dispatcher,
@@ -262,22 +259,22 @@ impl JobManager {
             by_id: HashMap::new(),
             runners: HashMap::new(),
             retention: Retention::new(Budget {
-                jobs: config.max_finished_jobs,
-                bytes: config.max_finished_job_bytes,
+                jobs: limits.finished_jobs,
+                bytes: limits.finished_bytes,
             }),
             next_seq: 0,
         };
         Self {
             table: Arc::new(Mutex::new(table)),
             waiting: Arc::new(AtomicUsize::new(0)),
-            capacity: config.job_queue_capacity,
-            permits: Arc::new(Semaphore::new(config.job_concurrency)),
+            capacity: limits.queue_capacity,
+            permits: Arc::new(Semaphore::new(limits.concurrency)),
             budgets: Budgets {
-                per_session: config.max_jobs_per_session,
-                deadline: config.job_deadline,
-                result_bytes: config.max_job_result_bytes,
-                notification_bytes: config.max_notification_result_bytes,
-                session_runners: config.job_concurrency.saturating_sub(1).max(1),
+                per_session: limits.per_session,
+                deadline: limits.deadline,
+                result_bytes: limits.result_bytes,
+                notification_bytes: limits.notification_bytes,
+                session_runners: limits.concurrency.saturating_sub(1).max(1),
             },
             recorder,
             shutdown,
@@ -547,7 +544,7 @@ impl Outcome {
 type RunPermits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 impl JobRun {
-    async fn execute(self) {
+    async fn execute(mut self) {
         let job = self.job.clone();
         let deadline = self
             .budgets
@@ -623,7 +620,10 @@ impl JobRun {
     /// Run the handler holding both permits. At the deadline the job is cancelled and finished at
     /// once; the permits are still held until the handler returns, so no more handlers run than
     /// `job_concurrency` allows.
-    async fn run(&self, expiry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>) {
+    async fn run(
+        &mut self,
+        expiry: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    ) {
         let job = &self.job;
         if job.cancelled.load(Ordering::Relaxed) {
             job.release_quota(&self.session);
@@ -637,9 +637,11 @@ impl JobRun {
             token: self.token.clone(),
         });
         let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink));
+        // The arguments move into the handler: a job runs once, so it holds them once.
+        let arguments = std::mem::take(&mut self.arguments);
         let handler = self
             .dispatch
-            .run(&self.handler, self.arguments.clone(), context, Lane::Job);
+            .run(&self.handler, arguments, context, Lane::Job);
         tokio::pin!(handler);
         let session = self.session.clone();
         let shutdown = self.shutdown.clone();
@@ -813,16 +815,10 @@ impl ProgressSink for JobProgress {
     }
 }
 
-/// Serve a built-in job tool.
-pub(crate) fn call_builtin(
-    state: &AppState,
-    session: &Arc<Session>,
-    name: &str,
-    arguments: &Value,
-) -> Value {
-    let jobs = &state.jobs;
-    if name == "jobs.list" {
-        let mut mine: Vec<Arc<Job>> = jobs
+impl JobManager {
+    /// `jobs.list`: every job of `session`, oldest first, results left out.
+    pub(crate) fn list_of(&self, session: &Session) -> Vec<Value> {
+        let mut mine: Vec<Arc<Job>> = self
             .table()
             .by_id
             .values()
@@ -830,25 +826,20 @@ pub(crate) fn call_builtin(
             .cloned()
             .collect();
         mine.sort_by_key(|job| job.seq);
-        let list: Vec<Value> = mine
-            .iter()
+        mine.iter()
             .map(|job| job.to_json(Detail::Summary))
-            .collect();
-        return value_result(json!({ "jobs": list }));
+            .collect()
     }
-    let Some(id) = arguments.get("jobId").and_then(Value::as_str) else {
-        return error_result(&format!("{name} needs a string argument \"jobId\""));
-    };
-    let Some(job) = jobs.job_of(session, id) else {
-        return error_result(&format!(
-            "unknown job id {id:?} (jobs are visible only to the session that started them, \
-             and finished jobs are forgotten past max_finished_jobs or max_finished_job_bytes)"
-        ));
-    };
-    if name == "jobs.cancel" {
-        jobs.cancel(&job, session);
+
+    /// `jobs.get` (and, with `cancel`, `jobs.cancel` first): the job `id` of `session` in full, or
+    /// `None` when the session has no such job.
+    pub(crate) fn get_of(&self, session: &Session, id: &str, cancel: bool) -> Option<Value> {
+        let job = self.job_of(session, id)?;
+        if cancel {
+            self.cancel(&job, session);
+        }
+        Some(job.to_json(Detail::Full))
     }
-    value_result(job.to_json(Detail::Full))
 }
 
 #[cfg(test)]

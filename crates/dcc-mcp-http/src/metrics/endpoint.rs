@@ -1,25 +1,24 @@
-//! `GET /metrics` (and `HEAD`): Basic auth, a bound on concurrent scrapes, exact live gauges,
-//! gzip when the scraper accepts it.
+//! `GET /metrics` (and `HEAD`): Basic auth, a bound on concurrent scrapes, exact live gauges, the
+//! format the scraper's `Accept` asks for (see [`super::negotiate`]), gzip when it accepts it.
 //!
 //! Order of checks: the `Host`/`Origin` rule of `/mcp` (DNS rebinding: `403`), then authentication
 //! (cheap, and an unauthenticated client must not learn whether the server is busy), then a scrape permit (`503` with `Retry-After` past
 //! [`super::MAX_CONCURRENT_SCRAPES`]; Prometheus simply tries again on its next interval), then the
-//! merge and encode. Nothing on this path can panic; an encoder error is a logged `500` without
-//! details.
+//! merge and encode. Nothing on this path can panic, and encoding into memory cannot fail.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER,
-    VARY, WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::{auth, render, ServerMetrics};
+use super::{auth, negotiate, render, ServerMetrics};
 
 /// The server's live counts, read at scrape time so the two gauges are exact.
 pub(crate) trait LiveCounts: Send + Sync + 'static {
@@ -74,27 +73,30 @@ async fn scrape(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
         )
             .into_response();
     };
-    let text = match metrics.render(ep.live.active_sessions(), ep.live.registered_tools()) {
-        Ok(text) => text,
-        Err(err) => {
-            tracing::error!(error = %err, "encoding /metrics failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 Internal Server Error: metrics encoding failed (see the server log)\n",
-            )
-                .into_response();
-        }
-    };
+    let accept: Vec<&str> = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let format = negotiate::negotiate(&accept.join(","));
+    let body = metrics.render(
+        ep.live.active_sessions(),
+        ep.live.registered_tools(),
+        format,
+    );
     let gzip_ok = headers
         .get_all(ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(render::accepts_gzip);
-    let content_type = (CONTENT_TYPE, HeaderValue::from_static(render::CONTENT_TYPE));
-    let vary = (VARY, HeaderValue::from_static("Accept-Encoding"));
+    let content_type = (
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    let vary = (VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
     let no_store = (CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if gzip_ok {
-        match render::gzip(text.as_bytes()) {
+        match render::gzip(&body) {
             Ok(body) => {
                 return (
                     [
@@ -111,16 +113,16 @@ async fn scrape(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
             Err(err) => tracing::warn!(error = %err, "gzip of /metrics failed; sending identity"),
         }
     }
-    ([content_type, vary, no_store], text).into_response()
+    ([content_type, vary, no_store], body).into_response()
 }
 
-impl LiveCounts for crate::app::AppState {
+impl LiveCounts for crate::state::AppState {
     fn active_sessions(&self) -> usize {
         self.live_sessions()
     }
 
     fn registered_tools(&self) -> usize {
-        crate::app::AppState::registered_tools(self)
+        crate::state::AppState::registered_tools(self)
     }
 
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
@@ -157,6 +159,101 @@ mod tests {
             parts.headers,
             String::from_utf8(body.to_vec()).unwrap(),
         )
+    }
+
+    async fn get_with(
+        router: &Router,
+        accept: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = Request::get("/metrics");
+        if let Some(a) = accept {
+            req = req.header(ACCEPT, a);
+        }
+        if let Some(e) = accept_encoding {
+            req = req.header(ACCEPT_ENCODING, e);
+        }
+        let resp = router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, body.to_vec())
+    }
+
+    /// Each `Accept` a scraper sends gets its format, with the exact `Content-Type`.
+    #[tokio::test]
+    async fn accept_picks_the_format_and_content_type() {
+        let metrics = Arc::new(ServerMetrics::new(None).unwrap());
+        let router: Router = routes(metrics, Arc::new(Fixed(2, 0)));
+        let om = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        let cases = [
+            (None, "text/plain; version=0.0.4; charset=utf-8"),
+            (Some("text/plain"), "text/plain; version=0.0.4; charset=utf-8"),
+            (Some(om), "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (
+                Some("application/openmetrics-text"),
+                "application/openmetrics-text; version=0.0.1; charset=utf-8",
+            ),
+            (
+                Some(proto),
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            ),
+        ];
+        for (accept, content_type) in cases {
+            let (status, headers, body) = get_with(&router, accept, None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(headers[CONTENT_TYPE], content_type, "{accept:?}");
+            assert_eq!(headers[VARY], "Accept, Accept-Encoding");
+            assert!(headers.get(CONTENT_ENCODING).is_none());
+            if content_type.starts_with("text/plain") {
+                let text = String::from_utf8(body).unwrap();
+                assert!(text.contains("\ndcc_mcp_active_sessions 2\n"), "{text}");
+                assert!(!text.contains("# EOF"));
+            } else if content_type.starts_with("application/openmetrics-text") {
+                let text = String::from_utf8(body).unwrap();
+                assert!(
+                    text.contains("\n# TYPE dcc_mcp_tool_calls counter\n"),
+                    "{text}"
+                );
+                assert!(text.contains("\ndcc_mcp_active_sessions 2\n"), "{text}");
+                assert!(text.ends_with("\n# EOF\n"), "{text}");
+            } else {
+                // Delimited: a varint length, then a MetricFamily whose field 1 is its name.
+                let (len, name_len) = (body[0] as usize, body[2] as usize);
+                assert!(len < 0x80 && body[1] == 0x0a, "{body:?}");
+                assert!(body.len() > len + 1);
+                let first = std::str::from_utf8(&body[3..3 + name_len]).unwrap();
+                assert_eq!(first, "dcc_mcp_active_sessions");
+            }
+        }
+    }
+
+    /// gzip applies to every format.
+    #[tokio::test]
+    async fn openmetrics_is_gzipped_when_accepted() {
+        use std::io::Read as _;
+        let metrics = Arc::new(ServerMetrics::new(None).unwrap());
+        let router: Router = routes(metrics, Arc::new(Fixed(0, 0)));
+        let (_, headers, body) = get_with(
+            &router,
+            Some("application/openmetrics-text; version=1.0.0"),
+            Some("gzip"),
+        )
+        .await;
+        assert_eq!(headers[CONTENT_ENCODING], "gzip");
+        assert_eq!(
+            headers[CONTENT_TYPE],
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.ends_with("\n# EOF\n"), "{text}");
     }
 
     #[tokio::test]

@@ -1,94 +1,60 @@
-//! Text exposition (format 0.0.4) of a server's metrics, and gzip for scrapers that ask for it.
+//! The exposition body of a server's metrics in the negotiated format, and gzip for scrapers that
+//! ask for it.
 //!
-//! Why not just `TextEncoder::encode(&registry.gather())`: `prometheus::Registry::gather` drops
-//! families that have no series yet, and `TextEncoder` refuses an empty family with an error. A
-//! fresh server (no tools, no jobs) would then hide most of its metric surface, and dashboards
-//! could not tell "no traffic" from "not exported". So every family this server declares is
-//! written: families with series go through `TextEncoder` (its escaping of `\\`, `\"` and `\n` is
-//! correct, so we keep it), and families without series get their `# HELP` / `# TYPE` lines from
-//! here, with the same escaping. Families come out sorted by name, like `gather` sorts them.
+//! The engine writes every format itself (`dcc_mcp_telemetry::expose`), including a `# HELP` /
+//! `# TYPE` header for a family without series yet: a fresh server (no tools, no jobs) still shows
+//! its whole metric surface, so dashboards can tell "no traffic" from "not exported". The
+//! `process_*` figures come from the `prometheus` crate's process collector (it reads `/proc`
+//! through `procfs`) and are handed to the engine's encoders as constants, so one encoder writes
+//! the whole body and families stay sorted by name across both sources.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 
-use prometheus::proto::MetricFamily;
-use prometheus::TextEncoder;
+use dcc_mcp_telemetry::{ConstMetric, MetricKind, Registry};
+use prometheus::proto::{MetricFamily, MetricType};
 
-/// Content type of the text exposition format 0.0.4.
-pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+use super::negotiate::Format;
 
-/// Prometheus type of a declared family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Counter => "counter",
-            Kind::Gauge => "gauge",
-            Kind::Histogram => "histogram",
-        }
-    }
-}
-
-/// A family this server always exposes, with or without series.
+/// A family this server always exposes, with or without series (its help text lives here).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Declared {
     pub(crate) name: &'static str,
     pub(crate) help: &'static str,
-    pub(crate) kind: Kind,
 }
 
-/// Writes `gathered` plus a header-only block for every `declared` family missing from it.
-pub(crate) fn encode(
-    declared: &[Declared],
-    gathered: &[MetricFamily],
-) -> Result<String, prometheus::Error> {
-    enum Block<'a> {
-        Full(&'a MetricFamily),
-        Empty(&'a Declared),
-    }
-    let mut blocks: BTreeMap<&str, Block<'_>> = BTreeMap::new();
-    for d in declared {
-        blocks.insert(d.name, Block::Empty(d));
-    }
-    for mf in gathered {
-        if !mf.get_metric().is_empty() {
-            blocks.insert(mf.name(), Block::Full(mf));
-        }
-    }
-    let encoder = TextEncoder::new();
-    let mut out = String::with_capacity(4096);
-    for block in blocks.values() {
-        match block {
-            Block::Full(mf) => encoder.encode_utf8(std::slice::from_ref(*mf), &mut out)?,
-            Block::Empty(d) => write_header(&mut out, d),
-        }
-    }
-    Ok(out)
+/// The unlabelled counters and gauges of `gathered` (the process collector's families).
+fn constants(gathered: &[MetricFamily]) -> Vec<ConstMetric> {
+    gathered
+        .iter()
+        .filter_map(|mf| {
+            let m = mf.get_metric().first()?;
+            let (kind, value) = match mf.get_field_type() {
+                MetricType::COUNTER => (MetricKind::Counter, m.get_counter().get_value()),
+                MetricType::GAUGE => (MetricKind::Gauge, m.get_gauge().get_value()),
+                _ => return None,
+            };
+            Some(ConstMetric {
+                name: mf.name().to_owned(),
+                help: mf.help().to_owned(),
+                kind,
+                value,
+            })
+        })
+        .collect()
 }
 
-fn write_header(out: &mut String, d: &Declared) {
-    out.push_str("# HELP ");
-    out.push_str(d.name);
-    out.push(' ');
-    // HELP text escapes `\` and newline (not `"`), as `TextEncoder` does.
-    for c in d.help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+/// The body of a scrape: `engine`'s families and the `process` families, in `format`.
+pub(crate) fn encode(engine: &Registry, process: &[MetricFamily], format: Format) -> Vec<u8> {
+    let extra = constants(process);
+    let mut out = Vec::with_capacity(16 * 1024);
+    match format {
+        Format::Text => engine.encode_text_with(&extra, &mut out),
+        Format::OpenMetrics1 | Format::OpenMetrics0 => {
+            engine.encode_openmetrics_with(&extra, &mut out)
         }
+        Format::Protobuf => engine.encode_protobuf_with(&extra, &mut out),
     }
-    out.push_str("\n# TYPE ");
-    out.push_str(d.name);
-    out.push(' ');
-    out.push_str(d.kind.as_str());
-    out.push('\n');
+    out
 }
 
 /// `true` when an `Accept-Encoding` value allows gzip: `gzip` (or `x-gzip`, or `*` when gzip is
@@ -133,55 +99,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_families_get_headers_in_name_order() {
-        let declared = [
-            Declared {
-                name: "b_total",
-                help: "B \\ with\nnewline \"quoted\".",
-                kind: Kind::Counter,
-            },
-            Declared {
-                name: "a_seconds",
-                help: "A.",
-                kind: Kind::Histogram,
-            },
-        ];
-        let text = encode(&declared, &[]).unwrap();
-        assert_eq!(
-            text,
-            "# HELP a_seconds A.\n# TYPE a_seconds histogram\n\
-             # HELP b_total B \\\\ with\\nnewline \"quoted\".\n# TYPE b_total counter\n"
-        );
-    }
-
-    #[test]
-    fn gathered_families_are_encoded_and_empty_ones_skipped() {
+    fn process_families_become_constants_among_the_engine_families() {
         let reg = prometheus::Registry::new();
-        let c = prometheus::IntCounter::new("c_total", "C.").unwrap();
+        let c = prometheus::Counter::new("b_cpu_seconds_total", "CPU.").unwrap();
+        let g = prometheus::Gauge::new("d_rss_bytes", "RSS.").unwrap();
         reg.register(Box::new(c.clone())).unwrap();
-        c.inc_by(3);
-        let mut empty = MetricFamily::default();
-        empty.set_name("c_total".into());
-        let declared = [
-            Declared {
-                name: "c_total",
-                help: "C.",
-                kind: Kind::Counter,
-            },
-            Declared {
-                name: "d",
-                help: "D.",
-                kind: Kind::Gauge,
-            },
-        ];
-        let mut gathered = reg.gather();
-        gathered.push(empty);
-        let text = encode(&declared, &gathered).unwrap();
+        reg.register(Box::new(g.clone())).unwrap();
+        c.inc_by(0.5);
+        g.set(4096.0);
+        let engine = Registry::new();
+        engine.counter("c_total", "C.").unwrap().inc_by(3);
+        let text = encode(&engine, &reg.gather(), Format::Text);
         assert_eq!(
-            text,
-            "# HELP c_total C.\n# TYPE c_total counter\nc_total 3\n\
-             # HELP d D.\n# TYPE d gauge\n"
+            String::from_utf8(text).unwrap(),
+            "# HELP b_cpu_seconds_total CPU.\n# TYPE b_cpu_seconds_total counter\nb_cpu_seconds_total 0.5\n\
+             # HELP c_total C.\n# TYPE c_total counter\nc_total 3\n\
+             # HELP d_rss_bytes RSS.\n# TYPE d_rss_bytes gauge\nd_rss_bytes 4096\n\
+             # HELP dcc_mcp_telemetry_series_overflow_total with_label_values calls answered with a family's overflow series because the family reached its series cap.\n\
+             # TYPE dcc_mcp_telemetry_series_overflow_total counter\n"
         );
+        let om = String::from_utf8(encode(&engine, &reg.gather(), Format::OpenMetrics1)).unwrap();
+        assert!(om.starts_with("# TYPE b_cpu_seconds counter\n# UNIT b_cpu_seconds seconds\n# HELP b_cpu_seconds CPU.\nb_cpu_seconds_total 0.5\n"), "{om}");
+        assert!(om.ends_with("\n# EOF\n"), "{om}");
     }
 
     #[test]

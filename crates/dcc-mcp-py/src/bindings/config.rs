@@ -14,6 +14,8 @@ use crate::convert::{self, py_repr_str};
 #[pyclass(name = "McpHttpConfig", module = "dcc_mcp_core._core")]
 pub(crate) struct PyMcpHttpConfig {
     pub(crate) inner: McpHttpConfig,
+    /// Python-only: a handler exception's result also carries its formatted traceback.
+    pub(crate) include_traceback: bool,
 }
 
 /// Reads `(user, password)` (a tuple or list of exactly two strings) or `None`.
@@ -110,6 +112,7 @@ impl PyMcpHttpConfig {
         sync_concurrency = None,
         sync_queue_wait = None,
         main_thread_executor = None,
+        include_traceback = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -145,6 +148,7 @@ impl PyMcpHttpConfig {
         sync_concurrency: Option<i64>,
         sync_queue_wait: Option<f64>,
         main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
+        include_traceback: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -252,7 +256,10 @@ impl PyMcpHttpConfig {
         }
         inner.main_thread_executor = main_thread_executor.map(|e| e.inner.clone());
         inner.validate().map_err(config_error)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            include_traceback,
+        })
     }
 
     /// Address to bind (default `"127.0.0.1"`).
@@ -315,6 +322,18 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_process_metrics(&mut self, value: bool) {
         self.inner.enable_process_metrics = value;
+    }
+
+    /// A handler exception's `isError` result also carries the formatted Python traceback (default
+    /// `False`: the client gets `"Type: message"` and its causes; the traceback is always logged on
+    /// the host through the `dcc_mcp_core` logger).
+    #[getter]
+    fn include_traceback(&self) -> bool {
+        self.include_traceback
+    }
+    #[setter]
+    fn set_include_traceback(&mut self, value: bool) {
+        self.include_traceback = value;
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.
@@ -629,7 +648,7 @@ impl PyMcpHttpConfig {
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
              enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
-             main_thread_executor={})",
+             main_thread_executor={}, include_traceback={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -665,6 +684,11 @@ impl PyMcpHttpConfig {
             match &c.main_thread_executor {
                 Some(e) => format!("MainThreadExecutor(queue_depth={})", e.queue_depth()),
                 None => "None".to_owned(),
+            },
+            if self.include_traceback {
+                "True"
+            } else {
+                "False"
             },
         )
     }

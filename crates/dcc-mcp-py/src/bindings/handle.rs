@@ -1,7 +1,8 @@
 //! `McpServerHandle`: a running server. Waiting and shutting down release the GIL so handlers can
-//! finish; `wait()` wakes up regularly to let `Ctrl-C` through.
+//! finish; `wait()` wakes up regularly to let `Ctrl-C` through, on the calling thread (no helper
+//! thread). Each of them is an exit [`Section`]: once the interpreter exits they neither release the
+//! GIL nor wait on threads CPython may end.
 
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ use pyo3::prelude::*;
 use dcc_mcp_http::McpServerHandle;
 
 use super::errors::server_error;
+use super::exit::{self, Section};
+use super::pool::Pool;
 
 /// How often `wait()` returns to Python to check for signals (`KeyboardInterrupt`).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
@@ -20,6 +23,8 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 pub(crate) struct PyMcpServerHandle {
     /// `None` once shut down through this handle.
     inner: Mutex<Option<Arc<McpServerHandle>>>,
+    /// The server's Python handler threads; closed once the server stopped.
+    pool: Arc<Pool>,
     port: u16,
     bind_addr: String,
     mcp_url: String,
@@ -27,13 +32,16 @@ pub(crate) struct PyMcpServerHandle {
 }
 
 impl PyMcpServerHandle {
-    pub(crate) fn new(handle: McpServerHandle) -> Self {
+    pub(crate) fn new(handle: McpServerHandle, pool: Arc<Pool>) -> Self {
+        let handle = Arc::new(handle);
+        exit::track_server(&handle);
         Self {
+            pool,
             port: handle.port(),
             bind_addr: handle.bind_addr(),
             mcp_url: handle.mcp_url(),
             metrics_url: handle.metrics_url(),
-            inner: Mutex::new(Some(Arc::new(handle))),
+            inner: Mutex::new(Some(handle)),
         }
     }
 
@@ -54,22 +62,20 @@ impl PyMcpServerHandle {
 
 impl Drop for PyMcpServerHandle {
     fn drop(&mut self) {
-        let mut handle = self.take();
-        if handle.is_none() {
+        let Some(handle) = self.take() else {
             return;
-        }
+        };
         // Shutting down waits for in-flight handlers, which need the GIL: release it meanwhile.
-        // `try_attach` fails only while the interpreter shuts down, when no handler can run.
-        let _ = Python::try_attach(|py| {
-            py.detach(|| {
-                if let Some(h) = handle.take() {
-                    let _ = h.shutdown();
-                }
-            })
-        });
-        if let Some(h) = handle {
-            let _ = h.shutdown();
+        // Without the GIL (the interpreter is gone) or once it exits on another thread, stop
+        // without releasing it: no handler can run by then.
+        let stopped = Python::try_attach(|py| {
+            Section::enter(py).map(|_section| py.detach(|| handle.shutdown()))
+        })
+        .flatten();
+        if stopped.is_none() {
+            let _ = handle.shutdown();
         }
+        self.pool.close();
     }
 }
 
@@ -106,47 +112,53 @@ impl PyMcpServerHandle {
     /// Stops the server: stops accepting, lets in-flight requests finish within the configured
     /// `shutdown_timeout`, then returns. Calling it again does nothing.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        match self.take() {
-            Some(handle) => py.detach(|| handle.shutdown()).map_err(server_error),
-            None => Ok(()),
+        if super::handler::running_server() == Some(self.pool.id()) {
+            // It would wait for its own call to end: the host would freeze for shutdown_timeout.
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "shutdown() was called from inside a main-thread handler of this server, and would \
+                 wait for that handler to return: call it after the handler returns (for example \
+                 from the host's next idle callback)",
+            ));
         }
+        let Some(handle) = self.take() else {
+            return Ok(());
+        };
+        let result = match Section::enter(py) {
+            Some(_section) => py.detach(|| handle.shutdown()),
+            // The interpreter exits: its hook has stopped every server already.
+            None => handle.shutdown(),
+        };
+        self.pool.close();
+        result.map_err(server_error)
     }
 
     /// Blocks until the server stops (or `timeout` seconds pass); returns whether it stopped.
-    /// `Ctrl-C` raises `KeyboardInterrupt` here.
+    /// `wait(0)` only looks. `Ctrl-C` raises `KeyboardInterrupt` here.
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        let Some(handle) = self.current() else {
-            return Ok(true);
-        };
         let deadline = match timeout {
             Some(t) => Some(
-                crate::convert::seconds("timeout", t)
+                crate::convert::seconds_or_zero("timeout", t)
                     .map(|d| Instant::now() + d)
                     .map_err(super::errors::invalid_value)?,
             ),
             None => None,
         };
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("dcc-mcp-wait".to_owned())
-            .spawn(move || {
-                handle.wait();
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot wait: {e}")))?;
-        let mut done_rx = done_rx;
+        let Some(handle) = self.current() else {
+            return Ok(true);
+        };
         loop {
             let slice = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(SIGNAL_POLL),
                 None => SIGNAL_POLL,
             };
-            // The receiver moves in and out: it is `Send` but not `Sync`.
-            let (received, rx) = py.detach(move || (done_rx.recv_timeout(slice), done_rx));
-            done_rx = rx;
-            match received {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(true),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            let stopped = match Section::enter(py) {
+                Some(_section) => py.detach(|| handle.wait_timeout(slice)),
+                // The interpreter exits (and its hook stopped the server): only look.
+                None => return Ok(handle.is_stopped()),
+            };
+            if stopped {
+                return Ok(true);
             }
             py.check_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -4,9 +4,12 @@ mod config;
 mod context;
 mod errors;
 mod executor;
+mod exit;
 mod handle;
 mod handler;
 mod json;
+mod log_bridge;
+mod pool;
 mod registry;
 mod server;
 
@@ -25,7 +28,9 @@ pub fn add_to_module(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<handle::PyMcpServerHandle>()?;
     module.add_class::<context::PyToolContext>()?;
     module.add_class::<executor::PyMainThreadExecutor>()?;
+    exit::register(module)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    log_bridge::install(module)?;
     module.add(
         "FEATURES",
         PyTuple::new(module.py(), crate::convert::FEATURES)?,

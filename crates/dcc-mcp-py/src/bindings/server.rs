@@ -1,4 +1,7 @@
-//! `McpHttpServer`: a Python view of `dcc_mcp_http::McpHttpServer`.
+//! `McpHttpServer`: a Python view of `dcc_mcp_http::McpHttpServer`, with the pool of Python threads
+//! that runs its worker-thread handlers ([`super::pool`]).
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 
@@ -6,14 +9,20 @@ use dcc_mcp_http::{Handler, McpHttpServer};
 
 use super::config::PyMcpHttpConfig;
 use super::errors::{registry_error, server_error};
+use super::exit::Section;
 use super::handle::PyMcpServerHandle;
-use super::handler::python_handler;
+use super::handler::{main_thread_handler, Report};
+use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
 
 /// An MCP Streamable HTTP server over a `ToolRegistry`; `start()` runs it on its own thread.
 #[pyclass(name = "McpHttpServer", module = "dcc_mcp_core._core", frozen)]
 pub(crate) struct PyMcpHttpServer {
     inner: McpHttpServer,
+    /// Runs this server's worker-thread handlers on Python threads.
+    pool: Arc<Pool>,
+    /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
+    include_traceback: bool,
 }
 
 #[pymethods]
@@ -25,12 +34,16 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let config = match config {
-            Some(c) => c.inner.clone(),
-            None => PyMcpHttpConfig::default_config(),
+        let (config, include_traceback) = match config {
+            Some(c) => (c.inner.clone(), c.include_traceback),
+            None => (PyMcpHttpConfig::default_config(), false),
         };
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            pool: Pool::new(),
+            include_traceback,
+        })
     }
 
     /// Sets the Python function that runs tool `name` (registered on the registry beforehand).
@@ -66,16 +79,66 @@ impl PyMcpHttpServer {
                  main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
             )));
         }
-        let handler = python_handler(name.to_owned(), r#fn.unbind(), pass_context);
+        let callable = r#fn.unbind();
+        let report = Report {
+            max_result_bytes: self.inner.config().max_response_bytes,
+            include_traceback: self.include_traceback,
+        };
         let handler = if on_main_thread {
-            Handler::MainThread(handler)
+            Handler::MainThread(main_thread_handler(
+                self.pool.id(),
+                name.to_owned(),
+                callable,
+                pass_context,
+                report,
+            ))
         } else {
-            Handler::Worker(handler)
+            Handler::Worker(pool::worker_handler(
+                &self.pool,
+                name.to_owned(),
+                callable,
+                pass_context,
+                report,
+            ))
         };
         self.inner
             .registry()
             .set_handler_with(name, handler)
             .map_err(registry_error)
+    }
+
+    /// A decorator registering a typed function as a tool of this server (see
+    /// `dcc_mcp_core._tools`): schema from the type hints, description from the docstring.
+    #[pyo3(signature = (name = None, *, title = None, description = None, annotations = None, main_thread = None, execution = "sync", input_schema = None, output_schema = None, mime_type = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn tool<'py>(
+        slf: &Bound<'py, Self>,
+        name: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+        annotations: Option<&Bound<'py, PyAny>>,
+        main_thread: Option<bool>,
+        execution: &str,
+        input_schema: Option<&Bound<'py, PyAny>>,
+        output_schema: Option<&Bound<'py, PyAny>>,
+        mime_type: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("dcc_mcp_core._tools")?
+            .getattr("tool_decorator")?
+            .call1((
+                slf,
+                true,
+                name,
+                title,
+                description,
+                annotations,
+                main_thread,
+                execution,
+                input_schema,
+                output_schema,
+                mime_type,
+            ))
     }
 
     /// The registry this server serves (the same tools, not a copy).
@@ -91,14 +154,23 @@ impl PyMcpHttpServer {
     fn config(&self) -> PyMcpHttpConfig {
         PyMcpHttpConfig {
             inner: self.inner.config().clone(),
+            include_traceback: self.include_traceback,
         }
     }
 
     /// Binds the port and starts serving on a background thread. Raises `OSError` when the port
     /// cannot be bound and `RuntimeError` when this server was already started.
+    /// Also starts the first of the Python threads that run worker-thread handlers.
     fn start(&self, py: Python<'_>) -> PyResult<PyMcpServerHandle> {
+        let Some(_section) = Section::enter(py) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "cannot start a server: the Python interpreter is exiting",
+            ));
+        };
         let handle = py.detach(|| self.inner.start()).map_err(server_error)?;
-        Ok(PyMcpServerHandle::new(handle))
+        let handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        pool::start(py, &self.pool)?;
+        Ok(handle)
     }
 
     fn __repr__(&self) -> String {

@@ -1,0 +1,38 @@
+//! Limits of the domain components and their defaults, below everything that reads them.
+//!
+//! [`McpHttpConfig`](crate::McpHttpConfig) is the public façade; it splits into these structs, so a
+//! component (the job manager, the dispatcher, a session) takes only its own limits and never reads
+//! the whole configuration.
+
+use std::time::Duration;
+
+/// Default `sync_concurrency`: blocking handlers running at once.
+pub const DEFAULT_SYNC_CONCURRENCY: usize = 32;
+
+/// Default `sync_queue_wait`: how long a sync call waits for a free worker before "server busy".
+pub const DEFAULT_SYNC_QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Default `max_outbox_bytes`: notifications one session's outbox holds while no stream drains it.
+pub(crate) const DEFAULT_OUTBOX_BYTES: usize = 1024 * 1024;
+
+/// The budgets of the job manager (see the `McpHttpConfig` fields of the same names).
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JobLimits {
+    /// `job_queue_capacity`: jobs waiting for a worker.
+    pub(crate) queue_capacity: usize,
+    /// `job_concurrency`: jobs running at once.
+    pub(crate) concurrency: usize,
+    /// `max_jobs_per_session`: queued plus running jobs of one session.
+    pub(crate) per_session: usize,
+    /// `job_deadline`: a job still queued or running past it fails.
+    pub(crate) deadline: Option<Duration>,
+    /// `max_job_result_bytes`: largest kept result of one job.
+    pub(crate) result_bytes: usize,
+    /// `max_finished_jobs`: finished jobs kept for `jobs.get`.
+    pub(crate) finished_jobs: usize,
+    /// `max_finished_job_bytes`: bytes of results kept by finished jobs.
+    pub(crate) finished_bytes: usize,
+    /// `max_notification_result_bytes`: a completion notification carries the result up to this size.
+    pub(crate) notification_bytes: usize,
+}

@@ -1,0 +1,155 @@
+//! The MCP service: what each method does, with no knowledge of the transport that carried it.
+//!
+//! The `/mcp` handlers ([`crate::mcp`]) decide the transport rules (media type, body budget, session
+//! headers, batches, HTTP statuses) and then hand every message here: [`initialize`] opens a session,
+//! [`request`] routes a request of a live session to its method and returns the JSON-RPC response,
+//! [`notification`] acts on a client notification. A second transport (or a test) drives the same
+//! functions with no HTTP in between.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::session::{CreateError, Session};
+use crate::state::AppState;
+use dcc_mcp_protocol::jsonrpc::{self, RpcError};
+use dcc_mcp_protocol::{codes, initialize as handshake, methods, version};
+
+/// Why `initialize` opened no session.
+#[derive(Debug)]
+pub(crate) enum InitializeError {
+    /// The params are unusable: the ready JSON-RPC error response.
+    InvalidParams(Value),
+    /// The session store refused (no randomness, or every slot busy).
+    Store(CreateError),
+}
+
+/// `initialize` from `client`: negotiate the version, open a session, and answer with the result.
+pub(crate) fn initialize(
+    state: &AppState,
+    id: Value,
+    params: Option<&Value>,
+    client: Option<IpAddr>,
+) -> Result<(Arc<Session>, Value), InitializeError> {
+    let requested = handshake::requested_version(params).map_err(|error| {
+        InitializeError::InvalidParams(jsonrpc::error_response(id.clone(), error))
+    })?;
+    let version = version::negotiate(requested);
+    let session = state
+        .sessions
+        .create(version.as_str(), client)
+        .map_err(InitializeError::Store)?;
+    let server = handshake::Implementation {
+        name: state.config.server_name.clone(),
+        version: state.config.server_version.clone(),
+    };
+    let result = handshake::result(version, handshake::tools_capabilities(), &server);
+    Ok((session, jsonrpc::success(id, result)))
+}
+
+/// `-32601` for `method`.
+pub(crate) fn method_not_found(id: Value, method: &str) -> Value {
+    jsonrpc::error(
+        id,
+        codes::METHOD_NOT_FOUND,
+        &format!("Method not found: {method}"),
+    )
+}
+
+/// Route one request of a live session to its method; returns its JSON-RPC response.
+pub(crate) async fn request(
+    state: &AppState,
+    session: &Arc<Session>,
+    id: Value,
+    method: &str,
+    params: Option<Value>,
+) -> Value {
+    let outcome = match method {
+        methods::PING => Ok(json!({})),
+        methods::TOOLS_LIST => crate::tools::list(state, params),
+        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
+        // Job notifications are always sent; the level request is accepted for client compatibility.
+        methods::LOGGING_SET_LEVEL => Ok(json!({})),
+        methods::INITIALIZE => Err(RpcError::new(
+            codes::INVALID_REQUEST,
+            "this session is already initialized",
+        )),
+        _ => return method_not_found(id, method),
+    };
+    jsonrpc::response(id, outcome)
+}
+
+/// Act on a client notification of a live session (it gets no response, whatever happens here).
+pub(crate) fn notification(
+    state: &AppState,
+    session: &Session,
+    method: &str,
+    params: Option<&Value>,
+) {
+    if method == methods::CANCELLED {
+        crate::cancel::handle(state, session, params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::config::McpHttpConfig;
+    use crate::record::Recorder;
+    use crate::registry::{Handler, ToolRegistry, ToolSpec};
+
+    fn state() -> AppState {
+        let registry = ToolRegistry::new();
+        let echo = Handler::inline(|args: Value, _ctx| async move { Ok(args) });
+        registry.register_with(ToolSpec::new("echo"), echo).unwrap();
+        AppState::new(McpHttpConfig::default(), registry, Recorder::new())
+    }
+
+    #[tokio::test]
+    async fn a_session_is_served_without_http() {
+        let state = state();
+        let params = json!({"protocolVersion": "2025-06-18", "capabilities": {}});
+        let (session, response) = initialize(&state, json!(0), Some(&params), None).unwrap();
+        assert_eq!(response["result"]["protocolVersion"], "2025-06-18");
+        assert_eq!(session.protocol_version(), "2025-06-18");
+        assert_eq!(state.sessions.live_count(), 1);
+
+        let listed = request(&state, &session, json!(1), "tools/list", None).await;
+        let names: Vec<&str> = listed["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|tool| tool["name"].as_str())
+            .collect();
+        assert!(names.contains(&"echo"), "{listed}");
+
+        let call = json!({"name": "echo", "arguments": {"x": 1}});
+        let called = request(&state, &session, json!("c"), "tools/call", Some(call)).await;
+        assert_eq!(called["id"], "c");
+        assert_eq!(called["result"]["structuredContent"], json!({"x": 1}));
+        assert_eq!(called["result"]["isError"], false);
+
+        let again = request(&state, &session, json!(2), "initialize", Some(params)).await;
+        assert_eq!(again["error"]["code"], codes::INVALID_REQUEST);
+        let unknown = request(&state, &session, json!(3), "server/discover", None).await;
+        assert_eq!(unknown["error"]["code"], codes::METHOD_NOT_FOUND);
+    }
+
+    #[test]
+    fn initialize_without_a_version_opens_no_session() {
+        let state = state();
+        let refused = initialize(&state, json!(9), Some(&json!({})), None);
+        match refused {
+            Err(InitializeError::InvalidParams(response)) => {
+                assert_eq!(response["id"], 9);
+                assert_eq!(response["error"]["code"], codes::INVALID_PARAMS);
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("a session was opened"),
+        }
+        assert_eq!(state.sessions.live_count(), 0);
+    }
+}

@@ -1,0 +1,91 @@
+//! The state every request handler shares, below the handlers that read it.
+//!
+//! It holds the domain components (registry, sessions, dispatcher, jobs) and the recorder, built once
+//! per server from its configuration; nothing here knows about HTTP.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::McpHttpConfig;
+use crate::dispatch::Dispatcher;
+use crate::record::Recorder;
+use crate::registry::ToolRegistry;
+use crate::session::SessionStore;
+
+/// The built-in tools this build serves next to the registered ones (the job tools, with `workflow`);
+/// they shadow registered tools of the same name.
+pub(crate) const BUILTIN_TOOLS: &[&str] = if cfg!(feature = "workflow") {
+    &dcc_mcp_protocol::reserved::JOB_TOOL_NAMES
+} else {
+    &[]
+};
+
+/// Everything the handlers share. One per [`McpHttpServer`](crate::McpHttpServer).
+pub(crate) struct AppState {
+    pub(crate) config: McpHttpConfig,
+    pub(crate) registry: ToolRegistry,
+    pub(crate) sessions: SessionStore,
+    pub(crate) recorder: Recorder,
+    /// Runs handlers of every execution kind, within their limits.
+    pub(crate) dispatch: Dispatcher,
+    /// Cancelled when the server stops: ends SSE streams, refuses new jobs, cancels running ones.
+    pub(crate) shutdown: CancellationToken,
+    #[cfg(feature = "workflow")]
+    pub(crate) jobs: crate::jobs::JobManager,
+    /// Parses large bodies off the I/O workers.
+    pub(crate) offload: crate::offload::Offload,
+}
+
+impl AppState {
+    pub(crate) fn new(config: McpHttpConfig, registry: ToolRegistry, recorder: Recorder) -> Self {
+        let shutdown = CancellationToken::new();
+        let dispatch = Dispatcher::new(
+            config.sync_concurrency,
+            config.sync_queue_wait,
+            config.main_thread_executor.clone(),
+            recorder.clone(),
+            shutdown.clone(),
+        );
+        #[cfg(feature = "workflow")]
+        let jobs = crate::jobs::JobManager::new(
+            config.job_limits(),
+            recorder.clone(),
+            shutdown.clone(),
+            dispatch.clone(),
+        );
+        Self {
+            dispatch,
+            sessions: SessionStore::new(
+                config.session_ttl,
+                config.max_sessions,
+                config.max_sessions_per_client,
+                recorder.clone(),
+            )
+            .with_outbox_budget(config.max_outbox_bytes),
+            #[cfg(feature = "workflow")]
+            jobs,
+            config,
+            registry,
+            recorder,
+            shutdown,
+            offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
+        }
+    }
+
+    /// Live (neither ended nor expired) sessions; read by `/metrics` at scrape time.
+    #[allow(dead_code)]
+    pub(crate) fn live_sessions(&self) -> usize {
+        self.sessions.live_count()
+    }
+
+    /// The number of tools `tools/list` returns: the registered tools, plus (with `workflow`) the
+    /// built-in job tools, which shadow registered tools of the same name; read by `/metrics` at scrape time.
+    #[allow(dead_code)]
+    pub(crate) fn registered_tools(&self) -> usize {
+        let builtin = BUILTIN_TOOLS;
+        let shadowed = builtin
+            .iter()
+            .filter(|name| self.registry.contains(name))
+            .count();
+        self.registry.len().saturating_sub(shadowed) + builtin.len()
+    }
+}
