@@ -11,7 +11,7 @@
 //! answered with the overflow series, so no real series can duplicate it in the exposition.
 
 use crate::buckets::Buckets;
-use crate::labels::{hash_values, valid_label_name, ValueMap};
+use crate::labels::{hash_values, valid_label_name, HashKey, ValueMap};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
@@ -137,6 +137,8 @@ pub(crate) struct FamilyCore<S: Storage> {
     pub(crate) bounds: Arc<Buckets>,
     pub(crate) shared: Arc<Shared>,
     cap: usize,
+    /// This family's random key for the label-values hash (see `labels.rs`).
+    key: HashKey,
     /// Taken by the record path when the calling thread's cache misses; never by a scrape.
     state: Mutex<FamilyState<S>>,
     /// The series in creation order, read by scrapes without a lock.
@@ -213,6 +215,7 @@ impl<S: Storage> FamilyCore<S> {
             bounds,
             shared,
             cap: spec.cap,
+            key: HashKey::random(),
             state: Mutex::new(FamilyState {
                 index: ValueMap::default(),
                 len: 0,
@@ -229,7 +232,7 @@ impl<S: Storage> FamilyCore<S> {
     /// family's overflow series (and the overflow counter is bumped).
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> S {
-        let h = hash_values(values);
+        let h = hash_values(self.key, values);
         // `None` once the thread has left the engine (a late thread-local destructor): no cache.
         let cache: Option<&RefCell<ValueMap<S>>> = self.cache.get_or(new_cache).map(|c| &**c);
         if let Some(Ok(c)) = cache.map(RefCell::try_borrow) {
@@ -262,7 +265,7 @@ impl<S: Storage> FamilyCore<S> {
 
     /// The family's single series, created at registration for unlabelled metrics.
     pub(crate) fn create_sole_series(&self) -> Result<S, TelemetryError> {
-        self.resolve_slow(hash_values(&[]), &[])
+        self.resolve_slow(hash_values(self.key, &[]), &[])
             .ok_or(TelemetryError::CapacityExhausted)
     }
 

@@ -3,6 +3,9 @@
 //! The by-label-values path (`with_label_values`) must not take a lock or hash with SipHash on
 //! every call. Each thread keeps, per family, a map from the label values to the resolved series,
 //! keyed by a multiply-rotate hash of the values (collisions are resolved by comparing the values).
+//! The hash is keyed: every family draws two random 64-bit keys ([`HashKey::random`]) that seed
+//! and finish it, so label values crafted to share one hash (a flood that would turn every lookup
+//! into a long list walk under the family lock) collide only for the key they were made for.
 //! Only series that exist in the family are cached, so a thread's cache is bounded by the family's
 //! series cap; lookups that land in the overflow series are not cached (they are counted instead).
 
@@ -11,10 +14,25 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 const K: u64 = 0xf135_7aea_2e62_a9c5;
 
-/// Hashes a list of label values (length-prefixed per value, so `["ab", ""]` != `["a", "b"]`).
+/// A family's random hash key; see the module docs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HashKey(u64, u64);
+
+impl HashKey {
+    /// Two keys from the standard library's per-process random source (`RandomState`, seeded
+    /// from the operating system, with a fresh per-instance offset).
+    pub(crate) fn random() -> Self {
+        use std::hash::BuildHasher;
+        let s = std::collections::hash_map::RandomState::new();
+        HashKey(s.hash_one(0x9e37_79b9_u64), s.hash_one(0x7f4a_7c15_u64))
+    }
+}
+
+/// Hashes a list of label values (length-prefixed per value, so `["ab", ""]` != `["a", "b"]`)
+/// under `key`: the first key seeds the state, the second is mixed in last.
 #[inline]
-pub(crate) fn hash_values(values: &[&str]) -> u64 {
-    let mut h = values.len() as u64;
+pub(crate) fn hash_values(key: HashKey, values: &[&str]) -> u64 {
+    let mut h = key.0 ^ values.len() as u64;
     for v in values {
         let bytes = v.as_bytes();
         let mut chunks = bytes.chunks_exact(8);
@@ -26,6 +44,7 @@ pub(crate) fn hash_values(values: &[&str]) -> u64 {
             .rotate_left(26);
         h = (h ^ bytes.len() as u64).wrapping_mul(K).rotate_left(26);
     }
+    h = (h ^ key.1).wrapping_mul(K);
     h ^ (h >> 32)
 }
 
@@ -159,9 +178,69 @@ mod tests {
 
     #[test]
     fn hash_separates_value_boundaries() {
-        assert_ne!(hash_values(&["ab", ""]), hash_values(&["a", "b"]));
-        assert_ne!(hash_values(&["abcdefgh1"]), hash_values(&["abcdefgh2"]));
-        assert_eq!(hash_values(&["x", "y"]), hash_values(&["x", "y"]));
+        let k = HashKey::random();
+        assert_ne!(hash_values(k, &["ab", ""]), hash_values(k, &["a", "b"]));
+        assert_ne!(
+            hash_values(k, &["abcdefgh1"]),
+            hash_values(k, &["abcdefgh2"])
+        );
+        assert_eq!(hash_values(k, &["x", "y"]), hash_values(k, &["x", "y"]));
+    }
+
+    /// The hash as it was before it was keyed (fixed seed, no final key).
+    fn unkeyed(values: &[&str]) -> u64 {
+        let mut h = values.len() as u64;
+        for v in values {
+            let bytes = v.as_bytes();
+            let mut chunks = bytes.chunks_exact(8);
+            for c in &mut chunks {
+                h = (h ^ le_u64(c)).wrapping_mul(K).rotate_left(26);
+            }
+            h = (h ^ tail_word(chunks.remainder()))
+                .wrapping_mul(K)
+                .rotate_left(26);
+            h = (h ^ bytes.len() as u64).wrapping_mul(K).rotate_left(26);
+        }
+        h ^ (h >> 32)
+    }
+
+    /// The flood: 16-byte ASCII values built so that the second word cancels the state the first
+    /// left (`h1 ^ w1` is one constant), so all share one hash under the old fixed key. Under a
+    /// family's random key they spread out.
+    #[test]
+    fn values_crafted_to_collide_under_the_fixed_key_do_not_collide_under_a_random_one() {
+        const TARGET: u64 = 0x2a2a_2a2a_2a2a_2a2a;
+        const N: usize = if cfg!(miri) { 8 } else { 16_384 };
+        let mut flood: Vec<String> = Vec::with_capacity(N);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        while flood.len() < N {
+            // xorshift64, masked to ASCII bytes; a distinct w0 gives a distinct value.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let w0 = x & 0x7f7f_7f7f_7f7f_7f7f;
+            let h1 = (1 ^ w0).wrapping_mul(K).rotate_left(26);
+            let w1 = h1 ^ TARGET;
+            let bytes = [w0.to_le_bytes(), w1.to_le_bytes()].concat();
+            if bytes.iter().all(|b| b.is_ascii()) {
+                flood.push(String::from_utf8(bytes).unwrap_or_default());
+            }
+        }
+        flood.sort();
+        flood.dedup();
+        assert_eq!(flood.len(), N, "the flood has repeated values");
+        let one = unkeyed(&[&flood[0]]);
+        assert!(
+            flood.iter().all(|v| unkeyed(&[v]) == one),
+            "the flood collides"
+        );
+        let k = HashKey::random();
+        let mut per_hash = std::collections::HashMap::<u64, usize>::new();
+        for v in &flood {
+            *per_hash.entry(hash_values(k, &[v])).or_default() += 1;
+        }
+        let worst = per_hash.values().max().copied().unwrap_or(0);
+        assert!(worst <= 2, "{worst} of {N} values share one keyed hash");
     }
 
     #[test]
