@@ -3,6 +3,7 @@
 //! Basic auth (throttled the same way).
 
 #![cfg(feature = "prometheus")]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
