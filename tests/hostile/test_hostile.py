@@ -59,7 +59,8 @@ def test_batch_amplification_is_refused_and_cut_short() -> None:
 def test_session_lockout_evicts_idle_sessions_and_refuses_only_busy_addresses() -> None:
     run = attack_run("session_lockout")
     initialize = run.attack["initialize"]
-    assert initialize.get(200, 0) > 100, initialize
+    # More sessions were opened than the cap of 48 holds: eviction made room for newcomers.
+    assert initialize.get(200, 0) > 48, initialize
     # An address whose sessions all hold streams gets 503, counted once per refusal.
     assert initialize.get(503, 0) == run.refused("too_many_sessions")
     assert set(initialize) <= {200, 503}, initialize  # no dropped connection either
