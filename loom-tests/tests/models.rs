@@ -355,7 +355,7 @@ fn h_overflow_path_and_reserved_marker() {
 /// scrapes never go backwards.
 #[test]
 fn i_late_records_after_thread_exit_meet_in_the_orphan_shard() {
-    model(3, || {
+    model(1, || {
         let r = Registry::new();
         let c = r.counter("c_total", "c").unwrap();
         let recorders: Vec<_> = (0..2)
