@@ -15,7 +15,7 @@
 //! reads it, so this keeps one series per bucket whichever of the two formats a scrape negotiated.
 
 use super::number::{write_count, write_f64, write_f64_om};
-use super::text::{label_prefix, sample, BucketLabels};
+use super::text::{bucket_lines, label_prefix, sample, BucketLabels};
 use super::{blocks, escape_into, Block, ConstMetric, OrderedFamily};
 use crate::snapshot::{FamilySnapshot, MetricKind, SampleValue};
 
@@ -111,16 +111,7 @@ fn family(f: &OrderedFamily<'_>, created: &[u8], out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
             SampleValue::Histogram(h) => {
-                for ((_, c), le) in h.buckets.iter().zip(les.get(&h.buckets)) {
-                    out.extend_from_slice(name);
-                    out.extend_from_slice(b"_bucket");
-                    out.extend_from_slice(&prefix);
-                    out.extend_from_slice(if braced { b",le=\"" } else { b"{le=\"" });
-                    out.extend_from_slice(le);
-                    out.extend_from_slice(b"\"} ");
-                    write_count(out, *c);
-                    out.push(b'\n');
-                }
+                bucket_lines(out, name, &prefix, braced, &h.buckets, les.get(&h.buckets));
                 sample(out, name, b"_count", &prefix, braced);
                 write_count(out, h.count);
                 out.push(b'\n');

@@ -134,16 +134,7 @@ fn family(f: &OrderedFamily<'_>, out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
             SampleValue::Histogram(h) => {
-                for ((_, c), le) in h.buckets.iter().zip(les.get(&h.buckets)) {
-                    out.extend_from_slice(name);
-                    out.extend_from_slice(b"_bucket");
-                    out.extend_from_slice(&prefix);
-                    out.extend_from_slice(if braced { b",le=\"" } else { b"{le=\"" });
-                    out.extend_from_slice(le);
-                    out.extend_from_slice(b"\"} ");
-                    write_count(out, *c);
-                    out.push(b'\n');
-                }
+                bucket_lines(out, name, &prefix, braced, &h.buckets, les.get(&h.buckets));
                 sample(out, name, b"_sum", &prefix, braced);
                 write_f64(out, h.sum);
                 out.push(b'\n');
@@ -152,6 +143,28 @@ fn family(f: &OrderedFamily<'_>, out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
         }
+    }
+}
+
+/// The `_bucket` lines of one histogram series: `le` labels come from [`BucketLabels`], counts are
+/// cumulative as the snapshot holds them. Shared by the text and OpenMetrics encoders.
+pub(crate) fn bucket_lines(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    prefix: &[u8],
+    braced: bool,
+    buckets: &[(f64, u64)],
+    les: &[Vec<u8>],
+) {
+    for ((_, c), le) in buckets.iter().zip(les) {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"_bucket");
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(if braced { b",le=\"" } else { b"{le=\"" });
+        out.extend_from_slice(le);
+        out.extend_from_slice(b"\"} ");
+        write_count(out, *c);
+        out.push(b'\n');
     }
 }
 
