@@ -3,6 +3,9 @@
 //! Its own module so that both the family (which validates and stores the bounds) and the
 //! histogram handles (which search them on every observation) depend on it, not on each other.
 
+use crate::exemplar::SLOT_CELLS;
+use crate::native::NativeLayout;
+
 /// Up to this many bounds, the bucket is found by counting; more use a binary search.
 const LINEAR_MAX: usize = 32;
 
@@ -10,6 +13,10 @@ const LINEAR_MAX: usize = 32;
 /// search of the recording hot path. Dereferences to the bounds.
 pub(crate) struct Buckets {
     finite: Box<[f64]>,
+    /// Whether each series keeps an exemplar slot per bucket (see `exemplar.rs`).
+    exemplars: bool,
+    /// The native buckets of each series, if the family has them (see `native.rs`).
+    native: Option<NativeLayout>,
     /// With at most `TABLE` bounds: the bounds padded with `+Inf` (which no non-NaN value is
     /// above), counted with a fixed number of compares and no loop.
     table: [f64; TABLE],
@@ -24,14 +31,57 @@ const _: () = assert!(TABLE == 16);
 impl Buckets {
     /// Wraps validated bounds: finite and strictly increasing.
     pub(crate) fn new(finite: Vec<f64>) -> Self {
+        Self::with_extras(finite, false, None)
+    }
+
+    /// Like [`new`](Self::new), with exemplar slots and native buckets per series.
+    pub(crate) fn with_extras(
+        finite: Vec<f64>,
+        exemplars: bool,
+        native: Option<NativeLayout>,
+    ) -> Self {
         let mut table = [f64::INFINITY; TABLE];
         for (t, b) in table.iter_mut().zip(&finite) {
             *t = *b;
         }
         Buckets {
             finite: finite.into_boxed_slice(),
+            exemplars,
+            native,
             table,
         }
+    }
+
+    /// Cells of one series: the classic block (a count per bucket, the sum, the sequence cell),
+    /// then the exemplar slots (one per bucket), then the native block.
+    pub(crate) fn cells(&self) -> usize {
+        self.finite.len() + 3 + self.extra_cells()
+    }
+
+    /// Cells after the classic block, read and written inside its sequence window.
+    pub(crate) fn extra_cells(&self) -> usize {
+        self.exemplar_cells() + self.native.as_ref().map_or(0, NativeLayout::cells)
+    }
+
+    /// Cells of the exemplar slots (0 without exemplars); they start right after the classic block.
+    pub(crate) fn exemplar_cells(&self) -> usize {
+        if self.exemplars {
+            SLOT_CELLS * (self.finite.len() + 1)
+        } else {
+            0
+        }
+    }
+
+    /// Whether series keep exemplars.
+    #[inline]
+    pub(crate) fn exemplars(&self) -> bool {
+        self.exemplars
+    }
+
+    /// The native layout, if any.
+    #[inline]
+    pub(crate) fn native(&self) -> Option<&NativeLayout> {
+        self.native.as_ref()
     }
 
     /// Index of the bucket `v` falls in: the first bound with `v <= bound`; NaN and values above

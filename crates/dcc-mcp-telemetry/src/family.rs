@@ -11,7 +11,9 @@
 //! answered with the overflow series, so no real series can duplicate it in the exposition.
 
 use crate::buckets::Buckets;
+use crate::exemplar::{Exemplar, SLOT_CELLS};
 use crate::labels::{hash_values, valid_label_name, HashKey, ValueMap};
+use crate::native::{NativeHistogram, NativeLayout};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
 use crate::snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};
@@ -66,29 +68,35 @@ impl Shared {
 /// Where a series keeps its value: cells in the shards (counters, histograms) or one shared atomic
 /// (gauges). Storage is allocated once per series and never moves.
 pub(crate) trait Storage: Clone + Send + Sync + 'static {
-    /// Allocates storage for one series of a family of `kind` with `bounds` finite bucket bounds.
-    fn alloc(kind: MetricKind, bounds: usize, shared: &Shared) -> Result<Self, TelemetryError>;
+    /// Allocates storage for one series of a family of `kind` with the histogram layout `bounds`.
+    fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError>;
     /// The merged value of the series.
-    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue;
+    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> SampleValue;
 }
 
 /// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum, then the
-/// sequence cell of the series' write window (see [`ShardSet::observe`]).
+/// sequence cell of the series' write window (see [`ShardSet::observe`]), then the exemplar slots
+/// and native buckets the family opted into (`Buckets::cells`).
 impl Storage for CellAt {
-    fn alloc(kind: MetricKind, bounds: usize, shared: &Shared) -> Result<Self, TelemetryError> {
+    fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError> {
         let n = if kind == MetricKind::Histogram {
-            bounds + 3
+            bounds.cells()
         } else {
             1
         };
         let base = shared.alloc_cells(n)?;
         if kind == MetricKind::Histogram {
-            shared.shards.note_histogram_sum(base + bounds + 1);
+            shared.shards.note_histogram_sum(base + bounds.len() + 1);
+            if bounds.exemplars() {
+                shared
+                    .shards
+                    .note_exemplar_cells(base + bounds.len() + 3, bounds.exemplar_cells());
+            }
         }
         Ok(CellAt::of(base))
     }
 
-    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &[f64]) -> SampleValue {
+    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> SampleValue {
         if kind == MetricKind::Histogram {
             SampleValue::Histogram(merge_histogram(shards, *self, bounds))
         } else {
@@ -99,11 +107,11 @@ impl Storage for CellAt {
 
 /// Gauges: one atomic per series, shared by all threads (see `gauge.rs` for why).
 impl Storage for Arc<AtomicI64> {
-    fn alloc(_: MetricKind, _: usize, _: &Shared) -> Result<Self, TelemetryError> {
+    fn alloc(_: MetricKind, _: &Buckets, _: &Shared) -> Result<Self, TelemetryError> {
         Ok(Arc::new(AtomicI64::new(0)))
     }
 
-    fn sample(&self, _: MetricKind, _: &ShardSet, _: &[f64]) -> SampleValue {
+    fn sample(&self, _: MetricKind, _: &ShardSet, _: &Buckets) -> SampleValue {
         SampleValue::Gauge(self.load(Ordering::Relaxed))
     }
 }
@@ -160,6 +168,10 @@ pub(crate) struct FamilySpec<'a> {
     pub(crate) label_names: &'a [&'a str],
     pub(crate) buckets: &'a [f64],
     pub(crate) cap: usize,
+    /// Histograms: an exemplar slot per bucket.
+    pub(crate) exemplars: bool,
+    /// Histograms: native buckets.
+    pub(crate) native: Option<NativeHistogram>,
 }
 
 impl<S: Storage> FamilyCore<S> {
@@ -188,8 +200,8 @@ impl<S: Storage> FamilyCore<S> {
         if spec.cap == 0 {
             return Err(TelemetryError::InvalidSeriesCap { family: family() });
         }
-        let bounds = validate_buckets(spec.name, spec.kind, spec.buckets)?;
-        let overflow = S::alloc(spec.kind, bounds.len(), &shared)?;
+        let bounds = validate_buckets(&spec)?;
+        let overflow = S::alloc(spec.kind, &bounds, &shared)?;
         Ok(Self::build(
             spec,
             shared,
@@ -283,7 +295,7 @@ impl<S: Storage> FamilyCore<S> {
         if st.len >= self.cap {
             return None;
         }
-        let store = S::alloc(self.kind, self.bounds.len(), &self.shared).ok()?;
+        let store = S::alloc(self.kind, &self.bounds, &self.shared).ok()?;
         let pushed = self.series.push(Series {
             label_values: values.iter().map(|s| (*s).to_owned()).collect(),
             store: store.clone(),
@@ -367,22 +379,25 @@ fn new_cache<S>() -> CachePadded<RefCell<ValueMap<S>>> {
 }
 
 /// Merges a histogram series: each shard's per-bucket counts and sum read as one consistent state
-/// (`Shard::read_histogram`: every observation wholly in or out, so `_sum` agrees with the
+/// (`Shard::try_read_histogram`: every observation wholly in or out, so `_sum` agrees with the
 /// buckets and `_count`), summed over shards, then made cumulative; the count is the `+Inf`
 /// bucket.
 pub(crate) fn merge_histogram(
     shards: &ShardSet,
     base: CellAt,
-    bounds: &[f64],
+    bounds: &Buckets,
 ) -> HistogramSnapshot {
-    let (counts, sum) = shards.consistent(|before| {
+    let (counts, sum, extras) = shards.consistent(|before| {
         let mut counts = vec![0u64; bounds.len() + 1];
         let mut sum = 0.0;
+        let mut extras = Extras::new(bounds);
+        let mut raw = vec![0u64; bounds.extra_cells()];
         for shard in shards.iter() {
             let mut tries = 0u32;
             loop {
-                if let Some(s) = shard.try_read_histogram(base, &mut counts) {
+                if let Some(s) = shard.try_read_histogram(base, &mut counts, &mut raw) {
                     sum += s;
+                    extras.add(&raw);
                     break;
                 }
                 // A retire can leave a stale read spinning on cells that now belong to another
@@ -394,10 +409,12 @@ pub(crate) fn merge_histogram(
                 backoff(tries);
             }
         }
-        Some((counts, sum))
+        Some((counts, sum, extras))
     });
     #[cfg_attr(not(dcc_mcp_loom_mutant = "count_reread"), allow(unused_mut))]
     let mut snap = HistogramSnapshot::from_counts(bounds, &counts, sum);
+    snap.exemplars = extras.exemplars;
+    snap.native = bounds.native().map(|n| n.snapshot(&extras.native));
     // Mutant: `_count` from a second read of the cells instead of the buckets just read.
     #[cfg(dcc_mcp_loom_mutant = "count_reread")]
     {
@@ -410,13 +427,48 @@ pub(crate) fn merge_histogram(
     snap
 }
 
+/// One series' exemplars and native cells, merged over shards: the newest exemplar per bucket,
+/// native cells summed.
+struct Extras {
+    exemplars: Vec<Option<Exemplar>>,
+    native: Vec<u64>,
+    slots: usize,
+}
+
+impl Extras {
+    fn new(bounds: &Buckets) -> Self {
+        let slots = bounds.exemplar_cells() / SLOT_CELLS;
+        Extras {
+            exemplars: vec![None; slots],
+            native: vec![0; bounds.native().map_or(0, NativeLayout::cells)],
+            slots,
+        }
+    }
+
+    /// Folds in one shard's extra cells (exemplar slots, then native cells).
+    fn add(&mut self, raw: &[u64]) {
+        let (slots, native) = raw.split_at(self.slots * SLOT_CELLS);
+        for (have, cells) in self
+            .exemplars
+            .iter_mut()
+            .zip(slots.chunks_exact(SLOT_CELLS))
+        {
+            if let Some(e) = Exemplar::from_cells(cells) {
+                if have.is_none_or(|h| h.timestamp_ns < e.timestamp_ns) {
+                    *have = Some(e);
+                }
+            }
+        }
+        for (n, c) in self.native.iter_mut().zip(native) {
+            *n = n.saturating_add(*c);
+        }
+    }
+}
+
 /// Checks bounds are finite (a trailing `+Inf` is accepted and dropped) and strictly increasing.
-fn validate_buckets(
-    name: &str,
-    kind: MetricKind,
-    buckets: &[f64],
-) -> Result<Arc<Buckets>, TelemetryError> {
-    if kind != MetricKind::Histogram {
+fn validate_buckets(spec: &FamilySpec<'_>) -> Result<Arc<Buckets>, TelemetryError> {
+    let (name, buckets) = (spec.name, spec.buckets);
+    if spec.kind != MetricKind::Histogram {
         return Ok(Arc::new(Buckets::new(Vec::new())));
     }
     let err = |reason| TelemetryError::InvalidBuckets {
@@ -438,7 +490,18 @@ fn validate_buckets(
     if finite.len() > 4096 {
         return Err(err("use at most 4096 bounds"));
     }
-    Ok(Arc::new(Buckets::new(finite.to_vec())))
+    let native = match spec.native {
+        Some(config) => Some(
+            NativeLayout::new(config)
+                .ok_or_else(|| err("native histogram: schema 0..=8, 0 < zero_threshold < max_value (finite), max_buckets >= 1"))?,
+        ),
+        None => None,
+    };
+    Ok(Arc::new(Buckets::with_extras(
+        finite.to_vec(),
+        spec.exemplars,
+        native,
+    )))
 }
 
 /// Test-only pause points (see the lock-free scrape test).

@@ -6,10 +6,14 @@
 //! write window the sequence cell marks (odd while open), so the merge reads each shard's series
 //! as one consistent state and `_sum` always agrees with the buckets. There is no separate count
 //! cell: the merger derives `_count` from the buckets.
+//!
+//! A family may opt into exemplar slots and native buckets (`Registry::histogram_family_with_options`):
+//! their cells follow the sequence cell and are written inside the same window.
 
 use crate::buckets::Buckets;
+use crate::exemplar::{Exemplar, TraceId, SLOT_CELLS};
 use crate::family::{merge_histogram, FamilyCore, Shared};
-use crate::shard::{CellAt, ShardSet};
+use crate::shard::{CellAt, Extra, ShardSet};
 use crate::snapshot::HistogramSnapshot;
 use crate::TelemetryError;
 use std::sync::Arc;
@@ -35,10 +39,22 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        let b = self.bounds.bucket_of(v);
-        self.shared
-            .shards
-            .observe(self.base, b, self.bounds.len() + 2, v);
+        record(&self.shared.shards, &self.bounds, self.base, v, None);
+    }
+
+    /// Records one observation and, when `trace` is some and the family keeps exemplars, makes it
+    /// the exemplar of its bucket in the calling thread's shard (the scrape shows the newest of the
+    /// shards' exemplars per bucket).
+    #[inline]
+    pub fn observe_with_exemplar(&self, v: f64, trace: Option<TraceId>) {
+        record(&self.shared.shards, &self.bounds, self.base, v, trace);
+    }
+
+    /// [`observe_duration`](Self::observe_duration) with an exemplar, as
+    /// [`observe_with_exemplar`](Self::observe_with_exemplar).
+    #[inline]
+    pub fn observe_duration_with_exemplar(&self, d: Duration, trace: Option<TraceId>) {
+        self.observe_with_exemplar(d.as_secs_f64(), trace);
     }
 
     /// Records a duration in seconds.
@@ -73,8 +89,7 @@ impl HistogramRef<'_> {
     /// Records one observation.
     #[inline]
     pub fn observe(self, v: f64) {
-        let b = self.bounds.bucket_of(v);
-        self.shards.observe(self.base, b, self.bounds.len() + 2, v);
+        record(self.shards, self.bounds, self.base, v, None);
     }
 
     /// Records a duration in seconds.
@@ -82,6 +97,27 @@ impl HistogramRef<'_> {
     pub fn observe_duration(self, d: Duration) {
         self.observe(d.as_secs_f64());
     }
+}
+
+/// One observation: the classic bucket and the sum on the inlined fast path, or, for a family
+/// with native buckets or an exemplar to keep, the same cells plus those in one window
+/// (`ShardSet::observe_with`).
+#[inline(always)]
+fn record(shards: &ShardSet, bounds: &Buckets, base: CellAt, v: f64, trace: Option<TraceId>) {
+    let b = bounds.bucket_of(v);
+    let seq_offset = bounds.len() + 2;
+    let native = bounds.native();
+    let exemplar = trace.filter(|_| bounds.exemplars());
+    if native.is_none() && exemplar.is_none() {
+        shards.observe(base, b, seq_offset, v);
+        return;
+    }
+    let slots = bounds.exemplar_cells();
+    let extra = Extra {
+        inc: native.map(|n| slots + n.cell_of(v)),
+        set: exemplar.map(|t| (b * SLOT_CELLS, Exemplar::now(t, v).to_cells())),
+    };
+    shards.observe_with(base, b, seq_offset, v, &extra);
 }
 
 /// A family of histograms with fixed label names and bucket bounds.

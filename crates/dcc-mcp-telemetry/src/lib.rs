@@ -88,11 +88,13 @@
 mod buckets;
 mod counter;
 mod error;
+mod exemplar;
 pub mod expose;
 mod family;
 mod gauge;
 mod histogram;
 mod labels;
+mod native;
 mod registry;
 mod series_list;
 mod shard;
@@ -107,9 +109,11 @@ pub use sync::loom_thread_exit;
 
 pub use counter::{Counter, CounterFamily, CounterRef};
 pub use error::TelemetryError;
+pub use exemplar::{Exemplar, TraceId};
 pub use expose::ConstMetric;
 pub use family::OVERFLOW_LABEL_VALUE;
 pub use gauge::{Gauge, GaugeFamily};
 pub use histogram::{Histogram, HistogramFamily, HistogramRef};
-pub use registry::{Registry, DEFAULT_MAX_SERIES, OVERFLOW_METRIC_NAME};
+pub use native::{NativeHistogram, NativeSnapshot};
+pub use registry::{HistogramOptions, Registry, DEFAULT_MAX_SERIES, OVERFLOW_METRIC_NAME};
 pub use snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};

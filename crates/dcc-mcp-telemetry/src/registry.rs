@@ -6,6 +6,7 @@ use crate::family::{FamilyCore, FamilySpec, Shared, Snapshot, Storage};
 use crate::gauge::{Gauge, GaugeFamily};
 use crate::histogram::{Histogram, HistogramFamily};
 use crate::labels::valid_metric_name;
+use crate::native::NativeHistogram;
 use crate::shard::CellAt;
 use crate::snapshot::{FamilySnapshot, MetricKind};
 use crate::sync::{lock, AtomicI64, Mutex};
@@ -74,6 +75,8 @@ impl Registry {
             label_names: &["family"],
             buckets: &[],
             cap: usize::MAX,
+            exemplars: false,
+            native: None,
         };
         // Cell 0 is reserved for this family's own overflow series (see `Shared::new`).
         let overflow = Arc::new(FamilyCore::build(
@@ -243,6 +246,30 @@ impl Registry {
         Ok(HistogramFamily::new(self.register::<CellAt>(s)?))
     }
 
+    /// Registers a histogram family with the options of `opts`: a series cap, exemplar slots
+    /// (recorded with [`Histogram::observe_with_exemplar`], exposed in OpenMetrics and protobuf)
+    /// and native buckets (exposed in protobuf).
+    pub fn histogram_family_with_options(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        buckets: &[f64],
+        opts: &HistogramOptions,
+    ) -> Result<HistogramFamily, TelemetryError> {
+        let mut s = spec(
+            name,
+            help,
+            MetricKind::Histogram,
+            label_names,
+            buckets,
+            opts.max_series,
+        );
+        s.exemplars = opts.exemplars;
+        s.native = opts.native;
+        Ok(HistogramFamily::new(self.register::<CellAt>(s)?))
+    }
+
     /// Every family, in registration order (the overflow counter first), merged across all shards.
     /// Labelled families without series yet are included with no series.
     pub fn snapshot(&self) -> Vec<FamilySnapshot> {
@@ -290,6 +317,28 @@ impl Registry {
     }
 }
 
+/// Options of [`Registry::histogram_family_with_options`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramOptions {
+    /// At most this many label sets besides the overflow series.
+    pub max_series: usize,
+    /// Keep one exemplar per bucket: `4 × (buckets + 1)` more cells per series, committed in a
+    /// shard only once it records an exemplar.
+    pub exemplars: bool,
+    /// Native buckets beside the classic ones (see [`NativeHistogram`]).
+    pub native: Option<NativeHistogram>,
+}
+
+impl Default for HistogramOptions {
+    fn default() -> Self {
+        HistogramOptions {
+            max_series: DEFAULT_MAX_SERIES,
+            exemplars: false,
+            native: None,
+        }
+    }
+}
+
 fn spec<'a>(
     name: &'a str,
     help: &'a str,
@@ -305,5 +354,7 @@ fn spec<'a>(
         label_names,
         buckets,
         cap,
+        exemplars: false,
+        native: None,
     }
 }

@@ -27,6 +27,7 @@
 //! engine's exit guard): its writers take the orphan's writer lock among themselves, which no
 //! scrape ever takes, and the merge reads it like any other shard.
 
+use crate::exemplar::SLOT_CELLS;
 use crate::sync::{
     fence, lock, owner_load_ptr, owner_load_u64, tenure, AtomicPtr, AtomicU64, AtomicUsize,
     InitMarker, Mutex, Ordering, OwnerCell, ThreadSlots, CHUNK_SHIFT, LEAF_SHIFT, LINE_CELLS,
@@ -310,9 +311,11 @@ impl Shard {
     /// The writer moves every value of this shard into `into` (counters and buckets added,
     /// saturating; sums added as `f64`; sequence cells dropped), zeroes the cells and releases
     /// every leaf and chunk into the pool. `sums` lists the sum cells of the registry's
-    /// histogram series, ascending (each followed by its sequence cell). The caller has opened
+    /// histogram series, ascending (each followed by its sequence cell), and the exemplar cells,
+    /// which are dropped. The caller has opened
     /// the shard set's retire window, so no merge keeps a read that overlaps this.
-    fn drain_into(&self, into: &Shard, sums: &[usize]) {
+    fn drain_into(&self, into: &Shard, layout: &RetireLayout) {
+        let sums = &layout.sums[..];
         let mut released = 0;
         for (k, slot) in self.root.iter().enumerate() {
             let leaf = owner_load_ptr(slot);
@@ -335,7 +338,9 @@ impl Shard {
                     }
                     let index = (k << (LEAF_SHIFT + CHUNK_SHIFT)) | (j << CHUNK_SHIFT) | off;
                     let at = CellAt::of(index);
-                    if sums.binary_search(&index).is_ok() {
+                    if layout.skipped(index) {
+                        // An exemplar cell: samples, not counts, so dropped with the holder.
+                    } else if sums.binary_search(&index).is_ok() {
                         into.add_f64_grow(at, f64::from_bits(v));
                     } else if index == 0 || sums.binary_search(&(index - 1)).is_err() {
                         into.add_grow(at, v);
@@ -478,6 +483,19 @@ impl Shard {
     /// Every chunk the observation touches is allocated first, so the observation itself is
     /// written inside one sequence window, as on the fast path.
     fn observe_grow(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
+        self.observe_extra_grow(base, bucket, seq_offset, v, &Extra::default());
+    }
+
+    /// [`observe_grow`](Self::observe_grow) that also writes `extra`'s cells after the classic
+    /// block, inside the same sequence window.
+    fn observe_extra_grow(
+        &self,
+        base: CellAt,
+        bucket: usize,
+        seq_offset: usize,
+        v: f64,
+        extra: &Extra,
+    ) {
         let q = base.offset(seq_offset);
         let s = base.offset(seq_offset - 1);
         let b = base.offset(bucket);
@@ -486,11 +504,32 @@ impl Shard {
             self.owned_chunk_or_grow(s),
             self.owned_chunk_or_grow(b),
         );
-        // SAFETY: each chunk is this shard's (non-null) chunk for its cell; the caller is the writer.
+        // The extra cells follow the sequence cell.
+        let inc = extra.inc.map(|k| {
+            let at = base.offset(seq_offset + 1 + k);
+            (self.owned_chunk_or_grow(at), at.off())
+        });
+        let mut set = [(ptr::null_mut(), 0usize, 0u64); SLOT_CELLS];
+        if let Some((k, cells)) = extra.set {
+            for (i, (slot, c)) in set.iter_mut().zip(cells).enumerate() {
+                let at = base.offset(seq_offset + 1 + k + i);
+                *slot = (self.owned_chunk_or_grow(at), at.off(), c);
+            }
+        }
+        // SAFETY: each chunk is this shard's (non-null) chunk for its cell (`owned_chunk_or_grow`
+        // above; `set` entries are written only when `extra.set` is some); the caller is the writer.
         unsafe {
             let seq = Self::begin_write(qc, q.off());
             Self::add_f64_in(sc, s.off(), v);
             Self::inc_bucket_in(bc, b.off());
+            if let Some((chunk, off)) = inc {
+                Self::inc_bucket_in(chunk, off);
+            }
+            if extra.set.is_some() {
+                for (chunk, off, c) in set {
+                    Self::cell_in(chunk, off).store(c, Ordering::Relaxed);
+                }
+            }
             Self::end_write(qc, q.off(), seq);
         }
     }
@@ -532,7 +571,15 @@ impl Shard {
     /// out. The sequence is read before (`Acquire`) and after (behind an `Acquire` fence) the
     /// cells; a read that overlaps a write window (odd, or changed) answers `None` and the caller
     /// tries again. Otherwise adds the counts into `counts` and returns the sum.
-    pub(crate) fn try_read_histogram(&self, base: CellAt, counts: &mut [u64]) -> Option<f64> {
+    ///
+    /// It also copies the `extra.len()` cells after the sequence cell (exemplar slots, native
+    /// buckets) into `extra`, in the same window.
+    pub(crate) fn try_read_histogram(
+        &self,
+        base: CellAt,
+        counts: &mut [u64],
+        extra: &mut [u64],
+    ) -> Option<f64> {
         let n = counts.len();
         let mut raw = [0u64; 16];
         let mut heap = Vec::new();
@@ -569,6 +616,9 @@ impl Shard {
             *b = cell(i, Ordering::Relaxed);
         }
         let sum = cell(n, Ordering::Relaxed);
+        for (i, e) in extra.iter_mut().enumerate() {
+            *e = self.read_with(base.offset(n + 2 + i), Ordering::Relaxed);
+        }
         fence(Ordering::Acquire);
         let after = cell(n + 1, Ordering::Relaxed);
         #[cfg(dcc_mcp_loom_mutant = "sum_without_seq")]
@@ -638,6 +688,36 @@ impl Drop for Shard {
     }
 }
 
+/// What an observation writes after a histogram series' classic block (offsets counted from the
+/// cell after the sequence cell).
+#[derive(Default)]
+pub(crate) struct Extra {
+    /// A cell to increment by one (a native bucket).
+    pub(crate) inc: Option<usize>,
+    /// Four cells to overwrite (an exemplar slot).
+    pub(crate) set: Option<(usize, [u64; SLOT_CELLS])>,
+}
+
+/// What a retirer needs to know about the registry's cells: the sum cell of every histogram
+/// series (ascending; each followed by its sequence cell), and the exemplar slots as `(start, len)`
+/// ranges, ascending.
+#[derive(Default)]
+pub(crate) struct RetireLayout {
+    sums: Vec<usize>,
+    skips: Vec<(usize, usize)>,
+}
+
+impl RetireLayout {
+    /// Whether cell `index` is an exemplar cell.
+    fn skipped(&self, index: usize) -> bool {
+        let at = self.skips.partition_point(|(s, _)| *s <= index);
+        at > 0 && {
+            let (s, len) = self.skips[at - 1];
+            index < s + len
+        }
+    }
+}
+
 /// All shards of one registry: one per engine thread id (slots of exited threads are kept and
 /// passed on) and the orphan shard.
 ///
@@ -654,9 +734,9 @@ pub(crate) struct ShardSet {
     /// The values of earlier holders of engine thread ids, folded in by the next holder
     /// ([`adopt`](Self::adopt)); written only under `retire`.
     retired: Shard,
-    /// Serialises retirers (the writers of `retired`) and holds the layout they need: the sum
-    /// cell of every histogram series, ascending. Never taken by a scrape.
-    retire: Mutex<Vec<usize>>,
+    /// Serialises retirers (the writers of `retired`) and holds the layout they need. Never taken
+    /// by a scrape.
+    retire: Mutex<RetireLayout>,
     /// Odd while a retirer moves values from a shard into `retired`; a merge whose reads overlap
     /// a change of it reads again ([`consistent`](Self::consistent)).
     retire_seq: AtomicU64,
@@ -677,7 +757,7 @@ impl ShardSet {
             orphan: Shard::new(0),
             orphan_writer: Mutex::new(()),
             retired: Shard::new(0),
-            retire: Mutex::new(Vec::new()),
+            retire: Mutex::new(RetireLayout::default()),
             retire_seq: AtomicU64::new(0),
         }
     }
@@ -685,9 +765,16 @@ impl ShardSet {
     /// Records that cell `index` holds a histogram series' sum (as `f64` bits) and `index + 1`
     /// its sequence cell, for retiring. Called once per histogram series, in allocation order.
     pub(crate) fn note_histogram_sum(&self, index: usize) {
-        let mut sums = lock(&self.retire);
-        let at = sums.partition_point(|s| *s < index);
-        sums.insert(at, index);
+        let mut layout = lock(&self.retire);
+        let at = layout.sums.partition_point(|s| *s < index);
+        layout.sums.insert(at, index);
+    }
+
+    /// Records that the `len` cells from `start` hold exemplar slots, which retiring drops.
+    pub(crate) fn note_exemplar_cells(&self, start: usize, len: usize) {
+        let mut layout = lock(&self.retire);
+        let at = layout.skips.partition_point(|(s, _)| *s < start);
+        layout.skips.insert(at, (start, len));
     }
 
     /// Runs `f` as the writer of the calling thread's shard, or (after the thread has left the
@@ -720,7 +807,7 @@ impl ShardSet {
     #[cold]
     #[inline(never)]
     fn retire_shard(&self, s: &Shard, me: u64) {
-        let sums = lock(&self.retire);
+        let layout = lock(&self.retire);
         // Retirers are serialised by the lock, so the sequence has one writer at a time.
         let seq = owner_load_u64(&self.retire_seq);
         #[cfg(not(dcc_mcp_loom_mutant = "retire_unsequenced"))]
@@ -729,7 +816,7 @@ impl ShardSet {
                 .store(seq.wrapping_add(1), Ordering::Relaxed);
             fence(Ordering::Release);
         }
-        s.drain_into(&self.retired, &sums);
+        s.drain_into(&self.retired, &layout);
         #[cfg(not(dcc_mcp_loom_mutant = "retire_unsequenced"))]
         self.retire_seq
             .store(seq.wrapping_add(2), Ordering::Release);
@@ -836,6 +923,22 @@ impl ShardSet {
     #[inline(never)]
     fn observe_slow(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
         self.with_writer(|s| s.observe_grow(base, bucket, seq_offset, v));
+    }
+
+    /// [`observe`](Self::observe) that also writes `extra` (a native bucket increment, an exemplar
+    /// slot) in the cells after the series' sequence cell, inside the same window, in the calling
+    /// thread's own shard: no lock, no shared line. Out of line (the extra cells may lie in other
+    /// chunks), but one call per observation like the slow path of `observe`.
+    #[inline(never)]
+    pub(crate) fn observe_with(
+        &self,
+        base: CellAt,
+        bucket: usize,
+        seq_offset: usize,
+        v: f64,
+        extra: &Extra,
+    ) {
+        self.with_writer(|s| s.observe_extra_grow(base, bucket, seq_offset, v, extra));
     }
 
     /// Every shard, for merging: the threads' shards, the orphan, then the retired values.

@@ -1,5 +1,8 @@
 //! Plain-data snapshots of the registry, produced by merging every shard on demand.
 
+use crate::exemplar::Exemplar;
+use crate::native::NativeSnapshot;
+
 /// What kind of metric a family holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricKind {
@@ -56,6 +59,11 @@ pub struct HistogramSnapshot {
     pub sum: f64,
     /// Number of observations (== the `+Inf` bucket).
     pub count: u64,
+    /// One entry per bucket (the last is `+Inf`) for a family with exemplars, else empty: the
+    /// newest exemplar recorded in that bucket, if any.
+    pub exemplars: Vec<Option<Exemplar>>,
+    /// The native buckets, for a family that has them.
+    pub native: Option<NativeSnapshot>,
 }
 
 impl HistogramSnapshot {
@@ -76,6 +84,8 @@ impl HistogramSnapshot {
             buckets,
             sum,
             count: acc,
+            exemplars: Vec::new(),
+            native: None,
         }
     }
 }

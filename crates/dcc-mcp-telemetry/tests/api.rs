@@ -179,7 +179,9 @@ fn histogram_snapshot_is_cumulative_with_inf_equal_to_count() {
         SampleValue::Histogram(HistogramSnapshot {
             buckets: vec![(10.0, 1), (f64::INFINITY, 2)],
             sum: 33.0,
-            count: 2
+            count: 2,
+            exemplars: vec![],
+            native: None,
         })
     );
 }
@@ -276,7 +278,9 @@ fn many_series_grow_storage_without_losing_counts() {
             SampleValue::Histogram(HistogramSnapshot {
                 buckets: vec![(1.0, 0), (2.0, 0), (3.0, 1), (f64::INFINITY, 1)],
                 sum: 2.5,
-                count: 1
+                count: 1,
+                exemplars: vec![],
+                native: None,
             })
         );
     }

@@ -161,3 +161,82 @@ fn families_decode_to_the_snapshot() {
     let ts = msg(&get(&hist, 15)[0]);
     assert_eq!(get(&ts, 1), [Value::Varint(created)]);
 }
+
+fn unzigzag(v: &Value) -> i64 {
+    let Value::Varint(v) = v else {
+        panic!("not a varint: {v:?}")
+    };
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// A family with native buckets and exemplars: schema, zero threshold and count, spans (offset,
+/// length) and deltas exactly as `metrics.proto` defines them, and the bucket's exemplar.
+#[test]
+fn native_buckets_and_exemplars_decode_field_by_field() {
+    use dcc_mcp_telemetry::{HistogramOptions, NativeHistogram, TraceId};
+    let r = Registry::new();
+    let opts = HistogramOptions {
+        exemplars: true,
+        native: Some(NativeHistogram {
+            schema: 0,
+            ..NativeHistogram::default()
+        }),
+        ..HistogramOptions::default()
+    };
+    let h = r
+        .histogram_family_with_options("aa_lat_seconds", "L.", &[], &[1.0], &opts)
+        .unwrap()
+        .with_label_values(&[]);
+    // Schema 0: 1.0 -> bucket 0, 3.0 and 4.0 -> bucket 2, 16.0 -> bucket 4, 0 -> zero bucket,
+    // -0.75 -> negative bucket 0.
+    for v in [1.0, 3.0, 4.0, 16.0, 0.0, -0.75] {
+        h.observe(v);
+    }
+    let trace = TraceId([0xab; 16]);
+    h.observe_with_exemplar(0.5, Some(trace));
+    let mut out = Vec::new();
+    r.encode_protobuf(&mut out);
+    let mut i = 0;
+    let n = varint(&out, &mut i) as usize;
+    let fam = fields(&out[i..i + n]);
+    assert_eq!(text(&get(&fam, 1)[0]), "aa_lat_seconds");
+    let hist = msg(&get(&msg(&get(&fam, 4)[0]), 7)[0]);
+    assert_eq!(get(&hist, 1), [Value::Varint(7)]);
+    assert_eq!(double(&get(&hist, 2)[0]), 23.75);
+    assert_eq!(unzigzag(&get(&hist, 5)[0]), 0);
+    assert_eq!(double(&get(&hist, 6)[0]), 2f64.powi(-16));
+    assert_eq!(get(&hist, 7), [Value::Varint(1)]);
+    let spans = |field| -> Vec<(i64, u64)> {
+        get(&hist, field)
+            .iter()
+            .map(|s| {
+                let s = msg(s);
+                let Value::Varint(len) = get(&s, 2)[0] else {
+                    panic!("length")
+                };
+                (unzigzag(&get(&s, 1)[0]), len)
+            })
+            .collect()
+    };
+    let deltas = |field| -> Vec<i64> { get(&hist, field).iter().map(unzigzag).collect() };
+    // Positive: buckets -1 (0.5), 0 (1.0) | 2 (3, 4) | 4 (16): spans (-1,2) (1,1) (1,1).
+    assert_eq!(spans(12), [(-1, 2), (1, 1), (1, 1)]);
+    assert_eq!(deltas(13), [1, 0, 1, -1]);
+    assert_eq!(spans(9), [(0, 1)]);
+    assert_eq!(deltas(10), [1]);
+    // The classic bucket le=1 carries the exemplar of 0.5; +Inf has none and is not written.
+    let buckets = get(&hist, 3);
+    assert_eq!(buckets.len(), 1);
+    let b = msg(&buckets[0]);
+    assert_eq!(get(&b, 1), [Value::Varint(4)]);
+    let ex = msg(&get(&b, 3)[0]);
+    let label = msg(&get(&ex, 1)[0]);
+    assert_eq!(text(&get(&label, 1)[0]), "trace_id");
+    assert_eq!(text(&get(&label, 2)[0]), "ab".repeat(16));
+    assert_eq!(double(&get(&ex, 2)[0]), 0.5);
+    let ts = msg(&get(&ex, 3)[0]);
+    let Value::Varint(secs) = get(&ts, 1)[0] else {
+        panic!("seconds")
+    };
+    assert!(secs as f64 >= r.created_unix().floor());
+}

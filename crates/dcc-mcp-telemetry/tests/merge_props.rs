@@ -84,7 +84,7 @@ proptest! {
                 .map(|b| (*b, vals.iter().filter(|v| **v <= *b).count() as u64)).collect();
             buckets.last_mut().unwrap().1 = vals.len() as u64;
             // Observations are small integers, so their sum is exact in any order.
-            let want = HistogramSnapshot { buckets, sum: vals.iter().sum(), count: vals.len() as u64 };
+            let want = HistogramSnapshot { buckets, sum: vals.iter().sum(), count: vals.len() as u64, exemplars: vec![], native: None };
             prop_assert_eq!(got, &want);
         }
         prop_assert_eq!(fam("h").series.len(), obs.len());

@@ -9,7 +9,9 @@
 //! * `_created` is the registry's creation time (Unix seconds): every series of a registry starts
 //!   from zero after it, so it is a valid reset time for all of them;
 //! * a name ending in `_seconds` or `_bytes` (before `_total`) declares that `# UNIT`;
-//! * help text escapes `"` too, the specials are `+Inf`/`-Inf`/`NaN`, and the text ends in `# EOF`.
+//! * help text escapes `"` too, the specials are `+Inf`/`-Inf`/`NaN`, and the text ends in `# EOF`;
+//! * a bucket of a family with exemplars carries its newest one:
+//!   `…_bucket{le="0.1"} 3 # {trace_id="4bf9…4736"} 0.05 1767225600.123456789`.
 //!
 //! `le` values are written as in text 0.0.4 (`1`, not `1.0`): Prometheus 2.42 stores `le` as it
 //! reads it, so this keeps one series per bucket whichever of the two formats a scrape negotiated.
@@ -111,7 +113,8 @@ fn family(f: &OrderedFamily<'_>, created: &[u8], out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
             SampleValue::Histogram(h) => {
-                bucket_lines(out, name, &prefix, braced, &h.buckets, les.get(&h.buckets));
+                let les = les.get(&h.buckets);
+                bucket_lines(out, name, &prefix, braced, &h.buckets, les, &h.exemplars);
                 sample(out, name, b"_count", &prefix, braced);
                 write_count(out, h.count);
                 out.push(b'\n');

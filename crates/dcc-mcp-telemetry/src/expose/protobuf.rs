@@ -12,15 +12,23 @@
 //! Gauge        { double value = 1 }
 //! Counter      { double value = 1; Timestamp created_timestamp = 3 }
 //! Histogram    { uint64 sample_count = 1; double sample_sum = 2; repeated Bucket bucket = 3;
+//!                sint32 schema = 5; double zero_threshold = 6; uint64 zero_count = 7;
+//!                repeated BucketSpan negative_span = 9; repeated sint64 negative_delta = 10;
+//!                repeated BucketSpan positive_span = 12; repeated sint64 positive_delta = 13;
 //!                Timestamp created_timestamp = 15 }
-//! Bucket       { uint64 cumulative_count = 1; double upper_bound = 2 }
+//! Bucket       { uint64 cumulative_count = 1; double upper_bound = 2; Exemplar exemplar = 3 }
+//! BucketSpan   { sint32 offset = 1; uint32 length = 2 }
+//! Exemplar     { repeated LabelPair label = 1; double value = 2; Timestamp timestamp = 3 }
 //! Timestamp    { int64 seconds = 1; int32 nanos = 2 }
 //! ```
 //!
 //! Each family is preceded by its length as a varint (`encoding=delimited`). As in client_golang,
-//! the `+Inf` bucket is not written (its count is `sample_count`).
+//! the `+Inf` bucket is not written (its count is `sample_count`) unless it carries an exemplar.
+//! Native buckets (opt-in per family) are written beside the classic ones.
 
 use super::{blocks, Block, ConstMetric, OrderedFamily};
+use crate::exemplar::Exemplar;
+use crate::native::NativeSnapshot;
 use crate::snapshot::{FamilySnapshot, MetricKind, SampleValue};
 
 /// `Content-Type` of this format.
@@ -107,12 +115,23 @@ fn family(f: &OrderedFamily<'_>, created: (i64, u64), out: &mut Vec<u8>) {
                 key(out, 1, VARINT);
                 varint(out, h.count);
                 double(out, 2, h.sum);
-                for (bound, count) in h.buckets.iter().filter(|(b, _)| b.is_finite()) {
+                for (i, (bound, count)) in h.buckets.iter().enumerate() {
+                    let ex = h.exemplars.get(i).copied().flatten();
+                    // `+Inf` is implied by `sample_count`, unless it carries an exemplar.
+                    if !bound.is_finite() && ex.is_none() {
+                        continue;
+                    }
                     let bucket = begin(out, 3);
                     key(out, 1, VARINT);
                     varint(out, *count);
                     double(out, 2, *bound);
+                    if let Some(e) = ex {
+                        exemplar(out, 3, &e);
+                    }
                     end(out, bucket);
+                }
+                if let Some(n) = &h.native {
+                    native(out, n);
                 }
                 timestamp(out, 15, created);
                 end(out, hist);
@@ -120,6 +139,62 @@ fn family(f: &OrderedFamily<'_>, created: (i64, u64), out: &mut Vec<u8>) {
         }
         end(out, metric);
     }
+}
+
+/// The native fields of a `Histogram`: schema (5), zero threshold (6) and count (7), then spans
+/// and deltas of the negative (9, 10) and positive (12, 13) buckets. Prometheus 2.42 takes a
+/// histogram with a positive zero threshold as native.
+fn native(out: &mut Vec<u8>, n: &NativeSnapshot) {
+    key(out, 5, VARINT);
+    varint(out, zigzag(i64::from(n.schema)));
+    double(out, 6, n.zero_threshold);
+    key(out, 7, VARINT);
+    varint(out, n.zero_count);
+    for (side, span_field, delta_field) in [(&n.negative, 9, 10), (&n.positive, 12, 13)] {
+        let mut prev: Option<i32> = None;
+        let mut spans: Vec<(i32, u32)> = Vec::new();
+        for &(i, _) in side.iter() {
+            match (prev, spans.last_mut()) {
+                (Some(p), Some((_, len))) if i == p + 1 => *len += 1,
+                (Some(p), _) => spans.push((i - p - 1, 1)),
+                (None, _) => spans.push((i, 1)),
+            }
+            prev = Some(i);
+        }
+        for (offset, len) in spans {
+            let span = begin(out, span_field);
+            key(out, 1, VARINT);
+            varint(out, zigzag(i64::from(offset)));
+            key(out, 2, VARINT);
+            varint(out, u64::from(len));
+            end(out, span);
+        }
+        let mut last = 0i64;
+        for &(_, c) in side.iter() {
+            let c = c.min(i64::MAX as u64) as i64;
+            key(out, delta_field, VARINT);
+            varint(out, zigzag(c.wrapping_sub(last)));
+            last = c;
+        }
+    }
+}
+
+/// An `Exemplar { repeated LabelPair label = 1; double value = 2; Timestamp timestamp = 3 }`.
+fn exemplar(out: &mut Vec<u8>, field: u32, e: &Exemplar) {
+    let m = begin(out, field);
+    let pair = begin(out, 1);
+    string(out, 1, "trace_id");
+    string(out, 2, &e.trace_id.to_string());
+    end(out, pair);
+    double(out, 2, e.value);
+    let secs = (e.timestamp_ns / 1_000_000_000) as i64;
+    timestamp(out, 3, (secs, e.timestamp_ns % 1_000_000_000));
+    end(out, m);
+}
+
+/// `sint32`/`sint64` encoding.
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
 }
 
 /// Appends `v` as a base-128 varint.

@@ -6,9 +6,11 @@
 //! not change a byte of it. The differences are where `TextEncoder` cannot go: a family without
 //! series gets its header instead of an encoding error.
 
-use super::number::{write_count, write_f64};
+use super::number::{write_count, write_f64, write_f64_om, write_u64};
 use super::{blocks, escape_into, Block, ConstMetric, OrderedFamily};
+use crate::exemplar::Exemplar;
 use crate::snapshot::{FamilySnapshot, MetricKind, SampleValue, SeriesSnapshot};
+use std::io::Write as _;
 
 /// `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -134,7 +136,8 @@ fn family(f: &OrderedFamily<'_>, out: &mut Vec<u8>) {
                 out.push(b'\n');
             }
             SampleValue::Histogram(h) => {
-                bucket_lines(out, name, &prefix, braced, &h.buckets, les.get(&h.buckets));
+                let les = les.get(&h.buckets);
+                bucket_lines(out, name, &prefix, braced, &h.buckets, les, &[]);
                 sample(out, name, b"_sum", &prefix, braced);
                 write_f64(out, h.sum);
                 out.push(b'\n');
@@ -147,7 +150,9 @@ fn family(f: &OrderedFamily<'_>, out: &mut Vec<u8>) {
 }
 
 /// The `_bucket` lines of one histogram series: `le` labels come from [`BucketLabels`], counts are
-/// cumulative as the snapshot holds them. Shared by the text and OpenMetrics encoders.
+/// cumulative as the snapshot holds them. Shared by the text and OpenMetrics encoders; only the
+/// latter passes `exemplars` (one per bucket, or empty), each written after its bucket's count as
+/// ` # {trace_id="…"} value timestamp`.
 pub(crate) fn bucket_lines(
     out: &mut Vec<u8>,
     name: &[u8],
@@ -155,8 +160,9 @@ pub(crate) fn bucket_lines(
     braced: bool,
     buckets: &[(f64, u64)],
     les: &[Vec<u8>],
+    exemplars: &[Option<Exemplar>],
 ) {
-    for ((_, c), le) in buckets.iter().zip(les) {
+    for (i, ((_, c), le)) in buckets.iter().zip(les).enumerate() {
         out.extend_from_slice(name);
         out.extend_from_slice(b"_bucket");
         out.extend_from_slice(prefix);
@@ -164,8 +170,23 @@ pub(crate) fn bucket_lines(
         out.extend_from_slice(le);
         out.extend_from_slice(b"\"} ");
         write_count(out, *c);
+        if let Some(Some(e)) = exemplars.get(i) {
+            exemplar(out, e);
+        }
         out.push(b'\n');
     }
+}
+
+/// ` # {trace_id="…"} value timestamp` (Unix seconds with nanoseconds).
+fn exemplar(out: &mut Vec<u8>, e: &Exemplar) {
+    out.extend_from_slice(b" # {trace_id=\"");
+    // Writing into a `Vec` cannot fail.
+    let _ = write!(out, "{}", e.trace_id);
+    out.extend_from_slice(b"\"} ");
+    write_f64_om(out, e.value);
+    out.push(b' ');
+    write_u64(out, e.timestamp_ns / 1_000_000_000);
+    let _ = write!(out, ".{:09}", e.timestamp_ns % 1_000_000_000);
 }
 
 /// `name` + `suffix` + labels + space, ready for the value.
