@@ -133,6 +133,11 @@ pub struct McpHttpConfig {
     /// (CPU seconds, resident and virtual memory, open and max file descriptors, start time). On by
     /// default. Linux only: on other platforms this is accepted and nothing is added.
     pub enable_process_metrics: bool,
+    /// With `enable_prometheus`, give `dcc_mcp_tool_duration_seconds` native (sparse
+    /// exponential) buckets besides its classic ladder, exposed in the protobuf format only. Off by
+    /// default: Prometheus 2.42 with `--enable-feature=native-histograms` scrapes protobuf and then
+    /// ignores a histogram's classic buckets, so turning this on changes what such a server stores.
+    pub native_histograms: bool,
     /// Resources, prompts and completions served next to the tools (empty by default: then the
     /// `resources`, `prompts` and `completions` capabilities are not declared).
     pub catalog: crate::catalog::Catalog,
@@ -178,6 +183,7 @@ impl Default for McpHttpConfig {
             enable_prometheus: false,
             prometheus_basic_auth: None,
             enable_process_metrics: true,
+            native_histograms: false,
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
         }

@@ -66,6 +66,7 @@ mod session;
 mod state;
 mod throttle;
 mod tools;
+mod trace;
 pub mod uri_template;
 
 pub use catalog::Catalog;

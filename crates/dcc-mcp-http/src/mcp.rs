@@ -246,9 +246,17 @@ pub(crate) async fn post_message(
         };
     match parsed {
         Ok(Parsed::Single(single)) => {
-            post_single(&state, &headers, single, client.map(|c| c.0)).await
+            let trace = crate::trace::from_headers(&headers);
+            crate::trace::scope(
+                trace,
+                post_single(&state, &headers, single, client.map(|c| c.0)),
+            )
+            .await
         }
-        Ok(Parsed::Batch(batch)) => post_batch(&state, &headers, batch).await,
+        Ok(Parsed::Batch(batch)) => {
+            let trace = crate::trace::from_headers(&headers);
+            crate::trace::scope(trace, post_batch(&state, &headers, batch)).await
+        }
         Ok(Parsed::TooLarge) => {
             state.recorder.rejected(Refusal::BatchTooLarge);
             reject(

@@ -24,8 +24,8 @@ mod tools;
 use std::time::Duration;
 
 use dcc_mcp_telemetry::{
-    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, Registry,
-    TelemetryError,
+    Counter, CounterFamily, Gauge, GaugeFamily, Histogram, HistogramFamily, HistogramOptions,
+    NativeHistogram, Registry, TelemetryError, TraceId,
 };
 
 use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
@@ -164,7 +164,8 @@ pub(crate) struct Families {
 }
 
 impl Families {
-    fn new(r: &Registry) -> Result<Self, TelemetryError> {
+    /// `native`: give the tool-call duration native buckets besides the classic ladder.
+    fn new(r: &Registry, native: bool) -> Result<Self, TelemetryError> {
         let help = |name: &str| {
             DECLARED
                 .iter()
@@ -178,12 +179,18 @@ impl Families {
                 &["tool", "status"],
                 TOOL_SERIES_CAP,
             )?,
-            tool_duration: r.histogram_family_with_cap(
+            // Every bucket keeps the trace id of its newest traced call (OpenMetrics and
+            // protobuf exemplars).
+            tool_duration: r.histogram_family_with_options(
                 TOOL_DURATION,
                 help(TOOL_DURATION),
                 &["tool"],
                 &BUCKETS,
-                TOOL_SERIES_CAP,
+                &HistogramOptions {
+                    max_series: TOOL_SERIES_CAP,
+                    exemplars: true,
+                    native: native.then(NativeHistogram::default),
+                },
             )?,
             jobs_in_flight: r.gauge_family_with_cap(
                 JOBS_IN_FLIGHT,
@@ -257,9 +264,19 @@ impl std::fmt::Debug for ServerMetrics {
 
 impl ServerMetrics {
     /// Builds the metric set for one server; `basic_auth` guards its `/metrics`.
+    #[cfg(test)]
     pub(crate) fn new(basic_auth: Option<&crate::BasicAuth>) -> Result<Self, MetricsError> {
+        Self::with_native_histograms(basic_auth, false)
+    }
+
+    /// Builds the metric set for one server; `basic_auth` guards its `/metrics`; with `native`,
+    /// `dcc_mcp_tool_duration_seconds` also has native buckets (protobuf scrapes only).
+    pub(crate) fn with_native_histograms(
+        basic_auth: Option<&crate::BasicAuth>,
+        native: bool,
+    ) -> Result<Self, MetricsError> {
         let engine = Registry::new();
-        let families = Families::new(&engine)?;
+        let families = Families::new(&engine, native)?;
         families
             .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("CARGO_PKG_NAME")])
@@ -297,10 +314,24 @@ impl ServerMetrics {
 
     /// A tool finished (`tool` is `None` when the client named no registered tool).
     #[inline]
+    #[cfg(test)]
     pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        self.tool_call_traced(tool, status, duration, None);
+    }
+
+    /// A tool finished as part of the W3C trace `trace`, if any: the duration observation carries
+    /// the trace id as its bucket's exemplar (in the calling thread's shard, no lock).
+    #[inline]
+    pub(crate) fn tool_call_traced(
+        &self,
+        tool: Option<&str>,
+        status: CallStatus,
+        duration: Duration,
+        trace: Option<TraceId>,
+    ) {
         let record = |h: &tools::CallHandles| {
             h.calls[status_index(status)].inc();
-            h.duration.observe_duration(duration);
+            h.duration.observe_duration_with_exemplar(duration, trace);
         };
         match tool {
             Some(name) => self.tools.with(&self.families, name, |h| record(&h.call)),
@@ -381,8 +412,14 @@ impl ServerMetrics {
 
 /// The adapter side of the record port: every record point lands in this server's metric set.
 impl crate::record::RecordSink for ServerMetrics {
-    fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
-        ServerMetrics::tool_call(self, tool, status, duration);
+    fn tool_call(
+        &self,
+        tool: Option<&str>,
+        status: CallStatus,
+        duration: Duration,
+        trace: Option<TraceId>,
+    ) {
+        ServerMetrics::tool_call_traced(self, tool, status, duration, trace);
     }
     fn job_created(&self, tool: &str, result: JobResult) {
         ServerMetrics::job_created(self, tool, result);

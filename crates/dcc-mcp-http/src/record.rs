@@ -4,6 +4,7 @@
 //! event once. This is a port: the label enums and the [`RecordSink`] trait live here, the Prometheus
 //! adapter (`crate::metrics`) implements the trait, and nothing here knows about Prometheus.
 
+use dcc_mcp_telemetry::TraceId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,7 +202,14 @@ impl Executor {
 /// and must not block (they run on the request path).
 pub(crate) trait RecordSink: Send + Sync {
     /// One `tools/call` finished; `tool` is `None` for a name that is no registered or built-in tool.
-    fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration);
+    /// `trace` is the call's W3C trace id, if it came with one (the duration's exemplar).
+    fn tool_call(
+        &self,
+        tool: Option<&str>,
+        status: CallStatus,
+        duration: Duration,
+        trace: Option<TraceId>,
+    );
     /// An async job was submitted, with its outcome.
     fn job_created(&self, tool: &str, result: JobResult);
     /// An accepted job left the queue after waiting `wait`.
@@ -248,9 +256,24 @@ impl Recorder {
     /// One `tools/call` finished (called only by the `tools/call` wrapper). `tool` is `None` when the
     /// name is not a registered or built-in tool, so unknown names cannot blow up label cardinality.
     #[inline]
+    #[allow(dead_code)]
     pub(crate) fn tool_call(&self, tool: Option<&str>, status: CallStatus, duration: Duration) {
+        self.tool_call_traced(tool, status, duration, None);
+    }
+
+    /// [`tool_call`](Self::tool_call) for a call that belongs to the W3C trace `trace` (from the
+    /// request's `traceparent` header, or the call's `_meta`): the duration observation carries
+    /// the trace id as its bucket's exemplar.
+    #[inline]
+    pub(crate) fn tool_call_traced(
+        &self,
+        tool: Option<&str>,
+        status: CallStatus,
+        duration: Duration,
+        trace: Option<TraceId>,
+    ) {
         if let Some(sink) = &self.sink {
-            sink.tool_call(tool, status, duration);
+            sink.tool_call(tool, status, duration, trace);
         }
     }
 

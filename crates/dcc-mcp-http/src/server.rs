@@ -221,8 +221,11 @@ impl Exporter {
     fn for_config(config: &McpHttpConfig) -> Result<Self, ServerError> {
         #[cfg(feature = "prometheus")]
         if config.enable_prometheus {
-            let metrics = crate::metrics::ServerMetrics::new(config.prometheus_basic_auth.as_ref())
-                .map_err(|e| ServerError::Metrics(e.to_string()))?;
+            let metrics = crate::metrics::ServerMetrics::with_native_histograms(
+                config.prometheus_basic_auth.as_ref(),
+                config.native_histograms,
+            )
+            .map_err(|e| ServerError::Metrics(e.to_string()))?;
             if config.enable_process_metrics {
                 metrics
                     .export_process_metrics()

@@ -90,9 +90,12 @@ pub(crate) async fn call(
         Ok(result) if !is_error_result(result) => CallStatus::Success,
         _ => CallStatus::Error,
     };
-    state
-        .recorder
-        .tool_call(tool.as_deref(), status, started.elapsed());
+    state.recorder.tool_call_traced(
+        tool.as_deref(),
+        status,
+        started.elapsed(),
+        crate::trace::current(),
+    );
     outcome
 }
 

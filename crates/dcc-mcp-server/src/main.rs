@@ -105,6 +105,10 @@ struct Cli {
     /// Leave the process_* metrics (CPU, memory, file descriptors; Linux only) out of /metrics.
     #[arg(long, requires = "prometheus")]
     no_process_metrics: bool,
+    /// Give dcc_mcp_tool_duration_seconds native (sparse exponential) buckets besides its
+    /// classic ones, in the protobuf exposition (Prometheus `--enable-feature=native-histograms`).
+    #[arg(long, requires = "prometheus")]
+    native_histograms: bool,
     /// Require `Authorization: Bearer <token>` on /mcp, with the tokens read from this file (one per
     /// line; blank lines and lines starting with # are ignored). /metrics keeps its own Basic auth.
     #[arg(long, value_name = "PATH")]
@@ -226,6 +230,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         enable_prometheus: cli.prometheus,
         prometheus_basic_auth,
         enable_process_metrics: !cli.no_process_metrics,
+        native_histograms: cli.native_histograms,
         bearer_tokens,
         ..defaults
     };
@@ -401,6 +406,9 @@ mod tests {
         assert!(config.enable_process_metrics);
         let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--no-process-metrics"]);
         assert!(!config_from(&cli).unwrap().enable_process_metrics);
+        assert!(!config.native_histograms);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--native-histograms"]);
+        assert!(config_from(&cli).unwrap().native_histograms);
     }
 
     #[test]
