@@ -26,6 +26,7 @@ mutants=(
     "gauge_load_store:d_in_flight_gauge_two_jobs_at_once"
     "sum_without_seq:b_histogram_buckets_count_and_sum_across_two_scrapes"
     "retire_unsequenced:j_retiring_an_inherited_shard_counts_each_value_once"
+    "exemplar_outside_window:k_exemplar_and_native_cells_are_read_whole"
 )
 
 export RUSTFLAGS="--cfg dcc_mcp_loom"

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 use dcc_mcp_telemetry::{
-    FamilySnapshot, HistogramSnapshot, Registry, SampleValue, OVERFLOW_LABEL_VALUE,
-    OVERFLOW_METRIC_NAME,
+    FamilySnapshot, HistogramOptions, HistogramSnapshot, NativeHistogram, Registry, SampleValue,
+    TraceId, OVERFLOW_LABEL_VALUE, OVERFLOW_METRIC_NAME,
 };
 use loom::thread::{self, JoinHandle};
 
@@ -405,5 +405,86 @@ fn j_retiring_an_inherited_shard_counts_each_value_once() {
         assert_eq!(counter(&end, "early_total"), 1);
         assert_eq!(counter(&end, "late_total"), 1);
         assert_eq!(r.shard_count(), 1);
+    });
+}
+
+/// (k) Exemplars and native buckets in the series' sequence window: a thread records two traced
+/// observations into one bucket (the second exemplar overwrites the first, its four cells lying in
+/// another chunk than the bucket at loom's 4-cell chunks) while the main thread scrapes twice.
+/// Every scrape reads one of the recorder's three states whole: no observation and no exemplar,
+/// or the count, sum and native bucket of one (two) observations with exactly that observation's
+/// trace id and value, never one call's trace id with another's value or a count the exemplar
+/// does not belong to (mutant `exemplar_outside_window`).
+#[test]
+fn k_exemplar_and_native_cells_are_read_whole() {
+    model(2, || {
+        let r = Registry::new();
+        let opts = HistogramOptions {
+            exemplars: true,
+            ..HistogramOptions::default()
+        };
+        let h = r
+            .histogram_family_with_options("h", "h", &[], &[1.0], &opts)
+            .unwrap()
+            .with_label_values(&[]);
+        let (a, b) = (TraceId([0xa1; 16]), TraceId([0xb2; 16]));
+        let h1 = h.clone();
+        let recorder = spawn(move || {
+            h1.observe_with_exemplar(0.5, Some(a));
+            h1.observe_with_exemplar(0.25, Some(b));
+        });
+        let mut last = 0;
+        for _ in 0..2 {
+            let s = histogram(&r.snapshot(), "h");
+            let ex = s.exemplars[0].map(|e| (e.trace_id, e.value));
+            match s.count {
+                0 => assert_eq!((s.sum, ex), (0.0, None), "{s:?}"),
+                1 => assert_eq!((s.sum, ex), (0.5, Some((a, 0.5))), "{s:?}"),
+                2 => assert_eq!((s.sum, ex), (0.75, Some((b, 0.25))), "{s:?}"),
+                _ => panic!("{s:?}"),
+            }
+            assert_eq!(s.exemplars[1], None, "{s:?}");
+            assert!(s.count >= last, "{s:?}");
+            last = s.count;
+        }
+        recorder.join().unwrap();
+        let end = histogram(&r.snapshot(), "h");
+        assert_eq!(end.count, 2);
+    });
+}
+
+/// (k') Native buckets: the native block's cells are counted in the same window, so every scrape's
+/// native buckets add up to its `_count`.
+#[test]
+fn k_native_buckets_add_up_to_the_count() {
+    model(2, || {
+        let r = Registry::new();
+        let opts = HistogramOptions {
+            native: Some(NativeHistogram {
+                schema: 0,
+                zero_threshold: 0.5,
+                max_value: 2.0,
+                max_buckets: 4,
+            }),
+            ..HistogramOptions::default()
+        };
+        let h = r
+            .histogram_family_with_options("n", "n", &[], &[1.0], &opts)
+            .unwrap()
+            .with_label_values(&[]);
+        let h1 = h.clone();
+        let recorder = spawn(move || {
+            h1.observe(0.75);
+            h1.observe(2.0);
+        });
+        for _ in 0..2 {
+            let s = histogram(&r.snapshot(), "n");
+            let n = s.native.clone().unwrap();
+            let total: u64 = n.zero_count + n.positive.iter().map(|(_, c)| c).sum::<u64>();
+            assert_eq!(total, s.count, "{s:?}");
+        }
+        recorder.join().unwrap();
+        let n = histogram(&r.snapshot(), "n").native.unwrap();
+        assert_eq!(n.positive, [(0, 1), (1, 1)]);
     });
 }

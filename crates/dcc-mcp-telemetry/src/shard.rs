@@ -525,12 +525,20 @@ impl Shard {
             if let Some((chunk, off)) = inc {
                 Self::inc_bucket_in(chunk, off);
             }
+            #[cfg(not(dcc_mcp_loom_mutant = "exemplar_outside_window"))]
             if extra.set.is_some() {
                 for (chunk, off, c) in set {
                     Self::cell_in(chunk, off).store(c, Ordering::Relaxed);
                 }
             }
             Self::end_write(qc, q.off(), seq);
+            // Mutant: the exemplar's cells written after the window closed.
+            #[cfg(dcc_mcp_loom_mutant = "exemplar_outside_window")]
+            if extra.set.is_some() {
+                for (chunk, off, c) in set {
+                    Self::cell_in(chunk, off).store(c, Ordering::Relaxed);
+                }
+            }
         }
     }
 
