@@ -1071,3 +1071,101 @@ json.dump(out, sys.stdout)
         assert_eq!(theirs, exp.samples, "prometheus-client read other samples");
     }
 }
+
+#[cfg(feature = "prometheus")]
+mod exemplars {
+    use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    async fn call_with_traceparent(c: &mut Client, traceparent: &str) {
+        let msg = json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call",
+            "params": {"name": "x", "arguments": {"ok": true}}});
+        let mut req = Client::post(Some(&c.session), &msg);
+        req.headers_mut()
+            .insert("traceparent", traceparent.parse().unwrap());
+        let (status, _, body) = send(&c.router, req).await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+
+    async fn openmetrics(router: &Router) -> String {
+        let (status, _, body) = get_metrics(
+            router,
+            &[("accept", "application/openmetrics-text;version=1.0.0")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// Bucket lines of `dcc_mcp_tool_duration_seconds{tool="x"}` that carry an exemplar.
+    fn exemplar_lines(om: &str) -> Vec<&str> {
+        om.lines()
+            .filter(|l| {
+                l.starts_with("dcc_mcp_tool_duration_seconds_bucket{tool=\"x\",")
+                    && l.contains(" # {")
+            })
+            .collect()
+    }
+
+    /// The `traceparent` header of a `tools/call` becomes the exemplar of the call's duration
+    /// bucket in OpenMetrics; malformed headers and untraced calls leave none, and text 0.0.4 never
+    /// shows one.
+    #[tokio::test]
+    async fn a_traceparent_header_becomes_the_duration_exemplar() {
+        let server = McpHttpServer::new(registry_with_x(), config(true, None)).unwrap();
+        let router = server.router();
+        let mut c = Client::connect(&router).await;
+        c.call("x", json!({"ok": true})).await;
+        // Uppercase hex and an all-zero trace id are not valid trace contexts.
+        call_with_traceparent(
+            &mut c,
+            &format!("00-{}-00f067aa0ba902b7-01", TRACE.to_uppercase()),
+        )
+        .await;
+        call_with_traceparent(
+            &mut c,
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        )
+        .await;
+        assert_eq!(
+            exemplar_lines(&openmetrics(&router).await),
+            Vec::<&str>::new()
+        );
+
+        call_with_traceparent(&mut c, &format!("00-{TRACE}-00f067aa0ba902b7-01")).await;
+        let om = openmetrics(&router).await;
+        let lines = exemplar_lines(&om);
+        assert_eq!(lines.len(), 1, "{om}");
+        // `…_bucket{tool="x",le="<le>"} <count> # {trace_id="<id>"} <seconds> <unix time>`
+        let (head, exemplar) = lines[0].split_once(" # ").unwrap();
+        let le: f64 = head
+            .split("le=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let parts: Vec<&str> = exemplar.split(' ').collect();
+        assert_eq!(parts[0], format!("{{trace_id=\"{TRACE}\"}}"));
+        let value: f64 = parts[1].parse().unwrap();
+        assert!(value > 0.0 && value <= le, "{}", lines[0]);
+        let ts: f64 = parts[2].parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(ts <= now && ts > now - 60.0, "{}", lines[0]);
+        assert!(
+            om.contains("dcc_mcp_tool_duration_seconds_count{tool=\"x\"} 4\n"),
+            "{om}"
+        );
+
+        let (_, _, text) = get_metrics(&router, &[]).await;
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        assert!(!text.contains("trace_id"), "{text}");
+        c.close().await;
+    }
+}
