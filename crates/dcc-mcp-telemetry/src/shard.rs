@@ -605,6 +605,13 @@ impl Shard {
         } else {
             ptr::null_mut()
         };
+        if one_chunk && chunk.is_null() {
+            // Nothing recorded here yet: every write goes through the window, whose cells are in
+            // this chunk. The extra cells (in other chunks) may be written meanwhile, but the
+            // sequence cell cannot show it, so they are not read: the state before any observation.
+            extra.fill(0);
+            return Some(0.0);
+        }
         let cell = |i: usize, order: Ordering| -> u64 {
             if !one_chunk {
                 return self.read_with(base.offset(i), order);
