@@ -417,7 +417,7 @@ fn j_retiring_an_inherited_shard_counts_each_value_once() {
 /// does not belong to (mutant `exemplar_outside_window`).
 #[test]
 fn k_exemplar_and_native_cells_are_read_whole() {
-    model(2, || {
+    model(1, || {
         let r = Registry::new();
         let opts = HistogramOptions {
             exemplars: true,
