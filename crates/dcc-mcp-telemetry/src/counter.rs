@@ -1,5 +1,7 @@
-//! Counters: a monotonic `u64` per series, one cell per series in every thread's shard.
+//! Counters: a monotonic `u64` per series, one cell per series in every thread's shard (plus, for
+//! a family with exemplars, a sequence cell and an exemplar slot written in one window).
 
+use crate::exemplar::{Exemplar, TraceId};
 use crate::family::{FamilyCore, Shared};
 use crate::shard::{CellAt, ShardSet};
 use crate::TelemetryError;
@@ -11,11 +13,31 @@ use std::sync::Arc;
 pub struct Counter {
     shared: Arc<Shared>,
     at: CellAt,
+    /// The family keeps an exemplar slot (see [`inc_by_with_exemplar`](Self::inc_by_with_exemplar)).
+    exemplars: bool,
 }
 
 impl Counter {
-    pub(crate) fn new(shared: Arc<Shared>, at: CellAt) -> Self {
-        Counter { shared, at }
+    pub(crate) fn new(shared: Arc<Shared>, at: CellAt, exemplars: bool) -> Self {
+        Counter {
+            shared,
+            at,
+            exemplars,
+        }
+    }
+
+    /// Adds `n` and, when `trace` is some and the family keeps exemplars
+    /// (`Registry::counter_family_with_options`), makes this increment the series' exemplar in the
+    /// calling thread's shard (value `n`; the scrape shows the newest of the shards' exemplars).
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, n: u64, trace: Option<TraceId>) {
+        match trace.filter(|_| self.exemplars) {
+            None => self.shared.shards.add(self.at, n),
+            Some(t) => {
+                let cells = Exemplar::now(t, n as f64).to_cells();
+                self.shared.shards.add_with_exemplar(self.at, n, cells);
+            }
+        }
     }
 
     /// Adds 1.
@@ -87,13 +109,21 @@ impl CounterFamily {
     /// series and the registry's overflow counter for this family is incremented.
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Counter {
-        Counter::new(self.core.shared.clone(), self.core.resolve(values))
+        Counter::new(
+            self.core.shared.clone(),
+            self.core.resolve(values),
+            self.core.bounds.exemplars(),
+        )
     }
 
     /// Like [`with_label_values`](Self::with_label_values), but a wrong number of values is an error.
     pub fn try_with_label_values(&self, values: &[&str]) -> Result<Counter, TelemetryError> {
         let r = self.core.try_resolve(values)?;
-        Ok(Counter::new(self.core.shared.clone(), r))
+        Ok(Counter::new(
+            self.core.shared.clone(),
+            r,
+            self.core.bounds.exemplars(),
+        ))
     }
 
     /// Like [`with_label_values`](Self::with_label_values) without cloning the handle: for code

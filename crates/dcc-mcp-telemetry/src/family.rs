@@ -72,6 +72,15 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
     fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError>;
     /// The merged value of the series.
     fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> SampleValue;
+    /// The newest exemplar of a counter series of a family with exemplars.
+    fn exemplar(
+        &self,
+        _kind: MetricKind,
+        _shards: &ShardSet,
+        _bounds: &Buckets,
+    ) -> Option<Exemplar> {
+        None
+    }
 }
 
 /// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum, then the
@@ -81,6 +90,9 @@ impl Storage for CellAt {
     fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError> {
         let n = if kind == MetricKind::Histogram {
             bounds.cells()
+        } else if bounds.exemplars() {
+            // The value, the sequence cell, the exemplar slot.
+            2 + SLOT_CELLS
         } else {
             1
         };
@@ -92,6 +104,9 @@ impl Storage for CellAt {
                     .shards
                     .note_exemplar_cells(base + bounds.len() + 3, bounds.exemplar_cells());
             }
+        } else if bounds.exemplars() {
+            // The sequence cell is no count either: retiring drops it with the slot.
+            shared.shards.note_exemplar_cells(base + 1, 1 + SLOT_CELLS);
         }
         Ok(CellAt::of(base))
     }
@@ -102,6 +117,20 @@ impl Storage for CellAt {
         } else {
             SampleValue::Counter(shards.sum(*self))
         }
+    }
+
+    fn exemplar(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> Option<Exemplar> {
+        if kind != MetricKind::Counter || !bounds.exemplars() {
+            return None;
+        }
+        let mut cells = [0u64; SLOT_CELLS];
+        shards
+            .iter()
+            .filter_map(|s| {
+                s.read_window(self.offset(1), self.offset(2), &mut cells);
+                Exemplar::from_cells(&cells)
+            })
+            .max_by_key(|e| e.timestamp_ns)
     }
 }
 
@@ -330,6 +359,9 @@ impl<S: Storage> Snapshot for FamilyCore<S> {
                 SeriesSnapshot {
                     label_values: s.label_values.clone(),
                     value: self.sample(&s.store),
+                    exemplar: s
+                        .store
+                        .exemplar(self.kind, &self.shared.shards, &self.bounds),
                 }
             })
             .collect();
@@ -337,6 +369,9 @@ impl<S: Storage> Snapshot for FamilyCore<S> {
             series.push(SeriesSnapshot {
                 label_values: vec![OVERFLOW_LABEL_VALUE.to_owned(); self.label_names.len()],
                 value: self.sample(&self.overflow),
+                exemplar: self
+                    .overflow
+                    .exemplar(self.kind, &self.shared.shards, &self.bounds),
             });
         }
         FamilySnapshot {
@@ -469,7 +504,8 @@ impl Extras {
 fn validate_buckets(spec: &FamilySpec<'_>) -> Result<Arc<Buckets>, TelemetryError> {
     let (name, buckets) = (spec.name, spec.buckets);
     if spec.kind != MetricKind::Histogram {
-        return Ok(Arc::new(Buckets::new(Vec::new())));
+        let exemplars = spec.exemplars && spec.kind == MetricKind::Counter;
+        return Ok(Arc::new(Buckets::with_extras(Vec::new(), exemplars, None)));
     }
     let err = |reason| TelemetryError::InvalidBuckets {
         family: name.to_owned(),

@@ -115,5 +115,7 @@ pub use family::OVERFLOW_LABEL_VALUE;
 pub use gauge::{Gauge, GaugeFamily};
 pub use histogram::{Histogram, HistogramFamily, HistogramRef};
 pub use native::{NativeHistogram, NativeSnapshot};
-pub use registry::{HistogramOptions, Registry, DEFAULT_MAX_SERIES, OVERFLOW_METRIC_NAME};
+pub use registry::{
+    CounterOptions, HistogramOptions, Registry, DEFAULT_MAX_SERIES, OVERFLOW_METRIC_NAME,
+};
 pub use snapshot::{FamilySnapshot, HistogramSnapshot, MetricKind, SampleValue, SeriesSnapshot};

@@ -136,6 +136,7 @@ impl Registry {
         Ok(Counter::new(
             self.inner.shared.clone(),
             core.create_sole_series()?,
+            false,
         ))
     }
 
@@ -165,6 +166,28 @@ impl Registry {
             &[],
             max_series,
         );
+        Ok(CounterFamily::new(self.register::<CellAt>(s)?))
+    }
+
+    /// Registers a counter family with the options of `opts`: a series cap and an exemplar slot
+    /// per series (recorded with [`Counter::inc_by_with_exemplar`], exposed in OpenMetrics and
+    /// protobuf).
+    pub fn counter_family_with_options(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: &[&str],
+        opts: &CounterOptions,
+    ) -> Result<CounterFamily, TelemetryError> {
+        let mut s = spec(
+            name,
+            help,
+            MetricKind::Counter,
+            label_names,
+            &[],
+            opts.max_series,
+        );
+        s.exemplars = opts.exemplars;
         Ok(CounterFamily::new(self.register::<CellAt>(s)?))
     }
 
@@ -314,6 +337,25 @@ impl Registry {
     /// at most the registry's size (8 bytes per cell that any exited thread recorded into).
     pub fn retired_bytes(&self) -> usize {
         self.inner.shared.shards.retired_bytes()
+    }
+}
+
+/// Options of [`Registry::counter_family_with_options`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterOptions {
+    /// At most this many label sets besides the overflow series.
+    pub max_series: usize,
+    /// Keep one exemplar per series: 5 more cells per series (a sequence cell and the slot),
+    /// committed in a shard only once it records an exemplar.
+    pub exemplars: bool,
+}
+
+impl Default for CounterOptions {
+    fn default() -> Self {
+        CounterOptions {
+            max_series: DEFAULT_MAX_SERIES,
+            exemplars: false,
+        }
     }
 }
 

@@ -361,6 +361,48 @@ impl Shard {
         self.pooled_bytes.store(pooled, Ordering::Relaxed);
     }
 
+    /// The writer adds `n` to the counter cell `at` and overwrites its exemplar slot (the four
+    /// cells after the sequence cell `at + 1`) in one write window.
+    fn add_exemplar_grow(&self, at: CellAt, n: u64, cells: [u64; SLOT_CELLS]) {
+        let v = self.owned_chunk_or_grow(at);
+        let q = at.offset(1);
+        let qc = self.owned_chunk_or_grow(q);
+        let mut slot = [(ptr::null_mut(), 0usize); SLOT_CELLS];
+        for (i, s) in slot.iter_mut().enumerate() {
+            let c = at.offset(2 + i);
+            *s = (self.owned_chunk_or_grow(c), c.off());
+        }
+        // SAFETY: each chunk is this shard's (non-null) chunk for its cell; the caller is the writer.
+        unsafe {
+            let seq = Self::begin_write(qc, q.off());
+            Self::add_in(v, at.off(), n);
+            for ((chunk, off), c) in slot.into_iter().zip(cells) {
+                Self::cell_in(chunk, off).store(c, Ordering::Relaxed);
+            }
+            Self::end_write(qc, q.off(), seq);
+        }
+    }
+
+    /// Reads `out.len()` cells from `from` inside the write windows of the sequence cell `seq`
+    /// (retrying while one is open or one closed meanwhile), from any thread.
+    pub(crate) fn read_window(&self, seq: CellAt, from: CellAt, out: &mut [u64]) {
+        let mut tries = 0u32;
+        loop {
+            let before = self.read_with(seq, Ordering::Acquire);
+            if before & 1 == 0 {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = self.read_with(from.offset(i), Ordering::Relaxed);
+                }
+                fence(Ordering::Acquire);
+                if self.read_with(seq, Ordering::Relaxed) == before {
+                    return;
+                }
+            }
+            tries += 1;
+            crate::sync::backoff(tries);
+        }
+    }
+
     /// The writer adds the `f64` `v` to the sum cell `at`, allocating its chunk if needed.
     fn add_f64_grow(&self, at: CellAt, v: f64) {
         let chunk = self.owned_chunk_or_grow(at);
@@ -938,6 +980,13 @@ impl ShardSet {
     #[inline(never)]
     fn observe_slow(&self, base: CellAt, bucket: usize, seq_offset: usize, v: f64) {
         self.with_writer(|s| s.observe_grow(base, bucket, seq_offset, v));
+    }
+
+    /// Adds `n` to the counter cell `at` and writes `cells` into its exemplar slot, in one write
+    /// window of the calling thread's own shard (see `Shard::add_exemplar_grow`).
+    #[inline(never)]
+    pub(crate) fn add_with_exemplar(&self, at: CellAt, n: u64, cells: [u64; SLOT_CELLS]) {
+        self.with_writer(|s| s.add_exemplar_grow(at, n, cells));
     }
 
     /// [`observe`](Self::observe) that also writes `extra` (a native bucket increment, an exemplar

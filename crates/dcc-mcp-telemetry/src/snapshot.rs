@@ -36,6 +36,9 @@ pub struct SeriesSnapshot {
     pub label_values: Vec<String>,
     /// The merged value.
     pub value: SampleValue,
+    /// A counter's newest exemplar, for a family with exemplars (histograms keep theirs per
+    /// bucket, in [`HistogramSnapshot::exemplars`]).
+    pub exemplar: Option<Exemplar>,
 }
 
 /// A merged sample.

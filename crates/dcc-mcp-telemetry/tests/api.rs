@@ -35,7 +35,8 @@ fn counter_totals_are_exact_across_threads() {
         f.series,
         vec![SeriesSnapshot {
             label_values: vec![],
-            value: SampleValue::Counter(4 * ROUNDS + 20)
+            value: SampleValue::Counter(4 * ROUNDS + 20),
+            exemplar: None,
         }]
     );
 }
@@ -111,7 +112,8 @@ fn cap_routes_new_label_sets_to_the_overflow_series_and_counts_them() {
         overflow.series,
         vec![SeriesSnapshot {
             label_values: vec!["req_total".into()],
-            value: SampleValue::Counter(3)
+            value: SampleValue::Counter(3),
+            exemplar: None,
         }]
     );
 }

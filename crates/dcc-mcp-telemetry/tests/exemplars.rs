@@ -164,3 +164,60 @@ fn retired_threads_keep_counts_and_drop_exemplars() {
         assert_eq!(e.value, 0.05);
     }
 }
+
+/// A counter family with exemplars: the `_total` sample carries the newest traced increment (its
+/// amount as the value) in OpenMetrics, never in text 0.0.4; increments without a trace only count.
+#[test]
+fn counter_totals_carry_the_newest_exemplar() {
+    use dcc_mcp_telemetry::CounterOptions;
+    let r = Registry::new();
+    let opts = CounterOptions {
+        exemplars: true,
+        ..CounterOptions::default()
+    };
+    let f = r
+        .counter_family_with_options("calls_total", "Calls.", &["tool"], &opts)
+        .unwrap();
+    let c = f.with_label_values(&["render"]);
+    c.inc_by_with_exemplar(2, Some(A));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            f.with_label_values(&["render"])
+                .inc_by_with_exemplar(3, Some(B))
+        });
+    });
+    c.inc_by_with_exemplar(1, None);
+    c.inc();
+    let plain = r.counter_family("plain_total", "P.", &["k"]).unwrap();
+    plain
+        .with_label_values(&["a"])
+        .inc_by_with_exemplar(1, Some(A));
+
+    let mut om = Vec::new();
+    r.encode_openmetrics(&mut om);
+    let om = String::from_utf8(om).unwrap();
+    let line = om.lines().find(|l| l.starts_with("calls_total{")).unwrap();
+    let (head, _ts) = line.rsplit_once(' ').unwrap();
+    assert_eq!(
+        head,
+        format!(
+            "calls_total{{tool=\"render\"}} 7 # {{trace_id=\"{}\"}} 3",
+            "22".repeat(16)
+        )
+    );
+    assert!(om.contains("plain_total{k=\"a\"} 1\n"), "{om}");
+    let snap = r.snapshot();
+    let fam = snap.iter().find(|f| f.name == "calls_total").unwrap();
+    assert_eq!(fam.series[0].value, SampleValue::Counter(7));
+    assert_eq!(
+        fam.series[0].exemplar.map(|e| (e.trace_id, e.value)),
+        Some((B, 3.0))
+    );
+    let mut text = Vec::new();
+    r.encode_text(&mut text);
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("calls_total{tool=\"render\"} 7\n") && !text.contains("trace_id"),
+        "{text}"
+    );
+}

@@ -240,3 +240,31 @@ fn native_buckets_and_exemplars_decode_field_by_field() {
     };
     assert!(secs as f64 >= r.created_unix().floor());
 }
+
+/// A counter family with exemplars: `Counter.exemplar` (field 2) holds the trace id and amount.
+#[test]
+fn counter_exemplars_decode() {
+    use dcc_mcp_telemetry::{CounterOptions, TraceId};
+    let r = Registry::new();
+    let opts = CounterOptions {
+        exemplars: true,
+        ..CounterOptions::default()
+    };
+    let c = r
+        .counter_family_with_options("aa_calls_total", "C.", &[], &opts)
+        .unwrap()
+        .with_label_values(&[]);
+    c.inc_by_with_exemplar(5, Some(TraceId([0x0f; 16])));
+    let mut out = Vec::new();
+    r.encode_protobuf(&mut out);
+    let mut i = 0;
+    let n = varint(&out, &mut i) as usize;
+    let fam = fields(&out[i..i + n]);
+    assert_eq!(text(&get(&fam, 1)[0]), "aa_calls_total");
+    let counter = msg(&get(&msg(&get(&fam, 4)[0]), 3)[0]);
+    assert_eq!(double(&get(&counter, 1)[0]), 5.0);
+    let ex = msg(&get(&counter, 2)[0]);
+    let label = msg(&get(&ex, 1)[0]);
+    assert_eq!(text(&get(&label, 2)[0]), "0f".repeat(16));
+    assert_eq!(double(&get(&ex, 2)[0]), 5.0);
+}

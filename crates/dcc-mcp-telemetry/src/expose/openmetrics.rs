@@ -10,14 +10,15 @@
 //!   from zero after it, so it is a valid reset time for all of them;
 //! * a name ending in `_seconds` or `_bytes` (before `_total`) declares that `# UNIT`;
 //! * help text escapes `"` too, the specials are `+Inf`/`-Inf`/`NaN`, and the text ends in `# EOF`;
-//! * a bucket of a family with exemplars carries its newest one:
+//! * a bucket of a histogram family with exemplars (and the `_total` sample of a counter family with
+//!   exemplars) carries its newest one:
 //!   `…_bucket{le="0.1"} 3 # {trace_id="4bf9…4736"} 0.05 1767225600.123456789`.
 //!
 //! `le` values are written as in text 0.0.4 (`1`, not `1.0`): Prometheus 2.42 stores `le` as it
 //! reads it, so this keeps one series per bucket whichever of the two formats a scrape negotiated.
 
 use super::number::{write_count, write_f64, write_f64_om};
-use super::text::{bucket_lines, label_prefix, sample, BucketLabels};
+use super::text::{bucket_lines, exemplar, label_prefix, sample, BucketLabels};
 use super::{blocks, escape_into, Block, ConstMetric, OrderedFamily};
 use crate::snapshot::{FamilySnapshot, MetricKind, SampleValue};
 
@@ -102,6 +103,9 @@ fn family(f: &OrderedFamily<'_>, created: &[u8], out: &mut Vec<u8>) {
             SampleValue::Counter(v) => {
                 sample(out, name, b"_total", &prefix, braced);
                 write_count(out, *v);
+                if let Some(e) = &s.exemplar {
+                    exemplar(out, e);
+                }
                 out.push(b'\n');
                 sample(out, name, b"_created", &prefix, braced);
                 out.extend_from_slice(created);

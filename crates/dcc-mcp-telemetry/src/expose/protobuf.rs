@@ -10,7 +10,7 @@
 //! Metric       { repeated label = 1; gauge = 2; counter = 3; histogram = 7 }
 //! LabelPair    { name = 1; value = 2 }
 //! Gauge        { double value = 1 }
-//! Counter      { double value = 1; Timestamp created_timestamp = 3 }
+//! Counter      { double value = 1; Exemplar exemplar = 2; Timestamp created_timestamp = 3 }
 //! Histogram    { uint64 sample_count = 1; double sample_sum = 2; repeated Bucket bucket = 3;
 //!                sint32 schema = 5; double zero_threshold = 6; uint64 zero_count = 7;
 //!                repeated BucketSpan negative_span = 9; repeated sint64 negative_delta = 10;
@@ -102,6 +102,9 @@ fn family(f: &OrderedFamily<'_>, created: (i64, u64), out: &mut Vec<u8>) {
             SampleValue::Counter(v) => {
                 let counter = begin(out, 3);
                 double(out, 1, *v as f64);
+                if let Some(e) = &s.exemplar {
+                    exemplar(out, 2, e);
+                }
                 timestamp(out, 3, created);
                 end(out, counter);
             }

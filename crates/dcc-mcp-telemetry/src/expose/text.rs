@@ -178,7 +178,7 @@ pub(crate) fn bucket_lines(
 }
 
 /// ` # {trace_id="…"} value timestamp` (Unix seconds with nanoseconds).
-fn exemplar(out: &mut Vec<u8>, e: &Exemplar) {
+pub(crate) fn exemplar(out: &mut Vec<u8>, e: &Exemplar) {
     out.extend_from_slice(b" # {trace_id=\"");
     // Writing into a `Vec` cannot fail.
     let _ = write!(out, "{}", e.trace_id);
