@@ -37,8 +37,8 @@ impl Default for NativeHistogram {
     fn default() -> Self {
         NativeHistogram {
             schema: 3,
-            zero_threshold: 2f64.powi(-16),
-            max_value: 2f64.powi(12),
+            zero_threshold: pow2(-16),
+            max_value: pow2(12),
             max_buckets: 160,
         }
     }
@@ -69,9 +69,7 @@ impl NativeLayout {
             return None;
         }
         let per = 1usize << c.schema;
-        let octave: Box<[f64]> = (0..per)
-            .map(|j| (j as f64 / per as f64).exp2() / 2.0)
-            .collect();
+        let octave: Box<[f64]> = (0..per).map(|j| octave_factor(j, per) / 2.0).collect();
         let mut layout = NativeLayout {
             config: c,
             octave,
@@ -185,10 +183,29 @@ impl NativeSnapshot {
         }
     }
 
-    /// Upper bound of bucket `i`.
+    /// Upper bound of bucket `i`: `2^(i / 2^schema)`, exact when that is a power of two.
     pub fn upper_bound(&self, i: i32) -> f64 {
-        (f64::from(i) * (-f64::from(self.schema)).exp2()).exp2()
+        if self.schema <= 0 {
+            return pow2(i.saturating_mul(1 << -self.schema));
+        }
+        let per = 1i32 << self.schema;
+        pow2(i.div_euclid(per)) * octave_factor(i.rem_euclid(per) as usize, per as usize)
     }
+}
+
+/// `2^(j / per)` for `0 <= j < per`: exactly 1 for `j == 0` (not left to `exp2`, whose last bit
+/// varies between math libraries), else `exp2`.
+fn octave_factor(j: usize, per: usize) -> f64 {
+    if j == 0 {
+        1.0
+    } else {
+        (j as f64 / per as f64).exp2()
+    }
+}
+
+/// `2^e`, exact, for `e` in the normal range (clamped to it).
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((e.clamp(-1022, 1023) + 1023) as u64) << 52)
 }
 
 #[cfg(all(test, not(dcc_mcp_loom)))]

@@ -204,7 +204,7 @@ fn native_buckets_and_exemplars_decode_field_by_field() {
     assert_eq!(get(&hist, 1), [Value::Varint(7)]);
     assert_eq!(double(&get(&hist, 2)[0]), 23.75);
     assert_eq!(unzigzag(&get(&hist, 5)[0]), 0);
-    assert_eq!(double(&get(&hist, 6)[0]), 2f64.powi(-16));
+    assert_eq!(double(&get(&hist, 6)[0]), 1.0 / 65536.0);
     assert_eq!(get(&hist, 7), [Value::Varint(1)]);
     let spans = |field| -> Vec<(i64, u64)> {
         get(&hist, field)
