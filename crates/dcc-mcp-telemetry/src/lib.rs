@@ -12,7 +12,13 @@
 //! overflow series and counts the call in [`OVERFLOW_METRIC_NAME`], so no caller can grow memory
 //! without bound. The registry writes its own exposition ([`Registry::encode_text`],
 //! [`Registry::encode_openmetrics`], [`Registry::encode_protobuf`]; see [`expose`]). With the
-//! `prometheus` feature, [`Registry`] also implements `prometheus::core::Collector`. See `docs/architecture.md` for the shard layout and proofs.
+//! `prometheus` feature, [`Registry`] also implements `prometheus::core::Collector`.
+//!
+//! Opt-in per family ([`Registry::histogram_family_with_options`],
+//! [`Registry::counter_family_with_options`]): exemplars (a W3C [`TraceId`] per histogram bucket or
+//! counter series, last writer wins, in OpenMetrics and protobuf only) and native histogram buckets
+//! ([`NativeHistogram`], protobuf only), both recorded in the caller's own shard inside the series'
+//! write window. See `docs/architecture.md` for the shard layout and proofs.
 //!
 //! # Quick start
 //!
