@@ -15,8 +15,9 @@ pub(crate) struct Buckets {
     finite: Box<[f64]>,
     /// Whether each series keeps an exemplar slot per bucket (see `exemplar.rs`).
     exemplars: bool,
-    /// The native buckets of each series, if the family has them (see `native.rs`).
-    native: Option<NativeLayout>,
+    /// The native buckets of each series, if the family has them (see `native.rs`). Boxed so the
+    /// hot path's test is one pointer beside the bounds.
+    native: Option<Box<NativeLayout>>,
     /// With at most `TABLE` bounds: the bounds padded with `+Inf` (which no non-NaN value is
     /// above), counted with a fixed number of compares and no loop.
     table: [f64; TABLE],
@@ -47,7 +48,7 @@ impl Buckets {
         Buckets {
             finite: finite.into_boxed_slice(),
             exemplars,
-            native,
+            native: native.map(Box::new),
             table,
         }
     }
@@ -60,7 +61,7 @@ impl Buckets {
 
     /// Cells after the classic block, read and written inside its sequence window.
     pub(crate) fn extra_cells(&self) -> usize {
-        self.exemplar_cells() + self.native.as_ref().map_or(0, NativeLayout::cells)
+        self.exemplar_cells() + self.native().map_or(0, NativeLayout::cells)
     }
 
     /// Cells of the exemplar slots (0 without exemplars); they start right after the classic block.
@@ -81,7 +82,13 @@ impl Buckets {
     /// The native layout, if any.
     #[inline]
     pub(crate) fn native(&self) -> Option<&NativeLayout> {
-        self.native.as_ref()
+        self.native.as_deref()
+    }
+
+    /// Whether an observation has cells to write besides the classic ones even without a trace.
+    #[inline(always)]
+    pub(crate) fn has_native(&self) -> bool {
+        self.native.is_some()
     }
 
     /// Index of the bucket `v` falls in: the first bound with `v <= bound`; NaN and values above

@@ -104,14 +104,20 @@ impl HistogramRef<'_> {
 /// (`ShardSet::observe_with`).
 #[inline(always)]
 fn record(shards: &ShardSet, bounds: &Buckets, base: CellAt, v: f64, trace: Option<TraceId>) {
+    if bounds.has_native() || (trace.is_some() && bounds.exemplars()) {
+        return record_extra(shards, bounds, base, v, trace);
+    }
+    shards.observe(base, bounds.bucket_of(v), bounds.len() + 2, v);
+}
+
+/// [`record`] with native buckets or an exemplar: out of line, so the plain path stays frameless.
+#[cold]
+#[inline(never)]
+fn record_extra(shards: &ShardSet, bounds: &Buckets, base: CellAt, v: f64, trace: Option<TraceId>) {
     let b = bounds.bucket_of(v);
     let seq_offset = bounds.len() + 2;
     let native = bounds.native();
     let exemplar = trace.filter(|_| bounds.exemplars());
-    if native.is_none() && exemplar.is_none() {
-        shards.observe(base, b, seq_offset, v);
-        return;
-    }
     let slots = bounds.exemplar_cells();
     let extra = Extra {
         inc: native.map(|n| slots + n.cell_of(v)),
