@@ -141,6 +141,10 @@ pub struct McpHttpConfig {
     /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
     /// keeps `prometheus_basic_auth`).
     pub bearer_tokens: crate::credentials::BearerTokens,
+    /// Declare `tools.listChanged: true` in `initialize`: the embedder tells sessions when the tool
+    /// list changes ([`McpHttpServer::tools_list_notifier`](crate::McpHttpServer::tools_list_notifier);
+    /// the gateway does, when a backend joins or leaves). Off by default.
+    pub tools_list_changed: bool,
 }
 
 impl Default for McpHttpConfig {
@@ -180,6 +184,7 @@ impl Default for McpHttpConfig {
             enable_process_metrics: true,
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
+            tools_list_changed: false,
         }
     }
 }

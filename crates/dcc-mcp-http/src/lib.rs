@@ -87,6 +87,6 @@ pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
     ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
 };
-pub use server::{McpHttpServer, McpServerHandle};
+pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
 pub use tools::TOOLS_PAGE_SIZE;
