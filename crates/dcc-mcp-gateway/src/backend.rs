@@ -109,6 +109,11 @@ impl Backend {
         }
     }
 
+    /// The size of its concurrency budget.
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.max_in_flight
+    }
+
     /// The connected client, when there is one.
     pub(crate) fn client(&self) -> Option<Arc<McpClient>> {
         self.client
@@ -166,7 +171,9 @@ impl Backend {
     /// A probe or call failed (`kind`); returns the consecutive failures so far.
     pub(crate) fn note_failure(&self, kind: ErrorKind) -> u32 {
         self.metrics.error(kind);
-        self.failures.fetch_add(1, Ordering::AcqRel).saturating_add(1)
+        self.failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1)
     }
 
     /// A probe or call got an answer.

@@ -70,9 +70,10 @@ pub struct GatewayConfig {
     /// Deadline of one proxied call to a backend; past it the caller gets an `isError` result and
     /// the backend `notifications/cancelled`.
     pub call_timeout: Duration,
-    /// Most calls in flight to one backend; a call past it waits (within `call_timeout`) for a slot,
-    /// so one slow backend holds only its own slots.
+    /// Most calls in flight to one backend, so one slow backend holds only its own slots.
     pub max_in_flight: usize,
+    /// How long a call waits for a free slot of its backend's budget before it is answered "busy".
+    pub queue_wait: Duration,
     /// Time between two health probes of one backend.
     pub probe_interval: Duration,
     /// Deadline of one probe (`ping`, or connect and `tools/list`).
@@ -97,6 +98,7 @@ impl Default for GatewayConfig {
             backends: Vec::new(),
             call_timeout: Duration::from_secs(30),
             max_in_flight: 64,
+            queue_wait: Duration::from_secs(5),
             probe_interval: Duration::from_secs(1),
             probe_timeout: Duration::from_secs(1),
             failure_threshold: 2,
@@ -134,6 +136,7 @@ impl GatewayConfig {
         for (field, zero) in [
             ("call_timeout", self.call_timeout.is_zero()),
             ("max_in_flight", self.max_in_flight == 0),
+            ("queue_wait", self.queue_wait.is_zero()),
             ("probe_interval", self.probe_interval.is_zero()),
             ("probe_timeout", self.probe_timeout.is_zero()),
             ("failure_threshold", self.failure_threshold == 0),

@@ -267,11 +267,7 @@ mod tests {
             heartbeat: 1.0,
             ..RegistryEntry::new("old", None, "http://127.0.0.1:2/mcp", None)
         };
-        std::fs::write(
-            entry_path(&dir, "old"),
-            serde_json::to_vec(&stale).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(entry_path(&dir, "old"), serde_json::to_vec(&stale).unwrap()).unwrap();
         let live = live_entries(&dir, Duration::from_secs(10));
         assert_eq!(live.keys().collect::<Vec<_>>(), ["maya-01"]);
         assert_eq!(live["maya-01"].dcc_type.as_deref(), Some("maya"));
@@ -281,8 +277,7 @@ mod tests {
         remove_entry(&dir, "maya-01").unwrap();
         assert!(live_entries(&dir, Duration::from_secs(10)).is_empty());
         {
-            let _beat =
-                Heartbeat::start(&dir, entry, Duration::from_millis(10)).unwrap();
+            let _beat = Heartbeat::start(&dir, entry, Duration::from_millis(10)).unwrap();
             assert!(entry_path(&dir, "maya-01").exists());
         }
         assert!(!entry_path(&dir, "maya-01").exists());

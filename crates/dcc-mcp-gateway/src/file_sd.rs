@@ -82,7 +82,10 @@ mod tests {
             Some("127.0.0.1:9000")
         );
         assert_eq!(host_port("http://maya/mcp").as_deref(), Some("maya:80"));
-        assert_eq!(host_port("http://[::1]:81/mcp").as_deref(), Some("[::1]:81"));
+        assert_eq!(
+            host_port("http://[::1]:81/mcp").as_deref(),
+            Some("[::1]:81")
+        );
         assert_eq!(host_port("http://[::1]/mcp").as_deref(), Some("[::1]:80"));
         assert_eq!(host_port("https://x/mcp"), None);
         assert_eq!(host_port("http:///mcp"), None);

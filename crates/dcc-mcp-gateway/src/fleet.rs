@@ -16,6 +16,7 @@ use crate::catalog::proxied_tools;
 use crate::config::{BackendSpec, GatewayConfig};
 use crate::file_sd::FileSd;
 use crate::metrics::GatewayMetrics;
+use crate::proxy::Budget;
 
 /// Why a backend was not added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +83,10 @@ impl Fleet {
     /// Add a backend (down until its first probe succeeds).
     pub(crate) fn add(&self, spec: &BackendSpec, origin: Origin) -> Result<Arc<Backend>, AddError> {
         let _change = self.lock();
-        let mut backends = self.backends.write().unwrap_or_else(PoisonError::into_inner);
+        let mut backends = self
+            .backends
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if backends.contains_key(&spec.name) {
             return Err(AddError::Duplicate(spec.name.clone()));
         }
@@ -134,7 +138,11 @@ impl Fleet {
         for tool in proxied_tools(&backend.name, tools) {
             let name = tool.spec.name.clone();
             self.registry.unregister(&name);
-            let handler = proxy_handler(backend.clone(), tool.upstream, self.config.call_timeout);
+            let budget = Budget {
+                call_timeout: self.config.call_timeout,
+                queue_wait: self.config.queue_wait,
+            };
+            let handler = proxy_handler(backend.clone(), tool.upstream, budget);
             match self.registry.register_with(tool.spec, handler) {
                 Ok(()) => served.push(name),
                 Err(error) => {
@@ -195,14 +203,14 @@ impl Fleet {
     }
 }
 
-fn proxy_handler(backend: Arc<Backend>, upstream: String, timeout: std::time::Duration) -> Handler {
+fn proxy_handler(backend: Arc<Backend>, upstream: String, budget: Budget) -> Handler {
     Handler::inline(move |arguments: Value, context: ToolContext| {
         crate::proxy::call(
             backend.clone(),
             upstream.clone(),
             arguments,
             context,
-            timeout,
+            budget,
         )
     })
 }

@@ -51,7 +51,10 @@ impl Gateway {
     /// `server_config` made fit for a gateway: `tools.listChanged` declared (backends come and go)
     /// and a server `request_timeout` longer than the per-backend `call_timeout`, so the backend's
     /// deadline is the one that answers.
-    pub fn server_config(mut server_config: McpHttpConfig, config: &GatewayConfig) -> McpHttpConfig {
+    pub fn server_config(
+        mut server_config: McpHttpConfig,
+        config: &GatewayConfig,
+    ) -> McpHttpConfig {
         server_config.tools_list_changed = true;
         let floor = config.call_timeout + Duration::from_secs(1);
         if server_config.request_timeout < floor {

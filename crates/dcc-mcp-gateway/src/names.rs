@@ -73,7 +73,10 @@ mod tests {
             check_backend_name("a/b"),
             Err(NameError::Character("a/b".into()))
         );
-        assert_eq!(check_backend_name(""), Err(NameError::Length(String::new())));
+        assert_eq!(
+            check_backend_name(""),
+            Err(NameError::Length(String::new()))
+        );
         assert!(check_backend_name(&"x".repeat(65)).is_err());
     }
 }

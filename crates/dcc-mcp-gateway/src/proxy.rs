@@ -22,8 +22,12 @@ pub(crate) async fn call(
     tool: String,
     arguments: Value,
     context: ToolContext,
-    timeout: Duration,
+    budget: Budget,
 ) -> Result<Value, ToolError> {
+    let Budget {
+        call_timeout: timeout,
+        queue_wait,
+    } = budget;
     let fail = |kind: ErrorKind, message: String| {
         backend.metrics.request(RequestStatus::Failure, None);
         backend.metrics.error(kind);
@@ -43,15 +47,17 @@ pub(crate) async fn call(
         }
     };
     let started = Instant::now();
-    let permit = match tokio::time::timeout(timeout, backend.budget.acquire()).await {
+    let wait = queue_wait.min(timeout);
+    let permit = match tokio::time::timeout(wait, backend.budget.acquire()).await {
         Ok(Ok(permit)) => permit,
         _ => {
             return fail(
                 ErrorKind::Busy,
                 format!(
-                    "backend '{}' is busy: its concurrency budget stayed full for {:.3} s",
+                    "backend '{}' is busy: its {} call slots stayed taken for {:.3} s",
                     backend.name,
-                    timeout.as_secs_f64()
+                    backend.max_in_flight(),
+                    wait.as_secs_f64()
                 ),
             )
         }
@@ -84,7 +90,9 @@ pub(crate) async fn call(
         }
         Err(error) => {
             let kind = kind_of(&error);
-            backend.metrics.request(RequestStatus::Failure, Some(elapsed));
+            backend
+                .metrics
+                .request(RequestStatus::Failure, Some(elapsed));
             if matches!(kind, ErrorKind::Connect | ErrorKind::Timeout) {
                 // No answer: count it towards "down" and have the prober look now.
                 backend.note_failure(kind);
@@ -100,6 +108,15 @@ pub(crate) async fn call(
             Err(ToolError::new(message))
         }
     }
+}
+
+/// The deadlines of one proxied call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    /// From the call's start to the backend's answer.
+    pub(crate) call_timeout: Duration,
+    /// Most time spent waiting for a slot of the backend's budget.
+    pub(crate) queue_wait: Duration,
 }
 
 /// Which `kind` a client error is counted as.

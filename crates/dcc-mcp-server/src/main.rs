@@ -136,10 +136,20 @@ struct GatewayArgs {
     #[arg(long, value_name = "SECONDS")]
     registry_ttl: Option<f64>,
     /// Name this server joins the discovery directory under [default: the server name].
-    #[arg(long, value_name = "NAME", requires = "registry_dir", conflicts_with = "gateway")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "registry_dir",
+        conflicts_with = "gateway"
+    )]
     instance_name: Option<String>,
     /// DCC type written in this server's discovery entry (maya, blender, …).
-    #[arg(long, value_name = "TYPE", requires = "registry_dir", conflicts_with = "gateway")]
+    #[arg(
+        long,
+        value_name = "TYPE",
+        requires = "registry_dir",
+        conflicts_with = "gateway"
+    )]
     dcc_type: Option<String>,
     /// Write a Prometheus file_sd file of the live backends here.
     #[arg(long, value_name = "PATH", requires = "gateway")]
@@ -150,6 +160,9 @@ struct GatewayArgs {
     /// Most calls in flight to one backend [default: 64].
     #[arg(long, value_name = "N", requires = "gateway")]
     backend_max_in_flight: Option<usize>,
+    /// Milliseconds a call waits for a free slot of its backend's budget before "busy" [default: 5000].
+    #[arg(long, value_name = "MS", requires = "gateway", value_parser = clap::value_parser!(u64).range(1..))]
+    backend_queue_wait_ms: Option<u64>,
     /// Milliseconds between two health probes of a backend [default: 1000].
     #[arg(long, value_name = "MS", requires = "gateway", value_parser = clap::value_parser!(u64).range(1..))]
     probe_interval_ms: Option<u64>,
@@ -169,6 +182,9 @@ impl GatewayArgs {
         };
         if let Some(ms) = self.backend_timeout_ms {
             config.call_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.backend_queue_wait_ms {
+            config.queue_wait = Duration::from_millis(ms);
         }
         if let Some(ms) = self.probe_interval_ms {
             config.probe_interval = Duration::from_millis(ms);
@@ -404,7 +420,10 @@ fn run_gateway(cli: &Cli, config: McpHttpConfig) -> Result<(), String> {
         .map_err(|error| error.to_string())?;
     let handle = server.start().map_err(|error| error.to_string())?;
     gateway.start().map_err(|error| error.to_string())?;
-    say(&format!("dcc-mcp-server gateway listening on {}", handle.mcp_url()));
+    say(&format!(
+        "dcc-mcp-server gateway listening on {}",
+        handle.mcp_url()
+    ));
     if cli.prometheus && cfg!(feature = "prometheus") {
         say(&format!("metrics at {}", handle.metrics_url()));
     }
@@ -426,10 +445,7 @@ fn wait_for_signal() -> Result<(), String> {
 }
 
 /// Join the discovery directory, when one is named: this server's entry, kept fresh until stop.
-fn join_registry(
-    cli: &Cli,
-    mcp_url: &str,
-) -> Result<Option<dcc_mcp_gateway::Heartbeat>, String> {
+fn join_registry(cli: &Cli, mcp_url: &str) -> Result<Option<dcc_mcp_gateway::Heartbeat>, String> {
     let Some(dir) = &cli.gateway.registry_dir else {
         return Ok(None);
     };
