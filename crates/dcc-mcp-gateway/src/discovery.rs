@@ -58,9 +58,11 @@ impl RegistryEntry {
         }
     }
 
-    /// Whether the heartbeat is older than `ttl` at `now` (Unix seconds).
+    /// Whether the heartbeat is older than `ttl` at `now` (Unix seconds); a heartbeat that is not
+    /// a number (NaN) has expired too.
     pub fn is_expired(&self, ttl: Duration, now: f64) -> bool {
-        !(now - self.heartbeat <= ttl.as_secs_f64())
+        let age = now - self.heartbeat;
+        age.is_nan() || age > ttl.as_secs_f64()
     }
 }
 

@@ -69,9 +69,7 @@ impl Gateway {
     pub fn attach(config: GatewayConfig, server: &mut McpHttpServer) -> Result<Self, GatewayError> {
         config.validate()?;
         #[cfg(feature = "prometheus")]
-        let engine = server
-            .metrics_registry()
-            .unwrap_or_else(dcc_mcp_telemetry::Registry::new);
+        let engine = server.metrics_registry().unwrap_or_default();
         #[cfg(not(feature = "prometheus"))]
         let engine = dcc_mcp_telemetry::Registry::new();
         let metrics = GatewayMetrics::new(&engine, config.max_backends)?;
