@@ -71,10 +71,13 @@ pub enum ErrorKind {
     Down,
     /// A health probe failed.
     Probe,
+    /// The caller went away (`notifications/cancelled`, or the gateway's own deadline) before the
+    /// backend answered; the backend was sent `notifications/cancelled`.
+    Cancelled,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 7] = [
+    const ALL: [ErrorKind; 8] = [
         Self::Connect,
         Self::Timeout,
         Self::Busy,
@@ -82,6 +85,7 @@ impl ErrorKind {
         Self::Protocol,
         Self::Down,
         Self::Probe,
+        Self::Cancelled,
     ];
 
     /// The label value.
@@ -94,6 +98,7 @@ impl ErrorKind {
             Self::Protocol => "protocol",
             Self::Down => "down",
             Self::Probe => "probe",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -177,7 +182,7 @@ pub(crate) struct BackendMetrics {
     up: Gauge,
     requests: [Counter; 3],
     duration: Histogram,
-    errors: [Counter; 7],
+    errors: [Counter; 8],
 }
 
 impl BackendMetrics {

@@ -74,7 +74,13 @@ pub(crate) async fn call(
         .timeout(remaining)
         .on_progress(move |p| progress.report_progress(p.progress, p.total, p.message.as_deref()));
     let sent = Instant::now();
+    let mut pending = Pending {
+        backend: &backend,
+        sent,
+        answered: false,
+    };
     let outcome = client.call_tool_with(&tool, arguments, options).await;
+    pending.answered = true;
     let elapsed = sent.elapsed();
     drop(permit);
     match outcome {
@@ -106,6 +112,25 @@ pub(crate) async fn call(
             let message = format!("backend '{}': {error}", backend.name);
             backend.set_last_error(message.clone());
             Err(ToolError::new(message))
+        }
+    }
+}
+
+/// A call sent and not answered yet: dropped before the answer (the caller cancelled, or the
+/// server's deadline passed), it is counted as a `failure` of kind `cancelled`, so every call sent
+/// is counted once.
+struct Pending<'a> {
+    backend: &'a Backend,
+    sent: Instant,
+    answered: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            let metrics = &self.backend.metrics;
+            metrics.request(RequestStatus::Failure, Some(self.sent.elapsed()));
+            metrics.error(ErrorKind::Cancelled);
         }
     }
 }

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use dcc_mcp_client::{Callbacks, ClientConfig, McpClient};
+use dcc_mcp_client::{
+    Callbacks, CancellationToken, ClientConfig, ClientError, McpClient, RequestOptions,
+};
 use dcc_mcp_gateway::{BackendSpec, GatewayConfig};
 use serde_json::{json, Value};
 
@@ -412,4 +414,114 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
     gw.shutdown();
     a.handle.shutdown().unwrap();
     b2.handle.shutdown().unwrap();
+}
+
+#[test]
+fn progress_is_relayed_to_the_caller() {
+    let (backend, gate) = progress_backend();
+    let gw = gateway(static_config(&[("p", &backend)]), 1);
+    runtime().block_on(async {
+        let client = Arc::new(
+            McpClient::connect(ClientConfig::new(gw.url()))
+                .await
+                .unwrap(),
+        );
+        let seen: Arc<Mutex<Vec<(f64, Option<f64>, Option<String>)>>> = Arc::default();
+        let sink = seen.clone();
+        let options = RequestOptions::new().on_progress(move |p| {
+            sink.lock().unwrap().push((p.progress, p.total, p.message));
+        });
+        let caller = client.clone();
+        let call =
+            tokio::spawn(
+                async move { caller.call_tool_with("p__steps", json!({}), options).await },
+            );
+        // The tool holds its answer until both reports reached the caller through the gateway.
+        let waiting = Instant::now();
+        while seen.lock().unwrap().len() < 2 {
+            assert!(!call.is_finished());
+            assert!(
+                waiting.elapsed() < HANG_GUARD,
+                "no progress reached the caller"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        gate.add_permits(1);
+        let result = call.await.unwrap().unwrap();
+        assert_eq!(result.text(), Some("stepped"));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (1.0, Some(2.0), Some("one".to_owned())),
+                (2.0, Some(2.0), Some("two".to_owned()))
+            ]
+        );
+    });
+    gw.shutdown();
+    backend.handle.shutdown().unwrap();
+}
+
+#[test]
+fn a_caller_cancelling_cancels_the_upstream_call_and_it_is_counted_once() {
+    let (slow, _gate) = gated_backend();
+    let gw = gateway(static_config(&[("slow", &slow)]), 1);
+    runtime().block_on(async {
+        let client = Arc::new(
+            McpClient::connect(ClientConfig::new(gw.url()))
+                .await
+                .unwrap(),
+        );
+        let token = CancellationToken::new();
+        let options = RequestOptions::new().cancel_with(token.clone());
+        let caller = client.clone();
+        let call = tokio::spawn(async move {
+            caller
+                .call_tool_with("slow__wait", json!({}), options)
+                .await
+        });
+        while gw.instance("slow")["in_flight"] != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        token.cancel();
+        let outcome = call.await.unwrap();
+        assert!(
+            matches!(outcome, Err(ClientError::Cancelled)),
+            "{outcome:?}"
+        );
+        // The client's notifications/cancelled and the rest of its exchange run on this runtime:
+        // wait here, inside it.
+        let counted = |text: &str, series: &str| sample(text, series) == Some(1.0);
+        let waiting = Instant::now();
+        while !counted(
+            &slow.metrics(),
+            "dcc_mcp_tool_calls_total{status=\"error\",tool=\"wait\"}",
+        ) || !counted(
+            &gw.metrics(),
+            "dcc_mcp_tool_calls_total{status=\"error\",tool=\"slow__wait\"}",
+        ) {
+            assert!(
+                waiting.elapsed() < HANG_GUARD,
+                "the cancelled call was not counted"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let g = gw.metrics();
+    assert_eq!(
+        sample(
+            &g,
+            "dcc_mcp_gateway_backend_errors_total{backend=\"slow\",kind=\"cancelled\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &g,
+            "dcc_mcp_gateway_backend_requests_total{backend=\"slow\",status=\"failure\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(gw.instance("slow")["in_flight"], 0);
+    gw.shutdown();
+    slow.handle.shutdown().unwrap();
 }

@@ -234,3 +234,29 @@ pub fn gated_backend() -> (Running, Arc<tokio::sync::Semaphore>) {
         .unwrap();
     (start(registry, 0), gate)
 }
+
+/// A tool `steps` that reports progress 1/2 and 2/2, then waits for the gate and answers "stepped".
+pub fn progress_backend() -> (Running, Arc<tokio::sync::Semaphore>) {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let registry = ToolRegistry::new();
+    let waiting = gate.clone();
+    registry
+        .register_with(
+            ToolSpec::new("steps"),
+            Handler::inline(move |_: Value, context: ToolContext| {
+                let gate = waiting.clone();
+                async move {
+                    context.report_progress(1.0, Some(2.0), Some("one"));
+                    context.report_progress(2.0, Some(2.0), Some("two"));
+                    let permit = gate
+                        .acquire()
+                        .await
+                        .map_err(|e| ToolError::new(e.to_string()))?;
+                    permit.forget();
+                    Ok(json!("stepped"))
+                }
+            }),
+        )
+        .unwrap();
+    (start(registry, 0), gate)
+}
