@@ -615,6 +615,62 @@ mod tests {
     }
 
     #[test]
+    fn gateway_flags_map_to_the_gateway_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a=http://127.0.0.1:1/mcp",
+            "--backend",
+            "b=http://127.0.0.1:2/mcp",
+            "--backend-timeout-ms",
+            "1500",
+            "--backend-max-in-flight",
+            "3",
+            "--backend-queue-wait-ms",
+            "20",
+            "--probe-interval-ms",
+            "250",
+            "--max-backends",
+            "8",
+            "--registry-ttl",
+            "2.5",
+        ]);
+        let config = cli.gateway.config().unwrap();
+        let names: Vec<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(config.backends[1].url, "http://127.0.0.1:2/mcp");
+        assert_eq!(config.call_timeout, Duration::from_millis(1500));
+        assert_eq!(config.max_in_flight, 3);
+        assert_eq!(config.queue_wait, Duration::from_millis(20));
+        assert_eq!(config.probe_interval, Duration::from_millis(250));
+        assert_eq!(config.max_backends, 8);
+        assert_eq!(config.registry_ttl, Duration::from_millis(2500));
+        let twice = Cli::parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a=http://127.0.0.1:1/mcp",
+            "--backend",
+            "a=http://127.0.0.1:2/mcp",
+        ]);
+        assert_eq!(
+            twice.gateway.config().unwrap_err(),
+            "backend a is named twice"
+        );
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--backend", "a=http://x/mcp"]).is_err());
+        assert!(Cli::try_parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a__b=http://x/mcp"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--gateway", "--demo-tools"]).is_err());
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--instance-name", "maya-01"]).is_err());
+    }
+
+    #[test]
     fn demo_tool_is_repeatable_and_checked() {
         let cli = Cli::parse_from([
             "dcc-mcp-server",
