@@ -6,7 +6,10 @@ through the official MCP Python client.
 * after known traffic the gateway's ``dcc_mcp_tool_calls_total`` of ``NAME__tool`` equals the
   backend's count of ``tool``, and ``dcc_mcp_gateway_backend_requests_total`` counts the same calls;
 * ``b`` killed with SIGKILL leaves ``tools/list`` and ``dcc_mcp_gateway_backend_up{backend="b"}``
-  drops to 0.
+  drops to 0;
+* a third server started with ``--registry-dir DIR --port 0`` joins through the discovery
+  directory (its tools appear as ``c__echo``, ``/instances`` shows its DCC type and pid) and leaves
+  when it stops (its entry is removed).
 
 Self-contained (no conftest helpers), so it also runs with ``pytest --noconftest`` against a venv
 that has only ``mcp`` and ``httpx``.
@@ -108,7 +111,7 @@ def text(result: Any) -> str:
 
 
 @pytest.fixture
-def fleet():
+def fleet(tmp_path: Path):
     ports = {"a": free_port(), "b": free_port(), "gw": free_port()}
     procs: Dict[str, subprocess.Popen] = {}
     try:
@@ -122,17 +125,19 @@ def fleet():
             f"a=http://127.0.0.1:{ports['a']}/mcp",
             "--backend",
             f"b=http://127.0.0.1:{ports['b']}/mcp",
+            "--registry-dir",
+            str(tmp_path / "registry"),
         )
         health = f"http://127.0.0.1:{ports['gw']}/health"
         wait_until("both backends up", lambda: httpx.get(health).json()["backends_up"] == 2)
-        yield ports, procs
+        yield ports, procs, tmp_path / "registry"
     finally:
         for proc in procs.values():
             stop(proc)
 
 
 def test_official_client_through_the_gateway_exact_results_counts_and_a_killed_backend(fleet):
-    ports, procs = fleet
+    ports, procs, registry = fleet
     url = f"http://127.0.0.1:{ports['gw']}/mcp"
     proxied = [n for n in names(url) if "__" in n and "__jobs." not in n]
     assert proxied == ["a__add", "a__echo", "b__add", "b__fail"]
@@ -182,3 +187,22 @@ def test_official_client_through_the_gateway_exact_results_counts_and_a_killed_b
     assert [n for n in names(url) if "__" in n and "__jobs." not in n] == ["a__add", "a__echo"]
     instances = httpx.get(f"http://127.0.0.1:{ports['gw']}/instances").json()["instances"]
     assert [(i["name"], i["state"]) for i in instances] == [("a", "up"), ("b", "down")]
+
+    # A host joins through the discovery directory on an ephemeral port, then leaves.
+    joined = spawn("--port", "0", "--demo-tool", "echo", "--registry-dir", str(registry),
+                   "--instance-name", "c", "--dcc-type", "maya")
+    try:
+        wait_until("c to join", lambda: "c__echo" in names(url))
+        entry = next(i for i in httpx.get(f"http://127.0.0.1:{ports['gw']}/instances").json()["instances"]
+                     if i["name"] == "c")
+        assert (entry["source"], entry["dcc_type"], entry["pid"], entry["state"]) == (
+            "registry", "maya", joined.pid, "up")
+
+        async def call_c(client: Any) -> Any:
+            return await client.call_tool("c__echo", {"text": "joined"})
+
+        assert text(run(_session(url, call_c))) == "joined"
+    finally:
+        stop(joined)
+    assert not (registry / "c.json").exists()
+    wait_until("c to leave", lambda: "c__echo" not in names(url))
