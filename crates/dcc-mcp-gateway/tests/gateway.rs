@@ -416,6 +416,9 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
     b2.handle.shutdown().unwrap();
 }
 
+/// One progress report as the caller saw it: progress, total, message.
+type Report = (f64, Option<f64>, Option<String>);
+
 #[test]
 fn progress_is_relayed_to_the_caller() {
     let (backend, gate) = progress_backend();
@@ -426,7 +429,7 @@ fn progress_is_relayed_to_the_caller() {
                 .await
                 .unwrap(),
         );
-        let seen: Arc<Mutex<Vec<(f64, Option<f64>, Option<String>)>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Report>>> = Arc::default();
         let sink = seen.clone();
         let options = RequestOptions::new().on_progress(move |p| {
             sink.lock().unwrap().push((p.progress, p.total, p.message));
