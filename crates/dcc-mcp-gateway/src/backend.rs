@@ -163,6 +163,11 @@ impl Backend {
         tools
     }
 
+    /// The last error seen, if any.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.lock().last_error.clone()
+    }
+
     /// Keep the last error seen (for `/instances`).
     pub(crate) fn set_last_error(&self, error: String) {
         self.lock().last_error = Some(error);

@@ -16,6 +16,7 @@ use crate::catalog::proxied_tools;
 use crate::config::{BackendSpec, GatewayConfig};
 use crate::file_sd::FileSd;
 use crate::metrics::GatewayMetrics;
+use crate::names::split;
 use crate::proxy::Budget;
 
 /// Why a backend was not added.
@@ -78,6 +79,20 @@ impl Fleet {
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
+    }
+
+    /// Why the gateway serves no tool `name`: its backend is down, has no such tool, or does not
+    /// exist. `None` for a name that is not namespaced.
+    pub(crate) fn unknown_tool_hint(&self, name: &str) -> Option<String> {
+        let (backend, tool) = split(name)?;
+        Some(match self.get(backend) {
+            None => format!("the gateway has no backend named '{backend}'"),
+            Some(b) if b.health() == Health::Down => match b.last_error() {
+                Some(error) => format!("backend '{backend}' is down: {error}"),
+                None => format!("backend '{backend}' is down"),
+            },
+            Some(_) => format!("backend '{backend}' lists no tool '{tool}'"),
+        })
     }
 
     /// Add a backend (down until its first probe succeeds).

@@ -88,6 +88,11 @@ impl Gateway {
             fleet.add(spec, Origin::Static)?;
         }
         server.merge_routes(crate::routes::routes(fleet.clone()));
+        // Weak: the server's state must not keep the fleet (which holds the server's notifier) alive.
+        let weak = Arc::downgrade(&fleet);
+        server.set_unknown_tool_hint(Arc::new(move |name: &str| {
+            weak.upgrade()?.unknown_tool_hint(name)
+        }));
         Ok(Self {
             fleet,
             runtime: None,

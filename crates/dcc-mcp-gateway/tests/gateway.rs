@@ -120,8 +120,17 @@ fn merged_list_exact_results_and_exact_counts_at_both_hops() {
             .unwrap_err();
         assert_eq!(unknown.rpc_code(), Some(-32602));
         assert!(
-            unknown.to_string().contains("Unknown tool: zzz__echo"),
+            unknown
+                .to_string()
+                .contains("Unknown tool: zzz__echo (the gateway has no backend named 'zzz')"),
             "{unknown}"
+        );
+        let missing = client.call_tool("a__nope", json!({})).await.unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("Unknown tool: a__nope (backend 'a' lists no tool 'nope')"),
+            "{missing}"
         );
         client.close().await.unwrap();
         direct_a.close().await.unwrap();
@@ -384,7 +393,13 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
     let dead = rt
         .block_on(client.call_tool("b__add", json!({"a": 1, "b": 2})))
         .unwrap_err();
-    assert!(dead.to_string().contains("Unknown tool: b__add"), "{dead}");
+    assert_eq!(dead.rpc_code(), Some(-32602));
+    assert!(
+        dead.to_string().contains(
+            "Unknown tool: b__add (backend 'b' is down: HTTP request to the MCP server failed"
+        ),
+        "{dead}"
+    );
     let alive = rt
         .block_on(client.call_tool("a__echo", json!({"text": "still"})))
         .unwrap();

@@ -111,6 +111,16 @@ impl McpHttpServer {
         self.extra_routes = current.merge(routes);
     }
 
+    /// Explain calls naming no registered tool: the `-32602` message becomes
+    /// `Unknown tool: NAME (HINT)` when `hint` returns one (a gateway names the backend that is down).
+    pub fn set_unknown_tool_hint(&self, hint: crate::UnknownToolHint) {
+        *self
+            .state
+            .unknown_tool_hint
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(hint);
+    }
+
     /// A handle that sends `notifications/tools/list_changed` to every live session; cheap to
     /// clone and usable from any thread. Declare the capability with
     /// [`McpHttpConfig::tools_list_changed`].
