@@ -138,7 +138,8 @@ impl Gateway {
         serde_json::json!({ "instances": instances })
     }
 
-    /// Stop probing and following discovery; the backends' sessions are dropped.
+    /// Stop probing and following discovery; the backends' sessions are dropped. Safe to call (or
+    /// to drop the gateway) from inside an async runtime.
     pub fn shutdown(mut self) {
         self.stop_all();
     }
@@ -150,7 +151,12 @@ impl Gateway {
             backend.set_client(None);
         }
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(1));
+            // Waiting for the runtime is not allowed inside another runtime (it would panic there).
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            } else {
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            }
         }
     }
 }

@@ -543,3 +543,15 @@ fn a_caller_cancelling_cancels_the_upstream_call_and_it_is_counted_once() {
     gw.shutdown();
     slow.handle.shutdown().unwrap();
 }
+
+#[test]
+fn a_gateway_dropped_inside_an_async_runtime_does_not_panic() {
+    let a = backend(&["echo"], 0);
+    let gw = gateway(static_config(&[("a", &a)]), 1);
+    let RunningGateway { server, gateway } = gw;
+    runtime().block_on(async move {
+        drop(gateway);
+    });
+    server.handle.shutdown().unwrap();
+    a.handle.shutdown().unwrap();
+}
