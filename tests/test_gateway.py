@@ -183,7 +183,9 @@ def test_official_client_through_the_gateway_exact_results_counts_and_a_killed_b
     wait_until("b's tools to leave tools/list", lambda: not any(n.startswith("b__") for n in names(url)))
     print(f"killed backend left tools/list after {time.monotonic() - killed:.2f} s")
     assert sample(ports["gw"], 'dcc_mcp_gateway_backend_up{backend="b"}') == 0
-    assert sample(ports["gw"], 'dcc_mcp_gateway_backends{state="down"}') == 1
+    # The gauges are set just after the tools leave.
+    wait_until("backends{state=down} == 1",
+               lambda: sample(ports["gw"], 'dcc_mcp_gateway_backends{state="down"}') == 1)
     assert [n for n in names(url) if "__" in n and "__jobs." not in n] == ["a__add", "a__echo"]
     instances = httpx.get(f"http://127.0.0.1:{ports['gw']}/instances").json()["instances"]
     assert [(i["name"], i["state"]) for i in instances] == [("a", "up"), ("b", "down")]
@@ -193,8 +195,10 @@ def test_official_client_through_the_gateway_exact_results_counts_and_a_killed_b
                    "--instance-name", "c", "--dcc-type", "maya")
     try:
         wait_until("c to join", lambda: "c__echo" in names(url))
-        entry = next(i for i in httpx.get(f"http://127.0.0.1:{ports['gw']}/instances").json()["instances"]
-                     if i["name"] == "c")
+        # Its state turns "up" just after its tools are registered.
+        entry = wait_until("c up in /instances", lambda: next(
+            (i for i in httpx.get(f"http://127.0.0.1:{ports['gw']}/instances").json()["instances"]
+             if i["name"] == "c" and i["state"] == "up"), None))
         assert (entry["source"], entry["dcc_type"], entry["pid"], entry["state"]) == (
             "registry", "maya", joined.pid, "up")
 

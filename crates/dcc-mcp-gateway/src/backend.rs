@@ -133,6 +133,8 @@ impl Backend {
 
     /// Mark up with these registered tools; `false` when it already was up.
     pub(crate) fn mark_up(&self, tools: Vec<String>) -> bool {
+        // The gauge first: whoever sees the backend up (a call, /health) then sees `backend_up` 1.
+        self.metrics.set_up(true);
         let mut status = self.lock();
         let changed = status.health != Health::Up;
         status.health = Health::Up;
@@ -141,8 +143,6 @@ impl Backend {
         if changed {
             status.since = SystemTime::now();
         }
-        drop(status);
-        self.metrics.set_up(true);
         changed
     }
 
@@ -155,12 +155,10 @@ impl Backend {
         if status.health == Health::Down {
             return std::mem::take(&mut status.tools);
         }
+        self.metrics.set_up(false);
         status.health = Health::Down;
         status.since = SystemTime::now();
-        let tools = std::mem::take(&mut status.tools);
-        drop(status);
-        self.metrics.set_up(false);
-        tools
+        std::mem::take(&mut status.tools)
     }
 
     /// The last error seen, if any.

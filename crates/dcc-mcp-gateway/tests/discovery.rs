@@ -94,15 +94,16 @@ fn hosts_join_and_leave_through_the_directory_and_file_sd_follows() {
     assert_eq!(maya_instance["pid"], std::process::id());
     assert_eq!(gw.instance("houdini-01"), Value::Null);
     let target = |r: &Running| format!("127.0.0.1:{}", r.port());
-    assert_eq!(
-        file_sd(&sd),
-        json!([
-            {"targets": [target(&blender)],
-             "labels": {"backend": "blender-01", "dcc": "blender", "__metrics_path__": "/metrics"}},
-            {"targets": [target(&maya)],
-             "labels": {"backend": "maya-01", "dcc": "maya", "__metrics_path__": "/metrics"}},
-        ])
-    );
+    // The file follows each change just after the tools are registered.
+    let expected = json!([
+        {"targets": [target(&blender)],
+         "labels": {"backend": "blender-01", "dcc": "blender", "__metrics_path__": "/metrics"}},
+        {"targets": [target(&maya)],
+         "labels": {"backend": "maya-01", "dcc": "maya", "__metrics_path__": "/metrics"}},
+    ]);
+    wait_for("the file_sd file to name both hosts", || {
+        file_sd(&sd) == expected
+    });
     let result = runtime().block_on(async {
         let client = McpClient::connect(ClientConfig::new(gw.url()))
             .await

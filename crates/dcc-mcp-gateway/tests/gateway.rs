@@ -366,6 +366,10 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
             .iter()
             .any(|m| m == "notifications/tools/list_changed")
     });
+    // The gauges are set just after the tools leave.
+    wait_for("backends{state=down} to be 1", || {
+        sample(&gw.metrics(), "dcc_mcp_gateway_backends{state=\"down\"}") == Some(1.0)
+    });
     let g = gw.metrics();
     assert_eq!(
         sample(&g, "dcc_mcp_gateway_backend_up{backend=\"b\"}"),

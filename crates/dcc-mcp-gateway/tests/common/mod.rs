@@ -171,6 +171,11 @@ pub fn gateway(config: GatewayConfig, backends_up: usize) -> RunningGateway {
             serde_json::from_str(&http_get(running.server.port(), "/health").1).unwrap();
         health["backends_up"] == backends_up
     });
+    // The gauges are set just after the state changes.
+    let up = Some(backends_up as f64);
+    wait_for("the backends gauge", || {
+        sample(&running.metrics(), "dcc_mcp_gateway_backends{state=\"up\"}") == up
+    });
     running
 }
 
