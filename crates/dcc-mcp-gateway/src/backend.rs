@@ -131,19 +131,26 @@ impl Backend {
         self.lock().health
     }
 
-    /// Mark up with these registered tools; `false` when it already was up.
-    pub(crate) fn mark_up(&self, tools: Vec<String>) -> bool {
+    /// Mark up (its tools are registered next, see [`set_tools`](Self::set_tools)).
+    pub(crate) fn mark_up(&self) {
         // The gauge first: whoever sees the backend up (a call, /health) then sees `backend_up` 1.
         self.metrics.set_up(true);
         let mut status = self.lock();
-        let changed = status.health != Health::Up;
-        status.health = Health::Up;
-        status.tools = tools;
-        status.last_error = None;
-        if changed {
+        if status.health != Health::Up {
+            status.health = Health::Up;
             status.since = SystemTime::now();
         }
-        changed
+        status.last_error = None;
+    }
+
+    /// Take the names of the tools it has registered (to unregister them), keeping its health.
+    pub(crate) fn take_tools(&self) -> Vec<String> {
+        std::mem::take(&mut self.lock().tools)
+    }
+
+    /// Record the names of the tools it has registered.
+    pub(crate) fn set_tools(&self, tools: Vec<String>) {
+        self.lock().tools = tools;
     }
 
     /// Mark down; returns the tools it had registered (to unregister), empty when it was down.

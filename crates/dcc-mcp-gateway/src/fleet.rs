@@ -147,8 +147,10 @@ impl Fleet {
         if backend.removed.is_cancelled() {
             return;
         }
-        let previous = backend.mark_down(None);
+        let previous = backend.take_tools();
         self.unregister(&previous);
+        // Up before its tools are visible: a caller who sees a tool finds its backend up.
+        backend.mark_up();
         let mut served = Vec::new();
         for tool in proxied_tools(&backend.name, tools) {
             let name = tool.spec.name.clone();
@@ -165,7 +167,7 @@ impl Fleet {
                 }
             }
         }
-        backend.mark_up(served);
+        backend.set_tools(served);
         tracing::info!(backend = %backend.name, url = %backend.url, "backend up");
         self.publish(true);
     }

@@ -361,6 +361,8 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
     let gone_after = killed.elapsed();
     println!("a stopped backend left tools/list after {gone_after:?}");
     wait_for("notifications/tools/list_changed", || {
+        // The client reads its stream on `rt`: let it run.
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(10)).await });
         seen.lock()
             .unwrap()
             .iter()
@@ -416,6 +418,8 @@ fn a_killed_backend_leaves_the_list_with_list_changed_and_comes_back() {
         listed(&client).contains(&"b__add".to_owned())
     });
     wait_for("a second notifications/tools/list_changed", || {
+        // The client reads its stream on `rt`: let it run.
+        rt.block_on(async { tokio::time::sleep(Duration::from_millis(10)).await });
         seen.lock()
             .unwrap()
             .iter()

@@ -166,10 +166,16 @@ pub fn gateway(config: GatewayConfig, backends_up: usize) -> RunningGateway {
         server: Running { handle, registry },
         gateway: Some(gateway),
     };
-    wait_for("backends up", || {
-        let health: Value =
-            serde_json::from_str(&http_get(running.server.port(), "/health").1).unwrap();
-        health["backends_up"] == backends_up
+    // Up, with its tools registered (the count is set once they are).
+    wait_for("backends up with their tools", || {
+        let instances = running.instances();
+        let ready = instances["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "up" && i["tools"].as_u64() > Some(0))
+            .count();
+        ready == backends_up
     });
     // The gauges are set just after the state changes.
     let up = Some(backends_up as f64);
