@@ -108,6 +108,17 @@ fn merged_list_exact_results_and_exact_counts_at_both_hops() {
                 .unwrap();
             assert_eq!(r.text(), Some(format!("t{i}").as_str()));
         }
+        // Arguments that break the backend's inputSchema are refused at the gateway.
+        let refused = client.call_tool("a__add", json!({"a": 1})).await.unwrap();
+        assert!(refused.is_error());
+        assert!(
+            refused
+                .text()
+                .unwrap()
+                .starts_with("invalid arguments for tool 'a__add'"),
+            "{:?}",
+            refused.text()
+        );
         for _ in 0..3 {
             client
                 .call_tool("a__add", json!({"a": 1, "b": 1}))
@@ -152,6 +163,8 @@ fn merged_list_exact_results_and_exact_counts_at_both_hops() {
     assert_eq!(calls(&g, "b__fail", "error"), Some(2.0));
     assert_eq!(calls(&ma, "echo", "success"), Some(6.0 + 1.0));
     assert_eq!(calls(&ma, "add", "success"), Some(3.0));
+    assert_eq!(calls(&g, "a__add", "error"), Some(1.0));
+    assert_eq!(calls(&ma, "add", "error"), Some(0.0));
     assert_eq!(calls(&mb, "add", "success"), Some(2.0 + 1.0));
     assert_eq!(calls(&mb, "fail", "error"), Some(2.0 + 1.0));
     let requests = |backend: &str, status: &str| {
