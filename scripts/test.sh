@@ -98,8 +98,8 @@ step "Rust tests, default features (no prometheus, no workflow)"
 cargo test -p dcc-mcp-protocol -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-py
 
 step "Rust tests, all server features (prometheus, workflow)"
-cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server -p dcc-mcp-client \
-    --features dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow
+cargo test -p dcc-mcp-telemetry -p dcc-mcp-http -p dcc-mcp-server -p dcc-mcp-client -p dcc-mcp-gateway \
+    --features dcc-mcp-telemetry/prometheus,dcc-mcp-http/prometheus,dcc-mcp-http/workflow,dcc-mcp-gateway/prometheus
 
 # ---------------------------------------------------------------------------------------------
 step "loom models (bounds in loom-tests/README.md)"

@@ -146,6 +146,10 @@ pub struct McpHttpConfig {
     /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
     /// keeps `prometheus_basic_auth`).
     pub bearer_tokens: crate::credentials::BearerTokens,
+    /// Declare `tools.listChanged: true` in `initialize`: the embedder tells sessions when the tool
+    /// list changes ([`McpHttpServer::tools_list_notifier`](crate::McpHttpServer::tools_list_notifier);
+    /// the gateway does, when a backend joins or leaves). Off by default.
+    pub tools_list_changed: bool,
 }
 
 impl Default for McpHttpConfig {
@@ -186,6 +190,7 @@ impl Default for McpHttpConfig {
             native_histograms: false,
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
+            tools_list_changed: false,
         }
     }
 }

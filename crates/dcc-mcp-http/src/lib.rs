@@ -86,8 +86,8 @@ pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
-    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    ToolHandler, ToolRegistry, ToolSpec, UnknownToolHint, MAX_TOOL_NAME_CHARS,
 };
-pub use server::{McpHttpServer, McpServerHandle};
+pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
 pub use tools::TOOLS_PAGE_SIZE;

@@ -306,6 +306,11 @@ impl ServerMetrics {
         Ok(metrics)
     }
 
+    /// The engine registry every family of this server lives in (embedders add their own).
+    pub(crate) fn engine(&self) -> &Registry {
+        &self.engine
+    }
+
     /// Adds the standard `process_*` metrics of this process to the exposition (Linux; a no-op
     /// elsewhere, see [`process`]). Returns `true` when they will be exported.
     pub(crate) fn export_process_metrics(&self) -> Result<bool, MetricsError> {

@@ -156,6 +156,10 @@ impl ToolSpec {
     }
 }
 
+/// Says why a `tools/call` names no registered tool (e.g. a gateway: "backend 'b' is down"); `None`
+/// leaves the plain `Unknown tool: NAME` message. Runs on the I/O worker: keep it short.
+pub type UnknownToolHint = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Error a handler returns; its message is shown to the client in an `isError: true` result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolError(pub String);

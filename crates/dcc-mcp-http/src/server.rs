@@ -29,6 +29,8 @@ pub struct McpHttpServer {
     exporter: Exporter,
     observer: Arc<ObserverGuard>,
     started: AtomicBool,
+    /// Routes of the embedder served next to `/mcp` ([`McpHttpServer::merge_routes`]).
+    extra_routes: axum::Router,
 }
 
 impl std::fmt::Debug for McpHttpServer {
@@ -65,6 +67,7 @@ impl McpHttpServer {
             exporter,
             observer,
             started: AtomicBool::new(false),
+            extra_routes: axum::Router::new(),
         })
     }
 
@@ -92,9 +95,49 @@ impl McpHttpServer {
         &self.state.config
     }
 
-    /// The complete axum application (`/mcp`, and `/metrics` when enabled); shares state with `start()`.
+    /// The complete axum application (`/mcp`, `/metrics` when enabled, and the routes added with
+    /// [`merge_routes`](Self::merge_routes)); shares state with `start()`.
     pub fn router(&self) -> axum::Router {
         build_router(self.state.clone(), self.exporter.routes(&self.state))
+            .merge(self.extra_routes.clone())
+    }
+
+    /// Serve `routes` next to `/mcp` on the same listener (a gateway's `/instances` and `/health`).
+    /// Call before [`start`](Self::start). The routes must not reuse `/mcp` or `/metrics` (axum
+    /// panics on overlapping routes when the router is built); bearer authentication does not cover
+    /// them.
+    pub fn merge_routes(&mut self, routes: axum::Router) {
+        let current = std::mem::take(&mut self.extra_routes);
+        self.extra_routes = current.merge(routes);
+    }
+
+    /// Explain calls naming no registered tool: the `-32602` message becomes
+    /// `Unknown tool: NAME (HINT)` when `hint` returns one (a gateway names the backend that is down).
+    pub fn set_unknown_tool_hint(&self, hint: crate::UnknownToolHint) {
+        *self
+            .state
+            .unknown_tool_hint
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(hint);
+    }
+
+    /// A handle that sends `notifications/tools/list_changed` to every live session; cheap to
+    /// clone and usable from any thread. Declare the capability with
+    /// [`McpHttpConfig::tools_list_changed`].
+    pub fn tools_list_notifier(&self) -> ToolsListNotifier {
+        ToolsListNotifier {
+            state: self.state.clone(),
+        }
+    }
+
+    /// The metrics engine behind this server's `/metrics` (`None` when Prometheus is off). Families
+    /// an embedder registers in it are rendered by the same scrape, next to the `dcc_mcp_*` ones.
+    #[cfg(feature = "prometheus")]
+    pub fn metrics_registry(&self) -> Option<dcc_mcp_telemetry::Registry> {
+        self.exporter
+            .metrics
+            .as_ref()
+            .map(|metrics| metrics.engine().clone())
     }
 
     /// Bind now and serve on a background thread. A second call fails with [`ServerError::AlreadyStarted`].
@@ -180,6 +223,29 @@ impl McpHttpServer {
             thread: Mutex::new(Some(thread)),
             stopped,
         })
+    }
+}
+
+/// Sends `notifications/tools/list_changed` to every live session of one server (see
+/// [`McpHttpServer::tools_list_notifier`]).
+#[derive(Clone)]
+pub struct ToolsListNotifier {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for ToolsListNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolsListNotifier").finish_non_exhaustive()
+    }
+}
+
+impl ToolsListNotifier {
+    /// Tell every live session that the tool list changed; returns how many sessions were told.
+    pub fn notify(&self) -> usize {
+        self.state.sessions.notify_all(
+            dcc_mcp_protocol::tools::LIST_CHANGED,
+            &serde_json::Value::Object(serde_json::Map::new()),
+        )
     }
 }
 

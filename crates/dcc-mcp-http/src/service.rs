@@ -46,6 +46,9 @@ pub(crate) fn initialize(
     };
     let mut capabilities = handshake::tools_capabilities();
     if let Some(map) = capabilities.as_object_mut() {
+        if state.config.tools_list_changed {
+            map.insert("tools".into(), serde_json::json!({"listChanged": true}));
+        }
         map.extend(state.config.catalog.capabilities());
     }
     let result = handshake::result(version, capabilities, &server);

@@ -573,6 +573,24 @@ impl SessionStore {
         }
     }
 
+    /// Queue the notification `method` for every live session; returns how many were told.
+    pub(crate) fn notify_all(&self, method: &str, params: &Value) -> usize {
+        let now = Instant::now();
+        let sessions: Vec<Arc<Session>> = self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_id
+            .values()
+            .filter(|session| !session.is_expired(self.ttl, now))
+            .cloned()
+            .collect();
+        for session in &sessions {
+            session.notify(method, params.clone());
+        }
+        sessions.len()
+    }
+
     /// How often the sweeper should run.
     pub(crate) fn sweep_interval(&self) -> Duration {
         (self.ttl / 2).clamp(Duration::from_millis(10), Duration::from_secs(60))

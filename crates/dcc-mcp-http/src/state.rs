@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     /// This server's own handlers ([`McpHttpServer::set_handler`](crate::McpHttpServer::set_handler)),
     /// used before the registry's: servers sharing a registry keep their own.
     pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
+    /// Explains a call naming no registered tool ([`McpHttpServer::set_unknown_tool_hint`](crate::McpHttpServer::set_unknown_tool_hint)).
+    pub(crate) unknown_tool_hint: std::sync::RwLock<Option<crate::UnknownToolHint>>,
 }
 
 impl AppState {
@@ -72,6 +74,21 @@ impl AppState {
             shutdown,
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
             handlers: std::sync::RwLock::default(),
+            unknown_tool_hint: std::sync::RwLock::default(),
+        }
+    }
+
+    /// The `-32602` message of a call naming `name`, which is not a registered tool.
+    pub(crate) fn unknown_tool_message(&self, name: &str) -> String {
+        let hint = self
+            .unknown_tool_hint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|hint| hint(name));
+        match hint {
+            Some(hint) => format!("Unknown tool: {name} ({hint})"),
+            None => format!("Unknown tool: {name}"),
         }
     }
 

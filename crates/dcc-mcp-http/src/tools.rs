@@ -152,7 +152,7 @@ async fn invoke(
     }
 
     let Some(entry) = state.registry.entry(&name) else {
-        let message = format!("Unknown tool: {name}");
+        let message = state.unknown_tool_message(&name);
         return (None, Err(RpcError::new(codes::INVALID_PARAMS, message)));
     };
     let call = Call {

@@ -12,6 +12,9 @@ use crate::jsonrpc::object;
 /// dcc-mcp extension; other servers ignore it).
 pub const ASYNC_META_KEY: &str = "dcc-mcp/async";
 
+/// Notification: the list of tools changed (sent only by servers declaring `tools.listChanged`).
+pub const LIST_CHANGED: &str = "notifications/tools/list_changed";
+
 /// `_meta` key of a request asking for `notifications/progress` under this token.
 pub const PROGRESS_TOKEN_KEY: &str = "progressToken";
 

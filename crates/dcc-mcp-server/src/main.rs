@@ -1,7 +1,9 @@
 //! `dcc-mcp-server`: serve MCP tools over Streamable HTTP (and, with `--prometheus`, metrics at
 //! `/metrics`) from the command line. With `--demo-tools` it serves `echo`, `add`, `fail`, `sleep`, `block`
 //! and `blob`,
-//! which is how the end-to-end tests and the benchmarks drive the server.
+//! which is how the end-to-end tests and the benchmarks drive the server. With `--gateway` it serves
+//! the tools of its backends instead (`--backend NAME=URL`, `--registry-dir DIR`); see
+//! `docs/guide/gateway.md`.
 
 mod conformance;
 mod demo;
@@ -115,6 +117,104 @@ struct Cli {
     bearer_token_file: Option<PathBuf>,
     #[command(flatten)]
     jobs: JobBudgets,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// Gateway mode, and joining a gateway's discovery directory.
+#[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    /// Serve the tools of the backends (`--backend`, `--registry-dir`) as `NAME__tool` instead of
+    /// tools of its own.
+    #[arg(long, conflicts_with_all = ["demo_tools", "demo_tool", "conformance_fixtures"])]
+    gateway: bool,
+    /// A backend of the gateway, as NAME=URL (repeatable), e.g. maya-01=http://127.0.0.1:8765/mcp.
+    #[arg(long = "backend", value_name = "NAME=URL", requires = "gateway",
+          value_parser = dcc_mcp_gateway::BackendSpec::parse)]
+    backends: Vec<dcc_mcp_gateway::BackendSpec>,
+    /// Discovery directory. With --gateway: follow the hosts' entries there. Without: join it (write
+    /// this server's entry and keep it fresh; see --instance-name and --dcc-type).
+    #[arg(long, value_name = "DIR")]
+    registry_dir: Option<PathBuf>,
+    /// Seconds after which a discovery entry that was not refreshed expires [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    registry_ttl: Option<f64>,
+    /// Name this server joins the discovery directory under [default: the server name].
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "registry_dir",
+        conflicts_with = "gateway"
+    )]
+    instance_name: Option<String>,
+    /// DCC type written in this server's discovery entry (maya, blender, …).
+    #[arg(
+        long,
+        value_name = "TYPE",
+        requires = "registry_dir",
+        conflicts_with = "gateway"
+    )]
+    dcc_type: Option<String>,
+    /// Write a Prometheus file_sd file of the live backends here.
+    #[arg(long, value_name = "PATH", requires = "gateway")]
+    file_sd_out: Option<PathBuf>,
+    /// Deadline of one proxied call to a backend, in milliseconds [default: 30000].
+    #[arg(long, value_name = "MS", requires = "gateway", value_parser = clap::value_parser!(u64).range(1..))]
+    backend_timeout_ms: Option<u64>,
+    /// Most calls in flight to one backend [default: 64].
+    #[arg(long, value_name = "N", requires = "gateway")]
+    backend_max_in_flight: Option<usize>,
+    /// Milliseconds a call waits for a free slot of its backend's budget before "busy" [default: 5000].
+    #[arg(long, value_name = "MS", requires = "gateway", value_parser = clap::value_parser!(u64).range(1..))]
+    backend_queue_wait_ms: Option<u64>,
+    /// Milliseconds between two health probes of a backend [default: 1000].
+    #[arg(long, value_name = "MS", requires = "gateway", value_parser = clap::value_parser!(u64).range(1..))]
+    probe_interval_ms: Option<u64>,
+    /// Most backends at once (bounds the `backend` metric label) [default: 256].
+    #[arg(long, value_name = "N", requires = "gateway")]
+    max_backends: Option<usize>,
+}
+
+impl GatewayArgs {
+    /// The gateway configuration these flags describe.
+    fn config(&self) -> Result<dcc_mcp_gateway::GatewayConfig, String> {
+        let mut config = dcc_mcp_gateway::GatewayConfig {
+            backends: self.backends.clone(),
+            registry_dir: self.registry_dir.clone(),
+            file_sd_out: self.file_sd_out.clone(),
+            ..Default::default()
+        };
+        if let Some(ms) = self.backend_timeout_ms {
+            config.call_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.backend_queue_wait_ms {
+            config.queue_wait = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.probe_interval_ms {
+            config.probe_interval = Duration::from_millis(ms);
+        }
+        if let Some(n) = self.backend_max_in_flight {
+            config.max_in_flight = n;
+        }
+        if let Some(n) = self.max_backends {
+            config.max_backends = n;
+        }
+        config.registry_ttl = self.ttl()?;
+        config.validate().map_err(|error| error.to_string())?;
+        Ok(config)
+    }
+
+    fn ttl(&self) -> Result<Duration, String> {
+        match self.registry_ttl {
+            None => Ok(dcc_mcp_gateway::GatewayConfig::default().registry_ttl),
+            Some(seconds) => Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    format!("--registry-ttl must be a positive number of seconds, got {seconds}")
+                }),
+        }
+    }
 }
 
 /// Job budgets; each flag left out keeps the `McpHttpConfig` default.
@@ -315,8 +415,69 @@ async fn shutdown_signal() {
     }
 }
 
+/// `--gateway`: serve the backends' tools until a signal.
+fn run_gateway(cli: &Cli, config: McpHttpConfig) -> Result<(), String> {
+    let gateway_config = cli.gateway.config()?;
+    let config = dcc_mcp_gateway::Gateway::server_config(config, &gateway_config);
+    let mut server =
+        McpHttpServer::new(ToolRegistry::new(), config).map_err(|error| error.to_string())?;
+    let mut gateway = dcc_mcp_gateway::Gateway::attach(gateway_config, &mut server)
+        .map_err(|error| error.to_string())?;
+    let handle = server.start().map_err(|error| error.to_string())?;
+    gateway.start().map_err(|error| error.to_string())?;
+    say(&format!(
+        "dcc-mcp-server gateway listening on {}",
+        handle.mcp_url()
+    ));
+    if cli.prometheus && cfg!(feature = "prometheus") {
+        say(&format!("metrics at {}", handle.metrics_url()));
+    }
+    wait_for_signal()?;
+    tracing::info!("shutting down");
+    gateway.shutdown();
+    handle.shutdown().map_err(|error| error.to_string())?;
+    say("dcc-mcp-server stopped");
+    Ok(())
+}
+
+fn wait_for_signal() -> Result<(), String> {
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot set up signal handling: {error}"))?;
+    signals.block_on(shutdown_signal());
+    Ok(())
+}
+
+/// Join the discovery directory, when one is named: this server's entry, kept fresh until stop.
+fn join_registry(cli: &Cli, mcp_url: &str) -> Result<Option<dcc_mcp_gateway::Heartbeat>, String> {
+    let Some(dir) = &cli.gateway.registry_dir else {
+        return Ok(None);
+    };
+    let name = cli
+        .gateway
+        .instance_name
+        .clone()
+        .unwrap_or_else(|| cli.server_name.clone());
+    dcc_mcp_gateway::names::check_backend_name(&name).map_err(|error| error.to_string())?;
+    let entry = dcc_mcp_gateway::RegistryEntry::new(
+        &name,
+        cli.gateway.dcc_type.as_deref(),
+        mcp_url,
+        Some(env!("CARGO_PKG_VERSION")),
+    );
+    let interval = (cli.gateway.ttl()? / 3).max(Duration::from_millis(100));
+    let heartbeat = dcc_mcp_gateway::Heartbeat::start(dir, entry, interval)
+        .map_err(|error| format!("cannot write to {}: {error}", dir.display()))?;
+    say(&format!("joined {} as {name}", dir.display()));
+    Ok(Some(heartbeat))
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     let mut config = config_from(&cli)?;
+    if cli.gateway.gateway {
+        return run_gateway(&cli, config);
+    }
     let registry = ToolRegistry::new();
     if cli.conformance_fixtures {
         conformance::register_tools(&registry)?;
@@ -337,12 +498,11 @@ fn run(cli: Cli) -> Result<(), String> {
     } else if cli.prometheus {
         tracing::warn!("built without the `prometheus` feature: GET /metrics answers 404");
     }
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| format!("cannot set up signal handling: {error}"))?;
-    signals.block_on(shutdown_signal());
+    let heartbeat = join_registry(&cli, &handle.mcp_url())?;
+    wait_for_signal()?;
     tracing::info!("shutting down");
+    // Leave the discovery directory first, so the gateway stops routing here.
+    drop(heartbeat);
     handle.shutdown().map_err(|error| error.to_string())?;
     say("dcc-mcp-server stopped");
     Ok(())
@@ -460,6 +620,62 @@ mod tests {
             config_from(&cli).unwrap_err(),
             "--job-deadline must be a positive number of seconds, got -1"
         );
+    }
+
+    #[test]
+    fn gateway_flags_map_to_the_gateway_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a=http://127.0.0.1:1/mcp",
+            "--backend",
+            "b=http://127.0.0.1:2/mcp",
+            "--backend-timeout-ms",
+            "1500",
+            "--backend-max-in-flight",
+            "3",
+            "--backend-queue-wait-ms",
+            "20",
+            "--probe-interval-ms",
+            "250",
+            "--max-backends",
+            "8",
+            "--registry-ttl",
+            "2.5",
+        ]);
+        let config = cli.gateway.config().unwrap();
+        let names: Vec<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(config.backends[1].url, "http://127.0.0.1:2/mcp");
+        assert_eq!(config.call_timeout, Duration::from_millis(1500));
+        assert_eq!(config.max_in_flight, 3);
+        assert_eq!(config.queue_wait, Duration::from_millis(20));
+        assert_eq!(config.probe_interval, Duration::from_millis(250));
+        assert_eq!(config.max_backends, 8);
+        assert_eq!(config.registry_ttl, Duration::from_millis(2500));
+        let twice = Cli::parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a=http://127.0.0.1:1/mcp",
+            "--backend",
+            "a=http://127.0.0.1:2/mcp",
+        ]);
+        assert_eq!(
+            twice.gateway.config().unwrap_err(),
+            "backend a is named twice"
+        );
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--backend", "a=http://x/mcp"]).is_err());
+        assert!(Cli::try_parse_from([
+            "dcc-mcp-server",
+            "--gateway",
+            "--backend",
+            "a__b=http://x/mcp"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--gateway", "--demo-tools"]).is_err());
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--instance-name", "maya-01"]).is_err());
     }
 
     #[test]
