@@ -141,6 +141,11 @@ pub struct McpHttpConfig {
     /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
     /// keeps `prometheus_basic_auth`).
     pub bearer_tokens: crate::credentials::BearerTokens,
+    /// `/mcp` as an OAuth 2.1 resource server: bearer JWT access tokens checked against an
+    /// authorization server's keys, issuer, audience and required scopes, with RFC 9728 metadata at
+    /// `/.well-known/oauth-protected-resource`. `None` by default. With static `bearer_tokens` too,
+    /// either a static token or a valid JWT is accepted.
+    pub oauth: Option<crate::oauth_config::OAuthConfig>,
 }
 
 impl Default for McpHttpConfig {
@@ -180,6 +185,7 @@ impl Default for McpHttpConfig {
             enable_process_metrics: true,
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
+            oauth: None,
         }
     }
 }
@@ -275,6 +281,9 @@ impl McpHttpConfig {
             }
         }
         self.bearer_tokens.validate()?;
+        if let Some(oauth) = &self.oauth {
+            oauth.validate()?;
+        }
         Ok(())
     }
 
