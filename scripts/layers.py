@@ -73,6 +73,8 @@ LAYERS = {
         "metrics": 6,
         # composition root: McpHttpServer wires the layers together; lib.rs re-exports.
         "server": 7,
+        # the parsers exposed to the fuzz targets (feature `fuzzing`).
+        "fuzzing": 7,
         "": 7,
     },
 }

@@ -43,6 +43,9 @@ mod content;
 mod credentials;
 mod dispatch;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod inflight;
 #[cfg(feature = "workflow")]
 mod job_tools;
