@@ -184,7 +184,8 @@ mod tests {
         let mut c = config();
         c.audience = "mcp-api".into();
         assert_eq!(c.static_resource(), None);
-        let cases: Vec<(&str, Box<dyn Fn(&mut OAuthConfig)>)> = vec![
+        type Change = Box<dyn Fn(&mut OAuthConfig)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("issuer", Box::new(|c| c.issuer = " ".into())),
             ("audience", Box::new(|c| c.audience = String::new())),
             (
