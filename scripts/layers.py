@@ -47,10 +47,13 @@ LAYERS = {
         "completion_providers": 2,
         "catalog": 2,
         "throttle": 2,
+        # JWT access-token checks against a key set (pure: no I/O).
+        "jwt": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,
         "credentials": 3,
+        "oauth_config": 3,
         # MCP service: the shared state and what MCP methods do (tools/*, cancellation).
         "state": 4,
         "tools": 4,
@@ -60,6 +63,8 @@ LAYERS = {
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "bearer": 5,
+        "jwks": 5,
+        "oauth": 5,
         "panic": 5,
         "mcp": 5,
         "app": 5,
@@ -68,6 +73,8 @@ LAYERS = {
         "metrics": 6,
         # composition root: McpHttpServer wires the layers together; lib.rs re-exports.
         "server": 7,
+        # the parsers exposed to the fuzz targets (feature `fuzzing`).
+        "fuzzing": 7,
         "": 7,
     },
 }

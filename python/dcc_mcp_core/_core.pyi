@@ -73,6 +73,7 @@ class McpHttpConfig:
         main_thread_executor: Optional[MainThreadExecutor] = None,
         include_traceback: bool = False,
         bearer_tokens: Optional[Sequence[str]] = None,
+        oauth: Optional[Mapping[str, Any]] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -139,6 +140,15 @@ class McpHttpConfig:
     each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no
     authentication. A missing or wrong token gets ``401`` with ``WWW-Authenticate: Bearer``; more than 10
     failed logins from one address get ``429`` with ``Retry-After``. ``/metrics`` is not covered."""
+    oauth: Optional[Dict[str, Any]]
+    """``/mcp`` as an OAuth 2.1 resource server, or ``None`` (default). A dict with ``issuer``, ``jwks`` (a
+    JWKS file path or an ``http://`` URL) and ``audience``; optional ``required_scopes`` (list of str),
+    ``resource`` (this server's public ``/mcp`` URL), ``leeway`` and ``jwks_refresh_interval`` (seconds,
+    default 60 each). Bearer JWTs (RS/PS/ES/EdDSA) must verify with a key of the set and carry that
+    ``iss``, that ``aud`` and every required scope: else ``401 invalid_token`` (``403
+    insufficient_scope`` for a scope), with ``WWW-Authenticate: Bearer resource_metadata="…"``; RFC 9728
+    metadata is served at ``/.well-known/oauth-protected-resource[/mcp]``. Reading it returns every key
+    filled in; unknown keys are refused. With ``bearer_tokens`` too, either is accepted."""
     allowed_origins: List[str]
     """Extra allowed ``Origin`` values (``"https://host:port"`` or ``"*"``); localhost is allowed on loopback."""
     sync_concurrency: int

@@ -15,14 +15,31 @@ pub(crate) fn build_router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -
         .post(crate::mcp::post_message)
         .delete(crate::mcp::delete_session);
     // Authentication covers `/mcp` only: `/metrics` keeps its own Basic auth.
-    let mcp = match crate::bearer::BearerGuard::new(&state.config.bearer_tokens) {
-        Some(guard) => mcp.route_layer(axum::middleware::from_fn_with_state(
-            crate::bearer::BearerLayerState::new(guard, state.recorder.clone()),
+    let oauth = state
+        .config
+        .oauth
+        .as_ref()
+        .map(|c| Arc::new(crate::oauth::OAuthGuard::new(c)));
+    let layer = crate::bearer::BearerLayerState::new(
+        crate::bearer::BearerGuard::new(&state.config.bearer_tokens),
+        oauth.clone(),
+        state.recorder.clone(),
+    );
+    let mcp = match layer {
+        Some(layer) => mcp.route_layer(axum::middleware::from_fn_with_state(
+            layer,
             crate::bearer::require_bearer,
         )),
         None => mcp,
     };
-    let router = Router::new().route("/mcp", mcp);
+    let mut router = Router::new().route("/mcp", mcp);
+    // RFC 9728 metadata, unauthenticated, at the bare and the `/mcp`-suffixed well-known paths.
+    if let Some(oauth) = oauth {
+        let metadata = get(crate::oauth::protected_resource_metadata).with_state(oauth);
+        router = router
+            .route(crate::oauth::METADATA_PATH, metadata.clone())
+            .route(&format!("{}/mcp", crate::oauth::METADATA_PATH), metadata);
+    }
     #[cfg(test)]
     let router = crate::panic::with_test_route(router);
     router

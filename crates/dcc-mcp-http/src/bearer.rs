@@ -1,4 +1,5 @@
-//! Bearer authentication of `/mcp` (RFC 6750) with static tokens, and the throttle of failed logins.
+//! Bearer authentication of `/mcp` (RFC 6750) with static tokens or OAuth access tokens
+//! (`crate::oauth`), and the throttle of failed logins.
 //!
 //! Why digests: `subtle`'s slice comparison is constant-time only for slices of equal length, so
 //! the presented token and every configured token are hashed to SHA-256 digests first and the
@@ -11,7 +12,11 @@
 //! missing header gets `401` with a bare `WWW-Authenticate: Bearer` challenge; a malformed or wrong
 //! one gets `401` with `error="invalid_token"` (RFC 6750 §3.1). Each `401` is counted as
 //! `dcc_mcp_rejected_total{reason="auth"}` and takes a token from the address's throttle bucket;
-//! each `429` is counted as `reason="auth_throttled"`. Nothing here logs a header or a token.
+//! each `429` is counted as `reason="auth_throttled"`. With OAuth, a token that is not a static one
+//! is checked as a JWT: its `401` carries `resource_metadata` and an `error_description`; a valid
+//! token missing a required scope gets `403` (`reason="auth_scope"`, not throttled: the token is
+//! genuine, nobody is guessing); unreadable signing keys give `503` (`reason="auth_unavailable"`).
+//! Nothing here logs a header or a token.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::{Choice, ConstantTimeEq as _};
 
 use crate::credentials::BearerTokens;
+use crate::oauth::{OAuthGuard, Verdict};
 use crate::record::{Recorder, Rejection};
 use crate::serve::ClientAddr;
 use crate::throttle::LoginThrottle;
@@ -102,21 +108,29 @@ pub(crate) fn parse_bearer(value: Option<&HeaderValue>) -> Presented<'_> {
     }
 }
 
-/// What the middleware shares: the guard, the throttle, the recorder.
+/// What the middleware shares: the static-token guard, the OAuth guard (at least one of them),
+/// the throttle, the recorder.
 #[derive(Clone)]
 pub(crate) struct BearerLayerState {
-    guard: Arc<BearerGuard>,
+    guard: Option<Arc<BearerGuard>>,
+    oauth: Option<Arc<OAuthGuard>>,
     throttle: Arc<LoginThrottle>,
     recorder: Recorder,
 }
 
 impl BearerLayerState {
-    pub(crate) fn new(guard: BearerGuard, recorder: Recorder) -> Self {
-        Self {
-            guard: Arc::new(guard),
+    /// `None` when neither static tokens nor OAuth are configured (no authentication).
+    pub(crate) fn new(
+        guard: Option<BearerGuard>,
+        oauth: Option<Arc<OAuthGuard>>,
+        recorder: Recorder,
+    ) -> Option<Self> {
+        (guard.is_some() || oauth.is_some()).then(|| Self {
+            guard: guard.map(Arc::new),
+            oauth,
             throttle: Arc::new(LoginThrottle::default()),
             recorder,
-        }
+        })
     }
 }
 
@@ -128,7 +142,18 @@ fn challenge(error: Option<&str>) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
 }
 
-/// Axum middleware: lets the request through only with one of the configured tokens.
+/// Why a request is refused, before it is answered.
+enum Refusal {
+    /// `401`: no token (`None`) or an invalid one (its description).
+    Unauthorized(Option<&'static str>),
+    /// `403 insufficient_scope` (OAuth only).
+    Forbidden,
+    /// `503`: the OAuth keys cannot be read.
+    Unavailable,
+}
+
+/// Axum middleware: lets the request through only with one of the configured tokens or, with OAuth,
+/// a valid access token.
 pub(crate) async fn require_bearer(
     State(layer): State<BearerLayerState>,
     request: Request,
@@ -146,19 +171,77 @@ pub(crate) async fn require_bearer(
         )
             .into_response();
     }
-    let error = match parse_bearer(request.headers().get(AUTHORIZATION)) {
-        Presented::Token(token) if layer.guard.accepts(token) => return next.run(request).await,
-        Presented::Missing => None,
-        Presented::Token(_) | Presented::Malformed => Some("invalid_token"),
+    let refusal = match parse_bearer(request.headers().get(AUTHORIZATION)) {
+        Presented::Token(token) if layer.guard.as_ref().is_some_and(|g| g.accepts(token)) => {
+            return next.run(request).await
+        }
+        Presented::Token(token) => match &layer.oauth {
+            Some(oauth) => match oauth.check(token).await {
+                Verdict::Allowed => return next.run(request).await,
+                Verdict::Invalid(e) => Refusal::Unauthorized(Some(e.description())),
+                Verdict::Forbidden => Refusal::Forbidden,
+                Verdict::Unavailable => Refusal::Unavailable,
+            },
+            None => Refusal::Unauthorized(Some("the token is not accepted")),
+        },
+        Presented::Missing => Refusal::Unauthorized(None),
+        Presented::Malformed => {
+            Refusal::Unauthorized(Some("the Authorization header is not Bearer <token>"))
+        }
     };
-    layer.throttle.failed(addr, now);
-    layer.recorder.rejected(Rejection::Auth);
-    (
-        StatusCode::UNAUTHORIZED,
-        [(WWW_AUTHENTICATE, challenge(error))],
-        "401 Unauthorized: /mcp needs a valid bearer token\n",
-    )
-        .into_response()
+    let headers = request.headers();
+    match refusal {
+        Refusal::Unauthorized(description) => {
+            layer.throttle.failed(addr, now);
+            layer.recorder.rejected(Rejection::Auth);
+            let (header, body) = match &layer.oauth {
+                None => (
+                    challenge(description.map(|_| "invalid_token")),
+                    "401 Unauthorized: /mcp needs a valid bearer token\n".to_owned(),
+                ),
+                Some(oauth) => (
+                    crate::oauth::challenge(
+                        oauth,
+                        headers,
+                        description.map(|d| ("invalid_token", d)),
+                        REALM,
+                    ),
+                    format!(
+                        "401 Unauthorized: /mcp needs a valid bearer token{}\n",
+                        description.map(|d| format!(": {d}")).unwrap_or_default()
+                    ),
+                ),
+            };
+            (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, header)], body).into_response()
+        }
+        Refusal::Forbidden => {
+            layer.recorder.rejected(Rejection::AuthScope);
+            let description = "the token lacks a required scope";
+            let Some(oauth) = &layer.oauth else {
+                return StatusCode::FORBIDDEN.into_response();
+            };
+            let header = crate::oauth::challenge(
+                oauth,
+                headers,
+                Some(("insufficient_scope", description)),
+                REALM,
+            );
+            let body = format!(
+                "403 Forbidden: {description}; required: {}\n",
+                oauth.required_scopes().join(" ")
+            );
+            (StatusCode::FORBIDDEN, [(WWW_AUTHENTICATE, header)], body).into_response()
+        }
+        Refusal::Unavailable => {
+            layer.recorder.rejected(Rejection::AuthUnavailable);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(RETRY_AFTER, HeaderValue::from(1u64))],
+                "503 Service Unavailable: the authorization server's signing keys cannot be read; retry later\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -150,6 +150,11 @@ pub struct McpHttpConfig {
     /// list changes ([`McpHttpServer::tools_list_notifier`](crate::McpHttpServer::tools_list_notifier);
     /// the gateway does, when a backend joins or leaves). Off by default.
     pub tools_list_changed: bool,
+    /// `/mcp` as an OAuth 2.1 resource server: bearer JWT access tokens checked against an
+    /// authorization server's keys, issuer, audience and required scopes, with RFC 9728 metadata at
+    /// `/.well-known/oauth-protected-resource`. `None` by default. With static `bearer_tokens` too,
+    /// either a static token or a valid JWT is accepted.
+    pub oauth: Option<crate::oauth_config::OAuthConfig>,
 }
 
 impl Default for McpHttpConfig {
@@ -191,6 +196,7 @@ impl Default for McpHttpConfig {
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
             tools_list_changed: false,
+            oauth: None,
         }
     }
 }
@@ -286,6 +292,9 @@ impl McpHttpConfig {
             }
         }
         self.bearer_tokens.validate()?;
+        if let Some(oauth) = &self.oauth {
+            oauth.validate()?;
+        }
         Ok(())
     }
 

@@ -57,6 +57,14 @@ pub enum ConfigError {
         /// Position of the token in the list.
         index: usize,
     },
+    /// A field of the OAuth resource-server configuration is unusable.
+    #[error("oauth.{field} {why}")]
+    InvalidOAuth {
+        /// The offending field of [`OAuthConfig`](crate::OAuthConfig).
+        field: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// Starting, running or stopping the server failed.

@@ -43,15 +43,22 @@ mod content;
 mod credentials;
 mod dispatch;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod inflight;
 #[cfg(feature = "workflow")]
 mod job_tools;
 #[cfg(feature = "workflow")]
 mod jobs;
+mod jwks;
+mod jwt;
 mod limits;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod oauth;
+mod oauth_config;
 mod offload;
 mod origin;
 mod panic;
@@ -84,6 +91,9 @@ pub use error::{ConfigError, RegistryError, ServerError};
 pub use jobs::JOB_LOGGER;
 pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
+pub use oauth_config::{
+    JwksSource, OAuthConfig, DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_OAUTH_LEEWAY,
+};
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
     ToolHandler, ToolRegistry, ToolSpec, UnknownToolHint, MAX_TOOL_NAME_CHARS,

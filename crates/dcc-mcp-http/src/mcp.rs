@@ -278,7 +278,7 @@ pub(crate) async fn post_message(
 
 /// True for `application/json`, optionally with parameters (`; charset=utf-8`); case-insensitive.
 /// A missing header is not JSON.
-fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
+pub(crate) fn is_json_media_type(value: Option<&HeaderValue>) -> bool {
     value
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())

@@ -32,6 +32,9 @@ use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
 
 pub(crate) use endpoint::routes;
 pub(crate) use negotiate::Format;
+// The parsers the fuzz targets drive (`crate::fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) use {auth::parse_basic, negotiate::negotiate, render::accepts_gzip};
 
 use render::Declared;
 

@@ -113,13 +113,17 @@ pub(crate) enum Rejection {
     Auth,
     /// A client's failed logins were throttled (`429`) before its credentials were checked.
     AuthThrottled,
+    /// A valid OAuth access token lacked a required scope (`403 insufficient_scope`).
+    AuthScope,
+    /// The OAuth authorization server's signing keys could not be read (`503`).
+    AuthUnavailable,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 15] = [
+    pub(crate) const ALL: [Rejection; 17] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -135,6 +139,8 @@ impl Rejection {
         Self::OutboxDrop,
         Self::Auth,
         Self::AuthThrottled,
+        Self::AuthScope,
+        Self::AuthUnavailable,
     ];
 
     /// The metric label value.
@@ -155,6 +161,8 @@ impl Rejection {
             Self::OutboxDrop => "outbox_drop",
             Self::Auth => "auth",
             Self::AuthThrottled => "auth_throttled",
+            Self::AuthScope => "auth_scope",
+            Self::AuthUnavailable => "auth_unavailable",
         }
     }
 

@@ -189,7 +189,7 @@ mod with_feature {
         ("dcc_mcp_dispatch_wait_seconds", "histogram"),
     ];
 
-    const REJECTION_REASONS: [&str; 15] = [
+    const REJECTION_REASONS: [&str; 17] = [
         "batch_too_large",
         "response_too_large",
         "too_many_sessions",
@@ -205,6 +205,8 @@ mod with_feature {
         "outbox_drop",
         "auth",
         "auth_throttled",
+        "auth_scope",
+        "auth_unavailable",
     ];
 
     /// The built-in job tools `tools/list` shows next to the registered ones (their call series

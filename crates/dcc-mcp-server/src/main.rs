@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use dcc_mcp_http::{BasicAuth, BearerTokens, McpHttpConfig, McpHttpServer, ToolRegistry};
+use dcc_mcp_http::{
+    BasicAuth, BearerTokens, JwksSource, McpHttpConfig, McpHttpServer, OAuthConfig, ToolRegistry,
+};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -116,6 +118,8 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     bearer_token_file: Option<PathBuf>,
     #[command(flatten)]
+    oauth: OAuthFlags,
+    #[command(flatten)]
     jobs: JobBudgets,
     #[command(flatten)]
     gateway: GatewayArgs,
@@ -214,6 +218,60 @@ impl GatewayArgs {
                     format!("--registry-ttl must be a positive number of seconds, got {seconds}")
                 }),
         }
+    }
+}
+
+/// /mcp as an OAuth 2.1 resource server (all of issuer, JWKS and audience, or none).
+#[derive(Debug, clap::Args)]
+struct OAuthFlags {
+    /// Accept JWT access tokens from this issuer on /mcp (`iss` must equal it).
+    #[arg(long, value_name = "ISSUER", requires_all = ["oauth_jwks", "oauth_audience"])]
+    oauth_issuer: Option<String>,
+    /// The issuer's signing keys: a JWKS file, or an http:// URL (fetched, cached, re-read on an
+    /// unknown key id at most once per --oauth-jwks-refresh-interval).
+    #[arg(long, value_name = "FILE_OR_URL", requires = "oauth_issuer")]
+    oauth_jwks: Option<String>,
+    /// The audience every token's `aud` must hold (usually this server's /mcp URL).
+    #[arg(long, value_name = "AUDIENCE", requires = "oauth_issuer")]
+    oauth_audience: Option<String>,
+    /// A scope every token must grant (repeatable); a token without it gets 403 insufficient_scope.
+    #[arg(
+        long = "oauth-required-scope",
+        value_name = "SCOPE",
+        requires = "oauth_issuer"
+    )]
+    oauth_required_scopes: Vec<String>,
+    /// This server's public /mcp URL, named in the RFC 9728 metadata [default: the audience if it
+    /// is a URL, else http://<Host>/mcp].
+    #[arg(long, value_name = "URL", requires = "oauth_issuer")]
+    oauth_resource: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds [default: 60].
+    #[arg(long, value_name = "SECONDS", requires = "oauth_issuer")]
+    oauth_leeway: Option<u64>,
+    /// Shortest time between two JWKS re-reads for unknown key ids, in seconds [default: 60].
+    #[arg(long, value_name = "SECONDS", requires = "oauth_issuer")]
+    oauth_jwks_refresh_interval: Option<u64>,
+}
+
+impl OAuthFlags {
+    /// The OAuth configuration, when `--oauth-issuer` is given (validation happens in
+    /// `McpHttpServer::new`).
+    fn config(&self) -> Option<OAuthConfig> {
+        let issuer = self.oauth_issuer.as_ref()?;
+        let mut config = OAuthConfig::new(
+            issuer.clone(),
+            self.oauth_audience.clone().unwrap_or_default(),
+            JwksSource::parse(self.oauth_jwks.as_deref().unwrap_or_default()),
+        );
+        config.required_scopes = self.oauth_required_scopes.clone();
+        config.resource = self.oauth_resource.clone();
+        if let Some(secs) = self.oauth_leeway {
+            config.leeway = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.oauth_jwks_refresh_interval {
+            config.jwks_refresh_interval = Duration::from_secs(secs);
+        }
+        Some(config)
     }
 }
 
@@ -332,6 +390,7 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         enable_process_metrics: !cli.no_process_metrics,
         native_histograms: cli.native_histograms,
         bearer_tokens,
+        oauth: cli.oauth.config(),
         ..defaults
     };
     let counts = [
@@ -569,6 +628,41 @@ mod tests {
         assert!(!config.native_histograms);
         let cli = Cli::parse_from(["dcc-mcp-server", "--prometheus", "--native-histograms"]);
         assert!(config_from(&cli).unwrap().native_histograms);
+    }
+
+    #[test]
+    fn oauth_flags_map_to_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--oauth-issuer",
+            "https://as.example",
+            "--oauth-jwks",
+            "http://127.0.0.1:9/jwks.json",
+            "--oauth-audience",
+            "https://mcp.example/mcp",
+            "--oauth-required-scope",
+            "mcp:tools",
+            "--oauth-required-scope",
+            "mcp:read",
+            "--oauth-leeway",
+            "5",
+        ]);
+        let oauth = config_from(&cli).unwrap().oauth.unwrap();
+        assert_eq!(oauth.issuer, "https://as.example");
+        assert_eq!(
+            oauth.jwks,
+            JwksSource::Url("http://127.0.0.1:9/jwks.json".into())
+        );
+        assert_eq!(oauth.required_scopes, ["mcp:tools", "mcp:read"]);
+        assert_eq!(oauth.leeway, Duration::from_secs(5));
+        assert_eq!(oauth.resource, None);
+        assert!(config_from(&Cli::parse_from(["dcc-mcp-server"]))
+            .unwrap()
+            .oauth
+            .is_none());
+        // The issuer needs the keys and the audience.
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--oauth-issuer", "x"]).is_err());
+        assert!(Cli::try_parse_from(["dcc-mcp-server", "--oauth-audience", "x"]).is_err());
     }
 
     #[test]

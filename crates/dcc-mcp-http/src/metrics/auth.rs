@@ -59,7 +59,7 @@ impl BasicAuthGuard {
 
 /// Splits `Basic <base64(user:pass)>` into user and password bytes (RFC 7617). The scheme is
 /// case-insensitive; the password may itself contain `:`. `None` for anything malformed.
-fn parse_basic(value: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn parse_basic(value: &HeaderValue) -> Option<(Vec<u8>, Vec<u8>)> {
     let raw = value.as_bytes();
     let scheme = raw.get(..6)?;
     if !scheme.eq_ignore_ascii_case(b"basic ") {

@@ -8,6 +8,7 @@ use dcc_mcp_http::{BearerTokens, McpHttpConfig};
 
 use super::errors::{config_error, invalid_value};
 use super::executor::PyMainThreadExecutor;
+use super::oauth::{extract_oauth, oauth_to_dict};
 use crate::convert::{self, py_repr_str};
 
 /// Server options. Every setter checks its value and raises `ValueError` with the reason.
@@ -114,6 +115,7 @@ impl PyMcpHttpConfig {
         main_thread_executor = None,
         include_traceback = false,
         bearer_tokens = None,
+        oauth = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -151,6 +153,7 @@ impl PyMcpHttpConfig {
         main_thread_executor: Option<PyRef<'_, PyMainThreadExecutor>>,
         include_traceback: bool,
         bearer_tokens: Option<Vec<String>>,
+        oauth: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -159,6 +162,7 @@ impl PyMcpHttpConfig {
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
             enable_process_metrics,
             bearer_tokens: BearerTokens::new(bearer_tokens.unwrap_or_default()),
+            oauth: extract_oauth(oauth)?,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -598,6 +602,22 @@ impl PyMcpHttpConfig {
         self.update(|c| c.bearer_tokens = BearerTokens::new(value))
     }
 
+    /// `/mcp` as an OAuth 2.1 resource server: a dict (`issuer`, `jwks`, `audience`,
+    /// `required_scopes`, `resource`, `leeway`, `jwks_refresh_interval`) or `None`.
+    #[getter]
+    fn oauth<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, pyo3::types::PyDict>>> {
+        self.inner
+            .oauth
+            .as_ref()
+            .map(|c| oauth_to_dict(py, c))
+            .transpose()
+    }
+    #[setter]
+    fn set_oauth(&mut self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let oauth = extract_oauth(value)?;
+        self.update(|c| c.oauth = oauth)
+    }
+
     /// Extra `Origin` values allowed besides localhost (which is allowed when bound to loopback).
     #[getter]
     fn allowed_origins(&self) -> Vec<String> {
@@ -660,7 +680,7 @@ impl PyMcpHttpConfig {
              job_queue_capacity={}, job_concurrency={}, max_jobs_per_session={}, job_deadline={}, \
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
-             bearer_tokens=<{} redacted>, enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
+             bearer_tokens=<{} redacted>, oauth={}, enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
              main_thread_executor={}, include_traceback={})",
             py_repr_str(&c.host),
             c.port,
@@ -692,6 +712,10 @@ impl PyMcpHttpConfig {
             c.max_outbox_bytes,
             origins.join(", "),
             c.bearer_tokens.tokens().len(),
+            match &c.oauth {
+                Some(o) => format!("{{issuer: {}}}", py_repr_str(&o.issuer)),
+                None => "None".to_owned(),
+            },
             if c.enable_process_metrics { "True" } else { "False" },
             c.sync_concurrency,
             c.sync_queue_wait.as_secs_f64(),

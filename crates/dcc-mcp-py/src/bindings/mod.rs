@@ -10,6 +10,7 @@ mod handler;
 mod handlers;
 mod json;
 mod log_bridge;
+mod oauth;
 mod pool;
 mod registry;
 mod server;

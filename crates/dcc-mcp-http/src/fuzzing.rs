@@ -1,0 +1,78 @@
+//! The crate-private parsers of untrusted input, exposed for the `cargo fuzz` targets in `fuzz/`
+//! (feature `fuzzing`; not a stable API, hidden from the docs).
+//!
+//! Why wrappers and not `pub` items: the parsers stay private to the crate in every normal build;
+//! each wrapper here feeds one parser the bytes a client controls and returns plain data the target
+//! can check invariants on.
+
+use axum::http::HeaderValue;
+
+/// `Authorization: Bearer …` (RFC 6750): the token bytes of a well-formed header, `None` when
+/// missing or malformed. The invariant: a returned token is a `b64token`.
+pub fn bearer(header: &[u8]) -> Option<Vec<u8>> {
+    let value = HeaderValue::from_bytes(header).ok()?;
+    match crate::bearer::parse_bearer(Some(&value)) {
+        crate::bearer::Presented::Token(t) => Some(t.to_vec()),
+        _ => None,
+    }
+}
+
+/// `true` when `token` is an RFC 6750 `b64token` (the static-token file rule).
+pub fn is_b64token(token: &str) -> bool {
+    crate::credentials::is_b64token(token)
+}
+
+/// `Content-Type` check of `POST /mcp`.
+pub fn is_json_media_type(header: &[u8]) -> bool {
+    HeaderValue::from_bytes(header)
+        .ok()
+        .is_some_and(|v| crate::mcp::is_json_media_type(Some(&v)))
+}
+
+/// `Authorization: Basic …` of `/metrics` (RFC 7617): user and password bytes.
+#[cfg(feature = "prometheus")]
+pub fn basic(header: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    crate::metrics::parse_basic(&HeaderValue::from_bytes(header).ok()?)
+}
+
+/// The exposition format `/metrics` picks for an `Accept` header, as its content type.
+#[cfg(feature = "prometheus")]
+pub fn metrics_accept(accept: &str) -> &'static str {
+    crate::metrics::negotiate(accept).content_type()
+}
+
+/// Whether `/metrics` gzips for an `Accept-Encoding` header.
+#[cfg(feature = "prometheus")]
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    crate::metrics::accepts_gzip(accept_encoding)
+}
+
+/// The keys of a JWKS document: how many are usable, or the parse error.
+pub fn jwks(document: &[u8]) -> Result<usize, String> {
+    crate::jwt::KeySet::parse(document).map(|k| k.len())
+}
+
+/// A JWT's header check (`alg` allowed, `kid`): `Ok(kid)` or the refusal's description.
+pub fn jwt_header(token: &str) -> Result<Option<String>, &'static str> {
+    crate::jwt::header(token)
+        .map(|(_, kid)| kid)
+        .map_err(|e| e.description())
+}
+
+/// A full check of `token` against the keys of `jwks` (issuer `https://issuer.test`, audience
+/// `https://mcp.test/mcp`, scope `mcp:tools` required): `Ok(scopes)` or the refusal's description.
+pub fn jwt_verify(jwks: &[u8], token: &str) -> Result<Vec<String>, &'static str> {
+    let keys = crate::jwt::KeySet::parse(jwks).unwrap_or_default();
+    let rules = crate::jwt::TokenRules {
+        issuer: "https://issuer.test".into(),
+        audience: "https://mcp.test/mcp".into(),
+        leeway_secs: 60,
+        required_scopes: vec!["mcp:tools".into()],
+    };
+    crate::jwt::verify(token, &keys, &rules).map_err(|e| e.description())
+}
+
+/// RFC 9728 §3.1 metadata URL of a resource URL.
+pub fn metadata_url(resource: &str) -> String {
+    crate::oauth::metadata_url(resource)
+}
