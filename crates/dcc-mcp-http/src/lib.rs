@@ -49,6 +49,7 @@ mod job_tools;
 #[cfg(feature = "workflow")]
 mod jobs;
 mod limits;
+mod listen;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
@@ -58,12 +59,16 @@ mod panic;
 pub mod prompt_registry;
 mod record;
 mod registry;
+mod reply;
+mod request_context;
 pub mod resource_registry;
 mod serve;
 mod server;
 mod service;
 mod session;
 mod state;
+mod stateless;
+mod stateless_http;
 mod throttle;
 mod tools;
 pub mod uri_template;
@@ -85,8 +90,9 @@ pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
-    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS, PARAM_HEADER_KEYWORD,
 };
+pub use request_context::RequestContext;
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;
 pub use tools::TOOLS_PAGE_SIZE;

@@ -112,13 +112,16 @@ pub(crate) enum Rejection {
     Auth,
     /// A client's failed logins were throttled (`429`) before its credentials were checked.
     AuthThrottled,
+    /// A `resources/subscribe` or a `subscriptions/listen` asked for more resource subscriptions
+    /// than `max_subscriptions_per_session`.
+    SubscriptionLimit,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 15] = [
+    pub(crate) const ALL: [Rejection; 16] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -134,6 +137,7 @@ impl Rejection {
         Self::OutboxDrop,
         Self::Auth,
         Self::AuthThrottled,
+        Self::SubscriptionLimit,
     ];
 
     /// The metric label value.
@@ -154,6 +158,7 @@ impl Rejection {
             Self::OutboxDrop => "outbox_drop",
             Self::Auth => "auth",
             Self::AuthThrottled => "auth_throttled",
+            Self::SubscriptionLimit => "subscription_limit",
         }
     }
 

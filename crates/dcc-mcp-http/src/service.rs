@@ -72,7 +72,7 @@ pub(crate) async fn request(
     let outcome = match method {
         methods::PING => Ok(json!({})),
         methods::TOOLS_LIST => crate::tools::list(state, params),
-        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
+        methods::TOOLS_CALL => crate::tools::call(state, session, None, &id, params).await,
         // Job notifications are always sent; the level request is accepted for client compatibility.
         methods::LOGGING_SET_LEVEL => Ok(json!({})),
         methods::INITIALIZE => Err(RpcError::new(

@@ -280,6 +280,11 @@ impl Session {
         self.wake.notified()
     }
 
+    /// End a session that lives in no store (see [`SessionStore::ephemeral`]).
+    pub(crate) fn end(&self) {
+        self.close();
+    }
+
     fn close(&self) {
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
@@ -383,6 +388,20 @@ impl SessionStore {
     pub(crate) fn with_outbox_budget(mut self, bytes: usize) -> Self {
         self.outbox_budget = bytes;
         self
+    }
+
+    /// A request scope of the stateless era (2026-07-28): a session that is in no map, has no id and
+    /// never expires, so the code that serves a tool (in-flight registry, progress outbox) serves a
+    /// stateless request unchanged. Its outbox is drained by the request's own response stream (or
+    /// a `subscriptions/listen` stream); it ends when that response is done.
+    pub(crate) fn ephemeral(&self, protocol_version: &'static str) -> Arc<Session> {
+        Arc::new(Session::new(
+            String::new(),
+            protocol_version,
+            None,
+            self.outbox_budget,
+            self.recorder.clone(),
+        ))
     }
 
     /// The configured session cap.

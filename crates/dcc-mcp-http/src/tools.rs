@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::dispatch::Lane;
 use crate::record::CallStatus;
 use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
+use crate::request_context::RequestContext;
 use crate::session::Session;
 use crate::state::{AppState, BUILTIN_TOOLS};
 use dcc_mcp_protocol::codes;
@@ -77,15 +78,21 @@ fn is_builtin(name: &str) -> bool {
     BUILTIN_TOOLS.contains(&name)
 }
 
-/// `tools/call`: the one wrapper that records every call.
+/// `tools/call`: the one wrapper that records every call. `request` is the request's context when
+/// it carried one (every 2026-07-28 request); a handler's refusal through it (a client capability
+/// it needs and the client did not declare) replaces the result with that JSON-RPC error.
 pub(crate) async fn call(
     state: &AppState,
     session: &Arc<Session>,
+    request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let (tool, outcome) = invoke(state, session, id, params).await;
+    let (tool, mut outcome) = invoke(state, session, request, id, params).await;
+    if let Some(refusal) = request.and_then(|request| request.take_refusal()) {
+        outcome = Err(refusal);
+    }
     let status = match &outcome {
         Ok(result) if !is_error_result(result) => CallStatus::Success,
         _ => CallStatus::Error,
@@ -100,6 +107,7 @@ pub(crate) async fn call(
 async fn invoke(
     state: &AppState,
     session: &Arc<Session>,
+    request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> (Option<String>, Result<Value, RpcError>) {
@@ -158,6 +166,7 @@ async fn invoke(
         request_key: request_key(id),
         progress_token,
         execution,
+        request: request.cloned(),
     };
     let result = run_entry(state, session, call).await;
     (Some(name), Ok(result))
@@ -171,6 +180,7 @@ struct Call {
     request_key: String,
     progress_token: Option<Value>,
     execution: Option<Execution>,
+    request: Option<Arc<RequestContext>>,
 }
 
 async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Value {
@@ -180,6 +190,7 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
         request_key,
         progress_token,
         execution,
+        request,
     } = call;
     let name = entry.spec.name.as_str();
     let violations: Vec<String> = entry
@@ -214,7 +225,7 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                     token,
                 }) as Arc<dyn ProgressSink>
             });
-            let context = ToolContext::attached(name, cancelled.clone(), sink);
+            let context = ToolContext::attached(name, cancelled.clone(), sink, request);
             let timeout = state.config.request_timeout;
             let run = tokio::time::timeout(
                 timeout,

@@ -4,6 +4,7 @@
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod conformance;
+mod conformance_stateless;
 mod demo;
 
 use std::path::PathBuf;
@@ -316,6 +317,7 @@ fn run(cli: Cli) -> Result<(), String> {
     if cli.conformance_fixtures {
         conformance::register_tools(&registry)?;
         config.catalog = conformance::catalog()?;
+        conformance_stateless::register_tools(&registry, &config.catalog)?;
     }
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
