@@ -214,9 +214,11 @@ fn check_routing_headers(
         return Ok(());
     };
     match header_text(headers, NAME_HEADER).map(str::trim) {
-        None => return Err(mismatch(format!(
+        None => {
+            return Err(mismatch(format!(
             "the Mcp-Name header is required for {method} (the body's {name_key} is {body_name:?})"
-        ))),
+        )))
+        }
         Some(named) if named != body_name => {
             return Err(mismatch(format!(
                 "Mcp-Name {named:?} differs from the body's {name_key} {body_name:?}"
