@@ -302,7 +302,12 @@ async fn post_single(
     }
     let (session, _version) = match resolve_session(state, headers) {
         Ok(resolved) => resolved,
-        Err(response) => return response.into_response(),
+        Err(response) => {
+            if let Incoming::Request { method, .. } = &incoming {
+                state.recorder.request(method, false);
+            }
+            return response.into_response();
+        }
     };
     match incoming {
         Incoming::Request { id, method, params } => {

@@ -28,7 +28,7 @@ use dcc_mcp_telemetry::{
     TelemetryError,
 };
 
-use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
+use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection, RequestMethod};
 
 pub(crate) use endpoint::routes;
 pub(crate) use negotiate::Format;
@@ -60,11 +60,12 @@ const REGISTERED_TOOLS: &str = "dcc_mcp_registered_tools";
 const BUILD_INFO: &str = "dcc_mcp_build_info";
 const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
+const REQUESTS: &str = "dcc_mcp_requests_total";
 
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 12] = [
+const DECLARED: [Declared; 13] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -108,6 +109,10 @@ const DECLARED: [Declared; 12] = [
     Declared {
         name: DISPATCH_WAIT,
         help: "Seconds a tool call waited for a handler thread, by executor (worker/main_thread).",
+    },
+    Declared {
+        name: REQUESTS,
+        help: "JSON-RPC requests answered, in either era, by method (a fixed set; other names are other) and status (success: a result; error: a JSON-RPC error).",
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
@@ -161,6 +166,7 @@ pub(crate) struct Families {
     build_info: GaugeFamily,
     rejected: CounterFamily,
     dispatch_wait: HistogramFamily,
+    requests: CounterFamily,
 }
 
 impl Families {
@@ -215,6 +221,7 @@ impl Families {
                 &["executor"],
                 &BUCKETS,
             )?,
+            requests: r.counter_family(REQUESTS, help(REQUESTS), &["method", "status"])?,
         })
     }
 }
@@ -243,6 +250,8 @@ pub(crate) struct ServerMetrics {
     notifications: [Counter; 2],
     rejected: [Counter; Rejection::ALL.len()],
     dispatch_wait: [Histogram; Executor::ALL.len()],
+    /// `[success, error]` per [`RequestMethod`].
+    requests: [[Counter; 2]; RequestMethod::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -269,7 +278,11 @@ impl ServerMetrics {
         let rejected = Rejection::ALL.map(|r| families.rejected.with_label_values(&[r.as_label()]));
         let dispatch_wait =
             Executor::ALL.map(|e| families.dispatch_wait.with_label_values(&[e.as_label()]));
+        let requests = RequestMethod::ALL.map(|m| {
+            STATUSES.map(|status| families.requests.with_label_values(&[m.as_label(), status]))
+        });
         let metrics = Self {
+            requests,
             engine,
             prometheus: prometheus::Registry::new(),
             families,
@@ -352,6 +365,12 @@ impl ServerMetrics {
         self.dispatch_wait[executor.index()].observe_duration(wait);
     }
 
+    /// A request of `method` was answered with a result (`ok`) or a JSON-RPC error.
+    #[inline]
+    pub(crate) fn request(&self, method: RequestMethod, ok: bool) {
+        self.requests[method.index()][usize::from(!ok)].inc();
+    }
+
     /// `name` was registered: resolve its handles and create its series at zero.
     pub(crate) fn tool_registered(&self, name: &str) {
         self.tools.register(&self.families, name, true);
@@ -401,6 +420,9 @@ impl crate::record::RecordSink for ServerMetrics {
     }
     fn dispatch_wait(&self, executor: Executor, wait: Duration) {
         ServerMetrics::dispatch_wait(self, executor, wait);
+    }
+    fn request(&self, method: RequestMethod, ok: bool) {
+        ServerMetrics::request(self, method, ok);
     }
 }
 

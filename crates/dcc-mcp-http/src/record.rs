@@ -75,6 +75,106 @@ impl Channel {
     }
 }
 
+/// The method of a JSON-RPC request, as the `method` label of `dcc_mcp_requests_total`: the
+/// methods this server answers in either era, and `Other` for every other name, so a client
+/// cannot grow the label set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestMethod {
+    Initialize,
+    Ping,
+    ToolsList,
+    ToolsCall,
+    ResourcesList,
+    ResourcesTemplatesList,
+    ResourcesRead,
+    ResourcesSubscribe,
+    ResourcesUnsubscribe,
+    PromptsList,
+    PromptsGet,
+    CompletionComplete,
+    LoggingSetLevel,
+    ServerDiscover,
+    SubscriptionsListen,
+    /// Any other method name (unknown, or one the era removed and this server never served).
+    Other,
+}
+
+impl RequestMethod {
+    /// Every value, in label order (the metric creates each series at zero).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) const ALL: [RequestMethod; 16] = [
+        Self::Initialize,
+        Self::Ping,
+        Self::ToolsList,
+        Self::ToolsCall,
+        Self::ResourcesList,
+        Self::ResourcesTemplatesList,
+        Self::ResourcesRead,
+        Self::ResourcesSubscribe,
+        Self::ResourcesUnsubscribe,
+        Self::PromptsList,
+        Self::PromptsGet,
+        Self::CompletionComplete,
+        Self::LoggingSetLevel,
+        Self::ServerDiscover,
+        Self::SubscriptionsListen,
+        Self::Other,
+    ];
+
+    /// The label of the request named `method`.
+    pub(crate) fn of(method: &str) -> Self {
+        use dcc_mcp_protocol::{completion, methods, prompts, resources, stateless};
+        match method {
+            methods::INITIALIZE => Self::Initialize,
+            methods::PING => Self::Ping,
+            methods::TOOLS_LIST => Self::ToolsList,
+            methods::TOOLS_CALL => Self::ToolsCall,
+            resources::LIST => Self::ResourcesList,
+            resources::TEMPLATES_LIST => Self::ResourcesTemplatesList,
+            resources::READ => Self::ResourcesRead,
+            resources::SUBSCRIBE => Self::ResourcesSubscribe,
+            resources::UNSUBSCRIBE => Self::ResourcesUnsubscribe,
+            prompts::LIST => Self::PromptsList,
+            prompts::GET => Self::PromptsGet,
+            completion::COMPLETE => Self::CompletionComplete,
+            methods::LOGGING_SET_LEVEL => Self::LoggingSetLevel,
+            methods::SERVER_DISCOVER => Self::ServerDiscover,
+            stateless::SUBSCRIPTIONS_LISTEN => Self::SubscriptionsListen,
+            _ => Self::Other,
+        }
+    }
+
+    /// The metric label value: the method name, or `other`.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn as_label(self) -> &'static str {
+        use dcc_mcp_protocol::{completion, methods, prompts, resources, stateless};
+        match self {
+            Self::Initialize => methods::INITIALIZE,
+            Self::Ping => methods::PING,
+            Self::ToolsList => methods::TOOLS_LIST,
+            Self::ToolsCall => methods::TOOLS_CALL,
+            Self::ResourcesList => resources::LIST,
+            Self::ResourcesTemplatesList => resources::TEMPLATES_LIST,
+            Self::ResourcesRead => resources::READ,
+            Self::ResourcesSubscribe => resources::SUBSCRIBE,
+            Self::ResourcesUnsubscribe => resources::UNSUBSCRIBE,
+            Self::PromptsList => prompts::LIST,
+            Self::PromptsGet => prompts::GET,
+            Self::CompletionComplete => completion::COMPLETE,
+            Self::LoggingSetLevel => methods::LOGGING_SET_LEVEL,
+            Self::ServerDiscover => methods::SERVER_DISCOVER,
+            Self::SubscriptionsListen => stateless::SUBSCRIPTIONS_LISTEN,
+            Self::Other => "other",
+        }
+    }
+
+    /// Index into [`RequestMethod::ALL`].
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Why the server refused (part of) a client's request: one label value of
 /// `dcc_mcp_rejected_total{reason}`. A fixed enum, so the label set is bounded and every series exists
 /// at zero from the start.
@@ -219,6 +319,8 @@ pub(crate) trait RecordSink: Send + Sync {
     fn rejected(&self, reason: Rejection);
     /// A handler started on `executor` after waiting `wait` for it.
     fn dispatch_wait(&self, executor: Executor, wait: Duration);
+    /// A JSON-RPC request was answered: with a result (`ok`) or a JSON-RPC error.
+    fn request(&self, method: RequestMethod, ok: bool);
 }
 
 /// The record-point façade the domain and the transport call: it forwards each event to the
@@ -308,6 +410,15 @@ impl Recorder {
     pub(crate) fn dispatch_wait(&self, executor: Executor, wait: Duration) {
         if let Some(sink) = &self.sink {
             sink.dispatch_wait(executor, wait);
+        }
+    }
+
+    /// A JSON-RPC request of `method` was answered, with a result (`ok`) or an error (called once
+    /// per request: by the session era's service and by the stateless era's transport).
+    #[inline]
+    pub(crate) fn request(&self, method: &str, ok: bool) {
+        if let Some(sink) = &self.sink {
+            sink.request(RequestMethod::of(method), ok);
         }
     }
 

@@ -11,10 +11,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::record::Rejection;
 use crate::session::{CreateError, Session};
 use crate::state::AppState;
 use dcc_mcp_protocol::jsonrpc::{self, RpcError};
-use dcc_mcp_protocol::{codes, initialize as handshake, methods, version};
+use dcc_mcp_protocol::{codes, initialize as handshake, methods, resources, version};
 
 /// Why `initialize` opened no session.
 #[derive(Debug)]
@@ -27,6 +28,17 @@ pub(crate) enum InitializeError {
 
 /// `initialize` from `client`: negotiate the version, open a session, and answer with the result.
 pub(crate) fn initialize(
+    state: &AppState,
+    id: Value,
+    params: Option<&Value>,
+    client: Option<IpAddr>,
+) -> Result<(Arc<Session>, Value), InitializeError> {
+    let opened = open_session(state, id, params, client);
+    state.recorder.request(methods::INITIALIZE, opened.is_ok());
+    opened
+}
+
+fn open_session(
     state: &AppState,
     id: Value,
     params: Option<&Value>,
@@ -86,9 +98,19 @@ pub(crate) async fn request(
             .handle(session.id(), method, params.as_ref())
         {
             Some(outcome) => outcome,
-            None => return method_not_found(id, method),
+            None => {
+                state.recorder.request(method, false);
+                return method_not_found(id, method);
+            }
         },
     };
+    state.recorder.request(method, outcome.is_ok());
+    if method == resources::SUBSCRIBE
+        && matches!(&outcome, Err(error) if error.code == codes::INVALID_REQUEST)
+    {
+        // The catalog's one refusal of a well-formed subscribe: the session's budget.
+        state.recorder.rejected(Rejection::SubscriptionLimit);
+    }
     jsonrpc::response(id, outcome)
 }
 

@@ -112,41 +112,55 @@ fn error_answer(status: StatusCode, id: Value, error: RpcError) -> Response {
     json_body(status, serde_json::to_vec(&body).unwrap_or_default())
 }
 
+/// Serve one stateless request and count it (`dcc_mcp_requests_total`) once, at this one exit.
 async fn request(
     state: &Arc<AppState>,
     headers: &HeaderMap,
     id: Value,
     method: String,
-    mut params: Option<Value>,
+    params: Option<Value>,
 ) -> Response {
+    let (response, ok) = serve(state, headers, id, &method, params).await;
+    state.recorder.request(&method, ok);
+    response
+}
+
+/// The answer, and whether it is a result (a stream counts as one: it was opened).
+async fn serve(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    id: Value,
+    method: &str,
+    mut params: Option<Value>,
+) -> (Response, bool) {
     let context = match stateless::admit(
         header_text(headers, PROTOCOL_VERSION_HEADER),
         params.as_mut(),
     ) {
         Ok(context) => context,
-        Err(error) => return error_answer(StatusCode::BAD_REQUEST, id, error),
+        Err(error) => return (error_answer(StatusCode::BAD_REQUEST, id, error), false),
     };
-    if let Err(error) = check_routing_headers(state, headers, &method, params.as_ref()) {
-        return error_answer(StatusCode::BAD_REQUEST, id, error);
+    if let Err(error) = check_routing_headers(state, headers, method, params.as_ref()) {
+        return (error_answer(StatusCode::BAD_REQUEST, id, error), false);
     }
     if method == SUBSCRIPTIONS_LISTEN {
         return listen(state, id, params.as_ref());
     }
     if method == methods::TOOLS_CALL && wants_stream(params.as_ref(), &context) {
-        return call_stream(state, id, params, context);
+        return (call_stream(state, id, params, context), true);
     }
     let scope = (method == methods::TOOLS_CALL).then(|| {
         state
             .sessions
             .ephemeral(ProtocolVersion::V2026_07_28.as_str())
     });
-    let outcome = stateless::request(state, scope.as_ref(), context, &id, &method, params).await;
+    let outcome = stateless::request(state, scope.as_ref(), context, &id, method, params).await;
     if let Some(scope) = scope {
         scope.end();
     }
     match outcome {
-        Ok(result) => reply(state, protocol::success(id, result)),
-        Err(error) => error_answer(status_of(error.code), id, error),
+        Ok(result) => (reply(state, protocol::success(id, result)), true),
+        Err(error) => (error_answer(status_of(error.code), id, error), false),
     }
 }
 
@@ -406,7 +420,7 @@ impl Drop for ListenStream {
 
 /// `subscriptions/listen`: acknowledge the filter, then stream what it asked for until the client
 /// goes away or the server stops (then the listen request's result closes the stream).
-fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> Response {
+fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> (Response, bool) {
     let filter = match params.and_then(|p| p.get("notifications")) {
         Some(filter) => match serde_json::from_value::<SubscriptionFilter>(filter.clone()) {
             Ok(filter) => filter,
@@ -415,7 +429,7 @@ fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> Response 
                     codes::INVALID_PARAMS,
                     format!("Invalid params: notifications: {error}"),
                 );
-                return error_answer(StatusCode::BAD_REQUEST, id, error);
+                return (error_answer(StatusCode::BAD_REQUEST, id, error), false);
             }
         },
         None => {
@@ -423,7 +437,7 @@ fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> Response 
                 codes::INVALID_PARAMS,
                 "Invalid params: subscriptions/listen needs a \"notifications\" filter",
             );
-            return error_answer(StatusCode::BAD_REQUEST, id, error);
+            return (error_answer(StatusCode::BAD_REQUEST, id, error), false);
         }
     };
     let budget = state.config.catalog.subscriptions().max_per_session();
@@ -438,7 +452,7 @@ fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> Response 
             ),
         )
         .with_data(json!({"max": budget, "requested": asked}));
-        return error_answer(StatusCode::BAD_REQUEST, id, error);
+        return (error_answer(StatusCode::BAD_REQUEST, id, error), false);
     }
     let scope = state
         .sessions
@@ -492,9 +506,10 @@ fn listen(state: &Arc<AppState>, id: Value, params: Option<&Value>) -> Response 
             }
         },
     );
-    Sse::new(stream)
+    let response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE))
-        .into_response()
+        .into_response();
+    (response, true)
 }
 
 #[cfg(test)]
