@@ -349,7 +349,7 @@ fn a_listen_stream_ends_with_its_result_when_the_server_stops() {
     let last = text
         .lines()
         .filter_map(|line| line.strip_prefix("data: "))
-        .last()
+        .next_back()
         .unwrap();
     let last: Value = serde_json::from_str(last).unwrap();
     assert_eq!(
