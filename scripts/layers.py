@@ -47,6 +47,9 @@ LAYERS = {
         "completion_providers": 2,
         "catalog": 2,
         "throttle": 2,
+        # what a handler asks of its client (the era port), and the log budget of a session.
+        "peer": 2,
+        "log_budget": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,
@@ -56,6 +59,7 @@ LAYERS = {
         "tools": 4,
         "cancel": 4,
         "job_tools": 4,
+        "session_peer": 4,
         "service": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,

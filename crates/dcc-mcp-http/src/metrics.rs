@@ -28,7 +28,9 @@ use dcc_mcp_telemetry::{
     TelemetryError,
 };
 
-use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
+use crate::record::{
+    CallStatus, Channel, ClientRequestKind, ClientRequestOutcome, Executor, JobResult, Rejection,
+};
 
 pub(crate) use endpoint::routes;
 pub(crate) use negotiate::Format;
@@ -60,11 +62,12 @@ const REGISTERED_TOOLS: &str = "dcc_mcp_registered_tools";
 const BUILD_INFO: &str = "dcc_mcp_build_info";
 const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
+const CLIENT_REQUESTS: &str = "dcc_mcp_client_requests_total";
 
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 12] = [
+const DECLARED: [Declared; 13] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -108,6 +111,10 @@ const DECLARED: [Declared; 12] = [
     Declared {
         name: DISPATCH_WAIT,
         help: "Seconds a tool call waited for a handler thread, by executor (worker/main_thread).",
+    },
+    Declared {
+        name: CLIENT_REQUESTS,
+        help: "Server-to-client requests handlers made (elicitation/sampling/roots), by kind and outcome.",
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
@@ -161,6 +168,7 @@ pub(crate) struct Families {
     build_info: GaugeFamily,
     rejected: CounterFamily,
     dispatch_wait: HistogramFamily,
+    client_requests: CounterFamily,
 }
 
 impl Families {
@@ -215,6 +223,11 @@ impl Families {
                 &["executor"],
                 &BUCKETS,
             )?,
+            client_requests: r.counter_family(
+                CLIENT_REQUESTS,
+                help(CLIENT_REQUESTS),
+                &["kind", "outcome"],
+            )?,
         })
     }
 }
@@ -243,6 +256,7 @@ pub(crate) struct ServerMetrics {
     notifications: [Counter; 2],
     rejected: [Counter; Rejection::ALL.len()],
     dispatch_wait: [Histogram; Executor::ALL.len()],
+    client_requests: [[Counter; ClientRequestOutcome::ALL.len()]; ClientRequestKind::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -269,7 +283,15 @@ impl ServerMetrics {
         let rejected = Rejection::ALL.map(|r| families.rejected.with_label_values(&[r.as_label()]));
         let dispatch_wait =
             Executor::ALL.map(|e| families.dispatch_wait.with_label_values(&[e.as_label()]));
+        let client_requests = ClientRequestKind::ALL.map(|kind| {
+            ClientRequestOutcome::ALL.map(|outcome| {
+                families
+                    .client_requests
+                    .with_label_values(&[kind.as_label(), outcome.as_label()])
+            })
+        });
         let metrics = Self {
+            client_requests,
             engine,
             prometheus: prometheus::Registry::new(),
             families,
@@ -352,6 +374,12 @@ impl ServerMetrics {
         self.dispatch_wait[executor.index()].observe_duration(wait);
     }
 
+    /// A server→client request of `kind` ended with `outcome`.
+    #[inline]
+    pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        self.client_requests[kind.index()][outcome.index()].inc();
+    }
+
     /// `name` was registered: resolve its handles and create its series at zero.
     pub(crate) fn tool_registered(&self, name: &str) {
         self.tools.register(&self.families, name, true);
@@ -401,6 +429,9 @@ impl crate::record::RecordSink for ServerMetrics {
     }
     fn dispatch_wait(&self, executor: Executor, wait: Duration) {
         ServerMetrics::dispatch_wait(self, executor, wait);
+    }
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        ServerMetrics::client_request(self, kind, outcome);
     }
 }
 

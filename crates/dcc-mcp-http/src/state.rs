@@ -63,7 +63,8 @@ impl AppState {
                 config.max_sessions_per_client,
                 recorder.clone(),
             )
-            .with_outbox_budget(config.max_outbox_bytes),
+            .with_outbox_budget(config.max_outbox_bytes)
+            .with_client_limits(config.client_limits()),
             #[cfg(feature = "workflow")]
             jobs,
             config,

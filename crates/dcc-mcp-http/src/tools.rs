@@ -9,9 +9,11 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 
 use crate::dispatch::Lane;
+use crate::peer::ClientPeer;
 use crate::record::CallStatus;
 use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::Session;
+use crate::session_peer::SessionPeer;
 use crate::state::{AppState, BUILTIN_TOOLS};
 use dcc_mcp_protocol::codes;
 use dcc_mcp_protocol::jsonrpc::request_key;
@@ -214,7 +216,9 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                     token,
                 }) as Arc<dyn ProgressSink>
             });
-            let context = ToolContext::attached(name, cancelled.clone(), sink);
+            let peer = Arc::new(SessionPeer::new(session.clone()));
+            let context = ToolContext::attached(name, cancelled.clone(), sink)
+                .with_peer(peer.clone() as Arc<dyn ClientPeer>);
             let timeout = state.config.request_timeout;
             let run = tokio::time::timeout(
                 timeout,
@@ -240,6 +244,9 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                 },
             };
             in_flight.finish();
+            peer.finish(&format!(
+                "the call of tool '{name}' ended before the client answered"
+            ));
             result
         }
         #[cfg(feature = "workflow")]
