@@ -53,6 +53,7 @@ mod log_budget;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod mrtr;
 mod offload;
 mod origin;
 mod panic;

@@ -215,6 +215,15 @@ impl<T: Send + 'static> IntoFuture for Pending<T> {
     }
 }
 
+/// The error a handler sees when the client did not declare the capability.
+pub(crate) fn unsupported(kind: ClientRequestKind) -> ToolError {
+    ToolError::new(format!(
+        "the client does not support {}: it did not declare the \"{}\" capability",
+        kind.method(),
+        kind.capability()
+    ))
+}
+
 /// The single answer of a one-request batch, decoded as `T`.
 pub(crate) fn decode_one<T: DeserializeOwned>(answers: Vec<Value>) -> Result<T, ToolError> {
     let Some(answer) = answers.into_iter().next() else {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 
 use crate::error::ToolError;
-use crate::peer::{Asked, ClientPeer, InputRequest};
+use crate::peer::{unsupported, Asked, ClientPeer, InputRequest};
 use crate::record::{ClientRequestKind, ClientRequestOutcome};
 use crate::session::{SendRefused, Session};
 use dcc_mcp_protocol::logging::LoggingLevel;
@@ -76,15 +76,6 @@ impl ClientPeer for SessionPeer {
         }
         Asked::Waiting(slots)
     }
-}
-
-/// The error a handler sees when the client did not declare the capability.
-pub(crate) fn unsupported(kind: ClientRequestKind) -> ToolError {
-    ToolError::new(format!(
-        "the client does not support {}: it did not declare the \"{}\" capability",
-        kind.method(),
-        kind.capability()
-    ))
 }
 
 fn refusal(refused: &SendRefused) -> ToolError {
