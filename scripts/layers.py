@@ -37,6 +37,10 @@ LAYERS = {
         "offload": 2,
         "session": 2,
         "jobs": 2,
+        # the per-request context (era, version, the client's declared capabilities, log level)
+        # and the subscriptions/listen streams of the stateless era.
+        "request_context": 2,
+        "listen": 2,
         # the catalogs next to the tools: resources (URI templates, subscriptions), prompts,
         # completion providers, their change events, and the catalog that answers their methods
         # (transport-agnostic; the configuration holds it).
@@ -63,11 +67,14 @@ LAYERS = {
         "job_tools": 4,
         "session_peer": 4,
         "service": 4,
+        "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "bearer": 5,
         "panic": 5,
         "mcp": 5,
+        "reply": 5,
+        "stateless_http": 5,
         "app": 5,
         "serve": 5,
         # adapters: the Prometheus metric set (record sink, registry observer, /metrics).

@@ -49,6 +49,7 @@ mod job_tools;
 #[cfg(feature = "workflow")]
 mod jobs;
 mod limits;
+mod listen;
 mod log_budget;
 mod mcp;
 #[cfg(feature = "prometheus")]
@@ -61,6 +62,8 @@ mod peer;
 pub mod prompt_registry;
 mod record;
 mod registry;
+mod reply;
+mod request_context;
 pub mod resource_registry;
 mod serve;
 mod server;
@@ -68,6 +71,8 @@ mod service;
 mod session;
 mod session_peer;
 mod state;
+mod stateless;
+mod stateless_http;
 mod throttle;
 mod tools;
 pub mod uri_template;
@@ -94,8 +99,9 @@ pub use peer::{InputRequest, Pending};
 pub use record::ClientRequestKind;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
-    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS,
+    ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS, PARAM_HEADER_KEYWORD,
 };
+pub use request_context::RequestContext;
 pub use server::{McpHttpServer, McpServerHandle};
 pub use session::OUTBOX_CAPACITY;
 pub use tools::TOOLS_PAGE_SIZE;

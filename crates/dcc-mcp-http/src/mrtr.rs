@@ -204,6 +204,8 @@ struct Progress {
     used: BTreeMap<String, Value>,
     /// Requests asked without a key so far (their keys are numbered in order).
     unnamed: usize,
+    /// A capability the handler asked for and the client did not declare.
+    refused: Option<ClientRequestKind>,
 }
 
 /// One stateless call's link to its client.
@@ -246,6 +248,14 @@ impl StatelessPeer {
             progress: Mutex::new(Progress::default()),
             recorder,
         }
+    }
+
+    /// The first capability the handler asked for that the client did not declare.
+    pub(crate) fn refused_capability(&self) -> Option<ClientRequestKind> {
+        self.progress
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refused
     }
 
     /// After the handler returned: a complete result, or the `InputRequiredResult` asking for what
@@ -336,6 +346,11 @@ impl ClientPeer for StatelessPeer {
                 self.recorder
                     .client_request(request.kind, ClientRequestOutcome::Unsupported);
             }
+            self.progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .refused
+                .get_or_insert(missing.kind);
             return Asked::Ready(Err(crate::peer::unsupported(missing.kind)));
         }
         let mut progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner);

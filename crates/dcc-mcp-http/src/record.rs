@@ -121,13 +121,16 @@ pub(crate) enum Rejection {
     /// A 2026-07-28 `requestState` passed `max_request_state_bytes` (sent by the client, or about to
     /// be returned to it).
     RequestStateTooLarge,
+    /// A `resources/subscribe` or a `subscriptions/listen` asked for more resource subscriptions
+    /// than `max_subscriptions_per_session`.
+    SubscriptionLimit,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 18] = [
+    pub(crate) const ALL: [Rejection; 19] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -146,6 +149,7 @@ impl Rejection {
         Self::LogRate,
         Self::PendingClientRequests,
         Self::RequestStateTooLarge,
+        Self::SubscriptionLimit,
     ];
 
     /// The metric label value.
@@ -169,6 +173,7 @@ impl Rejection {
             Self::LogRate => "log_rate",
             Self::PendingClientRequests => "pending_client_requests",
             Self::RequestStateTooLarge => "request_state_too_large",
+            Self::SubscriptionLimit => "subscription_limit",
         }
     }
 

@@ -19,6 +19,7 @@ use crate::content::{classify, HandlerValue};
 use crate::error::RegistryError;
 use crate::peer::{decode_all, decode_one, Asked, ClientPeer, InputRequest, Pending};
 use crate::record::ClientRequestKind;
+use crate::request_context::RequestContext;
 use dcc_mcp_protocol::client_requests::{
     CreateMessageParams, CreateMessageResult, ElicitResult, ListRootsResult,
 };
@@ -179,6 +180,8 @@ pub struct ToolContext {
     cancelled: Arc<AtomicBool>,
     progress: Option<Arc<dyn ProgressSink>>,
     peer: Option<Arc<dyn ClientPeer>>,
+    /// The request's context; `None` in the session era and for detached contexts.
+    request: Option<Arc<RequestContext>>,
 }
 
 impl fmt::Debug for ToolContext {
@@ -199,6 +202,7 @@ impl ToolContext {
             cancelled: Arc::new(AtomicBool::new(false)),
             progress: None,
             peer: None,
+            request: None,
         }
     }
 
@@ -206,12 +210,14 @@ impl ToolContext {
         tool_name: &str,
         cancelled: Arc<AtomicBool>,
         progress: Option<Arc<dyn ProgressSink>>,
+        request: Option<Arc<RequestContext>>,
     ) -> Self {
         Self {
             tool_name: tool_name.to_owned(),
             cancelled,
             progress,
             peer: None,
+            request,
         }
     }
 
@@ -278,6 +284,23 @@ impl ToolContext {
             None => Asked::Ready(Err(ToolError::new(
                 "this call has no client to ask (the context is detached, or the call runs as a job)",
             ))),
+        }
+    }
+
+    /// The context of the request that called the tool (its era, version, the client's declared
+    /// capabilities and log level), when the request carried one: every 2026-07-28 request does;
+    /// `None` in the session era and for a detached context.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_deref()
+    }
+
+    /// `Ok` unless this is a 2026-07-28 request whose client did not declare capability `name`;
+    /// then the request answers `-32021` (MissingRequiredClientCapability) whatever the handler
+    /// returns next, and the error is for the handler to return.
+    pub fn require_client_capability(&self, name: &str) -> Result<(), ToolError> {
+        match &self.request {
+            Some(request) => request.require_capability(name).map_err(ToolError),
+            None => Ok(()),
         }
     }
 
@@ -372,7 +395,27 @@ pub(crate) struct ToolEntry {
     pub(crate) input_validator: jsonschema::Validator,
     pub(crate) output_validator: Option<jsonschema::Validator>,
     pub(crate) handler: Option<Handler>,
+    /// `(argument, header suffix)` of every input property marked `x-mcp-header`: 2026-07-28
+    /// requests repeat those arguments in `Mcp-Param-<suffix>` headers (read once, at registration).
+    pub(crate) param_headers: Vec<(String, String)>,
 }
+
+/// The `x-mcp-header` properties of an input schema, as `(argument, header suffix)`.
+fn param_headers(schema: &Value) -> Vec<(String, String)> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let suffix = property.get(PARAM_HEADER_KEYWORD)?.as_str()?;
+            Some((name.clone(), suffix.to_owned()))
+        })
+        .collect()
+}
+
+/// The input-schema keyword naming the `Mcp-Param-*` header that repeats an argument (2026-07-28).
+pub const PARAM_HEADER_KEYWORD: &str = "x-mcp-header";
 
 /// Told about every change of a registry it observes (the Prometheus adapter keeps one metric series
 /// per registered tool this way). Called with the registry's lock released; must not block.
@@ -559,6 +602,7 @@ impl ToolRegistry {
             tools.insert(
                 name.clone(),
                 Arc::new(ToolEntry {
+                    param_headers: param_headers(&spec.input_schema),
                     spec,
                     input_validator,
                     output_validator,
@@ -592,6 +636,7 @@ impl ToolRegistry {
             input_validator: entry.input_validator.clone(),
             output_validator: entry.output_validator.clone(),
             handler: Some(handler),
+            param_headers: entry.param_headers.clone(),
         };
         tools.insert(name.to_owned(), Arc::new(replaced));
         Ok(())

@@ -76,7 +76,7 @@ pub(crate) async fn request(
     let outcome = match method {
         methods::PING => Ok(json!({})),
         methods::TOOLS_LIST => crate::tools::list(state, params),
-        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
+        methods::TOOLS_CALL => crate::tools::call(state, session, None, &id, params).await,
         // Handler log messages below the level are not sent; job notifications are always sent.
         methods::LOGGING_SET_LEVEL => set_level(session, params),
         methods::INITIALIZE => Err(RpcError::new(

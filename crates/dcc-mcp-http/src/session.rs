@@ -473,6 +473,11 @@ impl Session {
         self.wake.notified()
     }
 
+    /// End a session that lives in no store (see [`SessionStore::ephemeral`]).
+    pub(crate) fn end(&self) {
+        self.close();
+    }
+
     fn close(&self) {
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
@@ -596,6 +601,21 @@ impl SessionStore {
     pub(crate) fn with_client_limits(mut self, limits: ClientLimits) -> Self {
         self.client_limits = limits;
         self
+    }
+
+    /// A request scope of the stateless era (2026-07-28): a session that is in no map, has no id and
+    /// never expires, so the code that serves a tool (in-flight registry, progress outbox) serves a
+    /// stateless request unchanged. Its outbox is drained by the request's own response stream (or
+    /// a `subscriptions/listen` stream); it ends when that response is done.
+    pub(crate) fn ephemeral(&self, protocol_version: &'static str) -> Arc<Session> {
+        Arc::new(Session::new(
+            String::new(),
+            protocol_version,
+            None,
+            self.outbox_budget,
+            self.recorder.clone(),
+            self.client_limits,
+        ))
     }
 
     /// The configured session cap.

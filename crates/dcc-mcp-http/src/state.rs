@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::McpHttpConfig;
 use crate::dispatch::Dispatcher;
+use crate::listen::{ListenHub, ToolsObserver};
 use crate::record::Recorder;
 use crate::registry::ToolRegistry;
 use crate::session::SessionStore;
@@ -36,6 +37,18 @@ pub(crate) struct AppState {
     /// This server's own handlers ([`McpHttpServer::set_handler`](crate::McpHttpServer::set_handler)),
     /// used before the registry's: servers sharing a registry keep their own.
     pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), told of tool, resource and prompt changes.
+    pub(crate) listen: std::sync::Arc<ListenHub>,
+    /// The registry observer that feeds `listen`, removed when the state is dropped.
+    listen_observer: u64,
+    /// Seals 2026-07-28 `requestState` (random per server; `None` only without OS randomness).
+    pub(crate) state_key: Option<crate::mrtr::StateKey>,
+}
+
+impl Drop for AppState {
+    fn drop(&mut self) {
+        self.registry.remove_observer(self.listen_observer);
+    }
 }
 
 impl AppState {
@@ -55,7 +68,24 @@ impl AppState {
             shutdown.clone(),
             dispatch.clone(),
         );
+        let listen = std::sync::Arc::new(ListenHub::default());
+        let listen_observer = registry.add_observer(std::sync::Arc::new(ToolsObserver(
+            std::sync::Arc::downgrade(&listen),
+        )));
+        for observe in [
+            &config.catalog.resources as &dyn ObserveCatalog,
+            &config.catalog.prompts,
+        ] {
+            let hub = std::sync::Arc::downgrade(&listen);
+            observe.observe_with(std::sync::Arc::new(move |event| {
+                if let Some(hub) = hub.upgrade() {
+                    hub.catalog_event(event);
+                }
+            }));
+        }
         Self {
+            listen,
+            listen_observer,
             dispatch,
             sessions: SessionStore::new(
                 config.session_ttl,
@@ -73,6 +103,7 @@ impl AppState {
             shutdown,
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
             handlers: std::sync::RwLock::default(),
+            state_key: crate::mrtr::StateKey::random(),
         }
     }
 
@@ -106,5 +137,22 @@ impl AppState {
             .filter(|name| self.registry.contains(name))
             .count();
         self.registry.len().saturating_sub(shadowed) + builtin.len()
+    }
+}
+
+/// The two catalogs that emit change events, observed the same way.
+trait ObserveCatalog {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver);
+}
+
+impl ObserveCatalog for crate::resource_registry::ResourceRegistry {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver) {
+        self.observe(observer);
+    }
+}
+
+impl ObserveCatalog for crate::prompt_registry::PromptRegistry {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver) {
+        self.observe(observer);
     }
 }

@@ -5,6 +5,7 @@
 
 mod conformance;
 mod conformance_input;
+mod conformance_stateless;
 mod demo;
 
 use std::path::PathBuf;
@@ -317,6 +318,7 @@ fn run(cli: Cli) -> Result<(), String> {
     if cli.conformance_fixtures {
         conformance::register_tools(&registry)?;
         config.catalog = conformance::catalog()?;
+        conformance_stateless::register_tools(&registry, &config.catalog)?;
     }
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
