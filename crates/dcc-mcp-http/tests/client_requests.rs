@@ -1,7 +1,9 @@
 //! Handlers that talk back to their client, in the session era, against the real server and the
 //! workspace's MCP client as the peer: log messages honouring `logging/setLevel`, elicitation and
 //! sampling (inline and worker handlers), `roots/list`, the refusal when the client did not declare
-//! a capability, the pending-request budget, and a request abandoned when its call times out.
+//! a capability, the pending-request budget, and a request abandoned when its call times out; and
+//! in 2026-07-28 the same handlers answered through InputRequiredResult rounds (sealed requestState,
+//! -32021 without the capability, the requestState budget).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(feature = "prometheus")]
 
@@ -376,6 +378,156 @@ async fn log_messages_honour_the_level_the_client_set() {
             json!({"level": "warning", "logger": "scene", "data": {"unsaved": 3}}),
             json!({"level": "error", "data": "last"}),
         ]
+    );
+    client.close().await.unwrap();
+    handle.shutdown().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2026-07-28: the same handlers, answered through InputRequiredResult rounds.
+
+async fn stateless(handle: &McpServerHandle, callbacks: Callbacks) -> McpClient {
+    let config = ClientConfig::new(handle.mcp_url()).mode(dcc_mcp_client::ProtocolMode::Stateless);
+    tokio::time::timeout(HANG_GUARD, McpClient::connect_with(config, callbacks))
+        .await
+        .expect("hang guard")
+        .unwrap()
+}
+
+async fn request(client: &McpClient, params: Value) -> Result<Value, dcc_mcp_client::ClientError> {
+    tokio::time::timeout(HANG_GUARD, client.request("tools/call", params))
+        .await
+        .expect("hang guard")
+}
+
+fn rpc_message(error: &dcc_mcp_client::ClientError) -> String {
+    match error {
+        dcc_mcp_client::ClientError::Rpc(error) => error.message.clone(),
+        other => panic!("not a JSON-RPC error: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stateless_call_asks_with_input_required_and_resumes_on_the_retry() {
+    let handle = start(McpHttpConfig::default());
+    let (callbacks, _) = answering();
+    let client = stateless(&handle, callbacks).await;
+
+    let first = request(&client, json!({"name": "confirm", "arguments": {}}))
+        .await
+        .unwrap();
+    assert_eq!(first["resultType"], "input_required");
+    assert_eq!(
+        first["inputRequests"],
+        json!({"input_1": {"method": "elicitation/create", "params": {
+            "message": "Delete 1204 keyframes?",
+            "requestedSchema": {"type": "object",
+                "properties": {"ok": {"type": "boolean", "default": false}}, "required": ["ok"]}}}})
+    );
+    let state = first["requestState"].as_str().unwrap().to_owned();
+
+    let accepted = json!({"input_1": {"action": "accept", "content": {"ok": true}}});
+    let done = request(
+        &client,
+        json!({"name": "confirm", "arguments": {}, "inputResponses": accepted, "requestState": state}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done["resultType"], "complete");
+    assert_eq!(done["content"][0]["text"], r#"confirmed: {"ok":true}"#);
+    assert_eq!(done["isError"], false);
+
+    // A modified state, a state of another tool, and malformed responses are -32602.
+    let tampered = request(
+        &client,
+        json!({"name": "confirm", "arguments": {}, "inputResponses": accepted,
+               "requestState": format!("{state}-TAMPERED")}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(tampered.rpc_code(), Some(-32602));
+    assert_eq!(
+        rpc_message(&tampered),
+        "requestState failed its integrity check (it was not issued by this server, or it was modified)"
+    );
+    let replayed = request(
+        &client,
+        json!({"name": "roots", "arguments": {}, "requestState": state}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        rpc_message(&replayed),
+        "requestState was issued for another request, not tools/call:roots"
+    );
+    let malformed = request(
+        &client,
+        json!({"name": "confirm", "arguments": {}, "inputResponses": {"input_1": 12345}}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(malformed.rpc_code(), Some(-32602));
+
+    let text = metrics(&handle).await;
+    for (outcome, count) in [("input_required", "1"), ("input_response", "1")] {
+        let series =
+            format!("dcc_mcp_client_requests_total{{kind=\"elicitation\",outcome=\"{outcome}\"}}");
+        assert_eq!(
+            sample_line(&text, &series).as_deref(),
+            Some(count),
+            "{series}"
+        );
+    }
+    client.close().await.unwrap();
+    handle.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn a_stateless_ask_without_the_capability_is_minus_32021() {
+    let handle = start(McpHttpConfig::default());
+    let client = stateless(&handle, Callbacks::new()).await;
+    let refused = request(&client, json!({"name": "confirm", "arguments": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.rpc_code(), Some(-32021));
+    client.close().await.unwrap();
+    handle.shutdown().unwrap();
+}
+
+#[tokio::test]
+async fn a_request_state_over_its_budget_is_refused_both_ways() {
+    let handle = start(McpHttpConfig {
+        max_request_state_bytes: 64,
+        ..Default::default()
+    });
+    let (callbacks, _) = answering();
+    let client = stateless(&handle, callbacks).await;
+    let sealed = request(&client, json!({"name": "confirm", "arguments": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(sealed.rpc_code(), Some(-32603));
+    assert!(
+        rpc_message(&sealed).ends_with("over max_request_state_bytes (64)"),
+        "{sealed}"
+    );
+    let sent = request(
+        &client,
+        json!({"name": "confirm", "arguments": {}, "requestState": "x".repeat(65)}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        rpc_message(&sent),
+        "requestState is 65 bytes, over max_request_state_bytes (64)"
+    );
+    let text = metrics(&handle).await;
+    assert_eq!(
+        sample_line(
+            &text,
+            "dcc_mcp_rejected_total{reason=\"request_state_too_large\"}"
+        )
+        .as_deref(),
+        Some("2")
     );
     client.close().await.unwrap();
     handle.shutdown().unwrap();
