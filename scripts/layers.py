@@ -51,6 +51,11 @@ LAYERS = {
         "completion_providers": 2,
         "catalog": 2,
         "throttle": 2,
+        # what a handler asks of its client (the era port), and the log budget of a session.
+        "peer": 2,
+        "log_budget": 2,
+        # 2026-07-28 multi round-trip requests: the sealed requestState and the stateless peer.
+        "mrtr": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,
@@ -60,6 +65,7 @@ LAYERS = {
         "tools": 4,
         "cancel": 4,
         "job_tools": 4,
+        "session_peer": 4,
         "service": 4,
         "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.

@@ -141,6 +141,18 @@ pub struct McpHttpConfig {
     /// without one of them gets `401` with `WWW-Authenticate: Bearer`. `/metrics` is not covered (it
     /// keeps `prometheus_basic_auth`).
     pub bearer_tokens: crate::credentials::BearerTokens,
+    /// Most unanswered server→client requests (elicitation, sampling, `roots/list`) one session may
+    /// have; one more is refused with an error the handler sees, counted as
+    /// `dcc_mcp_rejected_total{reason="pending_client_requests"}`.
+    pub max_pending_client_requests: usize,
+    /// Handler log notifications (`notifications/message`) one session, or one 2026-07-28 request,
+    /// may send per second (in bursts of as many); the rest are dropped, counted as
+    /// `dcc_mcp_rejected_total{reason="log_rate"}`.
+    pub max_log_messages_per_sec: u32,
+    /// Largest 2026-07-28 `requestState`, in bytes, the server accepts from a retry or returns in an
+    /// `InputRequiredResult`; past it the request is refused (`-32602`), counted as
+    /// `dcc_mcp_rejected_total{reason="request_state_too_large"}`.
+    pub max_request_state_bytes: usize,
 }
 
 impl Default for McpHttpConfig {
@@ -180,6 +192,9 @@ impl Default for McpHttpConfig {
             enable_process_metrics: true,
             catalog: crate::catalog::Catalog::default(),
             bearer_tokens: crate::credentials::BearerTokens::default(),
+            max_pending_client_requests: crate::limits::DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
+            max_log_messages_per_sec: crate::limits::DEFAULT_MAX_LOG_MESSAGES_PER_SEC,
+            max_request_state_bytes: crate::limits::DEFAULT_MAX_REQUEST_STATE_BYTES,
         }
     }
 }
@@ -225,6 +240,15 @@ impl McpHttpConfig {
             ),
             ("max_outbox_bytes", self.max_outbox_bytes),
             ("sync_concurrency", self.sync_concurrency),
+            (
+                "max_pending_client_requests",
+                self.max_pending_client_requests,
+            ),
+            (
+                "max_log_messages_per_sec",
+                self.max_log_messages_per_sec as usize,
+            ),
+            ("max_request_state_bytes", self.max_request_state_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -276,6 +300,14 @@ impl McpHttpConfig {
         }
         self.bearer_tokens.validate()?;
         Ok(())
+    }
+
+    /// What a session lets its handlers ask of the client.
+    pub(crate) fn client_limits(&self) -> crate::limits::ClientLimits {
+        crate::limits::ClientLimits {
+            max_pending: self.max_pending_client_requests,
+            log_rate: self.max_log_messages_per_sec,
+        }
     }
 
     /// The job manager's share of the configuration.

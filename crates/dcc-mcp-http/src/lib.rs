@@ -50,12 +50,15 @@ mod job_tools;
 mod jobs;
 mod limits;
 mod listen;
+mod log_budget;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod mrtr;
 mod offload;
 mod origin;
 mod panic;
+mod peer;
 pub mod prompt_registry;
 mod record;
 mod registry;
@@ -66,6 +69,7 @@ mod serve;
 mod server;
 mod service;
 mod session;
+mod session_peer;
 mod state;
 mod stateless;
 mod stateless_http;
@@ -86,8 +90,13 @@ pub use dispatch::{MainThreadExecutor, PumpReport};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::JOB_LOGGER;
-pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
+pub use limits::{
+    DEFAULT_MAX_LOG_MESSAGES_PER_SEC, DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
+    DEFAULT_MAX_REQUEST_STATE_BYTES, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
+};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
+pub use peer::{InputRequest, Pending};
+pub use record::ClientRequestKind;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
     ToolHandler, ToolRegistry, ToolSpec, MAX_TOOL_NAME_CHARS, PARAM_HEADER_KEYWORD,

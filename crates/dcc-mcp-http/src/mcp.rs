@@ -318,7 +318,10 @@ async fn post_single(
             service::notification(state, &session, &method, params.as_ref());
             StatusCode::ACCEPTED.into_response()
         }
-        Incoming::Response { .. } => StatusCode::ACCEPTED.into_response(),
+        Incoming::Response { id, outcome } => {
+            session.resolve(&id, outcome);
+            StatusCode::ACCEPTED.into_response()
+        }
     }
 }
 
@@ -364,7 +367,10 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
                 service::notification(state, &session, &method, params.as_ref());
                 continue;
             }
-            Ok(Incoming::Response { .. }) => continue,
+            Ok(Incoming::Response { id, outcome }) => {
+                session.resolve(&id, outcome);
+                continue;
+            }
             Err(error) => error,
         };
         // Room for this reply, its separator and the closing bracket.

@@ -28,7 +28,10 @@ use dcc_mcp_telemetry::{
     TelemetryError,
 };
 
-use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection, RequestMethod};
+use crate::record::{
+    CallStatus, Channel, ClientRequestKind, ClientRequestOutcome, Executor, JobResult, Rejection,
+    RequestMethod,
+};
 
 pub(crate) use endpoint::routes;
 pub(crate) use negotiate::Format;
@@ -61,11 +64,12 @@ const BUILD_INFO: &str = "dcc_mcp_build_info";
 const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
 const REQUESTS: &str = "dcc_mcp_requests_total";
+const CLIENT_REQUESTS: &str = "dcc_mcp_client_requests_total";
 
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 13] = [
+const DECLARED: [Declared; 14] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -113,6 +117,10 @@ const DECLARED: [Declared; 13] = [
     Declared {
         name: REQUESTS,
         help: "JSON-RPC requests answered, in either era, by method (a fixed set; other names are other) and status (success: a result; error: a JSON-RPC error).",
+    },
+    Declared {
+        name: CLIENT_REQUESTS,
+        help: "Server-to-client requests handlers made (elicitation/sampling/roots), by kind and outcome.",
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
@@ -167,6 +175,7 @@ pub(crate) struct Families {
     rejected: CounterFamily,
     dispatch_wait: HistogramFamily,
     requests: CounterFamily,
+    client_requests: CounterFamily,
 }
 
 impl Families {
@@ -222,6 +231,11 @@ impl Families {
                 &BUCKETS,
             )?,
             requests: r.counter_family(REQUESTS, help(REQUESTS), &["method", "status"])?,
+            client_requests: r.counter_family(
+                CLIENT_REQUESTS,
+                help(CLIENT_REQUESTS),
+                &["kind", "outcome"],
+            )?,
         })
     }
 }
@@ -252,6 +266,7 @@ pub(crate) struct ServerMetrics {
     dispatch_wait: [Histogram; Executor::ALL.len()],
     /// `[success, error]` per [`RequestMethod`].
     requests: [[Counter; 2]; RequestMethod::ALL.len()],
+    client_requests: [[Counter; ClientRequestOutcome::ALL.len()]; ClientRequestKind::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -281,8 +296,16 @@ impl ServerMetrics {
         let requests = RequestMethod::ALL.map(|m| {
             STATUSES.map(|status| families.requests.with_label_values(&[m.as_label(), status]))
         });
+        let client_requests = ClientRequestKind::ALL.map(|kind| {
+            ClientRequestOutcome::ALL.map(|outcome| {
+                families
+                    .client_requests
+                    .with_label_values(&[kind.as_label(), outcome.as_label()])
+            })
+        });
         let metrics = Self {
             requests,
+            client_requests,
             engine,
             prometheus: prometheus::Registry::new(),
             families,
@@ -371,6 +394,12 @@ impl ServerMetrics {
         self.requests[method.index()][usize::from(!ok)].inc();
     }
 
+    /// A server→client request of `kind` ended with `outcome`.
+    #[inline]
+    pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        self.client_requests[kind.index()][outcome.index()].inc();
+    }
+
     /// `name` was registered: resolve its handles and create its series at zero.
     pub(crate) fn tool_registered(&self, name: &str) {
         self.tools.register(&self.families, name, true);
@@ -423,6 +452,9 @@ impl crate::record::RecordSink for ServerMetrics {
     }
     fn request(&self, method: RequestMethod, ok: bool) {
         ServerMetrics::request(self, method, ok);
+    }
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        ServerMetrics::client_request(self, kind, outcome);
     }
 }
 

@@ -212,6 +212,15 @@ pub(crate) enum Rejection {
     Auth,
     /// A client's failed logins were throttled (`429`) before its credentials were checked.
     AuthThrottled,
+    /// A handler's log notification was dropped: its session (or request) passed
+    /// `max_log_messages_per_sec`.
+    LogRate,
+    /// A handler's server→client request was refused: the session already had
+    /// `max_pending_client_requests` unanswered.
+    PendingClientRequests,
+    /// A 2026-07-28 `requestState` passed `max_request_state_bytes` (sent by the client, or about to
+    /// be returned to it).
+    RequestStateTooLarge,
     /// A `resources/subscribe` or a `subscriptions/listen` asked for more resource subscriptions
     /// than `max_subscriptions_per_session`.
     SubscriptionLimit,
@@ -221,7 +230,7 @@ pub(crate) enum Rejection {
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 16] = [
+    pub(crate) const ALL: [Rejection; 19] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -237,6 +246,9 @@ impl Rejection {
         Self::OutboxDrop,
         Self::Auth,
         Self::AuthThrottled,
+        Self::LogRate,
+        Self::PendingClientRequests,
+        Self::RequestStateTooLarge,
         Self::SubscriptionLimit,
     ];
 
@@ -258,12 +270,118 @@ impl Rejection {
             Self::OutboxDrop => "outbox_drop",
             Self::Auth => "auth",
             Self::AuthThrottled => "auth_throttled",
+            Self::LogRate => "log_rate",
+            Self::PendingClientRequests => "pending_client_requests",
+            Self::RequestStateTooLarge => "request_state_too_large",
             Self::SubscriptionLimit => "subscription_limit",
         }
     }
 
     /// Index into [`Rejection::ALL`].
     #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a handler asked of its client: one label value of `dcc_mcp_client_requests_total{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientRequestKind {
+    /// `elicitation/create` (form mode).
+    Elicitation,
+    /// `sampling/createMessage`.
+    Sampling,
+    /// `roots/list`.
+    Roots,
+}
+
+impl ClientRequestKind {
+    /// Every kind, in label order.
+    #[allow(dead_code)]
+    pub(crate) const ALL: [ClientRequestKind; 3] = [Self::Elicitation, Self::Sampling, Self::Roots];
+
+    /// The metric label value.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Self::Elicitation => "elicitation",
+            Self::Sampling => "sampling",
+            Self::Roots => "roots",
+        }
+    }
+
+    /// The JSON-RPC method of the request.
+    pub fn method(self) -> &'static str {
+        use dcc_mcp_protocol::client_requests as requests;
+        match self {
+            Self::Elicitation => requests::ELICITATION_CREATE,
+            Self::Sampling => requests::SAMPLING_CREATE_MESSAGE,
+            Self::Roots => requests::ROOTS_LIST,
+        }
+    }
+
+    /// The client capability that allows it (`elicitation`, `sampling`, `roots`).
+    pub fn capability(self) -> &'static str {
+        match self {
+            Self::Elicitation => "elicitation",
+            Self::Sampling => "sampling",
+            Self::Roots => "roots",
+        }
+    }
+
+    /// Index into [`ClientRequestKind::ALL`].
+    #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How a server→client request ended: one label value of `dcc_mcp_client_requests_total{outcome}`.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientRequestOutcome {
+    /// The client answered with a result.
+    Answered,
+    /// The client answered with a JSON-RPC error.
+    Error,
+    /// The call that asked ended first (it timed out, was cancelled, or its session ended).
+    Abandoned,
+    /// Not sent: the client did not declare the capability.
+    Unsupported,
+    /// Not sent: over `max_pending_client_requests`.
+    Refused,
+    /// 2026-07-28: returned to the client in an `InputRequiredResult`.
+    InputRequired,
+    /// 2026-07-28: answered by a retry's `inputResponses`.
+    InputResponse,
+}
+
+#[allow(dead_code)]
+impl ClientRequestOutcome {
+    /// Every outcome, in label order.
+    pub(crate) const ALL: [ClientRequestOutcome; 7] = [
+        Self::Answered,
+        Self::Error,
+        Self::Abandoned,
+        Self::Unsupported,
+        Self::Refused,
+        Self::InputRequired,
+        Self::InputResponse,
+    ];
+
+    /// The metric label value.
+    pub(crate) fn as_label(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Error => "error",
+            Self::Abandoned => "abandoned",
+            Self::Unsupported => "unsupported",
+            Self::Refused => "refused",
+            Self::InputRequired => "input_required",
+            Self::InputResponse => "input_response",
+        }
+    }
+
+    /// Index into [`ClientRequestOutcome::ALL`].
     pub(crate) fn index(self) -> usize {
         self as usize
     }
@@ -321,6 +439,8 @@ pub(crate) trait RecordSink: Send + Sync {
     fn dispatch_wait(&self, executor: Executor, wait: Duration);
     /// A JSON-RPC request was answered: with a result (`ok`) or a JSON-RPC error.
     fn request(&self, method: RequestMethod, ok: bool);
+    /// A server→client request of `kind` ended with `outcome`.
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome);
 }
 
 /// The record-point façade the domain and the transport call: it forwards each event to the
@@ -419,6 +539,15 @@ impl Recorder {
     pub(crate) fn request(&self, method: &str, ok: bool) {
         if let Some(sink) = &self.sink {
             sink.request(RequestMethod::of(method), ok);
+        }
+    }
+
+    /// A server→client request of `kind` ended with `outcome` (called once per request, by whoever
+    /// settles it).
+    #[inline]
+    pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        if let Some(sink) = &self.sink {
+            sink.client_request(kind, outcome);
         }
     }
 

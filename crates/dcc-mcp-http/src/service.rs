@@ -15,6 +15,7 @@ use crate::record::Rejection;
 use crate::session::{CreateError, Session};
 use crate::state::AppState;
 use dcc_mcp_protocol::jsonrpc::{self, RpcError};
+use dcc_mcp_protocol::logging::SetLevelParams;
 use dcc_mcp_protocol::{codes, initialize as handshake, methods, resources, version};
 
 /// Why `initialize` opened no session.
@@ -52,6 +53,9 @@ fn open_session(
         .sessions
         .create(version.as_str(), client)
         .map_err(InitializeError::Store)?;
+    if let Some(capabilities) = params.and_then(|params| params.get("capabilities")) {
+        session.set_client_capabilities(capabilities.clone());
+    }
     let server = handshake::Implementation {
         name: state.config.server_name.clone(),
         version: state.config.server_version.clone(),
@@ -85,8 +89,8 @@ pub(crate) async fn request(
         methods::PING => Ok(json!({})),
         methods::TOOLS_LIST => crate::tools::list(state, params),
         methods::TOOLS_CALL => crate::tools::call(state, session, None, &id, params).await,
-        // Job notifications are always sent; the level request is accepted for client compatibility.
-        methods::LOGGING_SET_LEVEL => Ok(json!({})),
+        // Handler log messages below the level are not sent; job notifications are always sent.
+        methods::LOGGING_SET_LEVEL => set_level(session, params),
         methods::INITIALIZE => Err(RpcError::new(
             codes::INVALID_REQUEST,
             "this session is already initialized",
@@ -112,6 +116,21 @@ pub(crate) async fn request(
         state.recorder.rejected(Rejection::SubscriptionLimit);
     }
     jsonrpc::response(id, outcome)
+}
+
+/// `logging/setLevel`: the session's handlers send log messages at `level` and above.
+fn set_level(session: &Session, params: Option<Value>) -> Result<Value, RpcError> {
+    let params: SetLevelParams = params
+        .and_then(|params| serde_json::from_value(params).ok())
+        .ok_or_else(|| {
+            RpcError::new(
+                codes::INVALID_PARAMS,
+                "logging/setLevel needs \"level\": one of debug, info, notice, warning, error, \
+                 critical, alert, emergency",
+            )
+        })?;
+    session.set_log_level(params.level);
+    Ok(json!({}))
 }
 
 /// Act on a client notification of a live session (it gets no response, whatever happens here).

@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) listen: std::sync::Arc<ListenHub>,
     /// The registry observer that feeds `listen`, removed when the state is dropped.
     listen_observer: u64,
+    /// Seals 2026-07-28 `requestState` (random per server; `None` only without OS randomness).
+    pub(crate) state_key: Option<crate::mrtr::StateKey>,
 }
 
 impl Drop for AppState {
@@ -91,7 +93,8 @@ impl AppState {
                 config.max_sessions_per_client,
                 recorder.clone(),
             )
-            .with_outbox_budget(config.max_outbox_bytes),
+            .with_outbox_budget(config.max_outbox_bytes)
+            .with_client_limits(config.client_limits()),
             #[cfg(feature = "workflow")]
             jobs,
             config,
@@ -100,6 +103,7 @@ impl AppState {
             shutdown,
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
             handlers: std::sync::RwLock::default(),
+            state_key: crate::mrtr::StateKey::random(),
         }
     }
 

@@ -107,7 +107,9 @@ pub enum CacheScope {
 /// Mark `result` (an object) as finished: `resultType: "complete"`.
 pub fn complete(mut result: Value) -> Value {
     if let Some(map) = result.as_object_mut() {
-        map.insert(RESULT_TYPE_KEY.into(), RESULT_COMPLETE.into());
+        // An `InputRequiredResult` already says what it is.
+        map.entry(RESULT_TYPE_KEY)
+            .or_insert_with(|| RESULT_COMPLETE.into());
     }
     result
 }

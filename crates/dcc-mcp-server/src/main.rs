@@ -4,6 +4,7 @@
 //! which is how the end-to-end tests and the benchmarks drive the server.
 
 mod conformance;
+mod conformance_input;
 mod conformance_stateless;
 mod demo;
 
