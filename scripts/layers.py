@@ -66,6 +66,7 @@ LAYERS = {
         "cancel": 4,
         "job_tools": 4,
         "session_peer": 4,
+        "prompt_inputs": 4,
         "service": 4,
         "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.

@@ -50,9 +50,9 @@ def supports(arguments: Dict[str, Any], ctx: ToolContext) -> Any:
     return [ctx.client_supports(name) for name in ("elicitation", "sampling", "roots")]
 
 
-def start() -> Any:
+def start(**config: Any) -> Any:
     registry = ToolRegistry()
-    server = McpHttpServer(registry, McpHttpConfig(port=0))
+    server = McpHttpServer(registry, McpHttpConfig(port=0, **config))
     for name, fn in [("confirm", confirm), ("ask_model", ask_model), ("roots", roots),
                      ("chatty", chatty), ("supports", supports)]:
         registry.register(name, input_schema={"type": "object"})
@@ -145,3 +145,59 @@ def test_a_client_without_elicitation_gets_a_clean_error() -> None:
         handle.shutdown()
     assert result.is_error
     assert 'the client does not support elicitation/create: it did not declare the "elicitation" capability' in result_text(result)
+
+
+def test_the_same_handlers_answer_in_2026_07_28_through_input_required_rounds() -> None:
+    """The official client in ``2026-07-28`` mode gets an ``InputRequiredResult``, answers it with
+    its callbacks and retries; the handler runs again and completes."""
+    import mcp.types as types
+    from mcp import Client
+
+    handle = start(max_pending_client_requests=4, max_log_messages_per_sec=50, max_request_state_bytes=8192)
+    asked: List[str] = []
+
+    async def on_elicit(context: Any, params: Any) -> Any:
+        asked.append("elicit")
+        return types.ElicitResult(action="accept", content={"ok": True})
+
+    async def on_sample(context: Any, params: Any) -> Any:
+        asked.append("sample")
+        return types.CreateMessageResult(
+            role="assistant",
+            content=types.TextContent(type="text", text="Shot 12"),
+            model="m1",
+            stop_reason="endTurn",
+        )
+
+    async def on_roots(context: Any) -> Any:
+        asked.append("roots")
+        return types.ListRootsResult(roots=[types.Root(uri="file:///proj", name="proj")])
+
+    async def body() -> Dict[str, str]:
+        async with Client(
+            handle.mcp_url(),
+            mode="2026-07-28",
+            read_timeout_seconds=HANG_GUARD_SECONDS,
+            elicitation_callback=on_elicit,
+            sampling_callback=on_sample,
+            list_roots_callback=on_roots,
+        ) as client:
+            texts = {}
+            for name in ("confirm", "ask_model", "roots"):
+                result = await client.call_tool(name, {})
+                assert not result.is_error, result
+                texts[name] = result_text(result)
+            return texts
+
+    try:
+        texts = _run(body())
+        config = McpHttpConfig(port=0, max_pending_client_requests=4, max_log_messages_per_sec=50, max_request_state_bytes=8192)
+        assert (config.max_pending_client_requests, config.max_log_messages_per_sec, config.max_request_state_bytes) == (4, 50, 8192)
+    finally:
+        handle.shutdown()
+    assert texts == {
+        "confirm": "accept: {'ok': True}",
+        "ask_model": "m1 said Shot 12",
+        "roots": "file:///proj",
+    }
+    assert asked == ["elicit", "sample", "roots"]

@@ -73,6 +73,9 @@ class McpHttpConfig:
         main_thread_executor: Optional[MainThreadExecutor] = None,
         include_traceback: bool = False,
         bearer_tokens: Optional[Sequence[str]] = None,
+        max_pending_client_requests: Optional[int] = None,
+        max_log_messages_per_sec: Optional[int] = None,
+        max_request_state_bytes: Optional[int] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -134,6 +137,15 @@ class McpHttpConfig:
     """Largest result a job-completion notification carries, else only ``resultBytes`` (default 64 KiB)."""
     max_outbox_bytes: int
     """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
+    @property
+    def max_pending_client_requests(self) -> int:
+        """Unanswered requests to the client (elicitation, sampling, roots) one session may have (default 16)."""
+    @property
+    def max_log_messages_per_sec(self) -> int:
+        """Handler log messages per second one session (or 2026-07-28 request) may send (default 100)."""
+    @property
+    def max_request_state_bytes(self) -> int:
+        """Largest 2026-07-28 ``requestState`` accepted or returned, in bytes (default 65536)."""
     bearer_tokens: List[str]
     """Static bearer tokens ``/mcp`` requires (``Authorization: Bearer <token>``, compared in constant time;
     each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no

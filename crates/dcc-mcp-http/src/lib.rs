@@ -59,6 +59,7 @@ mod offload;
 mod origin;
 mod panic;
 mod peer;
+mod prompt_inputs;
 pub mod prompt_registry;
 mod record;
 mod registry;

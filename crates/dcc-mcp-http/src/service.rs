@@ -95,6 +95,13 @@ pub(crate) async fn request(
             codes::INVALID_REQUEST,
             "this session is already initialized",
         )),
+        // A prompt that asks the client first.
+        dcc_mcp_protocol::prompts::GET if crate::prompt_inputs::asks(state, params.as_ref()) => {
+            match crate::prompt_inputs::get_in_session(state, session, params.as_ref()).await {
+                Some(outcome) => outcome,
+                None => return method_not_found(id, method),
+            }
+        }
         // Resources, prompts and completion.
         _ => match state
             .config

@@ -532,3 +532,75 @@ async fn a_request_state_over_its_budget_is_refused_both_ways() {
     client.close().await.unwrap();
     handle.shutdown().unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// A prompt that asks the client first, in both eras.
+
+fn asking_catalog() -> dcc_mcp_http::Catalog {
+    use dcc_mcp_http::protocol::prompts::{GetPromptResult, Prompt, PromptMessage};
+    let catalog = dcc_mcp_http::Catalog::default();
+    let form = FormSchema::new()
+        .field("ok", json!({"type": "boolean", "default": false}), true)
+        .build();
+    catalog
+        .prompts
+        .add_asking(
+            Prompt {
+                name: "cleanup".into(),
+                title: None,
+                description: None,
+                arguments: Vec::new(),
+            },
+            vec![InputRequest::elicit("Clean up the scene?", form).key("ok")],
+            Arc::new(|_args, answers| {
+                Ok(GetPromptResult {
+                    description: None,
+                    messages: vec![PromptMessage {
+                        role: Role::User,
+                        content: ContentBlock::text(format!("answers: {}", json!(answers))),
+                    }],
+                })
+            }),
+        )
+        .unwrap();
+    catalog
+}
+
+#[tokio::test]
+async fn a_prompt_that_asks_first_is_filled_with_the_answers_in_both_eras() {
+    let handle = start(McpHttpConfig {
+        catalog: asking_catalog(),
+        ..Default::default()
+    });
+    let (callbacks, seen) = answering();
+    let session = connect(&handle, callbacks).await;
+    let filled = session
+        .request("prompts/get", json!({"name": "cleanup"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        filled["messages"][0]["content"]["text"],
+        r#"answers: [{"action":"accept","content":{"ok":true}}]"#
+    );
+    assert_eq!(seen.lock().unwrap()[0]["message"], "Clean up the scene?");
+    session.close().await.unwrap();
+
+    let (callbacks, _) = answering();
+    let client = stateless(&handle, callbacks).await;
+    let first = client
+        .request("prompts/get", json!({"name": "cleanup"}))
+        .await
+        .unwrap();
+    assert_eq!(first["resultType"], "input_required");
+    assert_eq!(first["inputRequests"]["ok"]["method"], "elicitation/create");
+    let retry = json!({"name": "cleanup", "requestState": first["requestState"],
+                       "inputResponses": {"ok": {"action": "decline"}}});
+    let filled = client.request("prompts/get", retry).await.unwrap();
+    assert_eq!(filled["resultType"], "complete");
+    assert_eq!(
+        filled["messages"][0]["content"]["text"],
+        r#"answers: [{"action":"decline"}]"#
+    );
+    client.close().await.unwrap();
+    handle.shutdown().unwrap();
+}

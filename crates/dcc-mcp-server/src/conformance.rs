@@ -336,6 +336,7 @@ pub(crate) fn catalog() -> Result<Catalog, String> {
         "id",
         prefix_provider(["123", "124", "200"].map(String::from).to_vec()),
     );
+    crate::conformance_input::register_prompts(&catalog)?;
     Ok(catalog)
 }
 

@@ -11,8 +11,12 @@ use dcc_mcp_http::protocol::client_requests::{
     number_field, string_field, titled_enum_field, titled_multi_enum_field, CreateMessageParams,
     CreateMessageResult, ElicitResult, FormSchema, ListRootsResult, SamplingMessage,
 };
+use std::sync::Arc;
+
 use dcc_mcp_http::protocol::content::{ContentBlock, Role};
 use dcc_mcp_http::protocol::logging::LoggingLevel;
+use dcc_mcp_http::protocol::prompts::{GetPromptResult, Prompt, PromptMessage};
+use dcc_mcp_http::Catalog;
 use dcc_mcp_http::{
     ClientRequestKind, Handler, InputRequest, ToolContext, ToolError, ToolRegistry, ToolSpec,
 };
@@ -342,6 +346,40 @@ fn multi_round_trip() -> Vec<(ToolSpec, Handler)> {
             }),
         ),
     ]
+}
+
+/// Register the prompt that asks the client first (2026-07-28 `input-required-result-non-tool-request`).
+pub(crate) fn register_prompts(catalog: &Catalog) -> Result<(), String> {
+    let form = FormSchema::new()
+        .field("context", string_field(None), true)
+        .build();
+    let ask = InputRequest::elicit("What context should the prompt use?", form).key("user_context");
+    catalog
+        .prompts
+        .add_asking(
+            Prompt {
+                name: "test_input_required_result_prompt".into(),
+                title: None,
+                description: Some("Asks the user for context, then fills the prompt".into()),
+                arguments: Vec::new(),
+            },
+            vec![ask],
+            Arc::new(|_args, answers| {
+                let context = answers
+                    .first()
+                    .and_then(|answer| answer["content"]["context"].as_str())
+                    .unwrap_or("none")
+                    .to_owned();
+                Ok(GetPromptResult {
+                    description: None,
+                    messages: vec![PromptMessage {
+                        role: Role::User,
+                        content: ContentBlock::text(format!("Use this context: {context}")),
+                    }],
+                })
+            }),
+        )
+        .map_err(|error| error.to_string())
 }
 
 /// Register the fixtures that talk back to the client.
