@@ -37,6 +37,10 @@ LAYERS = {
         "offload": 2,
         "session": 2,
         "jobs": 2,
+        # the per-request context (era, version, the client's declared capabilities, log level)
+        # and the subscriptions/listen streams of the stateless era.
+        "request_context": 2,
+        "listen": 2,
         # the catalogs next to the tools: resources (URI templates, subscriptions), prompts,
         # completion providers, their change events, and the catalog that answers their methods
         # (transport-agnostic; the configuration holds it).
@@ -49,6 +53,11 @@ LAYERS = {
         "throttle": 2,
         # JWT access-token checks against a key set (pure: no I/O).
         "jwt": 2,
+        # what a handler asks of its client (the era port), and the log budget of a session.
+        "peer": 2,
+        "log_budget": 2,
+        # 2026-07-28 multi round-trip requests: the sealed requestState and the stateless peer.
+        "mrtr": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
         # into the limit structs of the ports layer.
         "config": 3,
@@ -59,7 +68,10 @@ LAYERS = {
         "tools": 4,
         "cancel": 4,
         "job_tools": 4,
+        "session_peer": 4,
+        "prompt_inputs": 4,
         "service": 4,
+        "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "bearer": 5,
@@ -67,6 +79,8 @@ LAYERS = {
         "oauth": 5,
         "panic": 5,
         "mcp": 5,
+        "reply": 5,
+        "stateless_http": 5,
         "app": 5,
         "serve": 5,
         # adapters: the Prometheus metric set (record sink, registry observer, /metrics).

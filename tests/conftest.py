@@ -118,8 +118,10 @@ def start_server() -> Iterable[Callable[..., Running]]:
 # MCP client
 
 
-def mcp_calls(url: str, calls: Sequence[Tuple[str, Dict[str, Any]]], mode: str = "auto") -> List[Any]:
-    """Runs `calls` in order through one session of the official MCP client; returns the results."""
+def mcp_calls(url: str, calls: Sequence[Tuple[str, Dict[str, Any]]], mode: str = "legacy") -> List[Any]:
+    """Runs `calls` in order through one session of the official MCP client; returns the results.
+    The default is the session era (`legacy`): these helpers serve tests of session features (jobs
+    and `jobs.get`, the session's stream); in `auto` mode the client speaks 2026-07-28."""
 
     async def run() -> List[Any]:
         from mcp import Client
@@ -147,7 +149,7 @@ def _run(coro: Any) -> Any:
         raise err
 
 
-def in_session(url: str, body: Callable[[Any], Any], mode: str = "auto") -> Any:
+def in_session(url: str, body: Callable[[Any], Any], mode: str = "legacy") -> Any:
     """Runs `await body(client)` inside one session of the official MCP client; returns its result."""
 
     async def run() -> Any:

@@ -74,6 +74,9 @@ class McpHttpConfig:
         include_traceback: bool = False,
         bearer_tokens: Optional[Sequence[str]] = None,
         oauth: Optional[Mapping[str, Any]] = None,
+        max_pending_client_requests: Optional[int] = None,
+        max_log_messages_per_sec: Optional[int] = None,
+        max_request_state_bytes: Optional[int] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -135,6 +138,15 @@ class McpHttpConfig:
     """Largest result a job-completion notification carries, else only ``resultBytes`` (default 64 KiB)."""
     max_outbox_bytes: int
     """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
+    @property
+    def max_pending_client_requests(self) -> int:
+        """Unanswered requests to the client (elicitation, sampling, roots) one session may have (default 16)."""
+    @property
+    def max_log_messages_per_sec(self) -> int:
+        """Handler log messages per second one session (or 2026-07-28 request) may send (default 100)."""
+    @property
+    def max_request_state_bytes(self) -> int:
+        """Largest 2026-07-28 ``requestState`` accepted or returned, in bytes (default 65536)."""
     bearer_tokens: List[str]
     """Static bearer tokens ``/mcp`` requires (``Authorization: Bearer <token>``, compared in constant time;
     each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no
@@ -264,6 +276,24 @@ class ToolContext:
     def report_progress(self, progress: float, total: Optional[float] = None, message: Optional[str] = None) -> None:
         """Report progress (visible in ``jobs.get`` for async tools; sent as ``notifications/progress``
         when the client asked for it)."""
+    def log(self, level: Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"], data: Any, logger: Optional[str] = None) -> None:
+        """Send ``notifications/message`` to the client when its level allows it (``logging/setLevel``
+        in the session era, the request's ``_meta`` log level in 2026-07-28); past
+        ``max_log_messages_per_sec`` messages are dropped. ``ValueError`` for an unknown level."""
+    def client_supports(self, capability: Literal["elicitation", "sampling", "roots"]) -> bool:
+        """True when the client declared the capability."""
+    def elicit(self, message: str, schema: Dict[str, Any], key: Optional[str] = None) -> Dict[str, Any]:
+        """Ask the user to fill in a form (``elicitation/create``); blocks this thread (GIL released)
+        until the client answers. Returns ``{"action": "accept"|"decline"|"cancel", "content": {...}}``.
+        Raises ``RuntimeError`` when the client did not declare ``elicitation``, refused, or the call
+        ended; in 2026-07-28 the first run raises too (the call returns an ``InputRequiredResult`` and
+        the handler runs again on the retry): let it propagate. ``key`` names the request there."""
+    def sample(self, messages: Union[str, List[Dict[str, Any]]], max_tokens: int = 100, system_prompt: Optional[str] = None, key: Optional[str] = None) -> Dict[str, Any]:
+        """Ask the client's model (``sampling/createMessage``): a prompt string or a list of
+        ``{"role", "content"}`` messages. Returns ``{"role", "content", "model", "stopReason"}``.
+        Raises as ``elicit``."""
+    def list_roots(self, key: Optional[str] = None) -> List[Dict[str, Any]]:
+        """The client's roots (``roots/list``): ``[{"uri": "file:///…", "name": …}]``. Raises as ``elicit``."""
 
 @final
 class McpHttpServer:

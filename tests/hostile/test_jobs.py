@@ -25,6 +25,7 @@ ALL_REASONS = (
     "batch_too_large", "response_too_large", "too_many_sessions", "session_evicted", "connection_limit",
     "body_timeout", "write_timeout", "job_quota", "result_too_large", "busy", "main_thread_full",
     "expired_before_run", "outbox_drop", "auth", "auth_throttled", "auth_scope", "auth_unavailable",
+    "log_rate", "pending_client_requests", "request_state_too_large", "subscription_limit",
 )
 
 pytestmark = pytest.mark.skipif(

@@ -212,27 +212,34 @@ async fn initialize_negotiates_a_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_falls_back_to_sessions_and_stateless_is_refused_clearly() {
+async fn auto_picks_the_stateless_era_and_both_eras_serve_tools() {
     let fixture = Fixture::new();
-    // The server answers server/discover with -32601, so auto mode speaks the session era.
-    let auto = McpClient::connect(fixture.config().mode(ProtocolMode::Auto))
-        .await
-        .unwrap();
-    assert_eq!(auto.protocol_version(), ProtocolVersion::LATEST);
-    assert!(auto.session_id().is_some());
-    assert_eq!(
-        auto.call_tool("echo", json!({"text": "x"}))
+    // The server answers server/discover, so auto mode speaks 2026-07-28: no session.
+    for mode in [ProtocolMode::Auto, ProtocolMode::Stateless] {
+        let client = McpClient::connect(fixture.config().mode(mode))
             .await
-            .unwrap()
-            .text(),
-        Some("x")
-    );
-
-    let error = McpClient::connect(fixture.config().mode(ProtocolMode::Stateless))
-        .await
-        .unwrap_err();
-    assert_eq!(error.rpc_code(), Some(-32601), "{error}");
-    assert!(error.to_string().contains("server/discover"), "{error}");
+            .unwrap();
+        assert_eq!(client.protocol_version(), ProtocolVersion::V2026_07_28);
+        assert!(client.session_id().is_none());
+        assert_eq!(
+            client
+                .call_tool("echo", json!({"text": "x"}))
+                .await
+                .unwrap()
+                .text(),
+            Some("x")
+        );
+    }
+    // A client that asks for the session era still gets it.
+    let session = McpClient::connect(
+        fixture
+            .config()
+            .mode(ProtocolMode::Session(ProtocolVersion::LATEST)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(session.protocol_version(), ProtocolVersion::LATEST);
+    assert!(session.session_id().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,7 +85,7 @@ fn resource_error(error: ResourceError) -> RpcError {
     }
 }
 
-fn prompt_error(error: PromptError) -> RpcError {
+pub(crate) fn prompt_error(error: PromptError) -> RpcError {
     match error {
         PromptError::Handler { .. } => RpcError::new(codes::INTERNAL_ERROR, error.to_string()),
         other => RpcError::new(codes::INVALID_PARAMS, other.to_string()),

@@ -155,6 +155,18 @@ pub struct McpHttpConfig {
     /// `/.well-known/oauth-protected-resource`. `None` by default. With static `bearer_tokens` too,
     /// either a static token or a valid JWT is accepted.
     pub oauth: Option<crate::oauth_config::OAuthConfig>,
+    /// Most unanswered server→client requests (elicitation, sampling, `roots/list`) one session may
+    /// have; one more is refused with an error the handler sees, counted as
+    /// `dcc_mcp_rejected_total{reason="pending_client_requests"}`.
+    pub max_pending_client_requests: usize,
+    /// Handler log notifications (`notifications/message`) one session, or one 2026-07-28 request,
+    /// may send per second (in bursts of as many); the rest are dropped, counted as
+    /// `dcc_mcp_rejected_total{reason="log_rate"}`.
+    pub max_log_messages_per_sec: u32,
+    /// Largest 2026-07-28 `requestState`, in bytes, the server accepts from a retry or returns in an
+    /// `InputRequiredResult`; past it the request is refused (`-32602`), counted as
+    /// `dcc_mcp_rejected_total{reason="request_state_too_large"}`.
+    pub max_request_state_bytes: usize,
 }
 
 impl Default for McpHttpConfig {
@@ -197,6 +209,9 @@ impl Default for McpHttpConfig {
             bearer_tokens: crate::credentials::BearerTokens::default(),
             tools_list_changed: false,
             oauth: None,
+            max_pending_client_requests: crate::limits::DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
+            max_log_messages_per_sec: crate::limits::DEFAULT_MAX_LOG_MESSAGES_PER_SEC,
+            max_request_state_bytes: crate::limits::DEFAULT_MAX_REQUEST_STATE_BYTES,
         }
     }
 }
@@ -242,6 +257,15 @@ impl McpHttpConfig {
             ),
             ("max_outbox_bytes", self.max_outbox_bytes),
             ("sync_concurrency", self.sync_concurrency),
+            (
+                "max_pending_client_requests",
+                self.max_pending_client_requests,
+            ),
+            (
+                "max_log_messages_per_sec",
+                self.max_log_messages_per_sec as usize,
+            ),
+            ("max_request_state_bytes", self.max_request_state_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -296,6 +320,14 @@ impl McpHttpConfig {
             oauth.validate()?;
         }
         Ok(())
+    }
+
+    /// What a session lets its handlers ask of the client.
+    pub(crate) fn client_limits(&self) -> crate::limits::ClientLimits {
+        crate::limits::ClientLimits {
+            max_pending: self.max_pending_client_requests,
+            log_rate: self.max_log_messages_per_sec,
+        }
     }
 
     /// The job manager's share of the configuration.

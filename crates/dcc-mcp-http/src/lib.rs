@@ -54,23 +54,33 @@ mod jobs;
 mod jwks;
 mod jwt;
 mod limits;
+mod listen;
+mod log_budget;
 mod mcp;
 #[cfg(feature = "prometheus")]
 mod metrics;
+mod mrtr;
 mod oauth;
 mod oauth_config;
 mod offload;
 mod origin;
 mod panic;
+mod peer;
+mod prompt_inputs;
 pub mod prompt_registry;
 mod record;
 mod registry;
+mod reply;
+mod request_context;
 pub mod resource_registry;
 mod serve;
 mod server;
 mod service;
 mod session;
+mod session_peer;
 mod state;
+mod stateless;
+mod stateless_http;
 mod throttle;
 mod tools;
 mod trace;
@@ -89,15 +99,22 @@ pub use dispatch::{MainThreadExecutor, PumpReport};
 pub use error::{ConfigError, RegistryError, ServerError};
 #[cfg(feature = "workflow")]
 pub use jobs::JOB_LOGGER;
-pub use limits::{DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT};
+pub use limits::{
+    DEFAULT_MAX_LOG_MESSAGES_PER_SEC, DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
+    DEFAULT_MAX_REQUEST_STATE_BYTES, DEFAULT_SYNC_CONCURRENCY, DEFAULT_SYNC_QUEUE_WAIT,
+};
 pub use mcp::SESSIONS_FULL_RETRY_AFTER_SECS;
 pub use oauth_config::{
     JwksSource, OAuthConfig, DEFAULT_JWKS_REFRESH_INTERVAL, DEFAULT_OAUTH_LEEWAY,
 };
+pub use peer::{InputRequest, Pending};
+pub use record::ClientRequestKind;
 pub use registry::{
     AsyncToolHandler, Execution, Handler, ToolAnnotations, ToolContext, ToolError, ToolFuture,
     ToolHandler, ToolRegistry, ToolSpec, UnknownToolHint, MAX_TOOL_NAME_CHARS,
+    PARAM_HEADER_KEYWORD,
 };
+pub use request_context::RequestContext;
 pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
 pub use tools::TOOLS_PAGE_SIZE;

@@ -36,3 +36,32 @@ pub(crate) struct JobLimits {
     /// `max_notification_result_bytes`: a completion notification carries the result up to this size.
     pub(crate) notification_bytes: usize,
 }
+
+/// Default `max_pending_client_requests`: unanswered server→client requests one session may have.
+pub const DEFAULT_MAX_PENDING_CLIENT_REQUESTS: usize = 16;
+
+/// Default `max_log_messages_per_sec`: handler log notifications one session (or one 2026-07-28
+/// request) may send per second, in bursts of as many.
+pub const DEFAULT_MAX_LOG_MESSAGES_PER_SEC: u32 = 100;
+
+/// Default `max_request_state_bytes`: the largest 2026-07-28 `requestState` the server accepts or
+/// returns.
+pub const DEFAULT_MAX_REQUEST_STATE_BYTES: usize = 64 * 1024;
+
+/// What a session lets its handlers ask of the client (see the `McpHttpConfig` fields of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientLimits {
+    /// `max_pending_client_requests`.
+    pub(crate) max_pending: usize,
+    /// `max_log_messages_per_sec`.
+    pub(crate) log_rate: u32,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        Self {
+            max_pending: DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
+            log_rate: DEFAULT_MAX_LOG_MESSAGES_PER_SEC,
+        }
+    }
+}

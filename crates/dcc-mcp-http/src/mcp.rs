@@ -1,5 +1,8 @@
 //! The `/mcp` endpoint: transport rules of MCP Streamable HTTP (session era, 2025-03-26 … 2025-11-25).
 //!
+//! A sessionless `POST` of the stateless era (2026-07-28) is handed to [`crate::stateless_http`]
+//! as soon as it is parsed; the rest of this module is the session era.
+//!
 //! `POST` carries JSON-RPC messages, `GET` opens the session's SSE stream, `DELETE` ends the session.
 //! Transport-level rejections (host and origin, media type, body size and deadline, batch length,
 //! session, protocol version) are decided here before any method runs; what the methods do is in
@@ -24,10 +27,12 @@ use tokio_util::sync::CancellationToken;
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
+use crate::reply::{json_body, to_vec_within};
 use crate::serve::ClientAddr;
 use crate::service::{self, InitializeError};
 use crate::session::{CreateError, Next, Session, SessionHold};
 use crate::state::AppState;
+use crate::stateless_http;
 use dcc_mcp_protocol::body::{self, Parsed};
 use dcc_mcp_protocol::jsonrpc::{self as protocol, Incoming};
 use dcc_mcp_protocol::version::supported_version;
@@ -45,33 +50,6 @@ const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 fn json_response(status: StatusCode, body: &Value) -> Response {
     // A `Value` always serializes (string keys only); an empty body would only hide a bug.
     json_body(status, serde_json::to_vec(body).unwrap_or_default())
-}
-
-/// `value` as JSON, or `None` as soon as it would pass `limit` bytes: the writer refuses the write
-/// that crosses the budget, so an oversized reply is never held whole.
-fn to_vec_within(value: &Value, limit: usize) -> Option<Vec<u8>> {
-    struct Bounded {
-        bytes: Vec<u8>,
-        limit: usize,
-    }
-    impl std::io::Write for Bounded {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            if self.bytes.len() + data.len() > self.limit {
-                return Err(std::io::Error::other("over the response budget"));
-            }
-            self.bytes.extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut writer = Bounded {
-        bytes: Vec::with_capacity(256.min(limit)),
-        limit,
-    };
-    serde_json::to_writer(&mut writer, value).ok()?;
-    Some(writer.bytes)
 }
 
 /// A transport-level rejection: an HTTP status with a JSON-RPC error body (`id: null`).
@@ -308,20 +286,8 @@ fn reply(state: &AppState, response: Value) -> Response {
     json_response(StatusCode::OK, &response_too_large(state, id))
 }
 
-fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Body::from(body),
-    )
-        .into_response()
-}
-
 async fn post_single(
-    state: &AppState,
+    state: &Arc<AppState>,
     headers: &HeaderMap,
     message: Value,
     client: Option<ClientAddr>,
@@ -330,21 +296,26 @@ async fn post_single(
         Ok(incoming) => incoming,
         Err(error) => return json_response(StatusCode::BAD_REQUEST, &error),
     };
+    if let Incoming::Request { method, params, .. } | Incoming::Notification { method, params } =
+        &incoming
+    {
+        if stateless_http::is_stateless(headers, method, params.as_ref()) {
+            return stateless_http::post(state, headers, incoming).await;
+        }
+    }
     if let Incoming::Request { id, method, params } = &incoming {
         if method == methods::INITIALIZE {
             return initialize(state, id.clone(), params.clone(), client);
         }
-        if method == methods::SERVER_DISCOVER {
-            // Answered before the session checks so newer clients probing without a session fall back.
-            return json_response(
-                StatusCode::OK,
-                &service::method_not_found(id.clone(), method),
-            );
-        }
     }
     let (session, _version) = match resolve_session(state, headers) {
         Ok(resolved) => resolved,
-        Err(response) => return response.into_response(),
+        Err(response) => {
+            if let Incoming::Request { method, .. } = &incoming {
+                state.recorder.request(method, false);
+            }
+            return response.into_response();
+        }
     };
     match incoming {
         Incoming::Request { id, method, params } => {
@@ -355,7 +326,10 @@ async fn post_single(
             service::notification(state, &session, &method, params.as_ref());
             StatusCode::ACCEPTED.into_response()
         }
-        Incoming::Response { .. } => StatusCode::ACCEPTED.into_response(),
+        Incoming::Response { id, outcome } => {
+            session.resolve(&id, outcome);
+            StatusCode::ACCEPTED.into_response()
+        }
     }
 }
 
@@ -401,7 +375,10 @@ async fn post_batch(state: &AppState, headers: &HeaderMap, batch: Vec<Value>) ->
                 service::notification(state, &session, &method, params.as_ref());
                 continue;
             }
-            Ok(Incoming::Response { .. }) => continue,
+            Ok(Incoming::Response { id, outcome }) => {
+                session.resolve(&id, outcome);
+                continue;
+            }
             Err(error) => error,
         };
         // Room for this reply, its separator and the closing bracket.

@@ -28,7 +28,10 @@ use dcc_mcp_telemetry::{
     NativeHistogram, Registry, TelemetryError, TraceId,
 };
 
-use crate::record::{CallStatus, Channel, Executor, JobResult, Rejection};
+use crate::record::{
+    CallStatus, Channel, ClientRequestKind, ClientRequestOutcome, Executor, JobResult, Rejection,
+    RequestMethod,
+};
 
 pub(crate) use endpoint::routes;
 pub(crate) use negotiate::Format;
@@ -63,11 +66,13 @@ const REGISTERED_TOOLS: &str = "dcc_mcp_registered_tools";
 const BUILD_INFO: &str = "dcc_mcp_build_info";
 const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
+const REQUESTS: &str = "dcc_mcp_requests_total";
+const CLIENT_REQUESTS: &str = "dcc_mcp_client_requests_total";
 
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 12] = [
+const DECLARED: [Declared; 14] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -111,6 +116,14 @@ const DECLARED: [Declared; 12] = [
     Declared {
         name: DISPATCH_WAIT,
         help: "Seconds a tool call waited for a handler thread, by executor (worker/main_thread).",
+    },
+    Declared {
+        name: REQUESTS,
+        help: "JSON-RPC requests answered, in either era, by method (a fixed set; other names are other) and status (success: a result; error: a JSON-RPC error).",
+    },
+    Declared {
+        name: CLIENT_REQUESTS,
+        help: "Server-to-client requests handlers made (elicitation/sampling/roots), by kind and outcome.",
     },
     Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
@@ -164,6 +177,8 @@ pub(crate) struct Families {
     build_info: GaugeFamily,
     rejected: CounterFamily,
     dispatch_wait: HistogramFamily,
+    requests: CounterFamily,
+    client_requests: CounterFamily,
 }
 
 impl Families {
@@ -225,6 +240,12 @@ impl Families {
                 &["executor"],
                 &BUCKETS,
             )?,
+            requests: r.counter_family(REQUESTS, help(REQUESTS), &["method", "status"])?,
+            client_requests: r.counter_family(
+                CLIENT_REQUESTS,
+                help(CLIENT_REQUESTS),
+                &["kind", "outcome"],
+            )?,
         })
     }
 }
@@ -253,6 +274,9 @@ pub(crate) struct ServerMetrics {
     notifications: [Counter; 2],
     rejected: [Counter; Rejection::ALL.len()],
     dispatch_wait: [Histogram; Executor::ALL.len()],
+    /// `[success, error]` per [`RequestMethod`].
+    requests: [[Counter; 2]; RequestMethod::ALL.len()],
+    client_requests: [[Counter; ClientRequestOutcome::ALL.len()]; ClientRequestKind::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -289,7 +313,19 @@ impl ServerMetrics {
         let rejected = Rejection::ALL.map(|r| families.rejected.with_label_values(&[r.as_label()]));
         let dispatch_wait =
             Executor::ALL.map(|e| families.dispatch_wait.with_label_values(&[e.as_label()]));
+        let requests = RequestMethod::ALL.map(|m| {
+            STATUSES.map(|status| families.requests.with_label_values(&[m.as_label(), status]))
+        });
+        let client_requests = ClientRequestKind::ALL.map(|kind| {
+            ClientRequestOutcome::ALL.map(|outcome| {
+                families
+                    .client_requests
+                    .with_label_values(&[kind.as_label(), outcome.as_label()])
+            })
+        });
         let metrics = Self {
+            requests,
+            client_requests,
             engine,
             prometheus: prometheus::Registry::new(),
             families,
@@ -391,6 +427,18 @@ impl ServerMetrics {
         self.dispatch_wait[executor.index()].observe_duration(wait);
     }
 
+    /// A request of `method` was answered with a result (`ok`) or a JSON-RPC error.
+    #[inline]
+    pub(crate) fn request(&self, method: RequestMethod, ok: bool) {
+        self.requests[method.index()][usize::from(!ok)].inc();
+    }
+
+    /// A server→client request of `kind` ended with `outcome`.
+    #[inline]
+    pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        self.client_requests[kind.index()][outcome.index()].inc();
+    }
+
     /// `name` was registered: resolve its handles and create its series at zero.
     pub(crate) fn tool_registered(&self, name: &str) {
         self.tools.register(&self.families, name, true);
@@ -446,6 +494,12 @@ impl crate::record::RecordSink for ServerMetrics {
     }
     fn dispatch_wait(&self, executor: Executor, wait: Duration) {
         ServerMetrics::dispatch_wait(self, executor, wait);
+    }
+    fn request(&self, method: RequestMethod, ok: bool) {
+        ServerMetrics::request(self, method, ok);
+    }
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        ServerMetrics::client_request(self, kind, outcome);
     }
 }
 

@@ -9,6 +9,8 @@ use std::sync::{Arc, RwLock};
 use dcc_mcp_protocol::prompts::{GetPromptResult, Prompt};
 
 use crate::catalog_events::{CatalogEvent, CatalogObserver, Observers};
+use crate::peer::InputRequest;
+use serde_json::Value;
 
 /// Prompts per `prompts/list` page.
 pub const PROMPT_PAGE_SIZE: usize = 100;
@@ -44,9 +46,17 @@ pub enum PromptError {
 pub type PromptHandler =
     Arc<dyn Fn(&BTreeMap<String, String>) -> Result<GetPromptResult, String> + Send + Sync>;
 
+/// Fills a prompt from its arguments and the client's answers to the prompt's input requests
+/// (in the order they were declared; see [`PromptRegistry::add_asking`]).
+pub type AskingPromptHandler = Arc<
+    dyn Fn(&BTreeMap<String, String>, &[Value]) -> Result<GetPromptResult, String> + Send + Sync,
+>;
+
 struct Entry {
     prompt: Prompt,
-    handler: PromptHandler,
+    handler: AskingPromptHandler,
+    /// What the prompt asks the client before it is filled (empty for most prompts).
+    inputs: Vec<InputRequest>,
 }
 
 /// The prompt catalog (cheap to clone; clones share it).
@@ -75,6 +85,35 @@ impl PromptRegistry {
 
     /// Register a prompt.
     pub fn add(&self, prompt: Prompt, handler: PromptHandler) -> Result<(), PromptError> {
+        let handler: AskingPromptHandler = Arc::new(move |arguments, _answers| handler(arguments));
+        self.insert(prompt, handler, Vec::new())
+    }
+
+    /// Register a prompt that asks the client first (an elicitation, a sampling, the roots): the
+    /// server asks `inputs` — on the session's stream, or with an `InputRequiredResult` in
+    /// 2026-07-28 — and fills the prompt with their answers.
+    pub fn add_asking(
+        &self,
+        prompt: Prompt,
+        inputs: Vec<InputRequest>,
+        handler: AskingPromptHandler,
+    ) -> Result<(), PromptError> {
+        self.insert(prompt, handler, inputs)
+    }
+
+    /// What prompt `name` asks before it is filled; `None` for a prompt that asks nothing (or none).
+    pub(crate) fn inputs(&self, name: &str) -> Option<Vec<InputRequest>> {
+        let inner = self.inner.read().ok()?;
+        let entry = inner.get(name)?;
+        (!entry.inputs.is_empty()).then(|| entry.inputs.clone())
+    }
+
+    fn insert(
+        &self,
+        prompt: Prompt,
+        handler: AskingPromptHandler,
+        inputs: Vec<InputRequest>,
+    ) -> Result<(), PromptError> {
         {
             let mut inner = self
                 .inner
@@ -83,7 +122,14 @@ impl PromptRegistry {
             if inner.contains_key(&prompt.name) {
                 return Err(PromptError::Duplicate(prompt.name));
             }
-            inner.insert(prompt.name.clone(), Entry { prompt, handler });
+            inner.insert(
+                prompt.name.clone(),
+                Entry {
+                    prompt,
+                    handler,
+                    inputs,
+                },
+            );
         }
         self.observers.emit(&CatalogEvent::PromptsListChanged);
         Ok(())
@@ -131,6 +177,16 @@ impl PromptRegistry {
         name: &str,
         arguments: &BTreeMap<String, String>,
     ) -> Result<GetPromptResult, PromptError> {
+        self.get_answered(name, arguments, &[])
+    }
+
+    /// Fill prompt `name` with `arguments` and the answers to its input requests.
+    pub(crate) fn get_answered(
+        &self,
+        name: &str,
+        arguments: &BTreeMap<String, String>,
+        answers: &[Value],
+    ) -> Result<GetPromptResult, PromptError> {
         let (prompt, handler) = {
             let inner = self
                 .inner
@@ -151,7 +207,7 @@ impl PromptRegistry {
                 argument: missing.name.clone(),
             });
         }
-        handler(arguments).map_err(|message| PromptError::Handler {
+        handler(arguments, answers).map_err(|message| PromptError::Handler {
             prompt: prompt.name,
             message,
         })

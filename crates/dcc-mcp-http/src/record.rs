@@ -76,6 +76,106 @@ impl Channel {
     }
 }
 
+/// The method of a JSON-RPC request, as the `method` label of `dcc_mcp_requests_total`: the
+/// methods this server answers in either era, and `Other` for every other name, so a client
+/// cannot grow the label set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestMethod {
+    Initialize,
+    Ping,
+    ToolsList,
+    ToolsCall,
+    ResourcesList,
+    ResourcesTemplatesList,
+    ResourcesRead,
+    ResourcesSubscribe,
+    ResourcesUnsubscribe,
+    PromptsList,
+    PromptsGet,
+    CompletionComplete,
+    LoggingSetLevel,
+    ServerDiscover,
+    SubscriptionsListen,
+    /// Any other method name (unknown, or one the era removed and this server never served).
+    Other,
+}
+
+impl RequestMethod {
+    /// Every value, in label order (the metric creates each series at zero).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) const ALL: [RequestMethod; 16] = [
+        Self::Initialize,
+        Self::Ping,
+        Self::ToolsList,
+        Self::ToolsCall,
+        Self::ResourcesList,
+        Self::ResourcesTemplatesList,
+        Self::ResourcesRead,
+        Self::ResourcesSubscribe,
+        Self::ResourcesUnsubscribe,
+        Self::PromptsList,
+        Self::PromptsGet,
+        Self::CompletionComplete,
+        Self::LoggingSetLevel,
+        Self::ServerDiscover,
+        Self::SubscriptionsListen,
+        Self::Other,
+    ];
+
+    /// The label of the request named `method`.
+    pub(crate) fn of(method: &str) -> Self {
+        use dcc_mcp_protocol::{completion, methods, prompts, resources, stateless};
+        match method {
+            methods::INITIALIZE => Self::Initialize,
+            methods::PING => Self::Ping,
+            methods::TOOLS_LIST => Self::ToolsList,
+            methods::TOOLS_CALL => Self::ToolsCall,
+            resources::LIST => Self::ResourcesList,
+            resources::TEMPLATES_LIST => Self::ResourcesTemplatesList,
+            resources::READ => Self::ResourcesRead,
+            resources::SUBSCRIBE => Self::ResourcesSubscribe,
+            resources::UNSUBSCRIBE => Self::ResourcesUnsubscribe,
+            prompts::LIST => Self::PromptsList,
+            prompts::GET => Self::PromptsGet,
+            completion::COMPLETE => Self::CompletionComplete,
+            methods::LOGGING_SET_LEVEL => Self::LoggingSetLevel,
+            methods::SERVER_DISCOVER => Self::ServerDiscover,
+            stateless::SUBSCRIPTIONS_LISTEN => Self::SubscriptionsListen,
+            _ => Self::Other,
+        }
+    }
+
+    /// The metric label value: the method name, or `other`.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn as_label(self) -> &'static str {
+        use dcc_mcp_protocol::{completion, methods, prompts, resources, stateless};
+        match self {
+            Self::Initialize => methods::INITIALIZE,
+            Self::Ping => methods::PING,
+            Self::ToolsList => methods::TOOLS_LIST,
+            Self::ToolsCall => methods::TOOLS_CALL,
+            Self::ResourcesList => resources::LIST,
+            Self::ResourcesTemplatesList => resources::TEMPLATES_LIST,
+            Self::ResourcesRead => resources::READ,
+            Self::ResourcesSubscribe => resources::SUBSCRIBE,
+            Self::ResourcesUnsubscribe => resources::UNSUBSCRIBE,
+            Self::PromptsList => prompts::LIST,
+            Self::PromptsGet => prompts::GET,
+            Self::CompletionComplete => completion::COMPLETE,
+            Self::LoggingSetLevel => methods::LOGGING_SET_LEVEL,
+            Self::ServerDiscover => methods::SERVER_DISCOVER,
+            Self::SubscriptionsListen => stateless::SUBSCRIPTIONS_LISTEN,
+            Self::Other => "other",
+        }
+    }
+
+    /// Index into [`RequestMethod::ALL`].
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Why the server refused (part of) a client's request: one label value of
 /// `dcc_mcp_rejected_total{reason}`. A fixed enum, so the label set is bounded and every series exists
 /// at zero from the start.
@@ -117,13 +217,25 @@ pub(crate) enum Rejection {
     AuthScope,
     /// The OAuth authorization server's signing keys could not be read (`503`).
     AuthUnavailable,
+    /// A handler's log notification was dropped: its session (or request) passed
+    /// `max_log_messages_per_sec`.
+    LogRate,
+    /// A handler's server→client request was refused: the session already had
+    /// `max_pending_client_requests` unanswered.
+    PendingClientRequests,
+    /// A 2026-07-28 `requestState` passed `max_request_state_bytes` (sent by the client, or about to
+    /// be returned to it).
+    RequestStateTooLarge,
+    /// A `resources/subscribe` or a `subscriptions/listen` asked for more resource subscriptions
+    /// than `max_subscriptions_per_session`.
+    SubscriptionLimit,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 17] = [
+    pub(crate) const ALL: [Rejection; 21] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -141,6 +253,10 @@ impl Rejection {
         Self::AuthThrottled,
         Self::AuthScope,
         Self::AuthUnavailable,
+        Self::LogRate,
+        Self::PendingClientRequests,
+        Self::RequestStateTooLarge,
+        Self::SubscriptionLimit,
     ];
 
     /// The metric label value.
@@ -163,11 +279,118 @@ impl Rejection {
             Self::AuthThrottled => "auth_throttled",
             Self::AuthScope => "auth_scope",
             Self::AuthUnavailable => "auth_unavailable",
+            Self::LogRate => "log_rate",
+            Self::PendingClientRequests => "pending_client_requests",
+            Self::RequestStateTooLarge => "request_state_too_large",
+            Self::SubscriptionLimit => "subscription_limit",
         }
     }
 
     /// Index into [`Rejection::ALL`].
     #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a handler asked of its client: one label value of `dcc_mcp_client_requests_total{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientRequestKind {
+    /// `elicitation/create` (form mode).
+    Elicitation,
+    /// `sampling/createMessage`.
+    Sampling,
+    /// `roots/list`.
+    Roots,
+}
+
+impl ClientRequestKind {
+    /// Every kind, in label order.
+    #[allow(dead_code)]
+    pub(crate) const ALL: [ClientRequestKind; 3] = [Self::Elicitation, Self::Sampling, Self::Roots];
+
+    /// The metric label value.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Self::Elicitation => "elicitation",
+            Self::Sampling => "sampling",
+            Self::Roots => "roots",
+        }
+    }
+
+    /// The JSON-RPC method of the request.
+    pub fn method(self) -> &'static str {
+        use dcc_mcp_protocol::client_requests as requests;
+        match self {
+            Self::Elicitation => requests::ELICITATION_CREATE,
+            Self::Sampling => requests::SAMPLING_CREATE_MESSAGE,
+            Self::Roots => requests::ROOTS_LIST,
+        }
+    }
+
+    /// The client capability that allows it (`elicitation`, `sampling`, `roots`).
+    pub fn capability(self) -> &'static str {
+        match self {
+            Self::Elicitation => "elicitation",
+            Self::Sampling => "sampling",
+            Self::Roots => "roots",
+        }
+    }
+
+    /// Index into [`ClientRequestKind::ALL`].
+    #[allow(dead_code)]
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How a server→client request ended: one label value of `dcc_mcp_client_requests_total{outcome}`.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientRequestOutcome {
+    /// The client answered with a result.
+    Answered,
+    /// The client answered with a JSON-RPC error.
+    Error,
+    /// The call that asked ended first (it timed out, was cancelled, or its session ended).
+    Abandoned,
+    /// Not sent: the client did not declare the capability.
+    Unsupported,
+    /// Not sent: over `max_pending_client_requests`.
+    Refused,
+    /// 2026-07-28: returned to the client in an `InputRequiredResult`.
+    InputRequired,
+    /// 2026-07-28: answered by a retry's `inputResponses`.
+    InputResponse,
+}
+
+#[allow(dead_code)]
+impl ClientRequestOutcome {
+    /// Every outcome, in label order.
+    pub(crate) const ALL: [ClientRequestOutcome; 7] = [
+        Self::Answered,
+        Self::Error,
+        Self::Abandoned,
+        Self::Unsupported,
+        Self::Refused,
+        Self::InputRequired,
+        Self::InputResponse,
+    ];
+
+    /// The metric label value.
+    pub(crate) fn as_label(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Error => "error",
+            Self::Abandoned => "abandoned",
+            Self::Unsupported => "unsupported",
+            Self::Refused => "refused",
+            Self::InputRequired => "input_required",
+            Self::InputResponse => "input_response",
+        }
+    }
+
+    /// Index into [`ClientRequestOutcome::ALL`].
     pub(crate) fn index(self) -> usize {
         self as usize
     }
@@ -230,6 +453,10 @@ pub(crate) trait RecordSink: Send + Sync {
     fn rejected(&self, reason: Rejection);
     /// A handler started on `executor` after waiting `wait` for it.
     fn dispatch_wait(&self, executor: Executor, wait: Duration);
+    /// A JSON-RPC request was answered: with a result (`ok`) or a JSON-RPC error.
+    fn request(&self, method: RequestMethod, ok: bool);
+    /// A server→client request of `kind` ended with `outcome`.
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome);
 }
 
 /// The record-point façade the domain and the transport call: it forwards each event to the
@@ -334,6 +561,24 @@ impl Recorder {
     pub(crate) fn dispatch_wait(&self, executor: Executor, wait: Duration) {
         if let Some(sink) = &self.sink {
             sink.dispatch_wait(executor, wait);
+        }
+    }
+
+    /// A JSON-RPC request of `method` was answered, with a result (`ok`) or an error (called once
+    /// per request: by the session era's service and by the stateless era's transport).
+    #[inline]
+    pub(crate) fn request(&self, method: &str, ok: bool) {
+        if let Some(sink) = &self.sink {
+            sink.request(RequestMethod::of(method), ok);
+        }
+    }
+
+    /// A server→client request of `kind` ended with `outcome` (called once per request, by whoever
+    /// settles it).
+    #[inline]
+    pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        if let Some(sink) = &self.sink {
+            sink.client_request(kind, outcome);
         }
     }
 

@@ -13,8 +13,17 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use serde_json::{json, Value};
 
+use serde::de::DeserializeOwned;
+
 use crate::content::{classify, HandlerValue};
 use crate::error::RegistryError;
+use crate::peer::{decode_all, decode_one, Asked, ClientPeer, InputRequest, Pending};
+use crate::record::ClientRequestKind;
+use crate::request_context::RequestContext;
+use dcc_mcp_protocol::client_requests::{
+    CreateMessageParams, CreateMessageResult, ElicitResult, ListRootsResult,
+};
+use dcc_mcp_protocol::logging::LoggingLevel;
 use dcc_mcp_protocol::tools::{error_result, value_result};
 
 /// Longest accepted tool name, in characters.
@@ -160,53 +169,23 @@ impl ToolSpec {
 /// leaves the plain `Unknown tool: NAME` message. Runs on the I/O worker: keep it short.
 pub type UnknownToolHint = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// Error a handler returns; its message is shown to the client in an `isError: true` result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolError(pub String);
-
-impl ToolError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ToolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ToolError {}
-
-impl From<String> for ToolError {
-    fn from(message: String) -> Self {
-        Self(message)
-    }
-}
-
-impl From<&str> for ToolError {
-    fn from(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
+pub use crate::error::ToolError;
 
 /// Where a handler's progress reports go (a session's SSE stream, a job's state).
 pub(crate) trait ProgressSink: Send + Sync {
     fn report(&self, progress: f64, total: Option<f64>, message: Option<&str>);
 }
 
-/// What a handler gets besides its arguments: progress reporting and cancellation.
+/// What a handler gets besides its arguments: progress reporting, cancellation, log messages to the
+/// client, and requests to the client (elicitation, sampling, roots) that work in both MCP eras.
 #[derive(Clone)]
 pub struct ToolContext {
     tool_name: String,
     cancelled: Arc<AtomicBool>,
     progress: Option<Arc<dyn ProgressSink>>,
+    peer: Option<Arc<dyn ClientPeer>>,
+    /// The request's context; `None` in the session era and for detached contexts.
+    request: Option<Arc<RequestContext>>,
 }
 
 impl fmt::Debug for ToolContext {
@@ -226,6 +205,8 @@ impl ToolContext {
             tool_name: tool_name.into(),
             cancelled: Arc::new(AtomicBool::new(false)),
             progress: None,
+            peer: None,
+            request: None,
         }
     }
 
@@ -233,11 +214,97 @@ impl ToolContext {
         tool_name: &str,
         cancelled: Arc<AtomicBool>,
         progress: Option<Arc<dyn ProgressSink>>,
+        request: Option<Arc<RequestContext>>,
     ) -> Self {
         Self {
             tool_name: tool_name.to_owned(),
             cancelled,
             progress,
+            peer: None,
+            request,
+        }
+    }
+
+    /// The same context, with log messages and client requests going to `peer`.
+    pub(crate) fn with_peer(mut self, peer: Arc<dyn ClientPeer>) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
+    /// Send a log message (`notifications/message`) to the client, if its level allows: the level it
+    /// set with `logging/setLevel` (session era) or the request's `_meta` log level (2026-07-28).
+    /// Messages past the log budget (`max_log_messages_per_sec`) are dropped and counted.
+    pub fn log(&self, level: LoggingLevel, data: Value) {
+        if let Some(peer) = &self.peer {
+            peer.log(level, None, data);
+        }
+    }
+
+    /// [`log`](Self::log) under a logger name.
+    pub fn log_as(&self, logger: &str, level: LoggingLevel, data: Value) {
+        if let Some(peer) = &self.peer {
+            peer.log(level, Some(logger), data);
+        }
+    }
+
+    /// True when the client declared the capability `kind` needs (`elicitation`, `sampling`,
+    /// `roots`). Asking without it is refused with a clear error, so check first to offer a fallback.
+    pub fn client_supports(&self, kind: ClientRequestKind) -> bool {
+        self.peer.as_ref().is_some_and(|peer| peer.supports(kind))
+    }
+
+    /// Ask the user for input (`elicitation/create`, form mode).
+    pub fn elicit(&self, message: &str, requested_schema: Value) -> Pending<ElicitResult> {
+        self.ask_one(InputRequest::elicit(message, requested_schema))
+    }
+
+    /// Ask the client's model for a message (`sampling/createMessage`).
+    pub fn sample(&self, params: &CreateMessageParams) -> Pending<CreateMessageResult> {
+        self.ask_one(InputRequest::sample(params))
+    }
+
+    /// Ask for the client's roots (`roots/list`).
+    pub fn list_roots(&self) -> Pending<ListRootsResult> {
+        self.ask_one(InputRequest::list_roots())
+    }
+
+    /// Ask one request and decode its answer as `T` (for keyed requests, see [`InputRequest::key`]).
+    pub fn ask_one<T: DeserializeOwned + Send + 'static>(
+        &self,
+        request: InputRequest,
+    ) -> Pending<T> {
+        Pending::new(self.ask_raw(vec![request]), decode_one::<T>)
+    }
+
+    /// Ask several requests at once; the answers come back in order, as JSON. In 2026-07-28 they
+    /// all go in one `InputRequiredResult`.
+    pub fn ask_all(&self, requests: Vec<InputRequest>) -> Pending<Vec<Value>> {
+        Pending::new(self.ask_raw(requests), decode_all)
+    }
+
+    fn ask_raw(&self, requests: Vec<InputRequest>) -> Asked {
+        match &self.peer {
+            Some(peer) => peer.ask(requests),
+            None => Asked::Ready(Err(ToolError::new(
+                "this call has no client to ask (the context is detached, or the call runs as a job)",
+            ))),
+        }
+    }
+
+    /// The context of the request that called the tool (its era, version, the client's declared
+    /// capabilities and log level), when the request carried one: every 2026-07-28 request does;
+    /// `None` in the session era and for a detached context.
+    pub fn request(&self) -> Option<&RequestContext> {
+        self.request.as_deref()
+    }
+
+    /// `Ok` unless this is a 2026-07-28 request whose client did not declare capability `name`;
+    /// then the request answers `-32021` (MissingRequiredClientCapability) whatever the handler
+    /// returns next, and the error is for the handler to return.
+    pub fn require_client_capability(&self, name: &str) -> Result<(), ToolError> {
+        match &self.request {
+            Some(request) => request.require_capability(name).map_err(ToolError),
+            None => Ok(()),
         }
     }
 
@@ -332,7 +399,27 @@ pub(crate) struct ToolEntry {
     pub(crate) input_validator: jsonschema::Validator,
     pub(crate) output_validator: Option<jsonschema::Validator>,
     pub(crate) handler: Option<Handler>,
+    /// `(argument, header suffix)` of every input property marked `x-mcp-header`: 2026-07-28
+    /// requests repeat those arguments in `Mcp-Param-<suffix>` headers (read once, at registration).
+    pub(crate) param_headers: Vec<(String, String)>,
 }
+
+/// The `x-mcp-header` properties of an input schema, as `(argument, header suffix)`.
+fn param_headers(schema: &Value) -> Vec<(String, String)> {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let suffix = property.get(PARAM_HEADER_KEYWORD)?.as_str()?;
+            Some((name.clone(), suffix.to_owned()))
+        })
+        .collect()
+}
+
+/// The input-schema keyword naming the `Mcp-Param-*` header that repeats an argument (2026-07-28).
+pub const PARAM_HEADER_KEYWORD: &str = "x-mcp-header";
 
 /// Told about every change of a registry it observes (the Prometheus adapter keeps one metric series
 /// per registered tool this way). Called with the registry's lock released; must not block.
@@ -519,6 +606,7 @@ impl ToolRegistry {
             tools.insert(
                 name.clone(),
                 Arc::new(ToolEntry {
+                    param_headers: param_headers(&spec.input_schema),
                     spec,
                     input_validator,
                     output_validator,
@@ -552,6 +640,7 @@ impl ToolRegistry {
             input_validator: entry.input_validator.clone(),
             output_validator: entry.output_validator.clone(),
             handler: Some(handler),
+            param_headers: entry.param_headers.clone(),
         };
         tools.insert(name.to_owned(), Arc::new(replaced));
         Ok(())

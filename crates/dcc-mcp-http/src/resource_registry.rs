@@ -290,6 +290,11 @@ impl ResourceSubscriptions {
         }
     }
 
+    /// URIs one session (or one `subscriptions/listen` stream) may subscribe to.
+    pub fn max_per_session(&self) -> usize {
+        self.max_per_session
+    }
+
     /// Subscribe `session` to `uri` (again subscribing to the same URI is a no-op, never over budget).
     pub fn subscribe(&self, session: &str, uri: &str) -> Result<(), SubscriptionBudgetExceeded> {
         let Ok(mut map) = self.by_session.write() else {

@@ -11,10 +11,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::record::Rejection;
 use crate::session::{CreateError, Session};
 use crate::state::AppState;
 use dcc_mcp_protocol::jsonrpc::{self, RpcError};
-use dcc_mcp_protocol::{codes, initialize as handshake, methods, version};
+use dcc_mcp_protocol::logging::SetLevelParams;
+use dcc_mcp_protocol::{codes, initialize as handshake, methods, resources, version};
 
 /// Why `initialize` opened no session.
 #[derive(Debug)]
@@ -32,6 +34,17 @@ pub(crate) fn initialize(
     params: Option<&Value>,
     client: Option<IpAddr>,
 ) -> Result<(Arc<Session>, Value), InitializeError> {
+    let opened = open_session(state, id, params, client);
+    state.recorder.request(methods::INITIALIZE, opened.is_ok());
+    opened
+}
+
+fn open_session(
+    state: &AppState,
+    id: Value,
+    params: Option<&Value>,
+    client: Option<IpAddr>,
+) -> Result<(Arc<Session>, Value), InitializeError> {
     let requested = handshake::requested_version(params).map_err(|error| {
         InitializeError::InvalidParams(jsonrpc::error_response(id.clone(), error))
     })?;
@@ -40,6 +53,9 @@ pub(crate) fn initialize(
         .sessions
         .create(version.as_str(), client)
         .map_err(InitializeError::Store)?;
+    if let Some(capabilities) = params.and_then(|params| params.get("capabilities")) {
+        session.set_client_capabilities(capabilities.clone());
+    }
     let server = handshake::Implementation {
         name: state.config.server_name.clone(),
         version: state.config.server_version.clone(),
@@ -75,13 +91,20 @@ pub(crate) async fn request(
     let outcome = match method {
         methods::PING => Ok(json!({})),
         methods::TOOLS_LIST => crate::tools::list(state, params),
-        methods::TOOLS_CALL => crate::tools::call(state, session, &id, params).await,
-        // Job notifications are always sent; the level request is accepted for client compatibility.
-        methods::LOGGING_SET_LEVEL => Ok(json!({})),
+        methods::TOOLS_CALL => crate::tools::call(state, session, None, &id, params).await,
+        // Handler log messages below the level are not sent; job notifications are always sent.
+        methods::LOGGING_SET_LEVEL => set_level(session, params),
         methods::INITIALIZE => Err(RpcError::new(
             codes::INVALID_REQUEST,
             "this session is already initialized",
         )),
+        // A prompt that asks the client first.
+        dcc_mcp_protocol::prompts::GET if crate::prompt_inputs::asks(state, params.as_ref()) => {
+            match crate::prompt_inputs::get_in_session(state, session, params.as_ref()).await {
+                Some(outcome) => outcome,
+                None => return method_not_found(id, method),
+            }
+        }
         // Resources, prompts and completion.
         _ => match state
             .config
@@ -89,10 +112,35 @@ pub(crate) async fn request(
             .handle(session.id(), method, params.as_ref())
         {
             Some(outcome) => outcome,
-            None => return method_not_found(id, method),
+            None => {
+                state.recorder.request(method, false);
+                return method_not_found(id, method);
+            }
         },
     };
+    state.recorder.request(method, outcome.is_ok());
+    if method == resources::SUBSCRIBE
+        && matches!(&outcome, Err(error) if error.code == codes::INVALID_REQUEST)
+    {
+        // The catalog's one refusal of a well-formed subscribe: the session's budget.
+        state.recorder.rejected(Rejection::SubscriptionLimit);
+    }
     jsonrpc::response(id, outcome)
+}
+
+/// `logging/setLevel`: the session's handlers send log messages at `level` and above.
+fn set_level(session: &Session, params: Option<Value>) -> Result<Value, RpcError> {
+    let params: SetLevelParams = params
+        .and_then(|params| serde_json::from_value(params).ok())
+        .ok_or_else(|| {
+            RpcError::new(
+                codes::INVALID_PARAMS,
+                "logging/setLevel needs \"level\": one of debug, info, notice, warning, error, \
+                 critical, alert, emergency",
+            )
+        })?;
+    session.set_log_level(params.level);
+    Ok(json!({}))
 }
 
 /// Act on a client notification of a live session (it gets no response, whatever happens here).

@@ -19,8 +19,14 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::error::ToolError;
 use crate::inflight::InFlight;
-use crate::record::{Recorder, Rejection};
+use crate::limits::ClientLimits;
+use crate::log_budget::LogBudget;
+use crate::peer::Slot;
+use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
+use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
+use dcc_mcp_protocol::logging::LoggingLevel;
 
 /// Most notifications buffered per session while no stream drains them.
 pub const OUTBOX_CAPACITY: usize = 1024;
@@ -53,6 +59,30 @@ pub(crate) struct Session {
     /// Byte budget of the outbox.
     outbox_budget: usize,
     recorder: Recorder,
+    /// The `capabilities` the client declared in `initialize`.
+    client_capabilities: std::sync::OnceLock<Value>,
+    /// The level the client set with `logging/setLevel` (`None`: every level is sent).
+    log_level: Mutex<Option<LoggingLevel>>,
+    log_budget: Mutex<LogBudget>,
+    /// Server→client requests waiting for the client's response, by request id.
+    pending: Mutex<HashMap<String, PendingRequest>>,
+    next_request: AtomicU64,
+    limits: ClientLimits,
+}
+
+/// A server→client request waiting for its response.
+struct PendingRequest {
+    kind: ClientRequestKind,
+    slot: Arc<Slot>,
+}
+
+/// Why a server→client request was not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendRefused {
+    /// `max_pending_client_requests` requests are already unanswered.
+    TooManyPending(usize),
+    /// The session has ended.
+    Ended,
 }
 
 /// Keeps a session busy (see [`Session::hold`]); releasing it counts as the session's last use.
@@ -106,8 +136,15 @@ impl Session {
         client: Option<IpAddr>,
         outbox_budget: usize,
         recorder: Recorder,
+        limits: ClientLimits,
     ) -> Self {
         Self {
+            client_capabilities: std::sync::OnceLock::new(),
+            log_level: Mutex::new(None),
+            log_budget: Mutex::new(LogBudget::new(limits.log_rate, Instant::now())),
+            pending: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(0),
+            limits,
             id,
             protocol_version,
             last_seen: Mutex::new(Instant::now()),
@@ -148,6 +185,11 @@ impl Session {
             .last_seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The record points of this session's server.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// The `Mcp-Session-Id`.
@@ -218,7 +260,158 @@ impl Session {
     /// count or byte budget, the oldest notifications are dropped (a message larger than the whole
     /// byte budget is dropped itself); each drop is counted.
     pub(crate) fn notify(&self, method: &str, params: Value) {
-        let message = dcc_mcp_protocol::jsonrpc::notification(method, params).to_string();
+        self.push(dcc_mcp_protocol::jsonrpc::notification(method, params).to_string());
+    }
+
+    /// Record the `capabilities` the client declared in `initialize` (the first call wins).
+    pub(crate) fn set_client_capabilities(&self, capabilities: Value) {
+        let _ = self.client_capabilities.set(capabilities);
+    }
+
+    /// True when the client declared the capability `name` (`elicitation`, `sampling`, `roots`).
+    pub(crate) fn client_supports(&self, name: &str) -> bool {
+        self.client_capabilities
+            .get()
+            .and_then(|capabilities| capabilities.get(name))
+            .is_some_and(Value::is_object)
+    }
+
+    /// `logging/setLevel`: the least severe level the client wants.
+    pub(crate) fn set_log_level(&self, level: LoggingLevel) {
+        *self
+            .log_level
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(level);
+    }
+
+    /// Queue `notifications/message` when `level` passes the client's level and the log budget has
+    /// a token; a message over the budget is dropped and counted.
+    pub(crate) fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+        let wanted = *self
+            .log_level
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if wanted.is_some_and(|wanted| level < wanted) {
+            return;
+        }
+        let allowed = self
+            .log_budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(Instant::now());
+        if !allowed {
+            self.recorder.rejected(Rejection::LogRate);
+            return;
+        }
+        let params = dcc_mcp_protocol::logging::LoggingMessageParams {
+            level,
+            logger: logger.map(str::to_owned),
+            data,
+        };
+        let params = serde_json::to_value(params).unwrap_or(Value::Null);
+        self.notify(dcc_mcp_protocol::methods::MESSAGE, params);
+    }
+
+    /// Send a request to the client on the session's stream; the returned slot is filled when the
+    /// client POSTs the response ([`resolve`](Self::resolve)) or the request is
+    /// [`abandon`](Self::abandon)ed.
+    pub(crate) fn send_request(
+        &self,
+        kind: ClientRequestKind,
+        params: Value,
+    ) -> Result<(String, Arc<Slot>), SendRefused> {
+        let id = format!(
+            "dcc-s2c-{}",
+            self.next_request.fetch_add(1, Ordering::Relaxed) + 1
+        );
+        let slot = Arc::new(Slot::default());
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.is_ended() {
+                return Err(SendRefused::Ended);
+            }
+            if pending.len() >= self.limits.max_pending {
+                drop(pending);
+                self.recorder.rejected(Rejection::PendingClientRequests);
+                self.recorder
+                    .client_request(kind, ClientRequestOutcome::Refused);
+                return Err(SendRefused::TooManyPending(self.limits.max_pending));
+            }
+            pending.insert(
+                id.clone(),
+                PendingRequest {
+                    kind,
+                    slot: slot.clone(),
+                },
+            );
+        }
+        let message =
+            dcc_mcp_protocol::jsonrpc::request(Value::String(id.clone()), kind.method(), params);
+        self.push(message.to_string());
+        Ok((id, slot))
+    }
+
+    /// The client's response to request `id` (unknown or settled ids are ignored).
+    pub(crate) fn resolve(&self, id: &Value, outcome: Result<Value, RpcError>) {
+        let key = match id {
+            Value::String(id) => id.clone(),
+            other => request_key(other),
+        };
+        let Some(request) = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+        else {
+            return;
+        };
+        let (recorded, answer) = match outcome {
+            Ok(result) => (ClientRequestOutcome::Answered, Ok(result)),
+            Err(error) => (
+                ClientRequestOutcome::Error,
+                Err(ToolError::new(format!(
+                    "the client refused {}: {} ({})",
+                    request.kind.method(),
+                    error.message,
+                    error.code
+                ))),
+            ),
+        };
+        self.recorder.client_request(request.kind, recorded);
+        request.slot.fill(answer);
+    }
+
+    /// Give up on request `id` (its call ended): its waiter gets `reason`, and the client is told
+    /// with `notifications/cancelled`.
+    pub(crate) fn abandon(&self, id: &str, reason: &str) {
+        let Some(request) = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+        else {
+            return;
+        };
+        self.recorder
+            .client_request(request.kind, ClientRequestOutcome::Abandoned);
+        request.slot.fill(Err(ToolError::new(reason)));
+        self.notify(
+            dcc_mcp_protocol::methods::CANCELLED,
+            serde_json::json!({"requestId": id, "reason": reason}),
+        );
+    }
+
+    /// Unanswered server→client requests.
+    #[allow(dead_code)]
+    pub(crate) fn pending_requests(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Queue one serialized message for the stream, within the outbox budgets.
+    fn push(&self, message: String) {
         let mut dropped = 0usize;
         {
             let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
@@ -280,13 +473,29 @@ impl Session {
         self.wake.notified()
     }
 
+    /// End a session that lives in no store (see [`SessionStore::ephemeral`]).
+    pub(crate) fn end(&self) {
+        self.close();
+    }
+
     fn close(&self) {
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
         outbox.queue.clear();
         outbox.bytes = 0;
         drop(outbox);
-        self.ended.cancel();
+        let pending: Vec<PendingRequest> = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            self.ended.cancel();
+            pending.drain().map(|(_, request)| request).collect()
+        };
+        for request in pending {
+            self.recorder
+                .client_request(request.kind, ClientRequestOutcome::Abandoned);
+            request.slot.fill(Err(ToolError::new(
+                "the session ended before the client answered",
+            )));
+        }
         self.wake.notify_waiters();
     }
 }
@@ -299,6 +508,8 @@ pub(crate) struct SessionStore {
     max_per_client: usize,
     /// Byte budget of each session's outbox.
     outbox_budget: usize,
+    /// What each session lets its handlers ask of the client.
+    client_limits: ClientLimits,
     /// No session in the map can expire before this instant (a lower bound, refreshed by every full
     /// scan in [`create`](Self::create)): when the store is full, `initialize` scans for expired
     /// sessions only once one may exist, so a client hammering a full server costs no O(n) scans
@@ -374,6 +585,7 @@ impl SessionStore {
             max_sessions,
             max_per_client,
             outbox_budget: DEFAULT_OUTBOX_BYTES,
+            client_limits: ClientLimits::default(),
             earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
         }
@@ -383,6 +595,27 @@ impl SessionStore {
     pub(crate) fn with_outbox_budget(mut self, bytes: usize) -> Self {
         self.outbox_budget = bytes;
         self
+    }
+
+    /// The same store with each session's handlers held to `limits`.
+    pub(crate) fn with_client_limits(mut self, limits: ClientLimits) -> Self {
+        self.client_limits = limits;
+        self
+    }
+
+    /// A request scope of the stateless era (2026-07-28): a session that is in no map, has no id and
+    /// never expires, so the code that serves a tool (in-flight registry, progress outbox) serves a
+    /// stateless request unchanged. Its outbox is drained by the request's own response stream (or
+    /// a `subscriptions/listen` stream); it ends when that response is done.
+    pub(crate) fn ephemeral(&self, protocol_version: &'static str) -> Arc<Session> {
+        Arc::new(Session::new(
+            String::new(),
+            protocol_version,
+            None,
+            self.outbox_budget,
+            self.recorder.clone(),
+            self.client_limits,
+        ))
     }
 
     /// The configured session cap.
@@ -411,6 +644,7 @@ impl SessionStore {
             client,
             self.outbox_budget,
             self.recorder.clone(),
+            self.client_limits,
         ));
         let mut ended = Vec::new();
         let mut evicted = None;

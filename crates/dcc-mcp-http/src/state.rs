@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::McpHttpConfig;
 use crate::dispatch::Dispatcher;
+use crate::listen::{ListenHub, ToolsObserver};
 use crate::record::Recorder;
 use crate::registry::ToolRegistry;
 use crate::session::SessionStore;
@@ -38,6 +39,18 @@ pub(crate) struct AppState {
     pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
     /// Explains a call naming no registered tool ([`McpHttpServer::set_unknown_tool_hint`](crate::McpHttpServer::set_unknown_tool_hint)).
     pub(crate) unknown_tool_hint: std::sync::RwLock<Option<crate::UnknownToolHint>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), told of tool, resource and prompt changes.
+    pub(crate) listen: std::sync::Arc<ListenHub>,
+    /// The registry observer that feeds `listen`, removed when the state is dropped.
+    listen_observer: u64,
+    /// Seals 2026-07-28 `requestState` (random per server; `None` only without OS randomness).
+    pub(crate) state_key: Option<crate::mrtr::StateKey>,
+}
+
+impl Drop for AppState {
+    fn drop(&mut self) {
+        self.registry.remove_observer(self.listen_observer);
+    }
 }
 
 impl AppState {
@@ -57,7 +70,24 @@ impl AppState {
             shutdown.clone(),
             dispatch.clone(),
         );
+        let listen = std::sync::Arc::new(ListenHub::default());
+        let listen_observer = registry.add_observer(std::sync::Arc::new(ToolsObserver(
+            std::sync::Arc::downgrade(&listen),
+        )));
+        for observe in [
+            &config.catalog.resources as &dyn ObserveCatalog,
+            &config.catalog.prompts,
+        ] {
+            let hub = std::sync::Arc::downgrade(&listen);
+            observe.observe_with(std::sync::Arc::new(move |event| {
+                if let Some(hub) = hub.upgrade() {
+                    hub.catalog_event(event);
+                }
+            }));
+        }
         Self {
+            listen,
+            listen_observer,
             dispatch,
             sessions: SessionStore::new(
                 config.session_ttl,
@@ -65,7 +95,8 @@ impl AppState {
                 config.max_sessions_per_client,
                 recorder.clone(),
             )
-            .with_outbox_budget(config.max_outbox_bytes),
+            .with_outbox_budget(config.max_outbox_bytes)
+            .with_client_limits(config.client_limits()),
             #[cfg(feature = "workflow")]
             jobs,
             config,
@@ -75,6 +106,7 @@ impl AppState {
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
             handlers: std::sync::RwLock::default(),
             unknown_tool_hint: std::sync::RwLock::default(),
+            state_key: crate::mrtr::StateKey::random(),
         }
     }
 
@@ -122,5 +154,22 @@ impl AppState {
             .filter(|name| self.registry.contains(name))
             .count();
         self.registry.len().saturating_sub(shadowed) + builtin.len()
+    }
+}
+
+/// The two catalogs that emit change events, observed the same way.
+trait ObserveCatalog {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver);
+}
+
+impl ObserveCatalog for crate::resource_registry::ResourceRegistry {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver) {
+        self.observe(observer);
+    }
+}
+
+impl ObserveCatalog for crate::prompt_registry::PromptRegistry {
+    fn observe_with(&self, observer: crate::catalog_events::CatalogObserver) {
+        self.observe(observer);
     }
 }

@@ -9,9 +9,13 @@ use std::time::Instant;
 use serde_json::{json, Map, Value};
 
 use crate::dispatch::Lane;
+use crate::mrtr::{Ending, LogSink, Round, StatelessPeer};
+use crate::peer::ClientPeer;
 use crate::record::CallStatus;
 use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
+use crate::request_context::RequestContext;
 use crate::session::Session;
+use crate::session_peer::SessionPeer;
 use crate::state::{AppState, BUILTIN_TOOLS};
 use dcc_mcp_protocol::codes;
 use dcc_mcp_protocol::jsonrpc::request_key;
@@ -19,6 +23,7 @@ use dcc_mcp_protocol::jsonrpc::{params_object, RpcError};
 use dcc_mcp_protocol::tools::{
     decode_cursor, encode_cursor, error_result, is_error_result, progress_params, ASYNC_META_KEY,
 };
+use dcc_mcp_protocol::Era;
 
 /// Tools per `tools/list` page.
 pub const TOOLS_PAGE_SIZE: usize = 100;
@@ -77,15 +82,21 @@ fn is_builtin(name: &str) -> bool {
     BUILTIN_TOOLS.contains(&name)
 }
 
-/// `tools/call`: the one wrapper that records every call.
+/// `tools/call`: the one wrapper that records every call. `request` is the request's context when
+/// it carried one (every 2026-07-28 request); a handler's refusal through it (a client capability
+/// it needs and the client did not declare) replaces the result with that JSON-RPC error.
 pub(crate) async fn call(
     state: &AppState,
     session: &Arc<Session>,
+    request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let (tool, outcome) = invoke(state, session, id, params).await;
+    let (tool, mut outcome) = invoke(state, session, request, id, params).await;
+    if let Some(refusal) = request.and_then(|request| request.take_refusal()) {
+        outcome = Err(refusal);
+    }
     let status = match &outcome {
         Ok(result) if !is_error_result(result) => CallStatus::Success,
         _ => CallStatus::Error,
@@ -103,6 +114,7 @@ pub(crate) async fn call(
 async fn invoke(
     state: &AppState,
     session: &Arc<Session>,
+    request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> (Option<String>, Result<Value, RpcError>) {
@@ -155,15 +167,37 @@ async fn invoke(
         let message = state.unknown_tool_message(&name);
         return (None, Err(RpcError::new(codes::INVALID_PARAMS, message)));
     };
+    // A 2026-07-28 call may be the retry of an InputRequiredResult.
+    let round = match request {
+        Some(request) if request.era() == Era::Stateless => {
+            let Some(key) = &state.state_key else {
+                return (Some(name), Err(no_state_key()));
+            };
+            let params = Value::Object(params);
+            match Round::from_params(
+                key,
+                Some(&params),
+                &target(&name),
+                state.config.max_request_state_bytes,
+                &state.recorder,
+            ) {
+                Ok(round) => Some(round),
+                Err(error) => return (Some(name), Err(error)),
+            }
+        }
+        _ => None,
+    };
     let call = Call {
         entry,
         arguments,
         request_key: request_key(id),
         progress_token,
         execution,
+        request: request.cloned(),
+        round,
     };
     let result = run_entry(state, session, call).await;
-    (Some(name), Ok(result))
+    (Some(name), result)
 }
 
 /// One validated-to-be-known `tools/call` of a registered tool.
@@ -174,15 +208,24 @@ struct Call {
     request_key: String,
     progress_token: Option<Value>,
     execution: Option<Execution>,
+    request: Option<Arc<RequestContext>>,
+    /// 2026-07-28: what the retry brought (`None` in the session era).
+    round: Option<Round>,
 }
 
-async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Value {
+async fn run_entry(
+    state: &AppState,
+    session: &Arc<Session>,
+    call: Call,
+) -> Result<Value, RpcError> {
     let Call {
         entry,
         arguments,
         request_key,
         progress_token,
         execution,
+        request,
+        round,
     } = call;
     let name = entry.spec.name.as_str();
     let violations: Vec<String> = entry
@@ -199,13 +242,13 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
         })
         .collect();
     if !violations.is_empty() {
-        return error_result(&format!(
+        return Ok(error_result(&format!(
             "invalid arguments for tool '{name}': {}",
             violations.join("; ")
-        ));
+        )));
     }
     let Some(handler) = state.handler_for(name, &entry) else {
-        return error_result(&format!("tool '{name}' has no handler yet"));
+        return Ok(error_result(&format!("tool '{name}' has no handler yet")));
     };
     match execution.unwrap_or(entry.spec.execution) {
         Execution::Sync => {
@@ -217,7 +260,21 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                     token,
                 }) as Arc<dyn ProgressSink>
             });
-            let context = ToolContext::attached(name, cancelled.clone(), sink);
+            let peer = match round {
+                Some(round) => Peer::Stateless(Arc::new(StatelessPeer::new(
+                    round,
+                    request
+                        .as_ref()
+                        .and_then(|request| request.client_capabilities().cloned()),
+                    request.as_ref().and_then(|request| request.log_level()),
+                    Some(Box::new(ScopeLog(session.clone()))),
+                    state.config.max_log_messages_per_sec,
+                    state.recorder.clone(),
+                ))),
+                None => Peer::Session(Arc::new(SessionPeer::new(session.clone()))),
+            };
+            let context = ToolContext::attached(name, cancelled.clone(), sink, request.clone())
+                .with_peer(peer.client());
             let timeout = state.config.request_timeout;
             let run = tokio::time::timeout(
                 timeout,
@@ -243,10 +300,30 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                 },
             };
             in_flight.finish();
-            result
+            match peer {
+                Peer::Session(peer) => {
+                    peer.finish(&format!(
+                        "the call of tool '{name}' ended before the client answered"
+                    ));
+                    Ok(result)
+                }
+                Peer::Stateless(peer) => {
+                    if let (Some(kind), Some(request)) = (peer.refused_capability(), &request) {
+                        // The client did not declare what the handler asked for: -32021.
+                        let _ = request.require_capability(kind.capability());
+                    }
+                    let Some(key) = &state.state_key else {
+                        return Err(no_state_key());
+                    };
+                    match peer.finish(key, &target(name), state.config.max_request_state_bytes)? {
+                        Ending::Complete => Ok(result),
+                        Ending::InputRequired(input_required) => Ok(input_required),
+                    }
+                }
+            }
         }
         #[cfg(feature = "workflow")]
-        Execution::Async => state.jobs.submit(
+        Execution::Async => Ok(state.jobs.submit(
             entry.clone(),
             handler,
             arguments,
@@ -255,11 +332,47 @@ async fn run_entry(state: &AppState, session: &Arc<Session>, call: Call) -> Valu
                 request_key,
                 progress_token,
             },
-        ),
-        #[cfg(not(feature = "workflow"))]
-        Execution::Async => error_result(&format!(
-            "a job was requested for tool '{name}', but this build has no job support (the `workflow` feature)"
         )),
+        #[cfg(not(feature = "workflow"))]
+        Execution::Async => Ok(error_result(&format!(
+            "a job was requested for tool '{name}', but this build has no job support (the `workflow` feature)"
+        ))),
+    }
+}
+
+/// The client peer of one sync call: the session's stream, or the 2026-07-28 rounds.
+enum Peer {
+    Session(Arc<SessionPeer>),
+    Stateless(Arc<StatelessPeer>),
+}
+
+impl Peer {
+    fn client(&self) -> Arc<dyn ClientPeer> {
+        match self {
+            Self::Session(peer) => peer.clone(),
+            Self::Stateless(peer) => peer.clone(),
+        }
+    }
+}
+
+/// What a `requestState` of a call of `tool` is sealed for.
+fn target(tool: &str) -> String {
+    format!("tools/call:{tool}")
+}
+
+fn no_state_key() -> RpcError {
+    RpcError::new(
+        codes::INTERNAL_ERROR,
+        "this server has no requestState key (the OS had no randomness at start)",
+    )
+}
+
+/// A stateless call's log messages, on its request scope (drained by the POST's SSE response).
+struct ScopeLog(Arc<Session>);
+
+impl LogSink for ScopeLog {
+    fn send(&self, params: Value) {
+        self.0.notify(dcc_mcp_protocol::methods::MESSAGE, params);
     }
 }
 

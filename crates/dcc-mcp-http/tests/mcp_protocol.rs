@@ -181,7 +181,8 @@ async fn malformed_messages() {
 #[tokio::test]
 async fn unknown_methods_and_discover() {
     let router = test_server().router();
-    // server/discover is answered -32601 even without a session, so newer clients fall back.
+    // server/discover is the stateless era's (tests/stateless.rs): without the _meta every
+    // 2026-07-28 request carries, it is refused with -32602 and 400, under the request's id.
     let reply = send(
         &router,
         post_request(
@@ -192,11 +193,9 @@ async fn unknown_methods_and_discover() {
         ),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(
-        reply.body,
-        json!({"jsonrpc": "2.0", "id": "d", "error": {"code": -32601, "message": "Method not found: server/discover"}})
-    );
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["id"], "d");
+    assert_eq!(reply.body["error"]["code"], -32602);
     let session = initialize(&router).await;
     let reply = post(
         &router,

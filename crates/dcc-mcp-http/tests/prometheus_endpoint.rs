@@ -175,7 +175,7 @@ mod with_feature {
         Exposition::validated(std::str::from_utf8(&body).unwrap())
     }
 
-    const FAMILIES: [(&str, &str); 11] = [
+    const FAMILIES: [(&str, &str); 12] = [
         ("dcc_mcp_tool_calls_total", "counter"),
         ("dcc_mcp_tool_duration_seconds", "histogram"),
         ("dcc_mcp_jobs_in_flight", "gauge"),
@@ -187,9 +187,30 @@ mod with_feature {
         ("dcc_mcp_build_info", "gauge"),
         ("dcc_mcp_rejected_total", "counter"),
         ("dcc_mcp_dispatch_wait_seconds", "histogram"),
+        ("dcc_mcp_requests_total", "counter"),
     ];
 
-    const REJECTION_REASONS: [&str; 17] = [
+    /// The `method` label values of `dcc_mcp_requests_total`: a fixed set.
+    const REQUEST_METHODS: [&str; 16] = [
+        "initialize",
+        "ping",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "logging/setLevel",
+        "server/discover",
+        "subscriptions/listen",
+        "other",
+    ];
+
+    const REJECTION_REASONS: [&str; 21] = [
         "batch_too_large",
         "response_too_large",
         "too_many_sessions",
@@ -207,6 +228,10 @@ mod with_feature {
         "auth_throttled",
         "auth_scope",
         "auth_unavailable",
+        "log_rate",
+        "pending_client_requests",
+        "request_state_too_large",
+        "subscription_limit",
     ];
 
     /// The built-in job tools `tools/list` shows next to the registered ones (their call series
@@ -234,6 +259,17 @@ mod with_feature {
                 "rejected_total{{reason={reason}}}"
             );
         }
+        for method in REQUEST_METHODS {
+            for status in ["success", "error"] {
+                let labels = [("method", method), ("status", status)];
+                assert_eq!(
+                    exp.get("dcc_mcp_requests_total", &labels),
+                    Some(0.0),
+                    "{labels:?}"
+                );
+            }
+        }
+        assert_eq!(exp.samples_of("dcc_mcp_requests_total").count(), 32);
         let version = env!("CARGO_PKG_VERSION");
         assert_eq!(
             exp.get(
@@ -403,6 +439,124 @@ mod with_feature {
             exp.get("dcc_mcp_tool_calls_total", &x_success),
             Some(k as f64)
         );
+    }
+
+    /// A stateless (2026-07-28) request with the headers and `_meta` a conforming client sends.
+    fn stateless(id: u64, method: &str, params: Value, method_header: &str) -> Request<Body> {
+        let mut params = params;
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let mut req = Request::post("/mcp")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method_header);
+        if let Some(name) = params.get("name").and_then(Value::as_str) {
+            req = req.header("mcp-name", name);
+        }
+        req.body(Body::from(body.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_by_method_in_both_eras() {
+        let config = McpHttpConfig {
+            catalog: dcc_mcp_http::Catalog::with_subscription_budget(1),
+            ..config(true, None)
+        };
+        let server = McpHttpServer::new(registry_with_x(), config).unwrap();
+        let router = server.router();
+        // Session era: initialize, 2 calls (one an unknown tool: a JSON-RPC error), a ping, and
+        // 3 methods nobody serves, each a different name.
+        let mut client = Client::connect(&router).await;
+        client.call("x", json!({"ok": true})).await;
+        client.call("nope", json!({})).await;
+        client.request("ping", json!({})).await;
+        for i in 0..3 {
+            let resp = client.request(&format!("made/up/{i}"), json!({})).await;
+            assert_eq!(resp["error"]["code"], -32601);
+        }
+        // A subscription within the budget of 1, and one past it.
+        let ok = client
+            .request("resources/subscribe", json!({"uri": "test://a"}))
+            .await;
+        assert_eq!(ok["result"], json!({}));
+        let over = client
+            .request("resources/subscribe", json!({"uri": "test://b"}))
+            .await;
+        assert_eq!(over["error"]["code"], -32600);
+        // Stateless era: 2 discovers, a call, a tools/list with a wrong Mcp-Method (refused: an
+        // error of tools/list), an unknown method, and a listen past the subscription budget.
+        for id in 0..2 {
+            let (status, _, _) = send(
+                &router,
+                stateless(id, "server/discover", json!({}), "server/discover"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let call = stateless(
+            3,
+            "tools/call",
+            json!({"name": "x", "arguments": {"ok": true}}),
+            "tools/call",
+        );
+        assert_eq!(send(&router, call).await.0, StatusCode::OK);
+        let wrong = stateless(4, "tools/list", json!({}), "prompts/list");
+        assert_eq!(send(&router, wrong).await.0, StatusCode::BAD_REQUEST);
+        let unknown = stateless(5, "x/y", json!({}), "x/y");
+        assert_eq!(send(&router, unknown).await.0, StatusCode::NOT_FOUND);
+        let uris = ["test://a", "test://b"];
+        let over = stateless(
+            6,
+            "subscriptions/listen",
+            json!({"notifications": {"resourceSubscriptions": uris}}),
+            "subscriptions/listen",
+        );
+        assert_eq!(send(&router, over).await.0, StatusCode::BAD_REQUEST);
+
+        let exp = scrape(&router).await;
+        let requests = |method: &str, status: &str| {
+            exp.get(
+                "dcc_mcp_requests_total",
+                &[("method", method), ("status", status)],
+            )
+            .unwrap_or(-1.0)
+        };
+        let expected = [
+            ("initialize", 1.0, 0.0),
+            ("tools/call", 2.0, 1.0),
+            ("ping", 1.0, 0.0),
+            ("other", 0.0, 4.0),
+            ("server/discover", 2.0, 0.0),
+            ("tools/list", 0.0, 1.0),
+            ("subscriptions/listen", 0.0, 1.0),
+            ("resources/subscribe", 1.0, 1.0),
+        ];
+        for (method, success, error) in expected {
+            assert_eq!(requests(method, "success"), success, "{method} success");
+            assert_eq!(requests(method, "error"), error, "{method} error");
+        }
+        let total: f64 = exp
+            .samples_of("dcc_mcp_requests_total")
+            .map(|(_, v)| *v)
+            .sum();
+        assert_eq!(total, 15.0, "nothing else was counted");
+        assert_eq!(
+            exp.samples_of("dcc_mcp_requests_total").count(),
+            32,
+            "bounded"
+        );
+        assert!(!exp.text().contains("made/up"));
+        assert_eq!(
+            exp.get(
+                "dcc_mcp_rejected_total",
+                &[("reason", "subscription_limit")]
+            ),
+            Some(2.0)
+        );
+        client.close().await;
     }
 
     #[tokio::test]

@@ -313,3 +313,48 @@ fn stopping_answers_calls_queued_for_a_host_that_no_longer_pumps() {
     assert_eq!(executor.pump(8, Duration::from_secs(1)).ran, 0);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+/// A stateless `subscriptions/listen` stream open when the server stops ends with the listen
+/// request's result (its subscription id in `_meta`), not with a cut connection.
+#[test]
+fn a_listen_stream_ends_with_its_result_when_the_server_stops() {
+    let server = McpHttpServer::new(test_registry(), quick_config()).unwrap();
+    let handle = server.start().unwrap();
+    let body = json!({"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let mut stream = connect(&handle);
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+         mcp-protocol-version: 2026-07-28\r\nmcp-method: subscriptions/listen\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("subscriptions/acknowledged") {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "the stream ended before its acknowledgement");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    handle.shutdown().unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    seen.extend_from_slice(&rest);
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    let last = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .next_back()
+        .unwrap();
+    let last: Value = serde_json::from_str(last).unwrap();
+    assert_eq!(
+        last,
+        json!({"jsonrpc": "2.0", "id": "L", "result": {
+            "resultType": "complete", "_meta": {"io.modelcontextprotocol/subscriptionId": "L"}}})
+    );
+}

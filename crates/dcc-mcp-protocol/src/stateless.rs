@@ -66,6 +66,25 @@ impl RequestMeta {
         }
     }
 
+    /// Take the keys out of the `_meta` of request `params` (moved, not copied; other `_meta` keys,
+    /// such as `progressToken`, stay). `None` when the params carry no `_meta` object.
+    pub fn take_from(params: Option<&mut Value>) -> Option<Self> {
+        let meta = params?.get_mut("_meta")?.as_object_mut()?;
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        Some(RequestMeta {
+            protocol_version: text(meta.remove(META_PROTOCOL_VERSION_KEY)),
+            client_capabilities: meta.remove(META_CLIENT_CAPABILITIES_KEY),
+            log_level: meta
+                .get(META_LOG_LEVEL_KEY)
+                .and_then(Value::as_str)
+                .and_then(|l| l.parse().ok()),
+            traceparent: text(meta.remove(META_TRACEPARENT_KEY)),
+        })
+    }
+
     /// Whether the client declared the capability `name` (`elicitation`, `sampling`, `roots`).
     pub fn has_capability(&self, name: &str) -> bool {
         self.client_capabilities
@@ -88,7 +107,9 @@ pub enum CacheScope {
 /// Mark `result` (an object) as finished: `resultType: "complete"`.
 pub fn complete(mut result: Value) -> Value {
     if let Some(map) = result.as_object_mut() {
-        map.insert(RESULT_TYPE_KEY.into(), RESULT_COMPLETE.into());
+        // An `InputRequiredResult` already says what it is.
+        map.entry(RESULT_TYPE_KEY)
+            .or_insert_with(|| RESULT_COMPLETE.into());
     }
     result
 }
@@ -217,6 +238,13 @@ mod tests {
         assert!(!meta.has_capability("sampling"));
         assert!(meta.traceparent.is_some());
         assert_eq!(RequestMeta::from_params(None), RequestMeta::default());
+        let mut taken = params.clone();
+        assert_eq!(RequestMeta::take_from(Some(&mut taken)), Some(meta));
+        assert_eq!(
+            taken,
+            json!({"_meta": {"io.modelcontextprotocol/logLevel": "warning"}})
+        );
+        assert_eq!(RequestMeta::take_from(Some(&mut json!({}))), None);
         let bad = json!({"_meta": {"io.modelcontextprotocol/logLevel": "loud"}});
         assert_eq!(RequestMeta::from_params(Some(&bad)).log_level, None);
     }

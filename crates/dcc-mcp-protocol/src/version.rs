@@ -11,8 +11,20 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Protocol versions spoken by this codebase (server and client), newest first.
+/// Session-era protocol versions spoken by this codebase (server and client), newest first: what
+/// `initialize` negotiates and what the `MCP-Protocol-Version` header of a session may name.
 pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// Stateless-era versions the server serves (each request names one in its `_meta`).
+pub const STATELESS_PROTOCOL_VERSIONS: [&str; 1] = ["2026-07-28"];
+
+/// Every version the server serves, newest first: `server/discover`'s `supportedVersions`.
+pub const SERVED_PROTOCOL_VERSIONS: [&str; 4] = [
+    STATELESS_PROTOCOL_VERSIONS[0],
+    SUPPORTED_PROTOCOL_VERSIONS[0],
+    SUPPORTED_PROTOCOL_VERSIONS[1],
+    SUPPORTED_PROTOCOL_VERSIONS[2],
+];
 
 /// The version offered when a client asks for one that is not supported.
 pub const LATEST_PROTOCOL_VERSION: &str = SUPPORTED_PROTOCOL_VERSIONS[0];
@@ -45,7 +57,7 @@ pub enum ProtocolVersion {
     V2025_06_18,
     /// `2025-11-25`: the last session-era revision.
     V2025_11_25,
-    /// `2026-07-28`: the stateless revision (known, not yet served).
+    /// `2026-07-28`: the stateless revision (served by the server next to the session era).
     V2026_07_28,
 }
 
@@ -86,7 +98,16 @@ impl ProtocolVersion {
         }
     }
 
-    /// Whether this codebase speaks the revision (it is in [`SUPPORTED_PROTOCOL_VERSIONS`]).
+    /// The stateless revision named `text` when the server serves it.
+    pub fn stateless(text: &str) -> Option<ProtocolVersion> {
+        Self::parse(text).filter(|version| {
+            version.era() == Era::Stateless
+                && STATELESS_PROTOCOL_VERSIONS.contains(&version.as_str())
+        })
+    }
+
+    /// Whether this codebase speaks the revision in the session era (it is in
+    /// [`SUPPORTED_PROTOCOL_VERSIONS`]).
     pub fn is_supported(self) -> bool {
         SUPPORTED_PROTOCOL_VERSIONS.contains(&self.as_str())
     }
@@ -198,6 +219,12 @@ mod tests {
         );
         assert_eq!(ProtocolVersion::V2026_07_28.era(), Era::Stateless);
         assert!(!ProtocolVersion::V2026_07_28.is_supported());
+        assert_eq!(
+            ProtocolVersion::stateless("2026-07-28"),
+            Some(ProtocolVersion::V2026_07_28)
+        );
+        assert_eq!(ProtocolVersion::stateless("2025-11-25"), None);
+        assert_eq!(SERVED_PROTOCOL_VERSIONS[0], "2026-07-28");
         let mut sorted = ProtocolVersion::ALL;
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(sorted, ProtocolVersion::ALL, "ALL is newest first");

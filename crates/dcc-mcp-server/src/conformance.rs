@@ -131,7 +131,7 @@ pub(crate) fn register_tools(registry: &ToolRegistry) -> Result<(), String> {
             .register_with(spec, handler)
             .map_err(|error| error.to_string())?;
     }
-    Ok(())
+    crate::conformance_input::register_tools(registry)
 }
 
 /// The input schema the `json-schema-2020-12` scenario looks for in `tools/list`, keyword for keyword.
@@ -336,6 +336,7 @@ pub(crate) fn catalog() -> Result<Catalog, String> {
         "id",
         prefix_provider(["123", "124", "200"].map(String::from).to_vec()),
     );
+    crate::conformance_input::register_prompts(&catalog)?;
     Ok(catalog)
 }
 

@@ -6,6 +6,8 @@
 //! `docs/guide/gateway.md`.
 
 mod conformance;
+mod conformance_input;
+mod conformance_stateless;
 mod demo;
 
 use std::path::PathBuf;
@@ -305,6 +307,15 @@ struct JobBudgets {
     /// Bytes of notifications a session's outbox holds [default: 1048576].
     #[arg(long, value_name = "BYTES")]
     max_outbox_bytes: Option<usize>,
+    /// Unanswered requests to the client (elicitation, sampling, roots) per session [default: 16].
+    #[arg(long, value_name = "N")]
+    max_pending_client_requests: Option<usize>,
+    /// Handler log messages per second per session (2026-07-28: per request) [default: 100].
+    #[arg(long, value_name = "N")]
+    max_log_messages_per_sec: Option<u32>,
+    /// Largest 2026-07-28 requestState accepted or returned, in bytes [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    max_request_state_bytes: Option<usize>,
 }
 
 impl JobBudgets {
@@ -325,7 +336,18 @@ impl JobBudgets {
                 self.max_notification_result_bytes,
             ),
             (&mut config.max_outbox_bytes, self.max_outbox_bytes),
+            (
+                &mut config.max_pending_client_requests,
+                self.max_pending_client_requests,
+            ),
+            (
+                &mut config.max_request_state_bytes,
+                self.max_request_state_bytes,
+            ),
         ];
+        if let Some(rate) = self.max_log_messages_per_sec {
+            config.max_log_messages_per_sec = rate;
+        }
         for (field, value) in fields {
             if let Some(value) = value {
                 *field = value;
@@ -541,6 +563,7 @@ fn run(cli: Cli) -> Result<(), String> {
     if cli.conformance_fixtures {
         conformance::register_tools(&registry)?;
         config.catalog = conformance::catalog()?;
+        conformance_stateless::register_tools(&registry, &config.catalog)?;
     }
     if cli.demo_tools {
         demo::register(&registry, cli.demo_handlers).map_err(|error| error.to_string())?;
@@ -699,6 +722,12 @@ mod tests {
             "1000",
             "--max-outbox-bytes",
             "5000",
+            "--max-pending-client-requests",
+            "3",
+            "--max-log-messages-per-sec",
+            "7",
+            "--max-request-state-bytes",
+            "4096",
         ]);
         let config = config_from(&cli).unwrap();
         assert_eq!(config.job_concurrency, 3);
@@ -709,6 +738,9 @@ mod tests {
         );
         assert_eq!(config.max_job_result_bytes, 1000);
         assert_eq!(config.max_outbox_bytes, 5000);
+        assert_eq!(config.max_pending_client_requests, 3);
+        assert_eq!(config.max_log_messages_per_sec, 7);
+        assert_eq!(config.max_request_state_bytes, 4096);
         let cli = Cli::parse_from(["dcc-mcp-server", "--job-deadline=-1"]);
         assert_eq!(
             config_from(&cli).unwrap_err(),

@@ -636,7 +636,7 @@ impl JobRun {
             session: self.session.clone(),
             token: self.token.clone(),
         });
-        let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink));
+        let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink), None);
         // The arguments move into the handler: a job runs once, so it holds them once.
         let arguments = std::mem::take(&mut self.arguments);
         let handler = self

@@ -116,6 +116,9 @@ impl PyMcpHttpConfig {
         include_traceback = false,
         bearer_tokens = None,
         oauth = None,
+        max_pending_client_requests = None,
+        max_log_messages_per_sec = None,
+        max_request_state_bytes = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -154,6 +157,9 @@ impl PyMcpHttpConfig {
         include_traceback: bool,
         bearer_tokens: Option<Vec<String>>,
         oauth: Option<&Bound<'_, PyAny>>,
+        max_pending_client_requests: Option<i64>,
+        max_log_messages_per_sec: Option<i64>,
+        max_request_state_bytes: Option<i64>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -250,6 +256,16 @@ impl PyMcpHttpConfig {
                 max_outbox_bytes,
                 &mut inner.max_outbox_bytes,
             ),
+            (
+                "max_pending_client_requests",
+                max_pending_client_requests,
+                &mut inner.max_pending_client_requests,
+            ),
+            (
+                "max_request_state_bytes",
+                max_request_state_bytes,
+                &mut inner.max_request_state_bytes,
+            ),
         ] {
             if let Some(v) = value {
                 *field = count(name, v)?;
@@ -257,6 +273,15 @@ impl PyMcpHttpConfig {
         }
         if let Some(v) = sync_concurrency {
             inner.sync_concurrency = count("sync_concurrency", v)?;
+        }
+        if let Some(v) = max_log_messages_per_sec {
+            let v = count("max_log_messages_per_sec", v)?;
+            inner.max_log_messages_per_sec = u32::try_from(v).map_err(|_| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "max_log_messages_per_sec must be at most {}, got {v}",
+                    u32::MAX
+                ))
+            })?;
         }
         if let Some(v) = sync_queue_wait {
             inner.sync_queue_wait = secs("sync_queue_wait", v)?;
@@ -590,6 +615,24 @@ impl PyMcpHttpConfig {
     fn set_max_outbox_bytes(&mut self, value: i64) -> PyResult<()> {
         let v = count("max_outbox_bytes", value)?;
         self.update(|c| c.max_outbox_bytes = v)
+    }
+
+    /// Unanswered requests to the client (elicitation, sampling, roots) one session may have.
+    #[getter]
+    fn max_pending_client_requests(&self) -> usize {
+        self.inner.max_pending_client_requests
+    }
+
+    /// Handler log messages per second one session (or one 2026-07-28 request) may send.
+    #[getter]
+    fn max_log_messages_per_sec(&self) -> u32 {
+        self.inner.max_log_messages_per_sec
+    }
+
+    /// Largest 2026-07-28 `requestState` accepted or returned, in bytes.
+    #[getter]
+    fn max_request_state_bytes(&self) -> usize {
+        self.inner.max_request_state_bytes
     }
 
     /// Static bearer tokens `/mcp` requires (`Authorization: Bearer <token>`); empty: no authentication.

@@ -1,0 +1,89 @@
+//! The session era's [`ClientPeer`]: a handler's log messages and requests go on its session's
+//! stream, and the client's POSTed responses resume the waiting handler.
+//!
+//! One peer serves one `tools/call`. It remembers the requests it sent, so when the call ends —
+//! answered, timed out, cancelled by the client — whatever is still unanswered is abandoned: a
+//! handler blocked on it wakes with an error and the client is told with `notifications/cancelled`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+
+use crate::error::ToolError;
+use crate::peer::{unsupported, Asked, ClientPeer, InputRequest};
+use crate::record::{ClientRequestKind, ClientRequestOutcome};
+use crate::session::{SendRefused, Session};
+use dcc_mcp_protocol::logging::LoggingLevel;
+
+/// A call's link to its session's client.
+pub(crate) struct SessionPeer {
+    session: Arc<Session>,
+    /// Ids of the requests this call sent.
+    sent: Mutex<Vec<String>>,
+}
+
+impl SessionPeer {
+    /// The peer of one call of `session`.
+    pub(crate) fn new(session: Arc<Session>) -> Self {
+        Self {
+            session,
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The call ended: abandon its unanswered requests with `reason`.
+    pub(crate) fn finish(&self, reason: &str) {
+        let sent = std::mem::take(&mut *self.sent.lock().unwrap_or_else(PoisonError::into_inner));
+        for id in sent {
+            self.session.abandon(&id, reason);
+        }
+    }
+}
+
+impl ClientPeer for SessionPeer {
+    fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+        self.session.log(level, logger, data);
+    }
+
+    fn supports(&self, kind: ClientRequestKind) -> bool {
+        self.session.client_supports(kind.capability())
+    }
+
+    fn ask(&self, requests: Vec<InputRequest>) -> Asked {
+        if let Some(missing) = requests.iter().find(|request| !self.supports(request.kind)) {
+            for request in &requests {
+                self.session
+                    .recorder()
+                    .client_request(request.kind, ClientRequestOutcome::Unsupported);
+            }
+            return Asked::Ready(Err(unsupported(missing.kind)));
+        }
+        let mut slots = Vec::with_capacity(requests.len());
+        for request in requests {
+            match self.session.send_request(request.kind, request.params) {
+                Ok((id, slot)) => {
+                    self.sent
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(id);
+                    slots.push(slot);
+                }
+                Err(refused) => {
+                    self.finish("another request of the same batch was refused");
+                    return Asked::Ready(Err(refusal(&refused)));
+                }
+            }
+        }
+        Asked::Waiting(slots)
+    }
+}
+
+fn refusal(refused: &SendRefused) -> ToolError {
+    match refused {
+        SendRefused::TooManyPending(limit) => ToolError::new(format!(
+            "too many unanswered requests to the client (max_pending_client_requests = {limit}); \
+             wait for an answer before asking again"
+        )),
+        SendRefused::Ended => ToolError::new("the session ended"),
+    }
+}
