@@ -206,7 +206,10 @@ def drive(url: str, calls: List[Tuple[str, Dict[str, Any], str]]) -> List[str]:
                 if set(jobs) <= set(finished):
                     done.set()
 
-        async with Client(url, message_handler=on_message, read_timeout_seconds=HANG_GUARD_SECONDS) as client:
+        # Jobs send their completion on the session's stream: the session era (`legacy`).
+        async with Client(
+            url, mode="legacy", message_handler=on_message, read_timeout_seconds=HANG_GUARD_SECONDS
+        ) as client:
             listed = [t.name for t in (await client.list_tools()).tools]
             for name, arguments, status in calls:
                 if name not in listed:
