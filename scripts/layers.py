@@ -64,6 +64,8 @@ LAYERS = {
         "credentials": 3,
         "oauth_config": 3,
         # MCP service: the shared state and what MCP methods do (tools/*, cancellation).
+        # the request's W3C trace id (task-local, set by the transport, read by the tools/call record point).
+        "trace": 4,
         "state": 4,
         "tools": 4,
         "cancel": 4,
