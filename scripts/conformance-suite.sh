@@ -8,7 +8,7 @@
 #
 # Node and the suite are installed with npm into target/conformance-suite/ (ignored by git, reused by
 # later runs). Exit status: 0 when every dated scenario of both versions passes, 1 otherwise (the
-# summary says which failed); scripts/test.sh runs it report-only until that is so.
+# summary says which failed); scripts/test.sh gates on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
