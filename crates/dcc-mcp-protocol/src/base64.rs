@@ -31,7 +31,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// outside the alphabet, or padding anywhere but the last one or two places.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|v| v as u32);

@@ -95,7 +95,7 @@ pub fn encode_cursor(name: &str) -> String {
 
 /// The tool name a cursor of [`encode_cursor`] names; `None` for anything else.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..cursor.len())
