@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -229,6 +230,16 @@ def scrape(url: str, auth: Optional[Tuple[str, str]] = None) -> Scrape:
         families = {f.name: f for f in text_string_to_metric_families(response.text)}
         types = _types(response.text)
     return Scrape(response.status_code, response.headers, response.text, families, types)
+
+
+def sigint_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a child that must get Ctrl-C: SIGINT back to its default action.
+
+    A suite started in the background of a non-interactive shell (``cmd &``) inherits SIGINT ignored,
+    and CPython installs its KeyboardInterrupt handler only over the default action; a host started
+    from a terminal always has it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(predicate: Callable[[], bool], what: str) -> None:

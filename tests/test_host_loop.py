@@ -16,7 +16,7 @@ import pytest
 
 from dcc_mcp_core import MainThreadExecutor, McpHttpConfig, McpHttpServer, ToolRegistry
 
-from conftest import HANG_GUARD_SECONDS, mcp_call, result_text, wait_for
+from conftest import HANG_GUARD_SECONDS, mcp_call, result_text, sigint_as_in_a_terminal, wait_for
 from test_main_thread import DccHost, dcc  # noqa: F401 - `dcc` is a fixture
 
 
@@ -179,7 +179,7 @@ def test_ctrl_c_in_a_main_thread_handler_reaches_the_pumping_script(tmp_path):
     script = tmp_path / "host.py"
     script.write_text(PUMPING_SCRIPT)
     child = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                           timeout=HANG_GUARD_SECONDS, cwd=str(tmp_path))
+                           timeout=HANG_GUARD_SECONDS, cwd=str(tmp_path), preexec_fn=sigint_as_in_a_terminal)
     lines = child.stdout.splitlines()
     assert lines[0] == "KeyboardInterrupt reached the script", (child.stdout, child.stderr)
     assert "tool 'interrupted' was interrupted on the host's main thread (KeyboardInterrupt)" in lines[1]

@@ -19,7 +19,7 @@ import pytest
 import dcc_mcp_core
 from dcc_mcp_core import FEATURES, McpHttpConfig, McpHttpServer, McpServerHandle, ToolRegistry
 
-from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_session, mcp_call, mcp_calls, result_text, wait_for
+from conftest import blocking_handler, HANG_GUARD_SECONDS, HAS_WORKFLOW, in_session, mcp_call, mcp_calls, result_text, sigint_as_in_a_terminal, wait_for
 
 
 # ------------------------------------------------------------------------------------------------
@@ -624,7 +624,8 @@ def test_ctrl_c_interrupts_wait():
         sys.exit(3)
         """
     )
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_in_a_terminal)
     try:
         port_line = child.stdout.readline()
         assert port_line.strip().isdigit(), port_line
