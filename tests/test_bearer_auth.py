@@ -10,54 +10,29 @@ httpx client; ``/metrics`` stays outside the bearer check and counts every faile
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_BIN = Path(os.environ.get("DCC_MCP_SERVER_BIN", ROOT / "target" / "debug" / "dcc-mcp-server"))
-HANG_GUARD_SECONDS = 60.0
+from server_binary import ACCEPT, HANG_GUARD_SECONDS, INITIALIZE, SERVER_BIN, rejected, start, stop
+
 TOKEN = "studio-token.0123456789"
 
 pytestmark = pytest.mark.skipif(
     not SERVER_BIN.exists(), reason=f"needs {SERVER_BIN} (cargo build -p dcc-mcp-server)"
 )
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-
-
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[str]:
     tokens = tmp_path / "tokens"
     tokens.write_text(f"# studio tokens\n\n{TOKEN}\n  other-token  \n")
-    proc = subprocess.Popen(
-        [str(SERVER_BIN), "--demo-tools", "--port", "0", "--prometheus", "--bearer-token-file", str(tokens)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc, url = start(["--bearer-token-file", str(tokens)])
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("dcc-mcp-server listening on http://127.0.0.1:"), line
-        yield line.rsplit(" ", 1)[1].strip()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=HANG_GUARD_SECONDS) == 0
+        yield url
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def post(url: str, authorization: str | None) -> httpx.Response:
@@ -65,14 +40,6 @@ def post(url: str, authorization: str | None) -> httpx.Response:
     if authorization is not None:
         headers["Authorization"] = authorization
     return httpx.post(url, json=INITIALIZE, headers=headers, timeout=HANG_GUARD_SECONDS)
-
-
-def rejected(url: str, reason: str) -> float:
-    text = httpx.get(url.replace("/mcp", "/metrics"), timeout=HANG_GUARD_SECONDS).text
-    prefix = f'dcc_mcp_rejected_total{{reason="{reason}"}} '
-    lines = [line for line in text.splitlines() if line.startswith(prefix)]
-    assert len(lines) == 1, text
-    return float(lines[0][len(prefix):])
 
 
 def test_statuses_and_challenges(server: str) -> None:

@@ -17,9 +17,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,9 +29,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_BIN = Path(os.environ.get("DCC_MCP_SERVER_BIN", ROOT / "target" / "debug" / "dcc-mcp-server"))
-HANG_GUARD_SECONDS = 60.0
+from server_binary import ACCEPT, HANG_GUARD_SECONDS, INITIALIZE, SERVER_BIN, rejected, start, stop
+
 ISSUER = "https://issuer.test"
 AUDIENCE = "https://mcp.test/mcp"
 SCOPE = "mcp:tools"
@@ -47,13 +43,6 @@ pytestmark = pytest.mark.skipif(
     not SERVER_BIN.exists(), reason=f"needs {SERVER_BIN} (cargo build -p dcc-mcp-server)"
 )
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 0,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
-ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def b64url(data: bytes) -> str:
@@ -130,30 +119,6 @@ class JwksServer:
         self.httpd.server_close()
 
 
-def start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [str(SERVER_BIN), "--demo-tools", "--port", "0", "--prometheus", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("dcc-mcp-server listening on http://127.0.0.1:"), line
-    return proc, line.rsplit(" ", 1)[1].strip()
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=HANG_GUARD_SECONDS) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture()
 def issuer() -> Issuer:
     return Issuer()
@@ -186,14 +151,6 @@ def post(url: str, token: str | None, scheme: str = "Bearer") -> httpx.Response:
     if token is not None:
         headers["Authorization"] = f"{scheme} {token}"
     return httpx.post(url, json=INITIALIZE, headers=headers, timeout=HANG_GUARD_SECONDS)
-
-
-def rejected(url: str, reason: str) -> float:
-    text = httpx.get(url.replace("/mcp", "/metrics"), timeout=HANG_GUARD_SECONDS).text
-    prefix = f'dcc_mcp_rejected_total{{reason="{reason}"}} '
-    lines = [line for line in text.splitlines() if line.startswith(prefix)]
-    assert len(lines) == 1, text
-    return float(lines[0][len(prefix):])
 
 
 def invalid(description: str) -> str:
