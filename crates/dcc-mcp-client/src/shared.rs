@@ -356,13 +356,16 @@ impl Inner {
         true
     }
 
-    /// Run the handler for a server request and POST its answer back (on its own task).
+    /// Run the handler for a server request and POST its answer back (on its own task). The
+    /// handler method is called here, on the task reading the response, so it sees that task's
+    /// context (a gateway finds the downstream call the request belongs to this way).
     fn answer(self: &Arc<Self>, request: ServerRequest) {
         let inner = Arc::clone(self);
+        let id = request.id.clone();
+        let method = request.method.clone();
+        let pending = handler::dispatch(inner.handler.as_ref(), request);
         tokio::spawn(async move {
-            let id = request.id.clone();
-            let method = request.method.clone();
-            let outcome = handler::dispatch(inner.handler.as_ref(), request).await;
+            let outcome = pending.await;
             let body = jsonrpc::response(id, outcome).to_string();
             let headers = inner.request_headers(&method, None);
             if let Err(error) = inner.exchange(&headers, Bytes::from(body)).await {

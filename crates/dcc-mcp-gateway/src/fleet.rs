@@ -39,6 +39,8 @@ pub(crate) struct Fleet {
     backends: RwLock<BTreeMap<String, Arc<Backend>>>,
     file_sd: Option<FileSd>,
     changes: Mutex<()>,
+    /// The backends' resources and prompts.
+    pub(crate) surface: crate::surface::Surface,
 }
 
 impl Fleet {
@@ -49,7 +51,9 @@ impl Fleet {
         metrics: GatewayMetrics,
     ) -> Self {
         let file_sd = config.file_sd_out.clone().map(FileSd::new);
+        let surface = crate::surface::Surface::new(notifier.clone());
         let fleet = Self {
+            surface,
             config,
             registry,
             notifier,
@@ -136,6 +140,7 @@ impl Fleet {
         backend.removed.cancel();
         let tools = backend.mark_down(Some("removed from the gateway".to_owned()));
         backend.set_client(None);
+        self.surface.clear(name);
         let changed = self.unregister(&tools);
         self.publish(changed);
         true
@@ -178,6 +183,7 @@ impl Fleet {
         let was_up = backend.health() == Health::Up;
         let tools = backend.mark_down(Some(error.clone()));
         backend.set_client(None);
+        self.surface.clear(&backend.name);
         let changed = self.unregister(&tools);
         if was_up {
             tracing::warn!(backend = %backend.name, %error, "backend down");

@@ -31,7 +31,7 @@ pub(crate) async fn supervise(fleet: Arc<Fleet>, backend: Arc<Backend>) {
 }
 
 /// One probe, and the transition it calls for.
-async fn probe_once(fleet: &Fleet, backend: &Arc<Backend>) {
+async fn probe_once(fleet: &Arc<Fleet>, backend: &Arc<Backend>) {
     let outcome = match backend.client() {
         Some(client) => ping(fleet, &client).await,
         None => connect(fleet, backend).await,
@@ -69,21 +69,32 @@ async fn ping(fleet: &Fleet, client: &McpClient) -> Result<(), ClientError> {
 }
 
 /// Open a session with `backend`, list its tools and bring it up.
-async fn connect(fleet: &Fleet, backend: &Arc<Backend>) -> Result<(), ClientError> {
+async fn connect(fleet: &Arc<Fleet>, backend: &Arc<Backend>) -> Result<(), ClientError> {
     let mut config = ClientConfig::new(backend.url.clone())
         .request_timeout(fleet.config.probe_timeout.max(fleet.config.call_timeout));
     config.connect_timeout = fleet.config.probe_timeout;
     config.client_info.name = "dcc-mcp-gateway".to_owned();
     let deadline = fleet.config.probe_timeout.saturating_mul(5);
+    let changes = Arc::new(crate::relay::Changes::default());
+    let handler = crate::relay::Upstream::new(changes.clone());
     let connected = tokio::time::timeout(deadline, async {
-        let client = McpClient::connect(config).await?;
+        let client = McpClient::connect_with(config, handler).await?;
         let tools = client.list_all_tools().await?;
-        Ok::<_, ClientError>((client, tools))
+        let catalog = crate::surface::fetch(&client).await?;
+        Ok::<_, ClientError>((client, tools, catalog))
     })
     .await
     .unwrap_or(Err(ClientError::Timeout(deadline)));
-    let (client, tools) = connected?;
-    backend.set_client(Some(Arc::new(client)));
+    let (client, tools, catalog) = connected?;
+    let client = Arc::new(client);
+    backend.set_client(Some(client.clone()));
     fleet.bring_up(backend, &tools);
+    fleet.surface.set(backend, catalog);
+    tokio::spawn(crate::relay::follow(
+        fleet.clone(),
+        backend.clone(),
+        Arc::downgrade(&client),
+        changes,
+    ));
     Ok(())
 }

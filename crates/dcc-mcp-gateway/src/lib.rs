@@ -47,10 +47,13 @@ mod health;
 pub mod metrics;
 pub mod names;
 mod proxy;
+mod relay;
 mod routes;
+mod surface;
 
 pub use backend::{Health, Origin};
 pub use config::{BackendSpec, GatewayConfig, GatewayConfigError, SpecError};
 pub use discovery::{Heartbeat, RegistryEntry};
 pub use fleet::AddError;
 pub use gateway::{Gateway, GatewayError};
+pub use surface::{MAX_CATALOG_ENTRIES, PAGE_SIZE};

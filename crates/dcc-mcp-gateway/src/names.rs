@@ -50,6 +50,21 @@ pub fn split(name: &str) -> Option<(&str, &str)> {
         .filter(|(backend, tool)| !backend.is_empty() && !tool.is_empty())
 }
 
+/// Scheme of the gateway's resource URIs: `mcp-gateway://BACKEND/ORIGINAL-URI`.
+pub const URI_SCHEME: &str = "mcp-gateway";
+
+/// The gateway's URI (or URI template) of `backend`'s resource `uri`.
+pub fn namespaced_uri(backend: &str, uri: &str) -> String {
+    format!("{URI_SCHEME}://{backend}/{uri}")
+}
+
+/// Split a gateway resource URI into `(backend, original URI)`.
+pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix(URI_SCHEME)?.strip_prefix("://")?;
+    rest.split_once('/')
+        .filter(|(backend, original)| !backend.is_empty() && !original.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +93,15 @@ mod tests {
             Err(NameError::Length(String::new()))
         );
         assert!(check_backend_name(&"x".repeat(65)).is_err());
+        assert_eq!(
+            namespaced_uri("maya-01", "test://a/b"),
+            "mcp-gateway://maya-01/test://a/b"
+        );
+        assert_eq!(
+            split_uri("mcp-gateway://maya-01/test://a/b"),
+            Some(("maya-01", "test://a/b"))
+        );
+        assert_eq!(split_uri("mcp-gateway://maya-01/"), None);
+        assert_eq!(split_uri("test://a"), None);
     }
 }

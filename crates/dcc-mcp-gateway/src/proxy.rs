@@ -79,7 +79,11 @@ pub(crate) async fn call(
         sent,
         answered: false,
     };
-    let outcome = client.call_tool_with(&tool, arguments, options).await;
+    let outcome = crate::relay::within(
+        context.clone(),
+        client.call_tool_with(&tool, arguments, options),
+    )
+    .await;
     pending.answered = true;
     let elapsed = sent.elapsed();
     drop(permit);

@@ -37,6 +37,7 @@ mod bearer;
 mod cancel;
 pub mod catalog;
 pub mod catalog_events;
+pub mod catalog_proxy;
 pub mod completion_providers;
 mod config;
 mod content;

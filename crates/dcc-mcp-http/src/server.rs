@@ -121,6 +121,16 @@ impl McpHttpServer {
             .unwrap_or_else(PoisonError::into_inner) = Some(hint);
     }
 
+    /// Answer `resources/*`, `prompts/*` and `completion/complete` with `proxy` first (a gateway
+    /// serves its backends' catalogs this way); what it declines, the configured catalog answers.
+    pub fn set_catalog_proxy(&self, proxy: Arc<dyn crate::catalog_proxy::CatalogProxy>) {
+        *self
+            .state
+            .catalog_proxy
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(proxy);
+    }
+
     /// A handle that sends `notifications/tools/list_changed` to every live session; cheap to
     /// clone and usable from any thread. Declare the capability with
     /// [`McpHttpConfig::tools_list_changed`].
@@ -246,6 +256,28 @@ impl ToolsListNotifier {
             dcc_mcp_protocol::tools::LIST_CHANGED,
             &serde_json::Value::Object(serde_json::Map::new()),
         )
+    }
+
+    /// Tell every live session, and the `subscriptions/listen` streams that asked, that the
+    /// resource list (`resources`) or the prompt list (`!resources`) changed; returns how many
+    /// sessions were told.
+    pub fn notify_catalog(&self, resources: bool) -> usize {
+        use crate::catalog_events::CatalogEvent;
+        let (event, method) = if resources {
+            (
+                CatalogEvent::ResourcesListChanged,
+                dcc_mcp_protocol::resources::LIST_CHANGED,
+            )
+        } else {
+            (
+                CatalogEvent::PromptsListChanged,
+                dcc_mcp_protocol::prompts::LIST_CHANGED,
+            )
+        };
+        self.state.listen.catalog_event(&event);
+        self.state
+            .sessions
+            .notify_all(method, &serde_json::Value::Object(serde_json::Map::new()))
     }
 }
 

@@ -39,6 +39,9 @@ pub(crate) struct AppState {
     pub(crate) handlers: std::sync::RwLock<std::collections::BTreeMap<String, crate::Handler>>,
     /// Explains a call naming no registered tool ([`McpHttpServer::set_unknown_tool_hint`](crate::McpHttpServer::set_unknown_tool_hint)).
     pub(crate) unknown_tool_hint: std::sync::RwLock<Option<crate::UnknownToolHint>>,
+    /// Answers catalog methods before the local catalog ([`McpHttpServer::set_catalog_proxy`](crate::McpHttpServer::set_catalog_proxy)).
+    pub(crate) catalog_proxy:
+        std::sync::RwLock<Option<std::sync::Arc<dyn crate::catalog_proxy::CatalogProxy>>>,
     /// Open `subscriptions/listen` streams (2026-07-28), told of tool, resource and prompt changes.
     pub(crate) listen: std::sync::Arc<ListenHub>,
     /// The registry observer that feeds `listen`, removed when the state is dropped.
@@ -106,6 +109,7 @@ impl AppState {
             offload: crate::offload::Offload::new(crate::offload::OFFLOAD_THREADS),
             handlers: std::sync::RwLock::default(),
             unknown_tool_hint: std::sync::RwLock::default(),
+            catalog_proxy: std::sync::RwLock::default(),
             state_key: crate::mrtr::StateKey::random(),
         }
     }
@@ -122,6 +126,16 @@ impl AppState {
             Some(hint) => format!("Unknown tool: {name} ({hint})"),
             None => format!("Unknown tool: {name}"),
         }
+    }
+
+    /// The installed catalog proxy, if any.
+    pub(crate) fn catalog_proxy(
+        &self,
+    ) -> Option<std::sync::Arc<dyn crate::catalog_proxy::CatalogProxy>> {
+        self.catalog_proxy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The handler this server runs for `name`: its own, else the registry entry's.

@@ -99,7 +99,7 @@ pub(crate) fn capabilities(state: &AppState) -> Value {
     let mut capabilities = handshake::tools_capabilities();
     if let Some(map) = capabilities.as_object_mut() {
         map.insert("tools".into(), json!({"listChanged": true}));
-        map.extend(state.config.catalog.capabilities());
+        map.extend(crate::catalog_proxy::capabilities(state));
     }
     capabilities
 }
@@ -163,10 +163,8 @@ pub(crate) async fn request(
         | resources::READ
         | prompts::LIST
         | prompts::GET
-        | completion::COMPLETE => state
-            .config
-            .catalog
-            .handle("", method, params.as_ref())
+        | completion::COMPLETE => crate::catalog_proxy::handle(state, "", method, params.as_ref())
+            .await
             .unwrap_or_else(|| Err(method_not_found(method)))
             .map_err(resource_not_found_is_invalid_params)?,
         _ => return Err(method_not_found(method)),
