@@ -1,0 +1,264 @@
+"""The gateway's protocol surface beyond tools, through the official MCP Python client, against the
+real binary (``dcc-mcp-server --gateway``) in front of two real backend processes:
+
+* ``a``: ``dcc-mcp-server --conformance-fixtures`` (resources, a template, prompts, completions);
+* ``p``: the official Python SDK's ``MCPServer`` (``tests/gateway_sdk_backend.py``), which sends a
+  call's log messages, elicitation and progress on that call's response stream, and
+  ``notifications/tools/list_changed`` when its tools change.
+
+It checks that resources (``mcp-gateway://NAME/URI``), templates, prompts (``NAME__prompt``) and
+completion are namespaced, merged in order and answered exactly by their owner; that a call's log
+messages and elicitation reach the client that made the call (and its answer the backend); and that
+a backend's ``tools/list_changed`` is followed and announced downstream.
+
+Self-contained (no conftest helpers), like ``tests/test_gateway.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_BIN = Path(os.environ.get("DCC_MCP_SERVER_BIN", ROOT / "target" / "debug" / "dcc-mcp-server"))
+SDK_BACKEND = Path(__file__).resolve().parent / "gateway_sdk_backend.py"
+#: Turns a hang into a failure; no assertion depends on it.
+HANG_GUARD_SECONDS = 30.0
+
+pytestmark = pytest.mark.skipif(
+    "DCC_MCP_SERVER_BIN" not in os.environ and not SERVER_BIN.exists(),
+    reason=f"needs {SERVER_BIN} (cargo build -p dcc-mcp-server)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(SERVER_BIN), "--prometheus", "--no-process-metrics", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def wait_until(what: str, probe: Any) -> Any:
+    end = time.monotonic() + HANG_GUARD_SECONDS
+    last: Any = None
+    while time.monotonic() < end:
+        try:
+            last = probe()
+        except (httpx.HTTPError, OSError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what} (last: {last!r})")
+
+
+def sample(port: int, series: str) -> Optional[float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=HANG_GUARD_SECONDS).text
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return None
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, HANG_GUARD_SECONDS))
+
+
+async def _session(url: str, body: Any, mode: str = "legacy", **callbacks: Any) -> Any:
+    from mcp import Client
+
+    async with Client(url, mode=mode, read_timeout_seconds=HANG_GUARD_SECONDS, **callbacks) as client:
+        return await body(client)
+
+
+def text(result: Any) -> str:
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def tool_names(url: str) -> List[str]:
+    async def body(client: Any) -> List[str]:
+        return [t.name for t in (await client.list_tools()).tools]
+
+    return run(_session(url, body))
+
+
+@pytest.fixture
+def surface():
+    ports = {"a": free_port(), "p": free_port(), "gw": free_port()}
+    procs: Dict[str, subprocess.Popen] = {}
+    try:
+        procs["a"] = spawn("--port", str(ports["a"]), "--conformance-fixtures")
+        procs["p"] = subprocess.Popen(
+            [sys.executable, str(SDK_BACKEND), str(ports["p"])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs["gw"] = spawn(
+            "--gateway",
+            "--port",
+            str(ports["gw"]),
+            "--backend",
+            f"a=http://127.0.0.1:{ports['a']}/mcp",
+            "--backend",
+            f"p=http://127.0.0.1:{ports['p']}/mcp",
+        )
+        health = f"http://127.0.0.1:{ports['gw']}/health"
+        wait_until("both backends up", lambda: httpx.get(health).json()["backends_up"] == 2)
+        yield ports, procs
+    finally:
+        for proc in procs.values():
+            stop(proc)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_resources_templates_prompts_and_completion_through_the_gateway(surface, mode):
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    ports, _ = surface
+    gw = f"http://127.0.0.1:{ports['gw']}/mcp"
+    direct = f"http://127.0.0.1:{ports['a']}/mcp"
+
+    async def listing(client: Any) -> Dict[str, List[Any]]:
+        return {
+            "resources": [(r.uri, r.name, r.mime_type) for r in (await client.list_resources()).resources],
+            "templates": [(t.uri_template, t.name) for t in (await client.list_resource_templates()).resource_templates],
+            "prompts": [(p.name, [a.name for a in (p.arguments or [])]) for p in (await client.list_prompts()).prompts],
+        }
+
+    theirs = run(_session(direct, listing))
+    ours = run(_session(gw, listing, mode=mode))
+    # Every entry of a, namespaced, then p's; sorted by URI or name.
+    assert ours["resources"] == sorted(
+        [(f"mcp-gateway://a/{uri}", name, mime) for uri, name, mime in theirs["resources"]]
+        + [("mcp-gateway://p/sdk://greeting", "greeting", "text/plain")]
+    )
+    assert len(ours["resources"]) == 4
+    assert ours["templates"] == [("mcp-gateway://a/test://template/{id}/data", "template")]
+    assert ours["prompts"] == sorted(
+        [(f"a__{name}", args) for name, args in theirs["prompts"]] + [("p__welcome", ["who"])]
+    )
+
+    async def reads(client: Any) -> List[Any]:
+        static = await client.read_resource("mcp-gateway://a/test://static-text")
+        templated = await client.read_resource("mcp-gateway://a/test://template/42/data")
+        sdk = await client.read_resource("mcp-gateway://p/sdk://greeting")
+        prompt = await client.get_prompt("a__test_prompt_with_arguments", {"arg1": "x", "arg2": "y"})
+        welcome = await client.get_prompt("p__welcome", {"who": "Ada"})
+        by_prompt = await client.complete(
+            PromptReference(type="ref/prompt", name="a__test_prompt_with_arguments"),
+            {"name": "arg1", "value": "pa"},
+        )
+        by_template = await client.complete(
+            ResourceTemplateReference(type="ref/resource", uri="mcp-gateway://a/test://template/{id}/data"),
+            {"name": "id", "value": "12"},
+        )
+        return [
+            [(c.uri, c.text) for c in static.contents],
+            [(c.uri, c.text) for c in templated.contents],
+            [(c.uri, c.text) for c in sdk.contents],
+            [m.content.text for m in prompt.messages],
+            [m.content.text for m in welcome.messages],
+            by_prompt.completion.values,
+            by_template.completion.values,
+        ]
+
+    assert run(_session(gw, reads, mode=mode)) == [
+        [("mcp-gateway://a/test://static-text", "This is the content of the static text resource.")],
+        [("mcp-gateway://a/test://template/42/data",
+          '{"data":"Data for ID: 42","id":"42","templateTest":true}')],
+        [("mcp-gateway://p/sdk://greeting", "hi from the SDK")],
+        ["Prompt with arguments: arg1='x', arg2='y'"],
+        ["Welcome, Ada!"],
+        ["paris", "park", "party"],
+        ["123", "124"],
+    ]
+
+
+def test_a_calls_logging_and_elicitation_reach_its_client_and_list_changes_are_followed(surface):
+    from mcp.types import ElicitResult
+
+    ports, _ = surface
+    gw = f"http://127.0.0.1:{ports['gw']}/mcp"
+    logs: List[Any] = []
+    asked: List[str] = []
+    progress: List[Any] = []
+    notified: List[str] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append((params.level, params.logger, params.data))
+
+    async def on_elicit(context: Any, params: Any) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def on_message(message: Any) -> None:
+        method = getattr(getattr(message, "root", message), "method", None)
+        if isinstance(method, str):
+            notified.append(method)
+
+    async def calls(client: Any) -> List[Any]:
+        async def on_progress(value: float, total: Optional[float], message: Optional[str]) -> None:
+            progress.append((value, total, message))
+
+        results = [
+            await client.call_tool("p__chatty", {}),
+            await client.call_tool("p__greet", {}),
+            await client.call_tool("p__steps", {}, progress_callback=on_progress),
+            await client.call_tool("p__grow", {}),
+        ]
+        # The gateway relists p after its tools/list_changed and tells this session.
+        end = time.monotonic() + HANG_GUARD_SECONDS
+        while "notifications/tools/list_changed" not in notified and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        results.append(await client.call_tool("p__grown", {}))
+        return results
+
+    results = run(_session(gw, calls, logging_callback=on_log, elicitation_callback=on_elicit,
+                           message_handler=on_message))
+    assert [text(r) for r in results] == ["chatted", "Hello Ada", "stepped", "added", "grown!"]
+    assert [bool(r.is_error) for r in results] == [False] * 5
+    assert logs == [("info", None, "one"), ("warning", "sdk", {"n": 2})]
+    assert asked == ["Your name?"]
+    assert progress == [(1.0, 2.0, "one"), (2.0, 2.0, "two")]
+    assert notified.count("notifications/tools/list_changed") == 1
+    assert [n for n in tool_names(gw) if n.startswith("p__")] == [
+        "p__chatty", "p__greet", "p__grow", "p__grown", "p__steps"]
+
+    # A client that cannot answer elicitation: the backend's question is refused, the tool fails.
+    async def refused(client: Any) -> Any:
+        return await client.call_tool("p__greet", {})
+
+    result = run(_session(gw, refused))
+    assert result.is_error
+
+    calls = 'dcc_mcp_tool_calls_total{{status="{}",tool="{}"}}'
+    assert sample(ports["gw"], calls.format("success", "p__greet")) == 1
+    assert sample(ports["gw"], calls.format("error", "p__greet")) == 1
+    assert sample(ports["gw"], calls.format("success", "p__grown")) == 1
