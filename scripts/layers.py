@@ -50,6 +50,8 @@ LAYERS = {
         "prompt_registry": 2,
         "completion_providers": 2,
         "catalog": 2,
+        # the embedder's asynchronous answers to the catalog methods (a gateway's backends).
+        "catalog_proxy": 2,
         "throttle": 2,
         # JWT access-token checks against a key set (pure: no I/O).
         "jwt": 2,
@@ -72,6 +74,7 @@ LAYERS = {
         "job_tools": 4,
         "session_peer": 4,
         "prompt_inputs": 4,
+        "catalog_route": 4,
         "service": 4,
         "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.

@@ -90,7 +90,7 @@ impl Gateway {
         server.merge_routes(crate::routes::routes(fleet.clone()));
         // Weak: the server's state must not keep the fleet (which holds the server's notifier) alive.
         let weak = Arc::downgrade(&fleet);
-        server.set_catalog_proxy(Arc::new(crate::surface::GatewayCatalog {
+        server.set_catalog_proxy(Arc::new(crate::catalog_methods::GatewayCatalog {
             fleet: Arc::downgrade(&fleet),
         }));
         server.set_unknown_tool_hint(Arc::new(move |name: &str| {

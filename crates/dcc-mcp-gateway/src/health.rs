@@ -90,7 +90,7 @@ async fn connect(fleet: &Arc<Fleet>, backend: &Arc<Backend>) -> Result<(), Clien
     backend.set_client(Some(client.clone()));
     fleet.bring_up(backend, &tools);
     fleet.surface.set(backend, catalog);
-    tokio::spawn(crate::relay::follow(
+    tokio::spawn(crate::follow::follow(
         fleet.clone(),
         backend.clone(),
         Arc::downgrade(&client),

@@ -38,10 +38,12 @@
 mod atomic_file;
 mod backend;
 mod catalog;
+mod catalog_methods;
 pub mod config;
 pub mod discovery;
 mod file_sd;
 mod fleet;
+mod follow;
 mod gateway;
 mod health;
 pub mod metrics;
@@ -52,8 +54,9 @@ mod routes;
 mod surface;
 
 pub use backend::{Health, Origin};
+pub use catalog_methods::PAGE_SIZE;
 pub use config::{BackendSpec, GatewayConfig, GatewayConfigError, SpecError};
 pub use discovery::{Heartbeat, RegistryEntry};
 pub use fleet::AddError;
 pub use gateway::{Gateway, GatewayError};
-pub use surface::{MAX_CATALOG_ENTRIES, PAGE_SIZE};
+pub use surface::MAX_CATALOG_ENTRIES;

@@ -11,23 +11,20 @@
 //!
 //! Progress has its own per-request route (see `proxy`). Messages outside any call (on the
 //! backend's `GET` stream) are the list changes: `notifications/{tools,resources,prompts}/list_changed`
-//! mark the backend's catalog stale and wake its follower ([`follow`]), which lists again and tells
+//! mark the backend's catalog stale and wake its follower (`follow`), which lists again and tells
 //! the downstream sessions.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
-use dcc_mcp_client::{BoxFuture, ClientHandler, HandlerResult, McpClient};
+use dcc_mcp_client::{BoxFuture, ClientHandler, HandlerResult};
 use dcc_mcp_http::protocol::client_requests::CreateMessageParams;
 use dcc_mcp_http::protocol::logging::LoggingLevel;
 use dcc_mcp_http::protocol::{codes, RpcError};
 use dcc_mcp_http::{InputRequest, ToolContext};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
-
-use crate::backend::{Backend, Health};
-use crate::fleet::Fleet;
 
 tokio::task_local! {
     /// The downstream call whose upstream request is being read.
@@ -47,7 +44,7 @@ fn current_call() -> Option<ToolContext> {
 #[derive(Debug, Default)]
 pub(crate) struct Changes {
     kinds: AtomicU8,
-    wake: Notify,
+    pub(crate) wake: Notify,
 }
 
 /// The tool list changed.
@@ -63,7 +60,7 @@ impl Changes {
         self.wake.notify_one();
     }
 
-    fn take(&self) -> u8 {
+    pub(crate) fn take(&self) -> u8 {
         self.kinds.swap(0, Ordering::AcqRel)
     }
 }
@@ -159,48 +156,6 @@ impl ClientHandler for Upstream {
                 }
             }
             _ => {}
-        }
-    }
-}
-
-/// Follow the list changes `client` of `backend` reports: list again what changed and tell the
-/// downstream sessions. Ends when the backend is removed or `client` is replaced.
-pub(crate) async fn follow(
-    fleet: Arc<Fleet>,
-    backend: Arc<Backend>,
-    client: Weak<McpClient>,
-    changes: Arc<Changes>,
-) {
-    loop {
-        tokio::select! {
-            () = backend.removed.cancelled() => return,
-            () = changes.wake.notified() => {}
-        }
-        let Some(client) = client.upgrade() else {
-            return;
-        };
-        let current = backend.client();
-        if !current.is_some_and(|c| Arc::ptr_eq(&c, &client)) || backend.health() != Health::Up {
-            return;
-        }
-        let kinds = changes.take();
-        if kinds & TOOLS != 0 {
-            match client.list_all_tools().await {
-                Ok(tools) => fleet.bring_up(&backend, &tools),
-                Err(error) => {
-                    tracing::debug!(backend = %backend.name, %error, "relisting tools failed");
-                    backend.wake.notify_one();
-                }
-            }
-        }
-        if kinds & (RESOURCES | PROMPTS) != 0 {
-            match crate::surface::fetch(&client).await {
-                Ok(catalog) => fleet.surface.set(&backend, catalog),
-                Err(error) => {
-                    tracing::debug!(backend = %backend.name, %error, "relisting the catalog failed");
-                    backend.wake.notify_one();
-                }
-            }
         }
     }
 }

@@ -9,13 +9,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use dcc_mcp_protocol::RpcError;
 use serde_json::{Map, Value};
 
 use crate::catalog::Catalog;
-use crate::state::AppState;
 
 /// The outcome of one proxied catalog request.
 pub type CatalogFuture = Pin<Box<dyn Future<Output = Result<Value, RpcError>> + Send + 'static>>;
@@ -34,28 +32,4 @@ pub trait CatalogProxy: Send + Sync + 'static {
         params: Option<&Value>,
         local: &Catalog,
     ) -> Option<CatalogFuture>;
-}
-
-/// The capabilities of the local catalog with the proxy's over them.
-pub(crate) fn capabilities(state: &AppState) -> Map<String, Value> {
-    let mut caps = state.config.catalog.capabilities();
-    if let Some(proxy) = state.catalog_proxy() {
-        caps.extend(proxy.capabilities());
-    }
-    caps
-}
-
-/// Answer a catalog method: the proxy when it takes the request, else the local catalog; `None`
-/// when neither knows the method.
-pub(crate) async fn handle(
-    state: &AppState,
-    session: &str,
-    method: &str,
-    params: Option<&Value>,
-) -> Option<Result<Value, RpcError>> {
-    let proxy: Option<Arc<dyn CatalogProxy>> = state.catalog_proxy();
-    if let Some(future) = proxy.and_then(|p| p.handle(method, params, &state.config.catalog)) {
-        return Some(future.await);
-    }
-    state.config.catalog.handle(session, method, params)
 }

@@ -38,6 +38,7 @@ mod cancel;
 pub mod catalog;
 pub mod catalog_events;
 pub mod catalog_proxy;
+mod catalog_route;
 pub mod completion_providers;
 mod config;
 mod content;

@@ -65,7 +65,7 @@ fn open_session(
         if state.config.tools_list_changed {
             map.insert("tools".into(), serde_json::json!({"listChanged": true}));
         }
-        map.extend(crate::catalog_proxy::capabilities(state));
+        map.extend(crate::catalog_route::capabilities(state));
     }
     let result = handshake::result(version, capabilities, &server);
     Ok((session, jsonrpc::success(id, result)))
@@ -106,7 +106,7 @@ pub(crate) async fn request(
             }
         }
         // Resources, prompts and completion.
-        _ => match crate::catalog_proxy::handle(state, session.id(), method, params.as_ref()).await
+        _ => match crate::catalog_route::handle(state, session.id(), method, params.as_ref()).await
         {
             Some(outcome) => outcome,
             None => {

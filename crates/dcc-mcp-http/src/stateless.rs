@@ -99,7 +99,7 @@ pub(crate) fn capabilities(state: &AppState) -> Value {
     let mut capabilities = handshake::tools_capabilities();
     if let Some(map) = capabilities.as_object_mut() {
         map.insert("tools".into(), json!({"listChanged": true}));
-        map.extend(crate::catalog_proxy::capabilities(state));
+        map.extend(crate::catalog_route::capabilities(state));
     }
     capabilities
 }
@@ -163,7 +163,7 @@ pub(crate) async fn request(
         | resources::READ
         | prompts::LIST
         | prompts::GET
-        | completion::COMPLETE => crate::catalog_proxy::handle(state, "", method, params.as_ref())
+        | completion::COMPLETE => crate::catalog_route::handle(state, "", method, params.as_ref())
             .await
             .unwrap_or_else(|| Err(method_not_found(method)))
             .map_err(resource_not_found_is_invalid_params)?,
