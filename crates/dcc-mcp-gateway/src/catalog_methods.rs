@@ -16,6 +16,7 @@ use dcc_mcp_http::Catalog;
 use serde_json::{json, Map, Value};
 
 use crate::backend::{Backend, Health};
+use crate::endpoints::Scope;
 use crate::fleet::Fleet;
 use crate::names::{namespaced_uri, split, split_uri};
 use crate::surface::sort_key;
@@ -26,6 +27,8 @@ pub const PAGE_SIZE: usize = 100;
 /// The gateway's [`CatalogProxy`]: lists from the [`Surface`], the rest sent to the owner.
 pub(crate) struct GatewayCatalog {
     pub(crate) fleet: Weak<Fleet>,
+    /// The backends served (`None`: all of them, at `/mcp`).
+    pub(crate) scope: Option<Scope>,
 }
 
 fn invalid(message: String) -> RpcError {
@@ -119,7 +122,17 @@ impl GatewayCatalog {
     fn is_backend(&self, name: &str) -> bool {
         self.fleet
             .upgrade()
-            .is_some_and(|fleet| fleet.get(name).is_some())
+            .and_then(|fleet| fleet.get(name))
+            .is_some_and(|backend| self.admits(&backend))
+    }
+
+    /// Whether this endpoint serves `backend`.
+    fn admits(&self, backend: &Backend) -> bool {
+        match &self.scope {
+            None => true,
+            Some(Scope::Backend(name)) => &backend.name == name,
+            Some(Scope::DccType(dcc_type)) => backend.dcc_type.as_ref() == Some(dcc_type),
+        }
     }
 
     /// Send `method` with `params` to backend `name`; `fix` rewrites the result.
@@ -223,21 +236,22 @@ impl CatalogProxy for GatewayCatalog {
     ) -> Option<CatalogFuture> {
         let fleet = self.fleet.upgrade()?;
         let surface = &fleet.surface;
+        let admit = |name: &str| fleet.get(name).is_some_and(|b| self.admits(&b));
         match method {
             resources::LIST => {
                 let mut items = local_list(local, method, "resources");
-                items.extend(surface.collect(|c| &c.resources));
+                items.extend(surface.collect(admit, |c| &c.resources));
                 ready(page(items, "uri", "resources", params))
             }
             resources::TEMPLATES_LIST => {
                 let mut items = local_list(local, method, "resourceTemplates");
-                items.extend(surface.collect(|c| &c.templates));
+                items.extend(surface.collect(admit, |c| &c.templates));
                 items.sort_by(|a, b| sort_key(a, "uriTemplate").cmp(sort_key(b, "uriTemplate")));
                 ready(Ok(json!({ "resourceTemplates": items })))
             }
             prompts::LIST => {
                 let mut items = local_list(local, method, "prompts");
-                items.extend(surface.collect(|c| &c.prompts));
+                items.extend(surface.collect(admit, |c| &c.prompts));
                 ready(page(items, "name", "prompts", params))
             }
             resources::READ => self.read(params),

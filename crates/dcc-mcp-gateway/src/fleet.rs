@@ -41,6 +41,8 @@ pub(crate) struct Fleet {
     changes: Mutex<()>,
     /// The backends' resources and prompts.
     pub(crate) surface: crate::surface::Surface,
+    /// The per-backend and per-DCC-type endpoints.
+    pub(crate) views: Arc<crate::endpoints::Views>,
 }
 
 impl Fleet {
@@ -51,9 +53,11 @@ impl Fleet {
         metrics: GatewayMetrics,
     ) -> Self {
         let file_sd = config.file_sd_out.clone().map(FileSd::new);
-        let surface = crate::surface::Surface::new(notifier.clone());
+        let views = Arc::new(crate::endpoints::Views::default());
+        let surface = crate::surface::Surface::new(notifier.clone(), views.clone());
         let fleet = Self {
             surface,
+            views,
             config,
             registry,
             notifier,
@@ -122,6 +126,7 @@ impl Fleet {
         ));
         backends.insert(spec.name.clone(), backend.clone());
         drop(backends);
+        self.views.backend_added(&backend);
         self.publish(false);
         Ok(backend)
     }
@@ -142,6 +147,7 @@ impl Fleet {
         backend.set_client(None);
         self.surface.clear(name);
         let changed = self.unregister(&tools);
+        self.views.backend_removed(name);
         self.publish(changed);
         true
     }
@@ -165,6 +171,7 @@ impl Fleet {
                 queue_wait: self.config.queue_wait,
             };
             let handler = proxy_handler(backend.clone(), tool.upstream, budget);
+            self.views.register(&tool.spec, &handler);
             match self.registry.register_with(tool.spec, handler) {
                 Ok(()) => served.push(name),
                 Err(error) => {
@@ -194,6 +201,7 @@ impl Fleet {
     fn unregister(&self, tools: &[String]) -> bool {
         let mut changed = false;
         for name in tools {
+            self.views.unregister(name);
             changed |= self.registry.unregister(name);
         }
         changed
@@ -218,6 +226,7 @@ impl Fleet {
             if let Some(notifier) = &self.notifier {
                 notifier.notify();
             }
+            self.views.notify();
         }
     }
 

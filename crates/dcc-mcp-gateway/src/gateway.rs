@@ -84,6 +84,17 @@ impl Gateway {
             notifier,
             metrics,
         ));
+        let weak_fleet = Arc::downgrade(&fleet);
+        fleet.views.configure(
+            server.config().clone(),
+            Arc::new(move |scope| {
+                Arc::new(crate::catalog_methods::GatewayCatalog {
+                    fleet: weak_fleet.clone(),
+                    scope: Some(scope),
+                })
+            }),
+        );
+        server.merge_routes(crate::endpoints::routes(fleet.views.clone()));
         for spec in &statics {
             fleet.add(spec, Origin::Static)?;
         }
@@ -92,6 +103,7 @@ impl Gateway {
         let weak = Arc::downgrade(&fleet);
         server.set_catalog_proxy(Arc::new(crate::catalog_methods::GatewayCatalog {
             fleet: Arc::downgrade(&fleet),
+            scope: None,
         }));
         server.set_unknown_tool_hint(Arc::new(move |name: &str| {
             weak.upgrade()?.unknown_tool_hint(name)

@@ -41,6 +41,7 @@ mod catalog;
 mod catalog_methods;
 pub mod config;
 pub mod discovery;
+mod endpoints;
 mod file_sd;
 mod fleet;
 mod follow;

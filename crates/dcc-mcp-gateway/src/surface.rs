@@ -8,7 +8,7 @@
 //! namespaced list really changed. The methods that read them are in `catalog_methods`.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use dcc_mcp_client::{ClientError, McpClient};
 use dcc_mcp_http::protocol::{prompts, resources};
@@ -16,6 +16,7 @@ use dcc_mcp_http::ToolsListNotifier;
 use serde_json::{json, Value};
 
 use crate::backend::{Backend, Health};
+use crate::endpoints::Views;
 use crate::names::{namespaced, namespaced_uri};
 
 /// Most resources, templates or prompts kept per backend and kind; the rest are not served (and
@@ -116,13 +117,15 @@ impl BackendCatalog {
 pub(crate) struct Surface {
     catalogs: RwLock<BTreeMap<String, BackendCatalog>>,
     notifier: Option<ToolsListNotifier>,
+    views: Arc<Views>,
 }
 
 impl Surface {
-    pub(crate) fn new(notifier: Option<ToolsListNotifier>) -> Self {
+    pub(crate) fn new(notifier: Option<ToolsListNotifier>, views: Arc<Views>) -> Self {
         Self {
             catalogs: RwLock::new(BTreeMap::new()),
             notifier,
+            views,
         }
     }
 
@@ -154,23 +157,30 @@ impl Surface {
     }
 
     fn announce(&self, before: &BackendCatalog, after: &BackendCatalog) {
-        let Some(notifier) = &self.notifier else {
-            return;
-        };
-        if before.resources != after.resources || before.templates != after.templates {
-            notifier.notify_catalog(true);
-        }
-        if before.prompts != after.prompts {
-            notifier.notify_catalog(false);
+        let resources = before.resources != after.resources || before.templates != after.templates;
+        let prompts = before.prompts != after.prompts;
+        for (changed, kind) in [(resources, true), (prompts, false)] {
+            if changed {
+                if let Some(notifier) = &self.notifier {
+                    notifier.notify_catalog(kind);
+                }
+                self.views.notify_catalog(kind);
+            }
         }
     }
 
-    pub(crate) fn collect(&self, pick: impl Fn(&BackendCatalog) -> &Vec<Value>) -> Vec<Value> {
+    /// The entries `pick` chooses of the backends `admit` lets through.
+    pub(crate) fn collect(
+        &self,
+        admit: impl Fn(&str) -> bool,
+        pick: impl Fn(&BackendCatalog) -> &Vec<Value>,
+    ) -> Vec<Value> {
         self.catalogs
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .flat_map(|c| pick(c).iter().cloned())
+            .iter()
+            .filter(|(name, _)| admit(name))
+            .flat_map(|(_, c)| pick(c).iter().cloned())
             .collect()
     }
 }

@@ -323,3 +323,90 @@ fn backend_list_changes_are_followed_and_announced() {
     });
     gw.shutdown();
 }
+
+fn tools_of(tools: &[Value]) -> Vec<String> {
+    tools
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .filter(|n| n.contains("__") && !n.contains("__jobs."))
+        .collect()
+}
+
+#[test]
+fn per_backend_and_per_dcc_type_endpoints_serve_their_subset() {
+    let a = catalog_backend("a");
+    let b = catalog_backend("b");
+    let c = backend(&["echo"], 0);
+    let spec = |name: &str, url: String, dcc: &str| {
+        BackendSpec::new(name, &url, Some(dcc.to_owned())).unwrap()
+    };
+    let config = GatewayConfig {
+        backends: vec![
+            spec("a", a.running.url(), "maya"),
+            spec("b", b.running.url(), "maya"),
+            spec("c", c.url(), "blender"),
+        ],
+        ..GatewayConfig::default()
+    };
+    let gw = gateway(config, 3);
+    let base = gw.url();
+    let rt = runtime();
+    rt.block_on(async {
+        let connect = |path: &str| {
+            let url = format!("{base}{path}");
+            async move { McpClient::connect(ClientConfig::new(url)).await.unwrap() }
+        };
+        let all = connect("").await;
+        let only_a = connect("/a").await;
+        let maya = connect("/dcc/maya").await;
+        let blender = connect("/dcc/blender").await;
+        assert_eq!(
+            tools_of(&all.list_all_tools().await.unwrap()),
+            ["a__ask", "a__log", "b__ask", "b__log", "c__echo"]
+        );
+        assert_eq!(
+            tools_of(&only_a.list_all_tools().await.unwrap()),
+            ["a__ask", "a__log"]
+        );
+        assert_eq!(
+            tools_of(&maya.list_all_tools().await.unwrap()),
+            ["a__ask", "a__log", "b__ask", "b__log"]
+        );
+        assert_eq!(
+            tools_of(&blender.list_all_tools().await.unwrap()),
+            ["c__echo"]
+        );
+        let echoed = blender
+            .call_tool("c__echo", json!({"text": "via blender"}))
+            .await
+            .unwrap();
+        assert_eq!(echoed.text(), Some("via blender"));
+        // A tool outside the view is not there.
+        let outside = only_a.call_tool("b__log", json!({})).await.unwrap_err();
+        assert_eq!(outside.rpc_code(), Some(-32602));
+
+        let resources = only_a.request("resources/list", json!({})).await.unwrap();
+        assert_eq!(
+            field(&resources, "resources", "uri"),
+            ["mcp-gateway://a/scene://current"]
+        );
+        let prompts = maya.request("prompts/list", json!({})).await.unwrap();
+        assert_eq!(
+            field(&prompts, "prompts", "name"),
+            ["a__render", "b__render"]
+        );
+        let read = only_a
+            .request(
+                "resources/read",
+                json!({"uri": "mcp-gateway://b/scene://current"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(read.rpc_code(), Some(-32002));
+        let none = blender.request("prompts/list", json!({})).await.unwrap();
+        assert_eq!(none, json!({"prompts": []}));
+    });
+    assert_eq!(http_get(gw.server.port(), "/mcp/zz").0, 404);
+    assert_eq!(http_get(gw.server.port(), "/mcp/dcc/houdini").0, 404);
+    gw.shutdown();
+}

@@ -1,0 +1,250 @@
+//! Narrower MCP endpoints next to the gateway's `/mcp`: `/mcp/NAME` serves only backend `NAME`'s
+//! tools, resources and prompts, and `/mcp/dcc/TYPE` those of every backend of DCC type `TYPE`.
+//!
+//! Each endpoint is a *view*: an MCP server of its own (sessions, both eras, its own `jobs.*`) over a
+//! registry holding a subset of the gateway's entries, with the same namespaced names
+//! (`NAME__tool`, `mcp-gateway://NAME/…`), so a client can move between endpoints without renaming
+//! anything and a call takes the same route, budget and deadline as at `/mcp`. A view of a backend
+//! exists while the backend does; a view of a DCC type from the first backend of that type on. The
+//! view servers are not started: their routers answer requests the gateway's listener hands them.
+//! Calls through a view are counted per backend (`dcc_mcp_gateway_backend_*`) but not in the
+//! per-tool families of the gateway's `/metrics`, which count `/mcp`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+use dcc_mcp_http::catalog_proxy::CatalogProxy;
+use dcc_mcp_http::{
+    Handler, McpHttpConfig, McpHttpServer, ToolRegistry, ToolSpec, ToolsListNotifier,
+};
+use serde_json::json;
+use tower::ServiceExt as _;
+
+use crate::backend::Backend;
+use crate::names::split;
+
+/// Which backends a view holds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Scope {
+    /// One backend, by name.
+    Backend(String),
+    /// Every backend of one DCC type.
+    DccType(String),
+}
+
+/// Builds the catalog proxy of a view's scope.
+pub(crate) type CatalogFactory = Arc<dyn Fn(Scope) -> Arc<dyn CatalogProxy> + Send + Sync>;
+
+struct View {
+    /// Keeps the view's state alive (the router holds it too).
+    _server: McpHttpServer,
+    router: Router,
+    registry: ToolRegistry,
+    notifier: ToolsListNotifier,
+}
+
+struct Setup {
+    config: McpHttpConfig,
+    catalog: CatalogFactory,
+}
+
+/// Every view of one gateway.
+#[derive(Default)]
+pub(crate) struct Views {
+    setup: OnceLock<Setup>,
+    views: RwLock<BTreeMap<Scope, Arc<View>>>,
+    /// DCC type of each backend (to find its type view again when its tools leave).
+    types: RwLock<BTreeMap<String, String>>,
+}
+
+impl Views {
+    /// Views are built with `config` (the gateway server's, without Prometheus) and catalogs from
+    /// `catalog`. Until this is called no view is opened.
+    pub(crate) fn configure(&self, mut config: McpHttpConfig, catalog: CatalogFactory) {
+        config.enable_prometheus = false;
+        config.enable_process_metrics = false;
+        config.tools_list_changed = true;
+        // A view serves backends only, not the gateway's own catalog.
+        config.catalog = dcc_mcp_http::Catalog::default();
+        let _ = self.setup.set(Setup { config, catalog });
+    }
+
+    fn open(&self, scope: Scope) {
+        let Some(setup) = self.setup.get() else {
+            return;
+        };
+        let mut views = self.views.write().unwrap_or_else(PoisonError::into_inner);
+        if views.contains_key(&scope) {
+            return;
+        }
+        let registry = ToolRegistry::new();
+        let server = match McpHttpServer::new(registry.clone(), setup.config.clone()) {
+            Ok(server) => server,
+            Err(error) => {
+                tracing::warn!(?scope, %error, "cannot build the view; its endpoint answers 404");
+                return;
+            }
+        };
+        server.set_catalog_proxy((setup.catalog)(scope.clone()));
+        let view = View {
+            router: server.router(),
+            notifier: server.tools_list_notifier(),
+            _server: server,
+            registry,
+        };
+        views.insert(scope, Arc::new(view));
+    }
+
+    /// `backend` joined: its view (and its DCC type's) exist from now on.
+    pub(crate) fn backend_added(&self, backend: &Backend) {
+        self.open(Scope::Backend(backend.name.clone()));
+        if let Some(dcc_type) = &backend.dcc_type {
+            self.open(Scope::DccType(dcc_type.clone()));
+            self.types
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(backend.name.clone(), dcc_type.clone());
+        }
+    }
+
+    /// `name` left: its view goes (its type's view stays).
+    pub(crate) fn backend_removed(&self, name: &str) {
+        self.views
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&Scope::Backend(name.to_owned()));
+        self.types
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+    }
+
+    /// The views a namespaced tool name belongs in.
+    fn scopes_of(&self, tool: &str) -> Vec<Arc<View>> {
+        let Some((backend, _)) = split(tool) else {
+            return Vec::new();
+        };
+        let dcc_type = self
+            .types
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(backend)
+            .cloned();
+        let views = self.views.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<Arc<View>> = views
+            .get(&Scope::Backend(backend.to_owned()))
+            .cloned()
+            .into_iter()
+            .collect();
+        if let Some(view) = dcc_type.and_then(|t| views.get(&Scope::DccType(t)).cloned()) {
+            out.push(view);
+        }
+        out
+    }
+
+    /// The gateway registered `spec` (a namespaced tool) with `handler`: the views serve it too.
+    pub(crate) fn register(&self, spec: &ToolSpec, handler: &Handler) {
+        for view in self.scopes_of(&spec.name) {
+            view.registry.unregister(&spec.name);
+            if let Err(error) = view.registry.register_with(spec.clone(), handler.clone()) {
+                tracing::warn!(tool = %spec.name, %error, "tool not served by a view");
+            }
+        }
+    }
+
+    /// The gateway unregistered `name`: the views drop it too.
+    pub(crate) fn unregister(&self, name: &str) {
+        for view in self.scopes_of(name) {
+            view.registry.unregister(name);
+        }
+    }
+
+    /// Tell every view's sessions that its tool list may have changed.
+    pub(crate) fn notify(&self) {
+        let views: Vec<Arc<View>> = self
+            .views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for view in views {
+            view.notifier.notify();
+        }
+    }
+
+    /// Tell every view's sessions that its resource (`true`) or prompt list may have changed.
+    pub(crate) fn notify_catalog(&self, resources: bool) {
+        let views: Vec<Arc<View>> = self
+            .views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for view in views {
+            view.notifier.notify_catalog(resources);
+        }
+    }
+
+    fn router(&self, scope: &Scope) -> Option<Router> {
+        self.views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(scope)
+            .map(|view| view.router.clone())
+    }
+}
+
+/// The routes `/mcp/{name}` and `/mcp/dcc/{dcc_type}`, over `views`.
+pub(crate) fn routes(views: Arc<Views>) -> Router {
+    Router::new()
+        .route("/mcp/dcc/{dcc_type}", any(by_type))
+        .route("/mcp/{name}", any(by_name))
+        .with_state(views)
+}
+
+async fn by_name(
+    State(views): State<Arc<Views>>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    forward(&views, Scope::Backend(name), request).await
+}
+
+async fn by_type(
+    State(views): State<Arc<Views>>,
+    Path(dcc_type): Path<String>,
+    request: Request,
+) -> Response {
+    forward(&views, Scope::DccType(dcc_type), request).await
+}
+
+/// Hand `request` to the view's router as a request for its `/mcp`.
+async fn forward(views: &Views, scope: Scope, mut request: Request) -> Response {
+    let Some(router) = views.router(&scope) else {
+        let what = match &scope {
+            Scope::Backend(name) => format!("the gateway has no backend named '{name}'"),
+            Scope::DccType(dcc_type) => {
+                format!("the gateway has no backend of DCC type '{dcc_type}'")
+            }
+        };
+        return (StatusCode::NOT_FOUND, Json(json!({"error": what}))).into_response();
+    };
+    let path = match request.uri().query() {
+        Some(query) => format!("/mcp?{query}"),
+        None => "/mcp".to_owned(),
+    };
+    if let Ok(uri) = path.parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
