@@ -41,8 +41,10 @@ pub(crate) enum Scope {
 pub(crate) type CatalogFactory = Arc<dyn Fn(Scope) -> Arc<dyn CatalogProxy> + Send + Sync>;
 
 struct View {
-    /// Keeps the view's state alive (the router holds it too).
-    _server: McpHttpServer,
+    /// The view's server (never started: its router is served by the gateway's listener).
+    server: McpHttpServer,
+    /// Expires the view's idle sessions (on the gateway's runtime, once it runs).
+    sweeper: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     router: Router,
     registry: ToolRegistry,
     notifier: ToolsListNotifier,
@@ -57,6 +59,7 @@ struct Setup {
 #[derive(Default)]
 pub(crate) struct Views {
     setup: OnceLock<Setup>,
+    runtime: OnceLock<tokio::runtime::Handle>,
     views: RwLock<BTreeMap<Scope, Arc<View>>>,
     /// DCC type of each backend (to find its type view again when its tools leave).
     types: RwLock<BTreeMap<String, String>>,
@@ -91,13 +94,42 @@ impl Views {
             }
         };
         server.set_catalog_proxy((setup.catalog)(scope.clone()));
-        let view = View {
+        let view = Arc::new(View {
             router: server.router(),
             notifier: server.tools_list_notifier(),
-            _server: server,
+            server,
+            sweeper: std::sync::Mutex::new(None),
             registry,
-        };
-        views.insert(scope, Arc::new(view));
+        });
+        if let Some(runtime) = self.runtime.get() {
+            view.sweep_on(runtime);
+        }
+        views.insert(scope, view);
+    }
+
+    /// The gateway runs: expire the views' idle sessions on `runtime` from now on.
+    pub(crate) fn start(&self, runtime: tokio::runtime::Handle) {
+        let views = self.all();
+        for view in &views {
+            view.sweep_on(&runtime);
+        }
+        let _ = self.runtime.set(runtime);
+    }
+
+    /// The gateway stops: every view ends its streams.
+    pub(crate) fn stop(&self) {
+        for view in self.all() {
+            view.stop();
+        }
+    }
+
+    fn all(&self) -> Vec<Arc<View>> {
+        self.views
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// `backend` joined: its view (and its DCC type's) exist from now on.
@@ -114,10 +146,14 @@ impl Views {
 
     /// `name` left: its view goes (its type's view stays).
     pub(crate) fn backend_removed(&self, name: &str) {
-        self.views
+        let gone = self
+            .views
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&Scope::Backend(name.to_owned()));
+        if let Some(view) = gone {
+            view.stop();
+        }
         self.types
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -166,28 +202,14 @@ impl Views {
 
     /// Tell every view's sessions that its tool list may have changed.
     pub(crate) fn notify(&self) {
-        let views: Vec<Arc<View>> = self
-            .views
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        for view in views {
+        for view in self.all() {
             view.notifier.notify();
         }
     }
 
     /// Tell every view's sessions that its resource (`true`) or prompt list may have changed.
     pub(crate) fn notify_catalog(&self, resources: bool) {
-        let views: Vec<Arc<View>> = self
-            .views
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        for view in views {
+        for view in self.all() {
             view.notifier.notify_catalog(resources);
         }
     }
@@ -198,6 +220,32 @@ impl Views {
             .unwrap_or_else(PoisonError::into_inner)
             .get(scope)
             .map(|view| view.router.clone())
+    }
+}
+
+impl View {
+    fn sweep_on(&self, runtime: &tokio::runtime::Handle) {
+        let task = runtime.spawn(self.server.session_sweeper());
+        if let Some(old) = self
+            .sweeper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    fn stop(&self) {
+        self.server.stop_embedded();
+        if let Some(task) = self
+            .sweeper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
     }
 }
 

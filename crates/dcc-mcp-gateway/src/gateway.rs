@@ -135,6 +135,7 @@ impl Gateway {
         for backend in self.fleet.backends() {
             spawn(backend);
         }
+        self.fleet.views.start(runtime.handle().clone());
         if let Some(dir) = self.fleet.config.registry_dir.clone() {
             runtime.spawn(crate::discovery::watch(
                 self.fleet.clone(),
@@ -161,6 +162,7 @@ impl Gateway {
 
     fn stop_all(&mut self) {
         self.stop.cancel();
+        self.fleet.views.stop();
         for backend in self.fleet.backends() {
             backend.removed.cancel();
             backend.set_client(None);

@@ -131,6 +131,20 @@ impl McpHttpServer {
             .unwrap_or_else(PoisonError::into_inner) = Some(proxy);
     }
 
+    /// For a server never started, served only through [`router`](Self::router) inside another
+    /// server (a gateway's per-backend endpoints): the task that expires its idle sessions. Spawn
+    /// it on a runtime; it runs until dropped or aborted.
+    pub fn session_sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        sweep_sessions(self.state.clone())
+    }
+
+    /// For a server served only through [`router`](Self::router): end its SSE streams and tell
+    /// its running handlers that it stops, as [`McpServerHandle::shutdown`] does for a started one.
+    pub fn stop_embedded(&self) {
+        self.state.sessions.flag_all_calls_cancelled();
+        self.state.shutdown.cancel();
+    }
+
     /// A handle that sends `notifications/tools/list_changed` to every live session; cheap to
     /// clone and usable from any thread. Declare the capability with
     /// [`McpHttpConfig::tools_list_changed`].
