@@ -110,7 +110,7 @@ def tool_names(url: str) -> List[str]:
 
 
 @pytest.fixture
-def surface():
+def surface(tmp_path: Path):
     ports = {"a": free_port(), "p": free_port(), "gw": free_port()}
     procs: Dict[str, subprocess.Popen] = {}
     try:
@@ -128,10 +128,12 @@ def surface():
             f"a=http://127.0.0.1:{ports['a']}/mcp",
             "--backend",
             f"p=http://127.0.0.1:{ports['p']}/mcp",
+            "--registry-dir",
+            str(tmp_path / "registry"),
         )
         health = f"http://127.0.0.1:{ports['gw']}/health"
         wait_until("both backends up", lambda: httpx.get(health).json()["backends_up"] == 2)
-        yield ports, procs
+        yield ports, procs, tmp_path / "registry"
     finally:
         for proc in procs.values():
             stop(proc)
@@ -141,7 +143,7 @@ def surface():
 def test_resources_templates_prompts_and_completion_through_the_gateway(surface, mode):
     from mcp.types import PromptReference, ResourceTemplateReference
 
-    ports, _ = surface
+    ports, _, _ = surface
     gw = f"http://127.0.0.1:{ports['gw']}/mcp"
     direct = f"http://127.0.0.1:{ports['a']}/mcp"
 
@@ -204,7 +206,7 @@ def test_resources_templates_prompts_and_completion_through_the_gateway(surface,
 def test_a_calls_logging_and_elicitation_reach_its_client_and_list_changes_are_followed(surface):
     from mcp.types import ElicitResult
 
-    ports, _ = surface
+    ports, _, _ = surface
     gw = f"http://127.0.0.1:{ports['gw']}/mcp"
     logs: List[Any] = []
     asked: List[str] = []
@@ -262,3 +264,46 @@ def test_a_calls_logging_and_elicitation_reach_its_client_and_list_changes_are_f
     assert sample(ports["gw"], calls.format("success", "p__greet")) == 1
     assert sample(ports["gw"], calls.format("error", "p__greet")) == 1
     assert sample(ports["gw"], calls.format("success", "p__grown")) == 1
+
+
+def test_per_backend_and_per_dcc_type_endpoints(surface):
+    ports, _, registry = surface
+    base = f"http://127.0.0.1:{ports['gw']}/mcp"
+
+    def proxied(url: str) -> List[str]:
+        return [n for n in tool_names(url) if "__" in n and "__jobs." not in n]
+
+    everything = proxied(base)
+    assert [n for n in proxied(f"{base}/p")] == [
+        "p__chatty", "p__greet", "p__grow", "p__steps"]
+    assert proxied(f"{base}/a") == [n for n in everything if n.startswith("a__")]
+    assert len(proxied(f"{base}/a")) + 4 == len(everything)
+
+    async def through_p(client: Any) -> Any:
+        resources = [r.uri for r in (await client.list_resources()).resources]
+        prompts = [p.name for p in (await client.list_prompts()).prompts]
+        result = await client.call_tool("p__steps", {})
+        return resources, prompts, text(result)
+
+    assert run(_session(f"{base}/p", through_p)) == (
+        ["mcp-gateway://p/sdk://greeting"], ["p__welcome"], "stepped")
+    # Static backends have no DCC type: no /mcp/dcc/TYPE view exists yet.
+    missing = httpx.post(f"{base}/dcc/maya", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "the gateway has no backend of DCC type 'maya'"}
+    assert httpx.post(f"{base}/zz", json={}).status_code == 404
+
+    # A maya host joins through the directory: /mcp/dcc/maya and /mcp/c serve its tools only.
+    joined = spawn("--port", "0", "--demo-tool", "echo", "--registry-dir", str(registry),
+                   "--instance-name", "c", "--dcc-type", "maya")
+    try:
+        wait_until("c to join", lambda: "c__echo" in tool_names(base))
+        assert proxied(f"{base}/dcc/maya") == ["c__echo"]
+        assert proxied(f"{base}/c") == ["c__echo"]
+
+        async def call_c(client: Any) -> str:
+            return text(await client.call_tool("c__echo", {"text": "via maya"}))
+
+        assert run(_session(f"{base}/dcc/maya", call_c, mode="auto")) == "via maya"
+    finally:
+        stop(joined)
