@@ -7,7 +7,7 @@ grows. Tools:
 
 * ``chatty``: logs ``"one"`` (info) and ``{"n": 2}`` (warning, logger ``sdk``), answers ``"chatted"``;
 * ``greet``: elicits a ``name`` and answers ``"Hello NAME"`` (``"declined"`` unless accepted);
-* ``steps``: reports progress 1/2 and 2/2, answers ``"stepped"``;
+* ``steps``: reports progress 1/2 and 2/2, pauses 0.3 s, answers ``"stepped"``;
 * ``grow``: adds the tool ``grown`` (answers ``"grown!"``) and announces the change.
 
 It also serves the resource ``sdk://greeting`` (text ``"hi from the SDK"``) and the prompt
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+
+import anyio
 
 from pydantic import BaseModel
 
@@ -51,6 +53,10 @@ async def greet(ctx: Context) -> str:
 async def steps(ctx: Context) -> str:
     await ctx.report_progress(1, 2, "one")
     await ctx.report_progress(2, 2, "two")
+    # The gateway relays progress to a session-era caller on its session stream, while the result
+    # goes back on the POST: a pause lets the last report land before the result ends the request
+    # (after which the client drops progress of that request).
+    await anyio.sleep(0.3)
     return "stepped"
 
 
