@@ -195,6 +195,13 @@ def test_resources_templates_prompts_and_completion_through_the_gateway(surface,
             by_template.completion.values,
         ]
 
+    counted = 'dcc_mcp_requests_total{{method="{}",status="success"}}'
+    methods = ["resources/read", "prompts/get", "completion/complete"]
+
+    def counts(port: int) -> List[float]:
+        return [sample(port, counted.format(m)) or 0.0 for m in methods]
+
+    gw_before, a_before = counts(ports["gw"]), counts(ports["a"])
     assert run(_session(gw, reads, mode=mode)) == [
         [("mcp-gateway://a/test://static-text", "This is the content of the static text resource.")],
         [("mcp-gateway://a/test://template/42/data",
@@ -205,6 +212,11 @@ def test_resources_templates_prompts_and_completion_through_the_gateway(surface,
         ["paris", "park", "party"],
         ["123", "124"],
     ]
+    # Exact counts at both hops: every request the gateway served went to its owner once
+    # (3 reads, 2 of them a's; 2 prompts, 1 of them a's; 2 completions, both a's).
+    delta = lambda after, before: [x - y for x, y in zip(after, before)]  # noqa: E731
+    assert delta(counts(ports["gw"]), gw_before) == [3, 2, 2]
+    assert delta(counts(ports["a"]), a_before) == [2, 1, 2]
 
 
 def test_a_calls_logging_and_elicitation_reach_its_client_and_list_changes_are_followed(surface):
