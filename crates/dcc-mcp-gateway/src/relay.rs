@@ -159,3 +159,66 @@ impl ClientHandler for Upstream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_changes_are_marked_per_kind_and_taken_once() {
+        let changes = Arc::new(Changes::default());
+        let upstream = Upstream::new(changes.clone());
+        upstream.on_notification("notifications/prompts/list_changed", &json!({}));
+        upstream.on_notification("notifications/tools/list_changed", &json!({}));
+        upstream.on_notification(
+            "notifications/message",
+            &json!({"level": "info", "data": 1}),
+        );
+        assert_eq!(changes.take(), TOOLS | PROMPTS);
+        assert_eq!(changes.take(), 0);
+        upstream.on_notification("notifications/resources/list_changed", &json!({}));
+        assert_eq!(changes.take(), RESOURCES);
+        assert_eq!(
+            upstream.capabilities(),
+            json!({"elicitation": {}, "sampling": {}, "roots": {}})
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_outside_a_call_or_malformed_are_refused_clearly() {
+        let upstream = Upstream::new(Arc::new(Changes::default()));
+        let outside = upstream
+            .elicit(json!({"message": "?", "requestedSchema": {"type": "object"}}))
+            .await
+            .unwrap_err();
+        assert_eq!(outside.code, codes::INVALID_REQUEST);
+        assert!(
+            outside.message.contains("outside a tool call"),
+            "{}",
+            outside.message
+        );
+
+        let call = ToolContext::detached("a__ask");
+        let malformed = within(call.clone(), async { upstream.elicit(json!({"x": 1})) })
+            .await
+            .await
+            .unwrap_err();
+        assert_eq!(malformed.code, codes::INVALID_PARAMS);
+        assert!(
+            malformed.message.contains("requestedSchema"),
+            "{}",
+            malformed.message
+        );
+        // A detached call has no client to ask: the backend gets that refusal.
+        let refused = within(call, async { upstream.list_roots(json!({})) })
+            .await
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, codes::INVALID_REQUEST);
+        assert!(
+            refused.message.contains("no client to ask"),
+            "{}",
+            refused.message
+        );
+    }
+}

@@ -190,7 +190,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn catalogs_are_namespaced_sorted_and_paged() {
+    fn catalogs_are_namespaced_and_sorted() {
         let raw = RawCatalog {
             resources: vec![
                 json!({"uri": "test://z", "name": "z"}),
