@@ -198,9 +198,11 @@ mod tests {
             outside.message
         );
 
+        // The handler is called while the call's response is read (inside the call's scope), and
+        // its answer is awaited after.
         let call = ToolContext::detached("a__ask");
-        let malformed = within(call.clone(), async { upstream.elicit(json!({"x": 1})) })
-            .await
+        let malformed = CALL
+            .sync_scope(call.clone(), || upstream.elicit(json!({"x": 1})))
             .await
             .unwrap_err();
         assert_eq!(malformed.code, codes::INVALID_PARAMS);
@@ -210,8 +212,8 @@ mod tests {
             malformed.message
         );
         // A detached call has no client to ask: the backend gets that refusal.
-        let refused = within(call, async { upstream.list_roots(json!({})) })
-            .await
+        let refused = CALL
+            .sync_scope(call, || upstream.list_roots(json!({})))
             .await
             .unwrap_err();
         assert_eq!(refused.code, codes::INVALID_REQUEST);
