@@ -8,6 +8,13 @@
 //! backend holds only its own slots; a backend that stops answering (failed calls, failed probes)
 //! leaves `tools/list` with `notifications/tools/list_changed`, and comes back when it answers.
 //!
+//! Resources, templates and prompts are served the same way (`mcp-gateway://NAME/URI`,
+//! `NAME__prompt`), with `resources/read`, `prompts/get` and `completion/complete` sent to the
+//! owner; a backend's own `list_changed` notifications are followed. A call's log messages and
+//! server→client requests (elicitation, sampling, roots) that the backend sends on the call's
+//! response stream reach the downstream session that made the call. `/mcp/NAME` and
+//! `/mcp/dcc/TYPE` serve one backend, or the backends of one DCC type, alone.
+//!
 //! Backends are static (`--backend NAME=URL`) or discovered in a directory where hosts write an
 //! entry ([`discovery`]). The gateway's `/metrics` carries `dcc_mcp_gateway_*` families next to the
 //! server's own per-tool families, which count the proxied `NAME__tool` calls like any tool.
