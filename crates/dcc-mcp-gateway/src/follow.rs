@@ -1,6 +1,7 @@
 //! The follower of one backend connection: when the backend reports a list change (see `relay`),
 //! list again what changed, serve it, and let the fleet and the surface tell the downstream
-//! sessions. One follower per upstream client; it ends with the client or the backend.
+//! sessions. One follower per upstream client; it ends when the client is dropped (a reconnect
+//! replaces it) or the backend is removed.
 
 use std::sync::{Arc, Weak};
 
@@ -21,6 +22,7 @@ pub(crate) async fn follow(
     loop {
         tokio::select! {
             () = backend.removed.cancelled() => return,
+            () = changes.closed.cancelled() => return,
             () = changes.wake.notified() => {}
         }
         let Some(client) = client.upgrade() else {

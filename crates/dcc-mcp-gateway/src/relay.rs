@@ -45,6 +45,8 @@ fn current_call() -> Option<ToolContext> {
 pub(crate) struct Changes {
     kinds: AtomicU8,
     pub(crate) wake: Notify,
+    /// Cancelled when the client reporting here is gone (its follower ends).
+    pub(crate) closed: tokio_util::sync::CancellationToken,
 }
 
 /// The tool list changed.
@@ -74,6 +76,13 @@ impl Upstream {
     /// A handler reporting list changes to `changes`.
     pub(crate) fn new(changes: Arc<Changes>) -> Self {
         Self { changes }
+    }
+}
+
+impl Drop for Upstream {
+    /// The client (which owns its handler) is gone: so is the reason to follow it.
+    fn drop(&mut self) {
+        self.changes.closed.cancel();
     }
 }
 
@@ -182,6 +191,9 @@ mod tests {
             upstream.capabilities(),
             json!({"elicitation": {}, "sampling": {}, "roots": {}})
         );
+        assert!(!changes.closed.is_cancelled());
+        drop(upstream);
+        assert!(changes.closed.is_cancelled());
     }
 
     #[tokio::test]
