@@ -410,3 +410,55 @@ fn per_backend_and_per_dcc_type_endpoints_serve_their_subset() {
     assert_eq!(http_get(gw.server.port(), "/mcp/dcc/houdini").0, 404);
     gw.shutdown();
 }
+
+#[test]
+fn the_views_take_the_gateways_bearer_tokens() {
+    let a = backend(&["echo"], 0);
+    let config = GatewayConfig {
+        backends: vec![BackendSpec::new("a", &a.url(), None).unwrap()],
+        ..GatewayConfig::default()
+    };
+    let server_config = dcc_mcp_gateway::Gateway::server_config(
+        McpHttpConfig {
+            port: 0,
+            bearer_tokens: dcc_mcp_http::BearerTokens::new(["s3cret"]),
+            ..Default::default()
+        },
+        &config,
+    );
+    let mut server = McpHttpServer::new(ToolRegistry::new(), server_config).unwrap();
+    let mut gateway = dcc_mcp_gateway::Gateway::attach(config, &mut server).unwrap();
+    let handle = server.start().unwrap();
+    gateway.start().unwrap();
+    let view = format!("{}/a", handle.mcp_url());
+    wait_for("a up", || {
+        http_get(handle.local_addr().port(), "/health")
+            .1
+            .contains("\"backends_up\":1")
+    });
+    let rt = runtime();
+    rt.block_on(async {
+        let refused = McpClient::connect(ClientConfig::new(view.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                dcc_mcp_client::ClientError::Http { status: 401, .. }
+            ),
+            "{refused:?}"
+        );
+        let mut config = ClientConfig::new(view);
+        config
+            .headers
+            .push(("authorization".into(), "Bearer s3cret".into()));
+        let client = McpClient::connect(config).await.unwrap();
+        let echoed = client
+            .call_tool("a__echo", json!({"text": "authorized"}))
+            .await
+            .unwrap();
+        assert_eq!(echoed.text(), Some("authorized"));
+    });
+    gateway.shutdown();
+    handle.shutdown().unwrap();
+}
