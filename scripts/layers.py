@@ -31,6 +31,8 @@ LAYERS = {
         # the in-flight registry, sessions, jobs (taking their own limits).
         "content": 2,
         "registry": 2,
+        # tool schemas compiled with linear-time patterns (no ReDoS on the I/O worker).
+        "schema": 2,
         "content": 2,
         "dispatch": 2,
         "inflight": 2,

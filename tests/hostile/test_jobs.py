@@ -26,6 +26,7 @@ ALL_REASONS = (
     "body_timeout", "write_timeout", "job_quota", "result_too_large", "busy", "main_thread_full",
     "expired_before_run", "outbox_drop", "auth", "auth_throttled", "auth_scope", "auth_unavailable",
     "log_rate", "pending_client_requests", "request_state_too_large", "subscription_limit",
+    "job_queue_full", "job_client_share",
 )
 
 pytestmark = pytest.mark.skipif(

@@ -73,6 +73,7 @@ mod registry;
 mod reply;
 mod request_context;
 pub mod resource_registry;
+mod schema;
 mod serve;
 mod server;
 mod service;

@@ -56,6 +56,9 @@ pub(crate) struct Session {
     ended: CancellationToken,
     /// Queued plus running jobs of this session (the per-session job quota; busy for eviction).
     live_jobs: AtomicUsize,
+    /// Finished job results kept and not fetched yet: the session is not evicted for another
+    /// (it still expires).
+    kept_results: AtomicUsize,
     /// Byte budget of the outbox.
     outbox_budget: usize,
     recorder: Recorder,
@@ -157,6 +160,7 @@ impl Session {
             client,
             ended: CancellationToken::new(),
             live_jobs: AtomicUsize::new(0),
+            kept_results: AtomicUsize::new(0),
             outbox_budget,
             recorder,
         }
@@ -246,6 +250,31 @@ impl Session {
                 (live < quota).then_some(live + 1)
             })
             .is_ok()
+    }
+
+    /// The client's address, when known.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
+    /// A finished job result of this session is kept for `jobs.get`: until it is fetched or
+    /// forgotten ([`result_settled`](Self::result_settled)), the session is not evicted to make
+    /// room for another one.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn keep_result(&self) {
+        self.kept_results.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A result counted by [`keep_result`](Self::keep_result) was fetched or forgotten.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn result_settled(&self) {
+        self.kept_results.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Idle, and holding no finished job result that was not fetched: a candidate for eviction.
+    fn is_evictable(&self) -> bool {
+        self.is_idle() && self.kept_results.load(Ordering::Acquire) == 0
     }
 
     /// Give back a slot taken by [`reserve_job`](Self::reserve_job) (the job's task ended). The
@@ -479,6 +508,8 @@ impl Session {
     }
 
     fn close(&self) {
+        // Its running synchronous calls learn that nobody waits for them any more.
+        self.in_flight.flag_all();
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
         outbox.queue.clear();
@@ -555,7 +586,7 @@ impl Sessions {
         self.by_id
             .values()
             .filter(|session| client.is_none() || session.client == client)
-            .filter(|session| session.is_idle())
+            .filter(|session| session.is_evictable())
             .min_by_key(|session| session.last_seen())
             .map(|session| session.id.clone())
     }
