@@ -2,10 +2,12 @@
 //!
 //! A per-session quota alone does not keep the job system open: five sessions of one client fill a
 //! 64-slot queue with 16 jobs each and take every worker, and a polite client of another address then
-//! gets "job queue full" every time. So each client address (sessions whose address is unknown share
-//! one bucket) may hold at most [`QueueSlots::client_share`] queued jobs, half of
-//! `job_queue_capacity` rounded up, and run at most `job_concurrency - 1` jobs at once (1 when the
-//! concurrency is 1): another address always finds queue room and a worker.
+//! gets "job queue full" every time. So each client address may hold at most
+//! [`QueueSlots::client_share`] queued jobs, half of `job_queue_capacity` rounded up, and run at most
+//! `job_concurrency - 1` jobs at once (1 when the concurrency is 1): another address always finds
+//! queue room and a worker. Sessions whose address is unknown (a router served without connection
+//! info, a 2026-07-28 request scope) have no share: the session quota and the queue capacity bound
+//! them.
 //!
 //! A local attacker can bind many loopback addresses, so this is a share, not a wall: it stops one
 //! address, and the session quota, the global queue capacity and the job deadline still bound the rest.
@@ -41,6 +43,7 @@ pub(super) struct QueueSlots {
     capacity: usize,
     client_share: usize,
     client_runners: usize,
+    concurrency: usize,
     waiting: AtomicUsize,
     shares: Mutex<HashMap<Option<IpAddr>, Share>>,
 }
@@ -52,6 +55,7 @@ impl QueueSlots {
             capacity,
             client_share: capacity.div_ceil(2).max(1),
             client_runners: concurrency.saturating_sub(1).max(1),
+            concurrency: concurrency.max(1),
             waiting: AtomicUsize::new(0),
             shares: Mutex::new(HashMap::new()),
         }
@@ -75,10 +79,14 @@ impl QueueSlots {
     /// success is matched by one [`leave`](Self::leave) (when the job starts or leaves the queue)
     /// and one [`release`](Self::release) (when its task ends).
     pub(super) fn reserve(&self, client: Option<IpAddr>) -> Result<Arc<Semaphore>, Refused> {
+        let (share_cap, runners) = match client {
+            Some(_) => (self.client_share, self.client_runners),
+            None => (usize::MAX, self.concurrency),
+        };
         let mut shares = self.shares();
         if shares
             .get(&client)
-            .is_some_and(|share| share.queued >= self.client_share)
+            .is_some_and(|share| share.queued >= share_cap)
         {
             return Err(Refused::ClientShare);
         }
@@ -94,7 +102,7 @@ impl QueueSlots {
         let share = shares.entry(client).or_insert_with(|| Share {
             queued: 0,
             live: 0,
-            runners: Arc::new(Semaphore::new(self.client_runners)),
+            runners: Arc::new(Semaphore::new(runners)),
         });
         share.queued += 1;
         share.live += 1;
@@ -151,12 +159,24 @@ mod tests {
         assert_eq!(slots.reserve(addr(2)).err(), Some(Refused::ClientShare));
         // Another address still finds the rest of the queue, then the queue is full for everyone.
         assert!(slots.reserve(addr(1)).is_ok());
-        assert!(slots.reserve(None).is_ok());
-        assert_eq!(slots.reserve(addr(3)).err(), Some(Refused::Full));
+        assert!(slots.reserve(addr(3)).is_ok());
+        assert_eq!(slots.reserve(addr(4)).err(), Some(Refused::Full));
         assert_eq!(slots.waiting(), 5);
         // A job that starts gives its queue slot back to its address.
         slots.leave(addr(2));
         assert!(slots.reserve(addr(2)).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_address_has_no_share_but_the_queue() {
+        let slots = QueueSlots::new(3, 4);
+        for _ in 0..3 {
+            assert_eq!(
+                slots.reserve(None).ok().map(|r| r.available_permits()),
+                Some(4)
+            );
+        }
+        assert_eq!(slots.reserve(None).err(), Some(Refused::Full));
     }
 
     #[test]
