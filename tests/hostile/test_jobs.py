@@ -100,3 +100,21 @@ def test_job_queue_takeover_is_held_to_the_session_quota_and_delete_cancels() ->
     assert created(run, "sleep", "quota") == replies["quota"]
     assert created(run, "sleep", "queue_full") == 0
     # Settling proved DELETE cancelled the 10-minute jobs: all left the queue and none runs.
+
+
+def test_many_sessions_of_one_address_hold_only_its_share_of_the_job_system() -> None:
+    def accepted(report: Dict[str, Any]) -> int:
+        return report["replies"].get("accepted", 0) + report["polite"]["jobs"]
+
+    run = attack_run("job_queue_many_sessions", "sleep", accepted)
+    replies = run.attack["replies"]
+    # The address runs 3 of the 4 workers and holds 32 of the 64 queue slots: 35 jobs in all. The
+    # 17th job of each of the first two sessions hits the session quota; the rest hit the share.
+    assert replies.get("accepted") == 35, replies
+    assert set(replies) == {"accepted", "quota", "client_share"}, replies
+    assert run.refused("job_quota") == replies["quota"]
+    assert run.refused("job_client_share") == replies["client_share"]
+    assert created(run, "sleep", "accepted") == accepted(run.attack)
+    assert created(run, "sleep", "queue_full") == replies["client_share"]
+    # The polite client of another address never met a full queue (checked in attack_run: every
+    # one of its jobs succeeded, and job_queue_full stayed at zero).
