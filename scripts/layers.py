@@ -58,6 +58,8 @@ LAYERS = {
         # what a handler asks of its client (the era port), and the log budget of a session.
         "peer": 2,
         "log_budget": 2,
+        # rate-limited warnings for events a client can repeat (outbox drops).
+        "warn_budget": 2,
         # 2026-07-28 multi round-trip requests: the sealed requestState and the stateless peer.
         "mrtr": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
@@ -78,6 +80,7 @@ LAYERS = {
         "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
+        "cors": 5,
         "bearer": 5,
         "jwks": 5,
         "oauth": 5,

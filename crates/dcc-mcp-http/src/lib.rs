@@ -40,6 +40,7 @@ pub mod catalog_events;
 pub mod completion_providers;
 mod config;
 mod content;
+mod cors;
 mod credentials;
 mod dispatch;
 mod error;
@@ -86,6 +87,7 @@ mod throttle;
 mod tools;
 mod trace;
 pub mod uri_template;
+mod warn_budget;
 
 pub use catalog::Catalog;
 pub use config::{BasicAuth, McpHttpConfig, MIN_RESPONSE_BYTES};

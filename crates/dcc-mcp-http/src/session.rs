@@ -463,7 +463,11 @@ impl Session {
             }
         }
         if dropped > 0 {
-            tracing::warn!(session = %self.id, dropped, "notification outbox full; dropped the oldest notifications");
+            // One line per second for all sessions (see `warn_budget`); the metric counts each drop.
+            let now = Instant::now();
+            if let Some(line) = crate::warn_budget::OUTBOX_DROPS.record(dropped as u64, now) {
+                tracing::warn!(session = %self.id, dropped = line.events, "notification outboxes full; dropped the oldest notifications (at most one such line per second)");
+            }
             for _ in 0..dropped {
                 self.recorder.rejected(Rejection::OutboxDrop);
             }
