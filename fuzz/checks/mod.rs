@@ -16,8 +16,11 @@ use dcc_mcp_protocol::jsonrpc::{classify, Incoming};
 use dcc_mcp_protocol::version::{accept, negotiate, supported_version, ProtocolVersion};
 use serde_json::Value;
 
+/// The checks of one target: panics when an invariant breaks on the input.
+pub(crate) type Check = fn(&[u8]);
+
 /// Every target by name (the name of its `fuzz/corpus/<name>` directory).
-pub(crate) const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub(crate) const TARGETS: [(&str, Check); 6] = [
     ("jsonrpc_body", jsonrpc_body),
     ("protocol_version", protocol_version),
     ("uri_template", uri_template),
@@ -50,7 +53,9 @@ pub(crate) fn jsonrpc_body(data: &[u8]) {
     for message in messages {
         match classify(message) {
             Ok(
-                Incoming::Request { .. } | Incoming::Notification { .. } | Incoming::Response { .. },
+                Incoming::Request { .. }
+                | Incoming::Notification { .. }
+                | Incoming::Response { .. },
             ) => {}
             Err(reply) => {
                 assert_eq!(reply["jsonrpc"], "2.0");

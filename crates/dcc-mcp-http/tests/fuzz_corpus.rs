@@ -135,10 +135,19 @@ fn every_target_holds_its_invariants_on_the_corpus_and_its_mutants() {
             let other = &seeds[(i + 1) % seeds.len()].1;
             for n in 0..mutants {
                 let data = mutate(&mut rng, seed, other);
-                run(target, check, &data, &format!("mutant {n} of {}", path.display()));
+                run(
+                    target,
+                    check,
+                    &data,
+                    &format!("mutant {n} of {}", path.display()),
+                );
             }
         }
-        counts.push((target, seeds.len() + regressions.len(), seeds.len() * mutants));
+        counts.push((
+            target,
+            seeds.len() + regressions.len(),
+            seeds.len() * mutants,
+        ));
     }
     // Every target of the cargo-fuzz crate is replayed here.
     let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
@@ -149,7 +158,10 @@ fn every_target_holds_its_invariants_on_the_corpus_and_its_mutants() {
 #[test]
 fn the_label_parser_of_the_round_trip_refuses_what_it_must() {
     let prefix = "m{v=\"";
-    assert_eq!(checks::parse_label_value("m{v=\"a\\\"b\\\\\\n\"} 1", prefix).as_deref(), Some("a\"b\\\n"));
+    assert_eq!(
+        checks::parse_label_value("m{v=\"a\\\"b\\\\\\n\"} 1", prefix).as_deref(),
+        Some("a\"b\\\n")
+    );
     assert_eq!(checks::parse_label_value("m{v=\"a\\tb\"} 1", prefix), None);
     assert_eq!(checks::parse_label_value("m{v=\"open} 1", prefix), None);
     assert_eq!(checks::parse_label_value("m{v=\"a\"b\"} 1", prefix), None);
