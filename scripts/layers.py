@@ -38,6 +38,7 @@ LAYERS = {
         "inflight": 2,
         "offload": 2,
         "session": 2,
+        "session_order": 2,
         "jobs": 2,
         # the per-request context (era, version, the client's declared capabilities, log level)
         # and the subscriptions/listen streams of the stateless era.

@@ -79,6 +79,7 @@ mod serve;
 mod server;
 mod service;
 mod session;
+mod session_order;
 mod session_peer;
 mod state;
 mod stateless;
