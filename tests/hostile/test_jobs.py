@@ -118,3 +118,32 @@ def test_many_sessions_of_one_address_hold_only_its_share_of_the_job_system() ->
     assert created(run, "sleep", "queue_full") == replies["client_share"]
     # The polite client of another address never met a full queue (checked in attack_run: every
     # one of its jobs succeeded, and job_queue_full stayed at zero).
+
+
+def test_dropped_notifications_log_at_most_one_warning_per_second(tmp_path, monkeypatch) -> None:
+    """A session that never opens its stream fills its 8 KiB outbox with job notifications for 3 s:
+    every drop is counted, but the log gets at most one WARN line per second (it was one per drop)."""
+    from .harness import ATTACK_ADDRS, Session, http_client
+    from .job_attacks import call_tool
+
+    log = tmp_path / "server.log"
+    monkeypatch.setenv("DCC_MCP_HOSTILE_LOG", str(log))
+    with Server(("--max-outbox-bytes", "8192", "--max-notification-result-bytes", "4096")) as server:
+        with http_client(ATTACK_ADDRS[0], timeout=HANG_GUARD_SECONDS) as client:
+            session = Session(server.url, client)
+            start = time.monotonic()
+            while time.monotonic() - start < ATTACK_SECONDS:
+                call_tool(session, "sleep", {"ms": 0}, as_job=True)
+            elapsed = time.monotonic() - start
+            # Let the last jobs finish and announce themselves (and drop more).
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while server.scrape().value("dcc_mcp_jobs_in_flight", tool="sleep") != 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            drops = server.scrape().rejected("outbox_drop")
+            session.delete()
+        assert server.alive()
+    lines = [line for line in log.read_text().splitlines() if "notification outboxes full" in line]
+    # One line per started second of the flood, and one for the drops of the settling jobs.
+    assert 1 <= len(lines) <= int(elapsed) + 2, (len(lines), elapsed)
+    assert drops > 10 * len(lines), (drops, len(lines))
