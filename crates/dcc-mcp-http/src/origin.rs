@@ -32,6 +32,7 @@ pub(crate) fn check_host_and_origin(
 /// other bind too, with a `Host` rule of its own ([`metrics_host_allowed`]). A page on a foreign
 /// site whose name was rebound to the server's LAN address reads a same-origin `GET /metrics`
 /// without sending `Origin`; its `Host` still names the foreign site, so it is refused.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) fn check_metrics_host_and_origin(
     config: &McpHttpConfig,
     headers: &HeaderMap,
@@ -54,6 +55,7 @@ pub(crate) fn check_metrics_host_and_origin(
 /// True when `/metrics` may answer a request carrying this `Host` header, on any bind: an IP
 /// literal (DNS rebinding needs a name), a loopback name, the configured bind host, or the host of
 /// an entry of `allowed_origins` (`*` allows all).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) fn metrics_host_allowed(config: &McpHttpConfig, host: &str) -> bool {
     let host = host.trim();
     if host_is_ip_literal(host) || is_localhost_origin(&format!("http://{host}")) {
@@ -76,6 +78,7 @@ pub(crate) fn metrics_host_allowed(config: &McpHttpConfig, host: &str) -> bool {
 }
 
 /// `host` without its `:port` (an IPv6 literal keeps its brackets).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host
@@ -86,6 +89,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// An IPv4 literal with an optional port, or a bracketed IPv6 literal with an optional port.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 fn host_is_ip_literal(host: &str) -> bool {
     if let Some(rest) = host.strip_prefix('[') {
         return match rest.split_once(']') {
