@@ -147,3 +147,41 @@ def test_dropped_notifications_log_at_most_one_warning_per_second(tmp_path, monk
     # One line per started second of the flood, and one for the drops of the settling jobs.
     assert 1 <= len(lines) <= int(elapsed) + 2, (len(lines), elapsed)
     assert drops > 10 * len(lines), (drops, len(lines))
+
+
+def test_unfetched_job_results_survive_an_eviction_flood_from_another_address() -> None:
+    """A polite client's finished job result is not wiped by another address opening sessions: with
+    8 session slots, 200 `initialize` calls from 127.0.0.2 evict every idle session but the one
+    holding an unfetched result; once fetched with `jobs.get`, that session is evictable again."""
+    from .harness import ATTACK_ADDRS, GOOD_ADDR, Session, SessionRefused, http_client
+    from .job_attacks import call_tool
+
+    with Server(("--max-sessions", "8")) as server:
+        with http_client(GOOD_ADDR, timeout=HANG_GUARD_SECONDS) as good, http_client(
+            ATTACK_ADDRS[0], timeout=HANG_GUARD_SECONDS
+        ) as bad:
+            holder = Session(server.url, good)
+            job = call_tool(holder, "sleep", {"ms": 0}, as_job=True)["structuredContent"]["jobId"]
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while call_tool(holder, "jobs.list", {})["structuredContent"]["jobs"][0]["status"] != "succeeded":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            before = server.scrape().rejected("session_evicted")
+            refused = 0
+            for _ in range(200):
+                try:
+                    Session(server.url, bad)
+                except SessionRefused:
+                    refused += 1
+            assert refused == 0
+            # 7 free slots, then every further initialize evicted one idle attacker session.
+            assert server.scrape().rejected("session_evicted") - before == 200 - 7
+            fetched = call_tool(holder, "jobs.get", {"jobId": job})["structuredContent"]
+            assert fetched["status"] == "succeeded"
+            assert fetched["result"]["structuredContent"] == {"slept_ms": 0}
+            # Fetched: the holder is an ordinary idle session again and goes with the next evictions.
+            for _ in range(8):
+                Session(server.url, bad)
+            gone = holder.request("ping")
+            assert gone.status_code == 404
+        assert server.alive()
