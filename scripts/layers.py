@@ -31,11 +31,14 @@ LAYERS = {
         # the in-flight registry, sessions, jobs (taking their own limits).
         "content": 2,
         "registry": 2,
+        # tool schemas compiled with linear-time patterns (no ReDoS on the I/O worker).
+        "schema": 2,
         "content": 2,
         "dispatch": 2,
         "inflight": 2,
         "offload": 2,
         "session": 2,
+        "session_order": 2,
         "jobs": 2,
         # the per-request context (era, version, the client's declared capabilities, log level)
         # and the subscriptions/listen streams of the stateless era.
@@ -58,6 +61,8 @@ LAYERS = {
         # what a handler asks of its client (the era port), and the log budget of a session.
         "peer": 2,
         "log_budget": 2,
+        # rate-limited warnings for events a client can repeat (outbox drops).
+        "warn_budget": 2,
         # 2026-07-28 multi round-trip requests: the sealed requestState and the stateless peer.
         "mrtr": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits
@@ -79,6 +84,7 @@ LAYERS = {
         "stateless": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
+        "cors": 5,
         "bearer": 5,
         "jwks": 5,
         "oauth": 5,

@@ -99,6 +99,8 @@ def _submit(session: Session, tool: str, arguments: Dict[str, Any], replies: Cou
         replies["accepted"] += 1
     elif text_of(result).startswith("job quota reached"):
         replies["quota"] += 1
+    elif text_of(result).startswith("job queue full for this client"):
+        replies["client_share"] += 1
     elif text_of(result).startswith("job queue full"):
         replies["queue_full"] += 1
     else:
@@ -176,6 +178,40 @@ def job_queue_takeover(
     return report
 
 
+# ------------------------------------------------------------------------------------------------
+# Job queue takeover from many sessions of one address
+
+
+def job_queue_many_sessions(
+    server: Server,
+    stop: threading.Event,
+    report: Dict[str, Any],
+    sessions: int = 5,
+    per_session: int = 17,
+    ms: int = 600_000,
+) -> Dict[str, Any]:
+    """One address opens ``sessions`` sessions and sends ``per_session`` sleep jobs of ``ms`` from
+    each (85 requests: past every session's quota, more than the whole queue), then keeps asking for
+    more; a polite client of another address runs short ``sleep`` jobs meanwhile. At the end the
+    attacker DELETEs its sessions, which cancels their jobs. The result also goes to ``report``."""
+    polite = PoliteJobs(server, "sleep", {"ms": 20}, lambda r: r["structuredContent"] == {"slept_ms": 20}).start()
+    replies: Counter = Counter()
+    with http_client(ATTACK_ADDRS[0], timeout=HANG_GUARD_SECONDS) as client:
+        attackers = [Session(server.url, client) for _ in range(sessions)]
+        for session in attackers:
+            for _ in range(per_session):
+                _submit(session, "sleep", {"ms": ms}, replies)
+        n = 0
+        while not stop.wait(0.05):
+            _submit(attackers[n % sessions], "sleep", {"ms": ms}, replies)
+            n += 1
+        polite_result = polite.stop()
+        for session in attackers:
+            session.delete()
+    report.update(replies=dict(replies), polite=polite_result)
+    return report
+
+
 def jobs_settled(server: Server, tool: str, accepted: int) -> bool:
     """Every accepted job of ``tool`` left the queue and none is running."""
     now = server.scrape()
@@ -225,6 +261,13 @@ JOB_ATTACKS: Dict[str, JobAttack] = {
         "16 jobs per session, a session runs at most 3 of the 4 workers; DELETE cancels",
         ("job_quota",),
         # Measured 21 MiB (baseline 19).
+        40 * MIB,
+    ),
+    "job_queue_many_sessions": JobAttack(
+        job_queue_many_sessions,
+        (),
+        "an address holds at most 32 of the 64 queue slots and runs at most 3 of the 4 workers",
+        ("job_quota", "job_client_share"),
         40 * MIB,
     ),
 }

@@ -26,6 +26,7 @@ ALL_REASONS = (
     "body_timeout", "write_timeout", "job_quota", "result_too_large", "busy", "main_thread_full",
     "expired_before_run", "outbox_drop", "auth", "auth_throttled", "auth_scope", "auth_unavailable",
     "log_rate", "pending_client_requests", "request_state_too_large", "subscription_limit",
+    "job_queue_full", "job_client_share",
 )
 
 pytestmark = pytest.mark.skipif(
@@ -99,3 +100,88 @@ def test_job_queue_takeover_is_held_to_the_session_quota_and_delete_cancels() ->
     assert created(run, "sleep", "quota") == replies["quota"]
     assert created(run, "sleep", "queue_full") == 0
     # Settling proved DELETE cancelled the 10-minute jobs: all left the queue and none runs.
+
+
+def test_many_sessions_of_one_address_hold_only_its_share_of_the_job_system() -> None:
+    def accepted(report: Dict[str, Any]) -> int:
+        return report["replies"].get("accepted", 0) + report["polite"]["jobs"]
+
+    run = attack_run("job_queue_many_sessions", "sleep", accepted)
+    replies = run.attack["replies"]
+    # The address runs 3 of the 4 workers and holds 32 of the 64 queue slots: 35 jobs in all. The
+    # 17th job of each of the first two sessions hits the session quota; the rest hit the share.
+    assert replies.get("accepted") == 35, replies
+    assert set(replies) == {"accepted", "quota", "client_share"}, replies
+    assert run.refused("job_quota") == replies["quota"]
+    assert run.refused("job_client_share") == replies["client_share"]
+    assert created(run, "sleep", "accepted") == accepted(run.attack)
+    assert created(run, "sleep", "queue_full") == replies["client_share"]
+    # The polite client of another address never met a full queue (checked in attack_run: every
+    # one of its jobs succeeded, and job_queue_full stayed at zero).
+
+
+def test_dropped_notifications_log_at_most_one_warning_per_second(tmp_path, monkeypatch) -> None:
+    """A session that never opens its stream fills its 8 KiB outbox with job notifications for 3 s:
+    every drop is counted, but the log gets at most one WARN line per second (it was one per drop)."""
+    from .harness import ATTACK_ADDRS, Session, http_client
+    from .job_attacks import call_tool
+
+    log = tmp_path / "server.log"
+    monkeypatch.setenv("DCC_MCP_HOSTILE_LOG", str(log))
+    with Server(("--max-outbox-bytes", "8192", "--max-notification-result-bytes", "4096")) as server:
+        with http_client(ATTACK_ADDRS[0], timeout=HANG_GUARD_SECONDS) as client:
+            session = Session(server.url, client)
+            start = time.monotonic()
+            while time.monotonic() - start < ATTACK_SECONDS:
+                call_tool(session, "sleep", {"ms": 0}, as_job=True)
+            elapsed = time.monotonic() - start
+            # Let the last jobs finish and announce themselves (and drop more).
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while server.scrape().value("dcc_mcp_jobs_in_flight", tool="sleep") != 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            drops = server.scrape().rejected("outbox_drop")
+            session.delete()
+        assert server.alive()
+    lines = [line for line in log.read_text().splitlines() if "notification outboxes full" in line]
+    # One line per started second of the flood, and one for the drops of the settling jobs.
+    assert 1 <= len(lines) <= int(elapsed) + 2, (len(lines), elapsed)
+    assert drops > 10 * len(lines), (drops, len(lines))
+
+
+def test_unfetched_job_results_survive_an_eviction_flood_from_another_address() -> None:
+    """A polite client's finished job result is not wiped by another address opening sessions: with
+    8 session slots, 200 `initialize` calls from 127.0.0.2 evict every idle session but the one
+    holding an unfetched result; once fetched with `jobs.get`, that session is evictable again."""
+    from .harness import ATTACK_ADDRS, GOOD_ADDR, Session, SessionRefused, http_client
+    from .job_attacks import call_tool
+
+    with Server(("--max-sessions", "8")) as server:
+        with http_client(GOOD_ADDR, timeout=HANG_GUARD_SECONDS) as good, http_client(
+            ATTACK_ADDRS[0], timeout=HANG_GUARD_SECONDS
+        ) as bad:
+            holder = Session(server.url, good)
+            job = call_tool(holder, "sleep", {"ms": 0}, as_job=True)["structuredContent"]["jobId"]
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while call_tool(holder, "jobs.list", {})["structuredContent"]["jobs"][0]["status"] != "succeeded":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            before = server.scrape().rejected("session_evicted")
+            refused = 0
+            for _ in range(200):
+                try:
+                    Session(server.url, bad)
+                except SessionRefused:
+                    refused += 1
+            assert refused == 0
+            # 7 free slots, then every further initialize evicted one idle attacker session.
+            assert server.scrape().rejected("session_evicted") - before == 200 - 7
+            fetched = call_tool(holder, "jobs.get", {"jobId": job})["structuredContent"]
+            assert fetched["status"] == "succeeded"
+            assert fetched["result"]["structuredContent"] == {"slept_ms": 0}
+            # Fetched: the holder is an ordinary idle session again and goes with the next evictions.
+            for _ in range(8):
+                Session(server.url, bad)
+            gone = holder.request("ping")
+            assert gone.status_code == 404
+        assert server.alive()

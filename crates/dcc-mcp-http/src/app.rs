@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 /// The full application router: `/mcp`, plus the `extra` routes of the adapters above this layer (the
 /// Prometheus exporter's `/metrics`). A panic while handling any of its requests is answered `500`
-/// (see [`crate::panic`]).
+/// (see [`crate::panic`]). With `allowed_origins` set, CORS answers browsers (see [`crate::cors`]).
 pub(crate) fn build_router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     let mcp = get(crate::mcp::get_stream)
         .post(crate::mcp::post_message)
@@ -42,8 +42,15 @@ pub(crate) fn build_router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -
     }
     #[cfg(test)]
     let router = crate::panic::with_test_route(router);
-    router
-        .merge(extra)
-        .with_state(state)
-        .layer(crate::panic::layer())
+    let cors = crate::cors::enabled(&state.config).then(|| state.clone());
+    let router = router.merge(extra).with_state(state);
+    // CORS outside authentication: a browser's preflight carries no credentials.
+    let router = match cors {
+        Some(state) => router.layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::cors::layer,
+        )),
+        None => router,
+    };
+    router.layer(crate::panic::layer())
 }

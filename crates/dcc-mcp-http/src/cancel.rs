@@ -2,8 +2,10 @@
 //!
 //! MCP lets a client cancel a request it no longer waits for. A cancellation for the id of a running
 //! synchronous `tools/call` of the session cancels it through the session's in-flight registry (see
-//! [`crate::inflight`]); with the `workflow` feature, a job started by that request is cancelled as
-//! `jobs.cancel` would. The notification itself is always answered `202`: a notification gets no
+//! [`crate::inflight`]); with the `workflow` feature, when no such call runs, the job started by the
+//! latest request of the session with that id is cancelled as `jobs.cancel` would. An id names one
+//! call of one session: a running call (ids of in-flight requests are unique) or else the latest job,
+//! never older jobs that reused the id nor calls of another session. The notification itself is always answered `202`: a notification gets no
 //! response, so unknown or finished ids are ignored, as the spec allows.
 
 use serde_json::Value;
@@ -25,11 +27,11 @@ pub(crate) fn handle(state: &AppState, session: &Session, params: Option<&Value>
     let key = request_key(id);
     let call = session.in_flight().cancel(&key);
     #[cfg(feature = "workflow")]
-    let jobs = state.jobs.cancel_request(session, &key);
+    let job = !call && state.jobs.cancel_request(session, &key);
     #[cfg(not(feature = "workflow"))]
-    let jobs = {
+    let job = {
         let _ = state;
-        0
+        false
     };
-    tracing::debug!(session = %session.id(), request = %key, call, jobs, "client cancelled a request");
+    tracing::debug!(session = %session.id(), request = %key, call, job, "client cancelled a request");
 }

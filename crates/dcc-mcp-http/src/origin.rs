@@ -28,6 +28,85 @@ pub(crate) fn check_host_and_origin(
     Ok(())
 }
 
+/// The DNS-rebinding rule of `/metrics`: [`check_host_and_origin`] on a loopback bind, and on every
+/// other bind too, with a `Host` rule of its own ([`metrics_host_allowed`]). A page on a foreign
+/// site whose name was rebound to the server's LAN address reads a same-origin `GET /metrics`
+/// without sending `Origin`; its `Host` still names the foreign site, so it is refused.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn check_metrics_host_and_origin(
+    config: &McpHttpConfig,
+    headers: &HeaderMap,
+) -> Result<(), &'static str> {
+    check_host_and_origin(config, headers)?;
+    if let Some(host) = headers.get(header::HOST) {
+        match host.to_str() {
+            Ok(host) if metrics_host_allowed(config, host) => {}
+            _ => {
+                return Err(
+                    "Forbidden: Host not allowed for /metrics (scrape by IP address, or \
+                     add http://NAME:PORT to allowed_origins)",
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True when `/metrics` may answer a request carrying this `Host` header, on any bind: an IP
+/// literal (DNS rebinding needs a name), a loopback name, the configured bind host, or the host of
+/// an entry of `allowed_origins` (`*` allows all).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn metrics_host_allowed(config: &McpHttpConfig, host: &str) -> bool {
+    let host = host.trim();
+    if host_is_ip_literal(host) || is_localhost_origin(&format!("http://{host}")) {
+        return true;
+    }
+    let name = strip_port(host);
+    let port = &host[name.len()..];
+    let bind = config.host.trim();
+    if !bind.is_empty() && bind.eq_ignore_ascii_case(name) && (port.is_empty() || valid_port(port))
+    {
+        return true;
+    }
+    config.allowed_origins.iter().any(|allowed| {
+        allowed == "*"
+            || allowed
+                .trim_end_matches('/')
+                .split_once("://")
+                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+    })
+}
+
+/// `host` without its `:port` (an IPv6 literal keeps its brackets).
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(v6, _)| &host[..=v6.len()]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// An IPv4 literal with an optional port, or a bracketed IPv6 literal with an optional port.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+fn host_is_ip_literal(host: &str) -> bool {
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((v6, port)) => {
+                v6.parse::<std::net::Ipv6Addr>().is_ok() && (port.is_empty() || valid_port(port))
+            }
+            None => false,
+        };
+    }
+    let (ip, port) = match host.split_once(':') {
+        Some((ip, port)) => (ip, Some(port)),
+        None => (host, None),
+    };
+    ip.parse::<std::net::Ipv4Addr>().is_ok()
+        && port.is_none_or(|port| valid_port(&format!(":{port}")))
+}
+
 /// True when a request carrying this `Host` header may proceed. On a loopback bind only loopback
 /// names (any port) and the hosts of `allowed_origins` pass; on other binds every host passes (the
 /// server cannot know the names it is reached by, and rebinding targets loopback services).
@@ -137,6 +216,43 @@ mod tests {
             ..Default::default()
         };
         assert!(host_allowed(&config, "anything.example"));
+    }
+
+    #[test]
+    fn metrics_hosts_on_every_bind() {
+        for bind in ["127.0.0.1", "0.0.0.0", "10.0.0.5"] {
+            let config = McpHttpConfig {
+                host: bind.into(),
+                ..Default::default()
+            };
+            for host in [
+                "10.0.0.5:8765",
+                "127.0.0.1",
+                "[::1]:80",
+                "[fe80::1]",
+                "localhost:1",
+            ] {
+                assert!(metrics_host_allowed(&config, host), "{bind} {host}");
+            }
+            for host in [
+                "evil.example",
+                "evil.example:8765",
+                "10.0.0.5.evil:80",
+                "10.0.0.5:notaport",
+                "[::1",
+                "",
+            ] {
+                assert!(!metrics_host_allowed(&config, host), "{bind} {host}");
+            }
+        }
+        let config = McpHttpConfig {
+            host: "houdini-01".into(),
+            allowed_origins: vec!["http://prometheus.studio:9090".into()],
+            ..Default::default()
+        };
+        assert!(metrics_host_allowed(&config, "houdini-01:8765"));
+        assert!(metrics_host_allowed(&config, "prometheus.studio:9090"));
+        assert!(!metrics_host_allowed(&config, "prometheus.studio"));
     }
 
     #[test]

@@ -229,13 +229,18 @@ pub(crate) enum Rejection {
     /// A `resources/subscribe` or a `subscriptions/listen` asked for more resource subscriptions
     /// than `max_subscriptions_per_session`.
     SubscriptionLimit,
+    /// An async call found `job_queue_capacity` jobs already waiting ("job queue full").
+    JobQueueFull,
+    /// An async call's client address already held its share of the job queue (half of
+    /// `job_queue_capacity`), so other addresses keep room.
+    JobClientShare,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 21] = [
+    pub(crate) const ALL: [Rejection; 23] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -257,6 +262,8 @@ impl Rejection {
         Self::PendingClientRequests,
         Self::RequestStateTooLarge,
         Self::SubscriptionLimit,
+        Self::JobQueueFull,
+        Self::JobClientShare,
     ];
 
     /// The metric label value.
@@ -283,6 +290,8 @@ impl Rejection {
             Self::PendingClientRequests => "pending_client_requests",
             Self::RequestStateTooLarge => "request_state_too_large",
             Self::SubscriptionLimit => "subscription_limit",
+            Self::JobQueueFull => "job_queue_full",
+            Self::JobClientShare => "job_client_share",
         }
     }
 

@@ -550,7 +550,8 @@ fn compile(
              found {found}"
         )));
     }
-    jsonschema::validator_for(schema).map_err(|error| RegistryError::InvalidSchema {
+    // Linear-time patterns: a client's arguments cannot stall the I/O worker (see `schema`).
+    crate::schema::compile(schema).map_err(|error| RegistryError::InvalidSchema {
         name: name.to_owned(),
         which,
         message: error.to_string(),

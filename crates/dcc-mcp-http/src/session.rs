@@ -11,8 +11,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,6 +25,7 @@ use crate::limits::ClientLimits;
 use crate::log_budget::LogBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
+use crate::session_order::{Ordered, UseOrder};
 use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
 use dcc_mcp_protocol::logging::LoggingLevel;
 
@@ -56,6 +57,15 @@ pub(crate) struct Session {
     ended: CancellationToken,
     /// Queued plus running jobs of this session (the per-session job quota; busy for eviction).
     live_jobs: AtomicUsize,
+    /// Finished job results kept and not fetched yet: the session is not evicted for another
+    /// (it still expires).
+    kept_results: AtomicUsize,
+    /// The store's use order and this session's place in it (none for a request scope).
+    order: OnceLock<(Weak<Session>, Arc<UseOrder<Session>>)>,
+    /// Stamp of the latest use, in the store's use order.
+    use_stamp: AtomicU64,
+    /// The store passed over this session while it was busy: it enqueues itself again when idle.
+    skipped: AtomicBool,
     /// Byte budget of the outbox.
     outbox_budget: usize,
     recorder: Recorder,
@@ -96,10 +106,25 @@ impl std::ops::Deref for SessionHold {
     }
 }
 
+impl Ordered for Session {
+    fn stamp(&self) -> u64 {
+        self.use_stamp.load(Ordering::Acquire)
+    }
+
+    fn set_stamp(&self, stamp: u64) {
+        self.use_stamp.store(stamp, Ordering::Release);
+    }
+
+    fn is_gone(&self) -> bool {
+        self.ended.is_cancelled()
+    }
+}
+
 impl Drop for SessionHold {
     fn drop(&mut self) {
         self.0.touch();
         self.0.holds.fetch_sub(1, Ordering::AcqRel);
+        self.0.requeue_if_skipped();
     }
 }
 
@@ -157,6 +182,10 @@ impl Session {
             client,
             ended: CancellationToken::new(),
             live_jobs: AtomicUsize::new(0),
+            kept_results: AtomicUsize::new(0),
+            order: OnceLock::new(),
+            use_stamp: AtomicU64::new(0),
+            skipped: AtomicBool::new(false),
             outbox_budget,
             recorder,
         }
@@ -212,6 +241,28 @@ impl Session {
             .last_seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        self.enqueue();
+    }
+
+    /// Join the store's use order (once, at creation) as its most recently used session.
+    fn join_order(self: &Arc<Self>, order: Arc<UseOrder<Session>>) {
+        if self.order.set((Arc::downgrade(self), order)).is_ok() {
+            self.enqueue();
+        }
+    }
+
+    /// This session is the most recently used in its store's order.
+    fn enqueue(&self) {
+        if let Some((me, order)) = self.order.get() {
+            order.used(me.clone());
+        }
+    }
+
+    /// Back in the use order if the store passed over it while it was busy (see `session_order`).
+    fn requeue_if_skipped(&self) {
+        if self.skipped.swap(false, Ordering::SeqCst) {
+            self.enqueue();
+        }
     }
 
     fn is_expired(&self, ttl: Duration, now: Instant) -> bool {
@@ -248,12 +299,39 @@ impl Session {
             .is_ok()
     }
 
+    /// The client's address, when known.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
+    /// A finished job result of this session is kept for `jobs.get`: until it is fetched or
+    /// forgotten ([`result_settled`](Self::result_settled)), the session is not evicted to make
+    /// room for another one.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn keep_result(&self) {
+        self.kept_results.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A result counted by [`keep_result`](Self::keep_result) was fetched or forgotten.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    pub(crate) fn result_settled(&self) {
+        self.kept_results.fetch_sub(1, Ordering::AcqRel);
+        self.requeue_if_skipped();
+    }
+
+    /// Idle, and holding no finished job result that was not fetched: a candidate for eviction.
+    fn is_evictable(&self) -> bool {
+        self.is_idle() && self.kept_results.load(Ordering::Acquire) == 0
+    }
+
     /// Give back a slot taken by [`reserve_job`](Self::reserve_job) (the job's task ended). The
     /// session is touched, so its idle time starts when its last job ends.
     #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     pub(crate) fn release_job(&self) {
         self.touch();
         self.live_jobs.fetch_sub(1, Ordering::AcqRel);
+        self.requeue_if_skipped();
     }
 
     /// Queue a JSON-RPC notification for the session's SSE stream. When the outbox would exceed its
@@ -434,7 +512,11 @@ impl Session {
             }
         }
         if dropped > 0 {
-            tracing::warn!(session = %self.id, dropped, "notification outbox full; dropped the oldest notifications");
+            // One line per second for all sessions (see `warn_budget`); the metric counts each drop.
+            let now = Instant::now();
+            if let Some(line) = crate::warn_budget::OUTBOX_DROPS.record(dropped as u64, now) {
+                tracing::warn!(session = %self.id, dropped = line.events, "notification outboxes full; dropped the oldest notifications (at most one such line per second)");
+            }
             for _ in 0..dropped {
                 self.recorder.rejected(Rejection::OutboxDrop);
             }
@@ -453,6 +535,7 @@ impl Session {
     /// A stream ended.
     pub(crate) fn detach_stream(&self) {
         self.open_streams.fetch_sub(1, Ordering::AcqRel);
+        self.skipped.store(false, Ordering::SeqCst);
         self.touch();
     }
 
@@ -479,6 +562,8 @@ impl Session {
     }
 
     fn close(&self) {
+        // Its running synchronous calls learn that nobody waits for them any more.
+        self.in_flight.flag_all();
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
         outbox.queue.clear();
@@ -503,6 +588,8 @@ impl Session {
 /// All live sessions, at most `max_sessions` of them (and `max_sessions_per_client` per address).
 pub(crate) struct SessionStore {
     inner: RwLock<Sessions>,
+    /// Least recently used first, for eviction at `max_sessions` in O(1) amortized.
+    order: Arc<UseOrder<Session>>,
     ttl: Duration,
     max_sessions: usize,
     max_per_client: usize,
@@ -555,7 +642,7 @@ impl Sessions {
         self.by_id
             .values()
             .filter(|session| client.is_none() || session.client == client)
-            .filter(|session| session.is_idle())
+            .filter(|session| session.is_evictable())
             .min_by_key(|session| session.last_seen())
             .map(|session| session.id.clone())
     }
@@ -581,6 +668,7 @@ impl SessionStore {
     ) -> Self {
         Self {
             inner: RwLock::new(Sessions::default()),
+            order: Arc::new(UseOrder::default()),
             ttl,
             max_sessions,
             max_per_client,
@@ -665,12 +753,13 @@ impl SessionStore {
                     None => admitted = Err(CreateError::ClientFull),
                 }
             } else if sessions.by_id.len() >= self.max_sessions {
-                match sessions.least_recently_used_idle(None) {
+                match self.oldest_evictable(&sessions) {
                     Some(id) => evicted = sessions.remove(&id),
                     None => admitted = Err(CreateError::Full),
                 }
             }
             if admitted.is_ok() {
+                session.join_order(self.order.clone());
                 sessions.insert(session.clone());
             }
             admitted
@@ -688,6 +777,29 @@ impl SessionStore {
         admitted?;
         self.recorder.session_opened();
         Ok(session)
+    }
+
+    /// The least recently used evictable session of the store, in O(1) amortized (see
+    /// `session_order`): busy sessions met on the way lose their place until they are idle again.
+    fn oldest_evictable(&self, sessions: &Sessions) -> Option<String> {
+        while let Some(session) = self.order.pop_oldest() {
+            let live = sessions
+                .by_id
+                .get(&session.id)
+                .is_some_and(|live| Arc::ptr_eq(live, &session));
+            if !live {
+                continue;
+            }
+            if session.is_evictable() {
+                return Some(session.id.clone());
+            }
+            session.skipped.store(true, Ordering::SeqCst);
+            // Released since the check: it would not enqueue itself again, so take it now.
+            if session.is_evictable() {
+                return Some(session.id.clone());
+            }
+        }
+        None
     }
 
     /// Move expired sessions from `sessions` to `evicted` (scanning only when one may have expired)
@@ -882,6 +994,49 @@ mod tests {
             assert!(store.get(live.id()).is_some());
         }
         assert_eq!(store.live_count(), 3);
+    }
+
+    #[test]
+    fn a_busy_session_passed_over_at_the_cap_is_evicted_in_its_turn_once_idle() {
+        let store = store(Duration::from_secs(60), 3, 3);
+        let a = store.create(V, None).unwrap();
+        let b = store.create(V, None).unwrap();
+        let c = store.create(V, None).unwrap();
+        // `a` is the least recently used but busy: `b` goes, `a` loses its place.
+        let held = a.hold();
+        let d = store.create(V, None).unwrap();
+        assert!(b.is_ended());
+        // Released, `a` is the most recently used: `c`, then `d`, then `a` go.
+        drop(held);
+        let mut order = Vec::new();
+        for _ in 0..3 {
+            store.create(V, None).unwrap();
+            let gone = [&a, &c, &d]
+                .into_iter()
+                .filter(|s| s.is_ended() && !order.contains(&s.id().to_owned()))
+                .map(|s| s.id().to_owned())
+                .collect::<Vec<_>>();
+            order.extend(gone);
+        }
+        assert_eq!(order, [c.id(), d.id(), a.id()]);
+        assert_eq!(store.live_count(), 3);
+    }
+
+    #[test]
+    fn every_session_busy_empties_the_order_and_release_refills_it() {
+        let store = store(Duration::from_secs(60), 2, 2);
+        let a = store.create(V, None).unwrap();
+        let b = store.create(V, None).unwrap();
+        let (held_a, held_b) = (a.hold(), b.hold());
+        assert_eq!(store.create(V, None).err(), Some(CreateError::Full));
+        assert_eq!(store.create(V, None).err(), Some(CreateError::Full));
+        drop(held_b);
+        let c = store.create(V, None).unwrap();
+        assert!(b.is_ended() && !a.is_ended());
+        // Released now, `a` was used after `c` was created: `c` is the least recently used.
+        drop(held_a);
+        store.create(V, None).unwrap();
+        assert!(c.is_ended() && !a.is_ended());
     }
 
     #[test]

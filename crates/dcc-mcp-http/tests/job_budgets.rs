@@ -570,6 +570,9 @@ async fn deleting_a_session_cancels_its_jobs() {
     assert_eq!(done[&mine]["status"], "cancelled");
     assert_eq!(created(&router, "spin", "accepted").await, 3.0);
     assert_eq!(created(&router, "spin", "queue_full").await, 1.0);
+    // A full queue is a refusal reason of its own; without a client address there is no share.
+    assert_eq!(rejected(&router, "job_queue_full").await, 1.0);
+    assert_eq!(rejected(&router, "job_client_share").await, 0.0);
     assert_eq!(
         metric(&router, "dcc_mcp_jobs_in_flight{tool=\"spin\"}").await,
         0.0

@@ -210,7 +210,7 @@ mod with_feature {
         "other",
     ];
 
-    const REJECTION_REASONS: [&str; 21] = [
+    const REJECTION_REASONS: [&str; 23] = [
         "batch_too_large",
         "response_too_large",
         "too_many_sessions",
@@ -232,6 +232,8 @@ mod with_feature {
         "pending_client_requests",
         "request_state_too_large",
         "subscription_limit",
+        "job_queue_full",
+        "job_client_share",
     ];
 
     /// The built-in job tools `tools/list` shows next to the registered ones (their call series

@@ -14,13 +14,21 @@
 //! the server stops, or its `job_deadline` passes; a running job is told to stop (`is_cancelled()`) in
 //! the same cases. A result larger than `max_job_result_bytes` is discarded and the job fails. Finished
 //! jobs are kept within a count and a byte budget, spent fairly across sessions (see [`retention`]).
+//!
+//! Each client address holds at most half of the queue and runs at most `job_concurrency - 1` jobs
+//! (see [`share`]). A session holding a finished result nobody fetched with `jobs.get` yet is not
+//! evicted to make room for another session (it still expires after `session_ttl`), so one address
+//! cannot wipe other clients' results by opening sessions. A `notifications/cancelled` names one call:
+//! the latest one of its session started under that request id.
 
 mod retention;
+mod share;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -35,6 +43,7 @@ use crate::session::{random_hex, Session};
 use dcc_mcp_protocol::reserved;
 use dcc_mcp_protocol::tools::{error_result, progress_params};
 use retention::{Budget, Retention};
+use share::{QueueSlots, Refused};
 
 /// Logger name of job-completion notifications.
 pub const JOB_LOGGER: &str = "dcc-mcp.jobs";
@@ -109,6 +118,13 @@ struct Job {
     id: String,
     tool: String,
     session_id: String,
+    /// The session, to tell it when a finished result is fetched or forgotten.
+    session: Weak<Session>,
+    /// The client address of the session (its share of the queue).
+    client: Option<IpAddr>,
+    /// The job finished and its result was not fetched with `jobs.get` yet, nor forgotten: its
+    /// session is not evicted for another (see [`Session::keep_result`]).
+    unfetched: AtomicBool,
     /// The `tools/call` request that started the job, as an in-flight key (`notifications/cancelled`).
     request_key: String,
     seq: u64,
@@ -166,9 +182,18 @@ impl Job {
     }
 
     /// Give back the job's queue slot, if it still holds it.
-    fn leave_queue(&self, waiting: &AtomicUsize) {
+    fn leave_queue(&self, slots: &QueueSlots) {
         if self.holds_queue_slot.swap(false, Ordering::AcqRel) {
-            waiting.fetch_sub(1, Ordering::AcqRel);
+            slots.leave(self.client);
+        }
+    }
+
+    /// The finished result is fetched or forgotten: the session may be evicted again for it.
+    fn settle_result(&self) {
+        if self.unfetched.swap(false, Ordering::AcqRel) {
+            if let Some(session) = self.session.upgrade() {
+                session.result_settled();
+            }
         }
     }
 
@@ -205,10 +230,13 @@ impl JobTable {
     fn retire(&mut self, job: &Job, bytes: usize) {
         if !self.runners.contains_key(&job.session_id) {
             self.by_id.remove(&job.id);
+            job.settle_result();
             return;
         }
         for id in self.retention.keep(&job.session_id, &job.id, bytes) {
-            self.by_id.remove(&id);
+            if let Some(forgotten) = self.by_id.remove(&id) {
+                forgotten.settle_result();
+            }
         }
     }
 
@@ -224,8 +252,7 @@ impl JobTable {
 /// The bounded job queue and the record of its jobs.
 pub(crate) struct JobManager {
     table: Arc<Mutex<JobTable>>,
-    waiting: Arc<AtomicUsize>,
-    capacity: usize,
+    slots: Arc<QueueSlots>,
     permits: Arc<Semaphore>,
     budgets: Budgets,
     recorder: Recorder,
@@ -244,6 +271,7 @@ pub(crate) struct Origin {
 enum Submitted {
     Accepted(Arc<Job>),
     QueueFull,
+    ClientShare,
     Quota,
     Rejected(&'static str),
 }
@@ -266,8 +294,7 @@ impl JobManager {
         };
         Self {
             table: Arc::new(Mutex::new(table)),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            capacity: limits.queue_capacity,
+            slots: Arc::new(QueueSlots::new(limits.queue_capacity, limits.concurrency)),
             permits: Arc::new(Semaphore::new(limits.concurrency)),
             budgets: Budgets {
                 per_session: limits.per_session,
@@ -299,7 +326,7 @@ impl JobManager {
         let submitted = self.try_submit(entry, handler, arguments, session, origin);
         let outcome = match &submitted {
             Submitted::Accepted(_) => JobResult::Accepted,
-            Submitted::QueueFull => JobResult::QueueFull,
+            Submitted::QueueFull | Submitted::ClientShare => JobResult::QueueFull,
             Submitted::Quota => JobResult::Quota,
             Submitted::Rejected(_) => JobResult::Rejected,
         };
@@ -317,10 +344,22 @@ impl JobManager {
                     "structuredContent": job.to_json(Detail::Full),
                 })
             }
-            Submitted::QueueFull => error_result(&format!(
-                "job queue full: {} jobs are already waiting; retry later or raise job_queue_capacity",
-                self.capacity
-            )),
+            Submitted::QueueFull => {
+                self.recorder.rejected(Rejection::JobQueueFull);
+                error_result(&format!(
+                    "job queue full: {} jobs are already waiting; retry later or raise \
+                     job_queue_capacity",
+                    self.slots.capacity()
+                ))
+            }
+            Submitted::ClientShare => {
+                self.recorder.rejected(Rejection::JobClientShare);
+                error_result(&format!(
+                    "job queue full for this client: its address already has {} jobs waiting \
+                     (half of job_queue_capacity, so other clients keep room); retry later",
+                    self.slots.client_share()
+                ))
+            }
             Submitted::Quota => {
                 self.recorder.rejected(Rejection::JobQuota);
                 error_result(&format!(
@@ -350,18 +389,19 @@ impl JobManager {
         if !session.reserve_job(self.budgets.per_session) {
             return Submitted::Quota;
         }
-        let reserved = self
-            .waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |waiting| {
-                (waiting < self.capacity).then_some(waiting + 1)
-            })
-            .is_ok();
-        if !reserved {
-            session.release_job();
-            return Submitted::QueueFull;
-        }
+        let client = session.client();
+        let client_runners = match self.slots.reserve(client) {
+            Ok(runners) => runners,
+            Err(refused) => {
+                session.release_job();
+                return match refused {
+                    Refused::Full => Submitted::QueueFull,
+                    Refused::ClientShare => Submitted::ClientShare,
+                };
+            }
+        };
         let Some(id) = random_hex::<16>() else {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            self.slots.unreserve(client);
             session.release_job();
             return Submitted::Rejected(
                 "cannot create a job id: the operating system has no randomness available",
@@ -374,6 +414,9 @@ impl JobManager {
                 id: id.clone(),
                 tool: entry.spec.name.clone(),
                 session_id: session.id().to_owned(),
+                session: Arc::downgrade(&session),
+                client,
+                unfetched: AtomicBool::new(false),
                 request_key: origin.request_key,
                 seq: table.next_seq,
                 created: Instant::now(),
@@ -412,7 +455,8 @@ impl JobManager {
             session,
             token,
             runners,
-            waiting: self.waiting.clone(),
+            client_runners,
+            slots: self.slots.clone(),
             permits: self.permits.clone(),
             budgets: self.budgets,
             recorder: self.recorder.clone(),
@@ -444,20 +488,19 @@ impl JobManager {
             .cloned()
     }
 
-    /// Cancel the unfinished jobs of `session` started by the request with this in-flight key
-    /// (`notifications/cancelled`); returns how many.
-    pub(crate) fn cancel_request(&self, session: &Session, request_key: &str) -> usize {
-        let matching: Vec<Arc<Job>> = self
+    /// Cancel the job of `session` started by the latest request with this in-flight key
+    /// (`notifications/cancelled`), if it has not finished; returns whether one was cancelled. A
+    /// request id reused after its first call ended names the newer call only: older jobs started
+    /// under the same id keep running.
+    pub(crate) fn cancel_request(&self, session: &Session, request_key: &str) -> bool {
+        let latest = self
             .table()
             .by_id
             .values()
             .filter(|job| job.session_id == session.id() && job.request_key == request_key)
-            .cloned()
-            .collect();
-        matching
-            .iter()
-            .filter(|job| self.cancel(job, session))
-            .count()
+            .max_by_key(|job| job.seq)
+            .cloned();
+        latest.is_some_and(|job| self.cancel(&job, session))
     }
 
     /// Ask a job of `session` to stop: a queued job is `cancelled` at once and gives back its queue
@@ -477,7 +520,7 @@ impl JobManager {
         };
         job.cancel();
         if was_queued {
-            job.leave_queue(&self.waiting);
+            job.leave_queue(&self.slots);
             job.release_quota(session);
         }
         true
@@ -501,7 +544,9 @@ struct JobRun {
     token: Value,
     /// The session's running-job permits.
     runners: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
+    /// The client address's running-job permits.
+    client_runners: Arc<Semaphore>,
+    slots: Arc<QueueSlots>,
     permits: Arc<Semaphore>,
     budgets: Budgets,
     recorder: Recorder,
@@ -540,8 +585,13 @@ impl Outcome {
     }
 }
 
-/// Both permits a job needs to run: one of its session's, then one of the server's.
-type RunPermits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
+/// The permits a job needs to run: one of its session's, one of its address's, then one of the
+/// server's (always taken in this order).
+type RunPermits = (
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+);
 
 impl JobRun {
     async fn execute(mut self) {
@@ -560,11 +610,13 @@ impl JobRun {
         tokio::pin!(expiry);
 
         let runners = self.runners.clone();
+        let client_runners = self.client_runners.clone();
         let permits = self.permits.clone();
         let acquire = async move {
             let own = runners.acquire_owned().await.ok()?;
+            let client = client_runners.acquire_owned().await.ok()?;
             let global = permits.acquire_owned().await.ok()?;
-            Some((own, global))
+            Some((own, client, global))
         };
         let queued: Result<RunPermits, NotRun> = tokio::select! {
             biased;
@@ -574,7 +626,7 @@ impl JobRun {
             () = &mut expiry => Err(NotRun::Deadline),
             permits = acquire => permits.ok_or(NotRun::Shutdown),
         };
-        job.leave_queue(&self.waiting);
+        job.leave_queue(&self.slots);
         self.recorder.job_started(&job.tool, job.created.elapsed());
         match queued {
             Err(reason) => {
@@ -591,6 +643,7 @@ impl JobRun {
         }
         // After a deadline the slot is given back only now, when the handler has returned.
         job.release_quota(&self.session);
+        self.slots.release(job.client);
     }
 
     fn not_run(&self, reason: NotRun) -> Outcome {
@@ -747,7 +800,15 @@ impl JobRun {
             state.result_bytes = Some(bytes);
         }
         self.recorder.job_finished(&job.tool);
-        lock_table(&self.table).retire(job, bytes);
+        {
+            let mut table = lock_table(&self.table);
+            // Marked before it is retired: retiring may forget it (or another) at once, and
+            // forgetting settles the mark under the same lock.
+            if !self.session.is_ended() && !job.unfetched.swap(true, Ordering::AcqRel) {
+                self.session.keep_result();
+            }
+            table.retire(job, bytes);
+        }
         let level = if status == JobStatus::Succeeded {
             "info"
         } else {
@@ -838,7 +899,10 @@ impl JobManager {
         if cancel {
             self.cancel(&job, session);
         }
-        Some(job.to_json(Detail::Full))
+        let value = job.to_json(Detail::Full);
+        // A finished result went out: the session no longer needs protecting for it.
+        job.settle_result();
+        Some(value)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `GET /metrics` (and `HEAD`): Basic auth, a bound on concurrent scrapes, exact live gauges, the
 //! format the scraper's `Accept` asks for (see [`super::negotiate`]), gzip when it accepts it.
 //!
-//! Order of checks: the `Host`/`Origin` rule of `/mcp` (DNS rebinding: `403`), then authentication
+//! Order of checks: the `Host`/`Origin` rule (DNS rebinding: `403`; `/mcp`'s, and on every bind a
+//! `Host` that is an IP literal, a loopback name, the bind host or an allowed origin's), then authentication
 //! (cheap, and an unauthenticated client must not learn whether the server is busy; failed logins
 //! are counted as `dcc_mcp_rejected_total{reason="auth"}` and throttled per client address by
 //! [`crate::throttle`]: `429` with `Retry-After`, `reason="auth_throttled"`), then a scrape permit (`503` with `Retry-After` past
@@ -154,7 +155,8 @@ impl LiveCounts for crate::state::AppState {
     }
 
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
-        crate::origin::check_host_and_origin(&self.config, headers)
+        // Stricter than `/mcp`'s on non-loopback binds: the Host rule holds on every bind.
+        crate::origin::check_metrics_host_and_origin(&self.config, headers)
     }
 }
 
