@@ -81,6 +81,7 @@ LAYERS = {
         "oauth": 5,
         "panic": 5,
         "mcp": 5,
+        "inband": 5,
         "reply": 5,
         "stateless_http": 5,
         "app": 5,

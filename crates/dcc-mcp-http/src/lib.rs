@@ -46,6 +46,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod inband;
 mod inflight;
 #[cfg(feature = "workflow")]
 mod job_tools;

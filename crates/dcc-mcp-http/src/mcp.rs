@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::inband;
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
@@ -278,12 +279,17 @@ fn response_too_large(state: &AppState, id: Value) -> Value {
 
 /// `200` with one JSON-RPC response, replaced by a "response too large" error past the budget.
 fn reply(state: &AppState, response: Value) -> Response {
-    if let Some(body) = to_vec_within(&response, state.config.max_response_bytes) {
-        return json_body(StatusCode::OK, body);
+    json_body(StatusCode::OK, encode_within(state, &response))
+}
+
+/// One JSON-RPC response as bytes, replaced by a "response too large" error past the budget.
+fn encode_within(state: &AppState, response: &Value) -> Vec<u8> {
+    if let Some(body) = to_vec_within(response, state.config.max_response_bytes) {
+        return body;
     }
     state.recorder.rejected(Refusal::ResponseTooLarge);
     let id = response.get("id").cloned().unwrap_or(Value::Null);
-    json_response(StatusCode::OK, &response_too_large(state, id))
+    serde_json::to_vec(&response_too_large(state, id)).unwrap_or_default()
 }
 
 async fn post_single(
@@ -318,6 +324,12 @@ async fn post_single(
         }
     };
     match incoming {
+        Incoming::Request { id, method, params } if inband::wanted(headers, &method) => {
+            match inband::post(state, session, id, method, params, encode_within).await {
+                inband::Answer::Json(response) => reply(state, response),
+                inband::Answer::Stream(response) => response,
+            }
+        }
         Incoming::Request { id, method, params } => {
             let response = service::request(state, &session, id, &method, params).await;
             reply(state, response)

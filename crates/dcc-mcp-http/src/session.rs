@@ -284,9 +284,16 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner) = Some(level);
     }
 
-    /// Queue `notifications/message` when `level` passes the client's level and the log budget has
-    /// a token; a message over the budget is dropped and counted.
-    pub(crate) fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+    /// Queue `notifications/message` on `out` (the in-band stream of the POST whose handler logged,
+    /// or this session itself) when `level` passes the client's level and the log budget has a
+    /// token; a message over the budget is dropped and counted.
+    pub(crate) fn log_to(
+        &self,
+        out: &Session,
+        level: LoggingLevel,
+        logger: Option<&str>,
+        data: Value,
+    ) {
         let wanted = *self
             .log_level
             .lock()
@@ -309,14 +316,16 @@ impl Session {
             data,
         };
         let params = serde_json::to_value(params).unwrap_or(Value::Null);
-        self.notify(dcc_mcp_protocol::methods::MESSAGE, params);
+        out.notify(dcc_mcp_protocol::methods::MESSAGE, params);
     }
 
-    /// Send a request to the client on the session's stream; the returned slot is filled when the
-    /// client POSTs the response ([`resolve`](Self::resolve)) or the request is
+    /// Send a request to the client on `out` (the in-band stream of the POST whose handler asked,
+    /// or this session's own stream); the returned slot is filled when the client POSTs the
+    /// response with this session's id ([`resolve`](Self::resolve)) or the request is
     /// [`abandon`](Self::abandon)ed.
-    pub(crate) fn send_request(
+    pub(crate) fn send_request_to(
         &self,
+        out: &Session,
         kind: ClientRequestKind,
         params: Value,
     ) -> Result<(String, Arc<Slot>), SendRefused> {
@@ -347,7 +356,7 @@ impl Session {
         }
         let message =
             dcc_mcp_protocol::jsonrpc::request(Value::String(id.clone()), kind.method(), params);
-        self.push(message.to_string());
+        out.push(message.to_string());
         Ok((id, slot))
     }
 

@@ -85,15 +85,19 @@ fn is_builtin(name: &str) -> bool {
 /// `tools/call`: the one wrapper that records every call. `request` is the request's context when
 /// it carried one (every 2026-07-28 request); a handler's refusal through it (a client capability
 /// it needs and the client did not declare) replaces the result with that JSON-RPC error.
+/// `inband` is the session-era POST's own SSE response ([`crate::inband`]): a synchronous call's
+/// progress, log messages and requests go there, before its result, instead of on the session's
+/// stream.
 pub(crate) async fn call(
     state: &AppState,
     session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
     request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let (tool, mut outcome) = invoke(state, session, request, id, params).await;
+    let (tool, mut outcome) = invoke(state, session, inband, request, id, params).await;
     if let Some(refusal) = request.and_then(|request| request.take_refusal()) {
         outcome = Err(refusal);
     }
@@ -114,6 +118,7 @@ pub(crate) async fn call(
 async fn invoke(
     state: &AppState,
     session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
     request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
@@ -195,6 +200,7 @@ async fn invoke(
         execution,
         request: request.cloned(),
         round,
+        out: inband.cloned().unwrap_or_else(|| session.clone()),
     };
     let result = run_entry(state, session, call).await;
     (Some(name), result)
@@ -211,6 +217,8 @@ struct Call {
     request: Option<Arc<RequestContext>>,
     /// 2026-07-28: what the retry brought (`None` in the session era).
     round: Option<Round>,
+    /// Where a synchronous call's messages are queued: the POST's in-band stream or the session.
+    out: Arc<Session>,
 }
 
 async fn run_entry(
@@ -226,6 +234,7 @@ async fn run_entry(
         execution,
         request,
         round,
+        out,
     } = call;
     let name = entry.spec.name.as_str();
     let violations: Vec<String> = entry
@@ -256,7 +265,7 @@ async fn run_entry(
             let cancelled = in_flight.flag();
             let sink = progress_token.map(|token| {
                 Arc::new(SessionProgress {
-                    session: session.clone(),
+                    session: out.clone(),
                     token,
                 }) as Arc<dyn ProgressSink>
             });
@@ -271,7 +280,7 @@ async fn run_entry(
                     state.config.max_log_messages_per_sec,
                     state.recorder.clone(),
                 ))),
-                None => Peer::Session(Arc::new(SessionPeer::new(session.clone()))),
+                None => Peer::Session(Arc::new(SessionPeer::routed(session.clone(), out))),
             };
             let context = ToolContext::attached(name, cancelled.clone(), sink, request.clone())
                 .with_peer(peer.client());

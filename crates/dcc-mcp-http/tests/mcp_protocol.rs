@@ -565,13 +565,19 @@ async fn get_opens_the_session_stream_with_progress() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
 
-    let reply = post(
-        &router,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}}),
-    )
-    .await;
+    // A client that does not accept SSE on its POST gets the call's progress on the GET stream.
+    let json_only = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", &session)
+        .body(Body::from(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}})
+            .to_string(),
+        ))
+        .unwrap();
+    let reply = send(&router, json_only).await;
+    assert_eq!(reply.headers["content-type"], "application/json");
     assert_eq!(reply.body["result"]["content"][0]["text"], "done");
     let messages = read_sse(response.into_body(), 3).await;
     let expected: Vec<Value> = (1..=3)
@@ -581,6 +587,45 @@ async fn get_opens_the_session_stream_with_progress() {
         })
         .collect();
     assert_eq!(messages, expected);
+}
+
+#[tokio::test]
+async fn a_call_that_reports_progress_is_answered_in_band_in_order() {
+    let router = test_server().router();
+    let session = initialize(&router).await;
+    use tower::ServiceExt;
+    let request = post_request(
+        Some(&session),
+        None,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+               "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}})
+        .to_string(),
+    );
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let messages = read_sse(response.into_body(), 4).await;
+    let mut expected: Vec<Value> = (1..=3)
+        .map(|step| {
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                "progressToken": "tok", "progress": f64::from(step), "total": 3.0, "message": "step"}})
+        })
+        .collect();
+    expected.push(json!({"jsonrpc": "2.0", "id": 7, "result": {
+        "content": [{"type": "text", "text": "done"}], "isError": false}}));
+    assert_eq!(messages, expected);
+
+    // A call that sends nothing while it runs keeps its plain JSON answer.
+    let plain = post(
+        &router,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+               "params": {"name": "progress", "arguments": {}}}),
+    )
+    .await;
+    assert_eq!(plain.headers["content-type"], "application/json");
+    assert_eq!(plain.body["id"], 8);
+    assert_eq!(plain.body["result"]["content"][0]["text"], "done");
 }
 
 #[tokio::test]
