@@ -36,6 +36,8 @@ LAYERS = {
         "inflight": 2,
         "offload": 2,
         "session": 2,
+        # catalog and tool-list changes to the sessions that should hear them (session era).
+        "session_events": 2,
         "jobs": 2,
         # the per-request context (era, version, the client's declared capabilities, log level)
         # and the subscriptions/listen streams of the stateless era.

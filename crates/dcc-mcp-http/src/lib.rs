@@ -78,6 +78,7 @@ mod serve;
 mod server;
 mod service;
 mod session;
+mod session_events;
 mod session_peer;
 mod state;
 mod stateless;

@@ -834,6 +834,24 @@ impl SessionStore {
         sessions.len()
     }
 
+    /// Queue the notification `method` for the live sessions among `ids` (unknown, ended or
+    /// expired ids are skipped); returns how many were told.
+    pub(crate) fn notify_ids(&self, ids: &[String], method: &str, params: &Value) -> usize {
+        let now = Instant::now();
+        let sessions: Vec<Arc<Session>> = {
+            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            ids.iter()
+                .filter_map(|id| inner.by_id.get(id))
+                .filter(|session| !session.is_expired(self.ttl, now))
+                .cloned()
+                .collect()
+        };
+        for session in &sessions {
+            session.notify(method, params.clone());
+        }
+        sessions.len()
+    }
+
     /// How often the sweeper should run.
     pub(crate) fn sweep_interval(&self) -> Duration {
         (self.ttl / 2).clamp(Duration::from_millis(10), Duration::from_secs(60))
