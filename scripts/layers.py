@@ -36,6 +36,8 @@ LAYERS = {
         "inflight": 2,
         "offload": 2,
         "session": 2,
+        # the numbered replay buffer of a session's GET stream (Last-Event-ID).
+        "replay": 2,
         # catalog and tool-list changes to the sessions that should hear them (session era).
         "session_events": 2,
         "jobs": 2,

@@ -71,6 +71,7 @@ mod prompt_inputs;
 pub mod prompt_registry;
 mod record;
 mod registry;
+mod replay;
 mod reply;
 mod request_context;
 pub mod resource_registry;

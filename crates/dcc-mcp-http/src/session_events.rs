@@ -1,4 +1,4 @@
-//! Tool-list and catalog changes in the session era: who of the live sessions hears of them.
+//! Catalog changes in the session era: who of the live sessions hears of them.
 //!
 //! The registries only call their observers (see [`crate::catalog_events`]); this module turns
 //! their events into session notifications on each session's `GET /mcp` stream (the outbox keeps
@@ -6,19 +6,18 @@
 //! - `notifications/resources/list_changed` and `notifications/prompts/list_changed` go to every live
 //!   session (the server declares `listChanged: true` for both);
 //! - `notifications/resources/updated` goes only to the sessions subscribed to the URI
-//!   (`resources/subscribe`);
-//! - `notifications/tools/list_changed` goes to every live session when the server declares
-//!   `tools.listChanged` (`tools_list_changed`), and not otherwise.
+//!   (`resources/subscribe`).
+//!
+//! `notifications/tools/list_changed` is not sent from here: in the session era the embedder
+//! decides when a batch of registry changes is done (`McpHttpServer::tools_list_notifier`).
 //!
 //! The store is held weakly: a registry may outlive the server whose sessions it told.
 
 use std::sync::{Arc, Weak};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::catalog_events::CatalogEvent;
-use crate::listen::TOOLS_LIST_CHANGED;
-use crate::registry::RegistryObserver;
 use crate::resource_registry::ResourceSubscriptions;
 use crate::session::SessionStore;
 use dcc_mcp_protocol::resources;
@@ -53,26 +52,4 @@ pub(crate) fn catalog_observer(
             catalog_event(&sessions, &subscriptions, event);
         }
     })
-}
-
-/// Tells every live session that the tool list changed (registered as a registry observer only
-/// when the server declares `tools.listChanged`).
-pub(crate) struct ToolsToSessions(pub(crate) Weak<SessionStore>);
-
-impl ToolsToSessions {
-    fn changed(&self) {
-        if let Some(sessions) = self.0.upgrade() {
-            sessions.notify_all(TOOLS_LIST_CHANGED, &Value::Object(serde_json::Map::new()));
-        }
-    }
-}
-
-impl RegistryObserver for ToolsToSessions {
-    fn tool_registered(&self, _name: &str) {
-        self.changed();
-    }
-
-    fn tool_unregistered(&self, _name: &str) {
-        self.changed();
-    }
 }

@@ -44,8 +44,6 @@ pub(crate) struct AppState {
     pub(crate) listen: std::sync::Arc<ListenHub>,
     /// The registry observer that feeds `listen`, removed when the state is dropped.
     listen_observer: u64,
-    /// The registry observer that tells sessions of tool-list changes (with `tools_list_changed`).
-    sessions_observer: Option<u64>,
     /// Seals 2026-07-28 `requestState` (random per server; `None` only without OS randomness).
     pub(crate) state_key: Option<crate::mrtr::StateKey>,
 }
@@ -53,9 +51,6 @@ pub(crate) struct AppState {
 impl Drop for AppState {
     fn drop(&mut self) {
         self.registry.remove_observer(self.listen_observer);
-        if let Some(observer) = self.sessions_observer {
-            self.registry.remove_observer(observer);
-        }
     }
 }
 
@@ -111,15 +106,9 @@ impl AppState {
                 config.catalog.subscriptions_shared(),
             ));
         }
-        let sessions_observer = config.tools_list_changed.then(|| {
-            registry.add_observer(std::sync::Arc::new(session_events::ToolsToSessions(
-                std::sync::Arc::downgrade(&sessions),
-            )))
-        });
         Self {
             listen,
             listen_observer,
-            sessions_observer,
             dispatch,
             sessions,
             #[cfg(feature = "workflow")]

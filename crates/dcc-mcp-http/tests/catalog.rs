@@ -149,8 +149,9 @@ async fn catalog_methods_over_http() {
     );
 }
 
-/// Session era: changes reach the sessions' GET streams — list changes every session, an update
-/// only the sessions subscribed to its URI, the tool list only when `tools_list_changed` is on.
+/// Session era: catalog changes reach the sessions' GET streams — list changes every session, an
+/// update only the sessions subscribed to its URI. A tool registered later is announced only by the
+/// embedder's notifier.
 #[tokio::test]
 async fn changes_reach_the_session_streams() {
     use tower::ServiceExt;
@@ -196,6 +197,7 @@ async fn changes_reach_the_session_streams() {
             handler(|_args, _ctx| Ok(json!("late"))),
         )
         .unwrap();
+    assert_eq!(server.tools_list_notifier().notify(), 2);
 
     let updated = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
                          "params": {"uri": "maya://scene/current"}});

@@ -138,6 +138,18 @@ pub fn post_request(
     builder.body(body.into()).unwrap()
 }
 
+/// A POST whose client accepts only `application/json`: what the request sends while it runs
+/// (progress, log messages) goes on the session's GET stream instead of the POST's SSE response.
+pub async fn post_json_only(router: &Router, session: &str, body: Value) -> Reply {
+    let request = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", session)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(router, request).await
+}
+
 pub async fn post(router: &Router, session: Option<&str>, body: Value) -> Reply {
     send(router, post_request(session, None, body.to_string())).await
 }
