@@ -5,7 +5,8 @@
 //! on that response instead, before the result; the client still POSTs its answers with the
 //! session's id, so they are awaited on the session.
 //!
-//! One peer serves one `tools/call`. It remembers the requests it sent, so when the call ends —
+//! One peer serves one `tools/call`, or one job (a job's requests go on the session's stream, since
+//! its POST was answered when the job was accepted). It remembers the requests it sent, so when the call ends —
 //! answered, timed out, cancelled by the client — whatever is still unanswered is abandoned: a
 //! handler blocked on it wakes with an error and the client is told with `notifications/cancelled`.
 
@@ -54,6 +55,10 @@ impl ClientPeer for SessionPeer {
 
     fn supports(&self, kind: ClientRequestKind) -> bool {
         self.session.client_supports(kind.capability())
+    }
+
+    fn end_call(&self, reason: &str) {
+        self.finish(reason);
     }
 
     fn ask(&self, requests: Vec<InputRequest>) -> Asked {

@@ -164,6 +164,12 @@ async fn invoke(
 
     #[cfg(feature = "workflow")]
     if is_builtin(&name) {
+        if is_stateless(request) {
+            return (
+                Some(name.clone()),
+                Ok(error_result(&no_jobs_without_a_session(&name))),
+            );
+        }
         let result = crate::job_tools::call(state, session, &name, &arguments);
         return (Some(name), Ok(result));
     }
@@ -332,6 +338,10 @@ async fn run_entry(
             }
         }
         #[cfg(feature = "workflow")]
+        Execution::Async if is_stateless(request.as_ref()) => {
+            Ok(error_result(&no_jobs_without_a_session(name)))
+        }
+        #[cfg(feature = "workflow")]
         Execution::Async => Ok(state.jobs.submit(
             entry.clone(),
             handler,
@@ -340,6 +350,7 @@ async fn run_entry(
             crate::jobs::Origin {
                 request_key,
                 progress_token,
+                peer: Some(Arc::new(SessionPeer::routed(session.clone(), session.clone()))),
             },
         )),
         #[cfg(not(feature = "workflow"))]
@@ -362,6 +373,24 @@ impl Peer {
             Self::Stateless(peer) => peer.clone(),
         }
     }
+}
+
+/// True for a 2026-07-28 request (no session).
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+fn is_stateless(request: Option<&Arc<RequestContext>>) -> bool {
+    request.is_some_and(|request| request.era() == Era::Stateless)
+}
+
+/// Why a 2026-07-28 call cannot start or look at a job: a job belongs to the session that started
+/// it (only that session polls it, hears its completion, and ending the session cancels it), and
+/// the stateless revision has no session.
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+fn no_jobs_without_a_session(tool: &str) -> String {
+    format!(
+        "tool '{tool}' needs a job, and jobs need a session: under protocol version 2026-07-28 \
+         there is none to own the job, poll it or hear its completion; call it in a session \
+         (2025-11-25 or older), or without _meta \"{ASYNC_META_KEY}\" when the tool is not async"
+    )
 }
 
 /// What a `requestState` of a call of `tool` is sealed for.

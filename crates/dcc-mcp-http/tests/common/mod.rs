@@ -191,7 +191,19 @@ pub async fn read_sse(body: Body, count: usize) -> Vec<Value> {
         .expect("hang guard: too few SSE messages")
 }
 
+/// [`read_sse`] that leaves the stream open for more (the messages of one read must not share a
+/// frame with the next read's).
+pub async fn read_sse_from(body: &mut Body, count: usize) -> Vec<Value> {
+    tokio::time::timeout(HANG_GUARD, read_sse_on(body, count))
+        .await
+        .expect("hang guard: too few SSE messages")
+}
+
 async fn read_sse_unbounded(mut body: Body, count: usize) -> Vec<Value> {
+    read_sse_on(&mut body, count).await
+}
+
+async fn read_sse_on(body: &mut Body, count: usize) -> Vec<Value> {
     let mut buffer = String::new();
     let mut messages = Vec::new();
     while messages.len() < count {
