@@ -156,6 +156,7 @@ pub(crate) trait ClientPeer: Send + Sync {
     fn ask(&self, requests: Vec<InputRequest>) -> Asked;
     /// The call or job this peer serves ended: abandon its unanswered requests with `reason`
     /// (a waiting handler wakes with it). Nothing to do for a peer that sends no requests.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     fn end_call(&self, _reason: &str) {}
 }
 
