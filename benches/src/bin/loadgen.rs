@@ -6,7 +6,8 @@
 //! like `wrk`). The client accepts `application/json, text/event-stream`, so the same generator
 //! drives servers that answer JSON and servers that answer each request on a short SSE stream; a
 //! server that keeps no sessions (no `Mcp-Session-Id` on `initialize`) is driven without the
-//! header. The clients open no `GET` stream (nothing is sent on it during the run). After `--warmup` seconds it measures for
+//! header. `--era stateless` drives the 2026-07-28 revision instead (no session: `server/discover`,
+//! then `_meta` and routing headers on each call). The clients open no `GET` stream (nothing is sent on it during the run). After `--warmup` seconds it measures for
 //! `--duration` seconds and prints one JSON line on stdout: requests/s and latency percentiles.
 //! With `--scrape-url`, another connection GETs that URL every `--scrape-interval-ms` (what a
 //! Prometheus server does, much more often) and the line also reports the scrapes.

@@ -119,6 +119,7 @@ pub(crate) async fn post(
         if let Some(response) = run.done.take() {
             return Answer::Json(response);
         }
+        // The call is gone only once its response is in `done` (taken just above).
         let Some(call) = run.call.as_mut() else {
             return Answer::Json(Value::Null);
         };
