@@ -39,6 +39,10 @@ LAYERS = {
         "offload": 2,
         "session": 2,
         "session_order": 2,
+        # the numbered replay buffer of a session's GET stream (Last-Event-ID).
+        "replay": 2,
+        # catalog and tool-list changes to the sessions that should hear them (session era).
+        "session_events": 2,
         "jobs": 2,
         # the per-request context (era, version, the client's declared capabilities, log level)
         # and the subscriptions/listen streams of the stateless era.
@@ -90,6 +94,7 @@ LAYERS = {
         "oauth": 5,
         "panic": 5,
         "mcp": 5,
+        "inband": 5,
         "reply": 5,
         "stateless_http": 5,
         "app": 5,

@@ -180,4 +180,9 @@ step "MCP conformance suite 0.2.0-alpha.12 (2025-11-25 and 2026-07-28, --suite a
 cargo build -p dcc-mcp-server
 "$root/scripts/conformance-suite.sh" "${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
 
+# ---------------------------------------------------------------------------------------------
+step "Official TypeScript SDK client (@modelcontextprotocol/sdk) against the server"
+# Eight feature checks in a few seconds; SKIPPED (loudly) when npm is unreachable.
+"$root/scripts/sdk-client.sh" "${CARGO_TARGET_DIR:-$root/target}/debug/dcc-mcp-server"
+
 printf '\nall checks passed\n'

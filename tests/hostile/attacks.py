@@ -361,6 +361,56 @@ def large_bodies(server: Server, stop: threading.Event, connections: int = 4, nu
 
 
 # ------------------------------------------------------------------------------------------------
+# Log flood: handlers logging faster than the per-session log budget
+
+
+def _sse_messages(response: httpx.Response) -> List[Dict[str, Any]]:
+    """The JSON-RPC messages of a POST's answer: its SSE events, or the one JSON body."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+    return [response.json()]
+
+
+def log_flood(server: Server, stop: threading.Event, sessions: int = 3) -> Dict[str, Any]:
+    """``sessions`` sessions call ``test_tool_with_logging`` (three ``ctx.log`` messages per call)
+    back to back, far past ``--max-log-messages-per-sec``. Every message is either delivered in-band
+    on the call's own SSE response, before its result, or dropped and counted as ``log_rate``; then a
+    fresh session's call gets all three of its messages (the budget is per session)."""
+    counts: Counter = Counter()
+    lock = threading.Lock()
+
+    def flood(source: str) -> None:
+        with http_client(source, timeout=30.0) as client:
+            session = Session(server.url, client)
+            while not stop.is_set():
+                response = session.request("tools/call", {"name": "test_tool_with_logging", "arguments": {}})
+                messages = _sse_messages(response)
+                logs = [m for m in messages if m.get("method") == "notifications/message"]
+                # The result comes last, after every message the call sent.
+                last = messages[-1]
+                with lock:
+                    counts["calls"] += 1
+                    counts["delivered"] += len(logs)
+                    counts["result_last"] += int("result" in last and not last["result"].get("isError"))
+            session.delete()
+
+    threads = [threading.Thread(target=flood, args=(ATTACK_ADDRS[i % len(ATTACK_ADDRS)],)) for i in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with http_client(ATTACK_ADDRS[0], timeout=30.0) as client:
+        fresh = Session(server.url, client)
+        messages = _sse_messages(fresh.request("tools/call", {"name": "test_tool_with_logging", "arguments": {}}))
+        fresh.delete()
+    return {
+        **dict(counts),
+        "fresh_logs": [m["params"]["data"] for m in messages if m.get("method") == "notifications/message"],
+        "fresh_result_last": "result" in messages[-1],
+    }
+
+
+# ------------------------------------------------------------------------------------------------
 # The catalogue
 
 
@@ -426,6 +476,13 @@ ATTACKS: Dict[str, Attack] = {
         # Two ~4 MiB bodies parsed at once, each a ~60 MiB tree while its call runs, and four held
         # as bytes: well under this.
         400 * MIB,
+    ),
+    "log_flood": Attack(
+        log_flood,
+        ("--conformance-fixtures", "--max-log-messages-per-sec", "3"),
+        "3 log messages per second per session, in bursts of 3",
+        ("log_rate",),
+        120 * MIB,
     ),
     "metrics_rebinding": Attack(
         metrics_rebinding,

@@ -114,3 +114,16 @@ def test_large_bodies_do_not_stall_a_well_behaved_client() -> None:
     # proves the parse leaves the I/O thread is asserted in crates/dcc-mcp-http/tests/large_bodies.rs.
     good = [t for t in run.good_finished if finished[0] <= t <= finished[-1]]
     assert len(good) >= len(finished), f"{len(good)} good calls during {len(finished)} big ones"
+
+
+def test_log_flood_is_held_to_the_session_log_budget() -> None:
+    run = attack_run("log_flood")
+    attack = run.attack
+    # Every call was answered with its result last, and every one of its three messages was either
+    # delivered on the call's own response or dropped and counted.
+    assert attack["calls"] > 0 and attack["result_last"] == attack["calls"], attack
+    assert attack["delivered"] + run.refused("log_rate") == 3 * attack["calls"], attack
+    assert run.refused("log_rate") > 0
+    # A session that did not flood has its own budget: all three of its messages arrive.
+    assert attack["fresh_logs"] == ["Tool execution started", "Tool processing data", "Tool execution completed"]
+    assert attack["fresh_result_last"]

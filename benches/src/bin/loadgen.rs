@@ -6,7 +6,8 @@
 //! like `wrk`). The client accepts `application/json, text/event-stream`, so the same generator
 //! drives servers that answer JSON and servers that answer each request on a short SSE stream; a
 //! server that keeps no sessions (no `Mcp-Session-Id` on `initialize`) is driven without the
-//! header. The clients open no `GET` stream (nothing is sent on it during the run). After `--warmup` seconds it measures for
+//! header. `--era stateless` drives the 2026-07-28 revision instead (no session: `server/discover`,
+//! then `_meta` and routing headers on each call). The clients open no `GET` stream (nothing is sent on it during the run). After `--warmup` seconds it measures for
 //! `--duration` seconds and prints one JSON line on stdout: requests/s and latency percentiles.
 //! With `--scrape-url`, another connection GETs that URL every `--scrape-interval-ms` (what a
 //! Prometheus server does, much more often) and the line also reports the scrapes.
@@ -57,6 +58,11 @@ struct Args {
     /// Name of this run in the JSON output.
     #[arg(long, default_value = "run")]
     label: String,
+    /// Protocol era of every connection: `session` (initialize, then a session at 2025-06-18) or
+    /// `stateless` (2026-07-28: `server/discover`, no session, `_meta` and routing headers on each
+    /// request).
+    #[arg(long, default_value = "session", value_parser = ["session", "stateless"])]
+    era: String,
     /// Process id of the server (Linux): also report the CPU time it used per request during the
     /// measured window, a cost figure that background load disturbs far less than requests/s.
     #[arg(long)]
@@ -88,13 +94,16 @@ struct Tally {
     framing: Option<ResponseFraming>,
 }
 
-/// Opens a session on its own client (one pooled connection, no `GET` stream).
-async fn open_session(url: &str) -> io::Result<McpClient> {
+/// Opens a client of `era` on its own pooled connection (a session era client opens no `GET`
+/// stream).
+async fn open_session(url: &str, era: &str) -> io::Result<McpClient> {
+    let mode = match era {
+        "stateless" => ProtocolMode::Stateless,
+        _ => ProtocolMode::Session(PROTOCOL_VERSION),
+    };
     let config = ClientConfig {
         pool_max_idle_per_host: 1,
-        ..ClientConfig::new(url)
-            .mode(ProtocolMode::Session(PROTOCOL_VERSION))
-            .open_stream(false)
+        ..ClientConfig::new(url).mode(mode).open_stream(false)
     };
     McpClient::connect(config)
         .await
@@ -176,7 +185,7 @@ fn quantile_us(sorted: &[u64], p: f64) -> f64 {
 async fn run(args: Args) -> io::Result<String> {
     let mut sessions = Vec::with_capacity(args.connections);
     for _ in 0..args.connections.max(1) {
-        sessions.push(open_session(&args.url).await?);
+        sessions.push(open_session(&args.url, &args.era).await?);
     }
     let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);

@@ -108,6 +108,11 @@ impl Catalog {
         &self.subscriptions
     }
 
+    /// The subscriptions, shared (for the observer that tells subscribed sessions of updates).
+    pub(crate) fn subscriptions_shared(&self) -> Arc<ResourceSubscriptions> {
+        Arc::clone(&self.subscriptions)
+    }
+
     /// The capabilities this catalog adds to `initialize`: `resources`, `prompts` and `completions`,
     /// each only when something of its kind is registered.
     pub fn capabilities(&self) -> Map<String, Value> {

@@ -56,6 +56,10 @@ pub struct McpHttpConfig {
     pub request_timeout: Duration,
     /// A session that sees no request (and has no open SSE stream) for this long is ended.
     pub session_ttl: Duration,
+    /// A session's `GET /mcp` stream that sent no message for this long is closed (5 min by
+    /// default); the client reconnects with `Last-Event-ID` after the stream's `retry:` delay and
+    /// gets what it missed (2025-11-25 polling). An idle stream costs a connection and a task.
+    pub sse_idle_close: Duration,
     /// A connection must deliver its request headers within this time, or it is closed.
     pub header_read_timeout: Duration,
     /// Graceful-shutdown deadline: after it, remaining connections are dropped.
@@ -178,6 +182,7 @@ impl Default for McpHttpConfig {
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             request_timeout: Duration::from_secs(30),
             session_ttl: Duration::from_secs(30 * 60),
+            sse_idle_close: Duration::from_secs(5 * 60),
             header_read_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(5),
             max_body_bytes: 4 * 1024 * 1024,
@@ -228,6 +233,7 @@ impl McpHttpConfig {
         for (field, value) in [
             ("request_timeout", self.request_timeout),
             ("session_ttl", self.session_ttl),
+            ("sse_idle_close", self.sse_idle_close),
             ("header_read_timeout", self.header_read_timeout),
             ("shutdown_timeout", self.shutdown_timeout),
             ("body_read_timeout", self.body_read_timeout),

@@ -49,6 +49,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod inband;
 mod inflight;
 #[cfg(feature = "workflow")]
 mod job_tools;
@@ -73,6 +74,7 @@ mod prompt_inputs;
 pub mod prompt_registry;
 mod record;
 mod registry;
+mod replay;
 mod reply;
 mod request_context;
 pub mod resource_registry;
@@ -82,6 +84,7 @@ mod server;
 mod service;
 mod session;
 mod session_order;
+mod session_events;
 mod session_peer;
 mod state;
 mod stateless;

@@ -24,13 +24,15 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::inband;
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
+use crate::replay;
 use crate::reply::{json_body, to_vec_within};
 use crate::serve::ClientAddr;
 use crate::service::{self, InitializeError};
-use crate::session::{CreateError, Next, Session, SessionHold};
+use crate::session::{CreateError, NextEvent, Session, SessionHold};
 use crate::state::AppState;
 use crate::stateless_http;
 use dcc_mcp_protocol::body::{self, Parsed};
@@ -46,6 +48,12 @@ pub const SESSIONS_FULL_RETRY_AFTER_SECS: u64 = 5;
 
 /// Interval of SSE keep-alive comments.
 const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The `retry:` delay of the session stream: how soon a client reconnects after the stream closed.
+pub(crate) const SSE_RETRY: Duration = Duration::from_secs(1);
+
+/// The SSE resumption header of a reconnecting `GET`.
+const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
     // A `Value` always serializes (string keys only); an empty body would only hide a bug.
@@ -278,12 +286,17 @@ fn response_too_large(state: &AppState, id: Value) -> Value {
 
 /// `200` with one JSON-RPC response, replaced by a "response too large" error past the budget.
 fn reply(state: &AppState, response: Value) -> Response {
-    if let Some(body) = to_vec_within(&response, state.config.max_response_bytes) {
-        return json_body(StatusCode::OK, body);
+    json_body(StatusCode::OK, encode_within(state, &response))
+}
+
+/// One JSON-RPC response as bytes, replaced by a "response too large" error past the budget.
+fn encode_within(state: &AppState, response: &Value) -> Vec<u8> {
+    if let Some(body) = to_vec_within(response, state.config.max_response_bytes) {
+        return body;
     }
     state.recorder.rejected(Refusal::ResponseTooLarge);
     let id = response.get("id").cloned().unwrap_or(Value::Null);
-    json_response(StatusCode::OK, &response_too_large(state, id))
+    serde_json::to_vec(&response_too_large(state, id)).unwrap_or_default()
 }
 
 async fn post_single(
@@ -318,6 +331,12 @@ async fn post_single(
         }
     };
     match incoming {
+        Incoming::Request { id, method, params } if inband::wanted(headers, &method) => {
+            match inband::post(state, session, id, method, params, encode_within).await {
+                inband::Answer::Json(response) => reply(state, response),
+                inband::Answer::Stream(response) => response,
+            }
+        }
         Incoming::Request { id, method, params } => {
             let response = service::request(state, &session, id, &method, params).await;
             reply(state, response)
@@ -505,12 +524,40 @@ pub(crate) async fn get_stream(
         Ok(resolved) => resolved,
         Err(response) => return response.into_response(),
     };
-    let generation = session.attach_stream();
+    let last_event_id = headers
+        .get(LAST_EVENT_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(replay::parse_event_id);
+    let attached = session.attach_numbered_stream(last_event_id);
+    let mut replayed = std::collections::VecDeque::new();
+    // A resumed stream primes with the client's own resume point, so a reconnect right after the
+    // priming event asks for the replay again.
+    let resume_from = match last_event_id {
+        Some(last) if attached.resume.is_some() => last.min(attached.last_id),
+        _ => attached.last_id,
+    };
+    if let Some(resume) = attached.resume {
+        if resume.lost > 0 {
+            tracing::warn!(
+                session = %session.id(),
+                lost = resume.lost,
+                "a resumed stream asked for messages that are no longer buffered"
+            );
+        }
+        replayed.extend(resume.messages);
+    }
+    // The priming event: the id to resume from and the reconnect delay, no data (not dispatched).
+    let prime = Event::default()
+        .id(resume_from.to_string())
+        .retry(SSE_RETRY);
     let stream = event_stream(StreamState {
         guard: StreamGuard(Arc::clone(&session)),
-        generation,
+        generation: attached.generation,
         shutdown: state.shutdown.clone(),
         recorder: state.recorder.clone(),
+        prime: Some(prime),
+        replayed,
+        idle_close: state.config.sse_idle_close,
     });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE))
@@ -531,23 +578,49 @@ struct StreamState {
     generation: u64,
     shutdown: CancellationToken,
     recorder: Recorder,
+    /// Sent first: the event id to resume from and the `retry:` delay.
+    prime: Option<Event>,
+    /// Resumed with `Last-Event-ID`: the buffered messages the client missed, sent next.
+    replayed: std::collections::VecDeque<(u64, String)>,
+    /// The stream is closed after this long with nothing to send.
+    idle_close: Duration,
 }
 
+fn numbered(id: u64, message: String) -> Event {
+    Event::default()
+        .event("message")
+        .id(id.to_string())
+        .data(message)
+}
+
+/// The session's stream: the priming event, what a resume replays, then the session's messages as
+/// they come, each with its event id; it ends when the session ends, another stream takes over, the
+/// server stops, or nothing was sent for `idle_close` (the client then reconnects).
 fn event_stream(state: StreamState) -> impl Stream<Item = Result<Event, Infallible>> + Send {
-    stream::unfold(state, |state| async move {
+    stream::unfold(state, |mut state| async move {
+        if let Some(prime) = state.prime.take() {
+            return Some((Ok(prime), state));
+        }
+        if let Some((id, message)) = state.replayed.pop_front() {
+            state.recorder.notification_sent(Channel::Sse);
+            return Some((Ok(numbered(id, message)), state));
+        }
         let session = state.guard.0.clone();
+        let idle = tokio::time::sleep(state.idle_close);
+        tokio::pin!(idle);
         loop {
             let changed = session.changed();
-            match session.next_for(state.generation) {
-                Next::Send(message) => {
+            match session.next_event(state.generation) {
+                NextEvent::Send(id, message) => {
                     state.recorder.notification_sent(Channel::Sse);
-                    return Some((Ok(Event::default().event("message").data(message)), state));
+                    return Some((Ok(numbered(id, message)), state));
                 }
-                Next::End => return None,
-                Next::Wait => {}
+                NextEvent::End => return None,
+                NextEvent::Wait => {}
             }
             tokio::select! {
                 () = changed => {}
+                () = &mut idle => return None,
                 () = state.shutdown.cancelled() => return None,
             }
         }

@@ -154,6 +154,10 @@ pub(crate) trait ClientPeer: Send + Sync {
     fn supports(&self, kind: ClientRequestKind) -> bool;
     /// Ask the client; every request of the batch is answered, or none is.
     fn ask(&self, requests: Vec<InputRequest>) -> Asked;
+    /// The call or job this peer serves ended: abandon its unanswered requests with `reason`
+    /// (a waiting handler wakes with it). Nothing to do for a peer that sends no requests.
+    #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+    fn end_call(&self, _reason: &str) {}
 }
 
 /// A client's answer on its way, decoded as `T`. `.await` it in an inline handler; call

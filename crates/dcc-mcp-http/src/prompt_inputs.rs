@@ -48,13 +48,16 @@ fn fill(state: &AppState, params: &GetPromptParams, answers: &[Value]) -> Result
 }
 
 /// Session era: `None` when the prompt asks nothing.
+/// `inband` is the POST's own SSE response, where the requests go when it streams.
 pub(crate) async fn get_in_session(
     state: &AppState,
     session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
     params: Option<&Value>,
 ) -> Option<Result<Value, RpcError>> {
     let (params, inputs) = asking(state, params)?;
-    let peer = SessionPeer::new(session.clone());
+    let out = inband.cloned().unwrap_or_else(|| session.clone());
+    let peer = SessionPeer::routed(session.clone(), out);
     let pending: Pending<Vec<Value>> = Pending::new(peer.ask(inputs), decode_all);
     let answers = tokio::time::timeout(state.config.request_timeout, pending.into_future()).await;
     peer.finish(&format!(

@@ -88,10 +88,23 @@ pub(crate) async fn request(
     method: &str,
     params: Option<Value>,
 ) -> Value {
+    request_in(state, session, None, id, method, params).await
+}
+
+/// [`request`], with `inband` the stream of the POST's own SSE response: what the request sends
+/// the client while it runs (progress, log messages, server→client requests) is queued there.
+pub(crate) async fn request_in(
+    state: &AppState,
+    session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
+    id: Value,
+    method: &str,
+    params: Option<Value>,
+) -> Value {
     let outcome = match method {
         methods::PING => Ok(json!({})),
         methods::TOOLS_LIST => crate::tools::list(state, params),
-        methods::TOOLS_CALL => crate::tools::call(state, session, None, &id, params).await,
+        methods::TOOLS_CALL => crate::tools::call(state, session, inband, None, &id, params).await,
         // Handler log messages below the level are not sent; job notifications are always sent.
         methods::LOGGING_SET_LEVEL => set_level(session, params),
         methods::INITIALIZE => Err(RpcError::new(
@@ -100,7 +113,9 @@ pub(crate) async fn request(
         )),
         // A prompt that asks the client first.
         dcc_mcp_protocol::prompts::GET if crate::prompt_inputs::asks(state, params.as_ref()) => {
-            match crate::prompt_inputs::get_in_session(state, session, params.as_ref()).await {
+            match crate::prompt_inputs::get_in_session(state, session, inband, params.as_ref())
+                .await
+            {
                 Some(outcome) => outcome,
                 None => return method_not_found(id, method),
             }

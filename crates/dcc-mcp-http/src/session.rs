@@ -26,6 +26,7 @@ use crate::log_budget::LogBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
 use crate::session_order::{Ordered, UseOrder};
+use crate::replay::{ReplayBuffer, Resume};
 use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
 use dcc_mcp_protocol::logging::LoggingLevel;
 
@@ -128,13 +129,28 @@ impl Drop for SessionHold {
     }
 }
 
-#[derive(Default)]
 struct Outbox {
     queue: VecDeque<String>,
     /// Sum of the lengths of the queued messages.
     bytes: usize,
     closed: bool,
+    /// What the `GET` stream sent, numbered, for a reconnect with `Last-Event-ID`.
+    replay: ReplayBuffer,
 }
+
+impl Outbox {
+    fn new(outbox_budget: usize) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            bytes: 0,
+            closed: false,
+            replay: ReplayBuffer::new(outbox_budget / REPLAY_BUDGET_DIVISOR),
+        }
+    }
+}
+
+/// The replay buffer holds up to a quarter of the outbox byte budget (256 KiB by default).
+const REPLAY_BUDGET_DIVISOR: usize = 4;
 
 impl Outbox {
     fn pop(&mut self) -> Option<String> {
@@ -142,6 +158,26 @@ impl Outbox {
         self.bytes -= message.len();
         Some(message)
     }
+}
+
+/// What the session's numbered `GET` stream should do next.
+pub(crate) enum NextEvent {
+    /// Send this serialized message with this event id.
+    Send(u64, String),
+    /// Nothing queued: wait for a wake-up.
+    Wait,
+    /// The session ended or another stream took over.
+    End,
+}
+
+/// What a `GET` stream starts with.
+pub(crate) struct Attached {
+    /// The stream's generation (a later stream takes over).
+    pub(crate) generation: u64,
+    /// The id of the last message sent so far (the priming event's id).
+    pub(crate) last_id: u64,
+    /// With `Last-Event-ID`: what came after it, still buffered, and how much was lost.
+    pub(crate) resume: Option<Resume>,
 }
 
 /// What the SSE stream should do next.
@@ -173,7 +209,7 @@ impl Session {
             id,
             protocol_version,
             last_seen: Mutex::new(Instant::now()),
-            outbox: Mutex::new(Outbox::default()),
+            outbox: Mutex::new(Outbox::new(outbox_budget)),
             wake: Notify::new(),
             stream_generation: AtomicU64::new(0),
             open_streams: AtomicUsize::new(0),
@@ -362,9 +398,16 @@ impl Session {
             .unwrap_or_else(PoisonError::into_inner) = Some(level);
     }
 
-    /// Queue `notifications/message` when `level` passes the client's level and the log budget has
-    /// a token; a message over the budget is dropped and counted.
-    pub(crate) fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+    /// Queue `notifications/message` on `out` (the in-band stream of the POST whose handler logged,
+    /// or this session itself) when `level` passes the client's level and the log budget has a
+    /// token; a message over the budget is dropped and counted.
+    pub(crate) fn log_to(
+        &self,
+        out: &Session,
+        level: LoggingLevel,
+        logger: Option<&str>,
+        data: Value,
+    ) {
         let wanted = *self
             .log_level
             .lock()
@@ -387,14 +430,16 @@ impl Session {
             data,
         };
         let params = serde_json::to_value(params).unwrap_or(Value::Null);
-        self.notify(dcc_mcp_protocol::methods::MESSAGE, params);
+        out.notify(dcc_mcp_protocol::methods::MESSAGE, params);
     }
 
-    /// Send a request to the client on the session's stream; the returned slot is filled when the
-    /// client POSTs the response ([`resolve`](Self::resolve)) or the request is
+    /// Send a request to the client on `out` (the in-band stream of the POST whose handler asked,
+    /// or this session's own stream); the returned slot is filled when the client POSTs the
+    /// response with this session's id ([`resolve`](Self::resolve)) or the request is
     /// [`abandon`](Self::abandon)ed.
-    pub(crate) fn send_request(
+    pub(crate) fn send_request_to(
         &self,
+        out: &Session,
         kind: ClientRequestKind,
         params: Value,
     ) -> Result<(String, Arc<Slot>), SendRefused> {
@@ -425,7 +470,7 @@ impl Session {
         }
         let message =
             dcc_mcp_protocol::jsonrpc::request(Value::String(id.clone()), kind.method(), params);
-        self.push(message.to_string());
+        out.push(message.to_string());
         Ok((id, slot))
     }
 
@@ -532,6 +577,34 @@ impl Session {
         generation
     }
 
+    /// The session's `GET` stream takes over, resuming after `last_event_id` when the client sent
+    /// one.
+    pub(crate) fn attach_numbered_stream(&self, last_event_id: Option<u64>) -> Attached {
+        let generation = self.attach_stream();
+        let outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+        Attached {
+            generation,
+            last_id: outbox.replay.last_id(),
+            resume: last_event_id.map(|last| outbox.replay.since(last)),
+        }
+    }
+
+    /// Next step for the numbered `GET` stream of `generation`: a sent message is numbered and
+    /// kept for replay.
+    pub(crate) fn next_event(&self, generation: u64) -> NextEvent {
+        let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+        if outbox.closed || self.stream_generation.load(Ordering::Acquire) != generation {
+            return NextEvent::End;
+        }
+        match outbox.pop() {
+            Some(message) => {
+                let id = outbox.replay.record(&message);
+                NextEvent::Send(id, message)
+            }
+            None => NextEvent::Wait,
+        }
+    }
+
     /// A stream ended.
     pub(crate) fn detach_stream(&self) {
         self.open_streams.fetch_sub(1, Ordering::AcqRel);
@@ -568,6 +641,7 @@ impl Session {
         outbox.closed = true;
         outbox.queue.clear();
         outbox.bytes = 0;
+        outbox.replay = ReplayBuffer::new(0);
         drop(outbox);
         let pending: Vec<PendingRequest> = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -931,6 +1005,24 @@ impl SessionStore {
             .filter(|session| !session.is_expired(self.ttl, now))
             .cloned()
             .collect();
+        for session in &sessions {
+            session.notify(method, params.clone());
+        }
+        sessions.len()
+    }
+
+    /// Queue the notification `method` for the live sessions among `ids` (unknown, ended or
+    /// expired ids are skipped); returns how many were told.
+    pub(crate) fn notify_ids(&self, ids: &[String], method: &str, params: &Value) -> usize {
+        let now = Instant::now();
+        let sessions: Vec<Arc<Session>> = {
+            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+            ids.iter()
+                .filter_map(|id| inner.by_id.get(id))
+                .filter(|session| !session.is_expired(self.ttl, now))
+                .cloned()
+                .collect()
+        };
         for session in &sessions {
             session.notify(method, params.clone());
         }

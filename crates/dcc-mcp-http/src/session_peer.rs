@@ -1,7 +1,12 @@
 //! The session era's [`ClientPeer`]: a handler's log messages and requests go on its session's
 //! stream, and the client's POSTed responses resume the waiting handler.
 //!
-//! One peer serves one `tools/call`. It remembers the requests it sent, so when the call ends —
+//! When the call's POST is answered as SSE ([`crate::inband`]), its log messages and requests go
+//! on that response instead, before the result; the client still POSTs its answers with the
+//! session's id, so they are awaited on the session.
+//!
+//! One peer serves one `tools/call`, or one job (a job's requests go on the session's stream, since
+//! its POST was answered when the job was accepted). It remembers the requests it sent, so when the call ends —
 //! answered, timed out, cancelled by the client — whatever is still unanswered is abandoned: a
 //! handler blocked on it wakes with an error and the client is told with `notifications/cancelled`.
 
@@ -18,15 +23,18 @@ use dcc_mcp_protocol::logging::LoggingLevel;
 /// A call's link to its session's client.
 pub(crate) struct SessionPeer {
     session: Arc<Session>,
+    /// Where the call's messages are queued: the POST's in-band stream, or the session itself.
+    out: Arc<Session>,
     /// Ids of the requests this call sent.
     sent: Mutex<Vec<String>>,
 }
 
 impl SessionPeer {
-    /// The peer of one call of `session`.
-    pub(crate) fn new(session: Arc<Session>) -> Self {
+    /// The peer of one call of `session` whose messages go on `out` (the POST's in-band stream).
+    pub(crate) fn routed(session: Arc<Session>, out: Arc<Session>) -> Self {
         Self {
             session,
+            out,
             sent: Mutex::new(Vec::new()),
         }
     }
@@ -42,11 +50,15 @@ impl SessionPeer {
 
 impl ClientPeer for SessionPeer {
     fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
-        self.session.log(level, logger, data);
+        self.session.log_to(&self.out, level, logger, data);
     }
 
     fn supports(&self, kind: ClientRequestKind) -> bool {
         self.session.client_supports(kind.capability())
+    }
+
+    fn end_call(&self, reason: &str) {
+        self.finish(reason);
     }
 
     fn ask(&self, requests: Vec<InputRequest>) -> Asked {
@@ -60,7 +72,10 @@ impl ClientPeer for SessionPeer {
         }
         let mut slots = Vec::with_capacity(requests.len());
         for request in requests {
-            match self.session.send_request(request.kind, request.params) {
+            match self
+                .session
+                .send_request_to(&self.out, request.kind, request.params)
+            {
                 Ok((id, slot)) => {
                     self.sent
                         .lock()

@@ -11,6 +11,7 @@ use crate::listen::{ListenHub, ToolsObserver};
 use crate::record::Recorder;
 use crate::registry::ToolRegistry;
 use crate::session::SessionStore;
+use crate::session_events;
 
 /// The built-in tools this build serves next to the registered ones (the job tools, with `workflow`);
 /// they shadow registered tools of the same name.
@@ -24,7 +25,7 @@ pub(crate) const BUILTIN_TOOLS: &[&str] = if cfg!(feature = "workflow") {
 pub(crate) struct AppState {
     pub(crate) config: McpHttpConfig,
     pub(crate) registry: ToolRegistry,
-    pub(crate) sessions: SessionStore,
+    pub(crate) sessions: std::sync::Arc<SessionStore>,
     pub(crate) recorder: Recorder,
     /// Runs handlers of every execution kind, within their limits.
     pub(crate) dispatch: Dispatcher,
@@ -88,11 +89,8 @@ impl AppState {
                 }
             }));
         }
-        Self {
-            listen,
-            listen_observer,
-            dispatch,
-            sessions: SessionStore::new(
+        let sessions = std::sync::Arc::new(
+            SessionStore::new(
                 config.session_ttl,
                 config.max_sessions,
                 config.max_sessions_per_client,
@@ -100,6 +98,22 @@ impl AppState {
             )
             .with_outbox_budget(config.max_outbox_bytes)
             .with_client_limits(config.client_limits()),
+        );
+        // Session era: catalog changes on the sessions' streams (see `session_events`).
+        for observe in [
+            &config.catalog.resources as &dyn ObserveCatalog,
+            &config.catalog.prompts,
+        ] {
+            observe.observe_with(session_events::catalog_observer(
+                std::sync::Arc::downgrade(&sessions),
+                config.catalog.subscriptions_shared(),
+            ));
+        }
+        Self {
+            listen,
+            listen_observer,
+            dispatch,
+            sessions,
             #[cfg(feature = "workflow")]
             jobs,
             config,

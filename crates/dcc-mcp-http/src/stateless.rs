@@ -150,7 +150,7 @@ pub(crate) async fn request(
                 ));
             };
             let context = Arc::new(context);
-            crate::tools::call(state, session, Some(&context), id, params).await?
+            crate::tools::call(state, session, None, Some(&context), id, params).await?
         }
         prompts::GET if crate::prompt_inputs::asks(state, params.as_ref()) => {
             match crate::prompt_inputs::get_stateless(state, &context, params.as_ref()) {

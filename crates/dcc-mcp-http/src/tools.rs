@@ -85,15 +85,19 @@ fn is_builtin(name: &str) -> bool {
 /// `tools/call`: the one wrapper that records every call. `request` is the request's context when
 /// it carried one (every 2026-07-28 request); a handler's refusal through it (a client capability
 /// it needs and the client did not declare) replaces the result with that JSON-RPC error.
+/// `inband` is the session-era POST's own SSE response ([`crate::inband`]): a synchronous call's
+/// progress, log messages and requests go there, before its result, instead of on the session's
+/// stream.
 pub(crate) async fn call(
     state: &AppState,
     session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
     request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
 ) -> Result<Value, RpcError> {
     let started = Instant::now();
-    let (tool, mut outcome) = invoke(state, session, request, id, params).await;
+    let (tool, mut outcome) = invoke(state, session, inband, request, id, params).await;
     if let Some(refusal) = request.and_then(|request| request.take_refusal()) {
         outcome = Err(refusal);
     }
@@ -114,6 +118,7 @@ pub(crate) async fn call(
 async fn invoke(
     state: &AppState,
     session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
     request: Option<&Arc<RequestContext>>,
     id: &Value,
     params: Option<Value>,
@@ -159,6 +164,12 @@ async fn invoke(
 
     #[cfg(feature = "workflow")]
     if is_builtin(&name) {
+        if is_stateless(request) {
+            return (
+                Some(name.clone()),
+                Ok(error_result(&no_jobs_without_a_session(&name))),
+            );
+        }
         let result = crate::job_tools::call(state, session, &name, &arguments);
         return (Some(name), Ok(result));
     }
@@ -195,6 +206,7 @@ async fn invoke(
         execution,
         request: request.cloned(),
         round,
+        out: inband.cloned().unwrap_or_else(|| session.clone()),
     };
     let result = run_entry(state, session, call).await;
     (Some(name), result)
@@ -211,6 +223,8 @@ struct Call {
     request: Option<Arc<RequestContext>>,
     /// 2026-07-28: what the retry brought (`None` in the session era).
     round: Option<Round>,
+    /// Where a synchronous call's messages are queued: the POST's in-band stream or the session.
+    out: Arc<Session>,
 }
 
 async fn run_entry(
@@ -226,6 +240,7 @@ async fn run_entry(
         execution,
         request,
         round,
+        out,
     } = call;
     let name = entry.spec.name.as_str();
     let violations: Vec<String> = entry
@@ -256,7 +271,7 @@ async fn run_entry(
             let cancelled = in_flight.flag();
             let sink = progress_token.map(|token| {
                 Arc::new(SessionProgress {
-                    session: session.clone(),
+                    session: out.clone(),
                     token,
                 }) as Arc<dyn ProgressSink>
             });
@@ -271,7 +286,7 @@ async fn run_entry(
                     state.config.max_log_messages_per_sec,
                     state.recorder.clone(),
                 ))),
-                None => Peer::Session(Arc::new(SessionPeer::new(session.clone()))),
+                None => Peer::Session(Arc::new(SessionPeer::routed(session.clone(), out))),
             };
             let context = ToolContext::attached(name, cancelled.clone(), sink, request.clone())
                 .with_peer(peer.client());
@@ -323,6 +338,10 @@ async fn run_entry(
             }
         }
         #[cfg(feature = "workflow")]
+        Execution::Async if is_stateless(request.as_ref()) => {
+            Ok(error_result(&no_jobs_without_a_session(name)))
+        }
+        #[cfg(feature = "workflow")]
         Execution::Async => Ok(state.jobs.submit(
             entry.clone(),
             handler,
@@ -331,6 +350,7 @@ async fn run_entry(
             crate::jobs::Origin {
                 request_key,
                 progress_token,
+                peer: Some(Arc::new(SessionPeer::routed(session.clone(), session.clone()))),
             },
         )),
         #[cfg(not(feature = "workflow"))]
@@ -353,6 +373,24 @@ impl Peer {
             Self::Stateless(peer) => peer.clone(),
         }
     }
+}
+
+/// True for a 2026-07-28 request (no session).
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+fn is_stateless(request: Option<&Arc<RequestContext>>) -> bool {
+    request.is_some_and(|request| request.era() == Era::Stateless)
+}
+
+/// Why a 2026-07-28 call cannot start or look at a job: a job belongs to the session that started
+/// it (only that session polls it, hears its completion, and ending the session cancels it), and
+/// the stateless revision has no session.
+#[cfg_attr(not(feature = "workflow"), allow(dead_code))]
+fn no_jobs_without_a_session(tool: &str) -> String {
+    format!(
+        "tool '{tool}' needs a job, and jobs need a session: under protocol version 2026-07-28 \
+         there is none to own the job, poll it or hear its completion; call it in a session \
+         (2025-11-25 or older), or without _meta \"{ASYNC_META_KEY}\" when the tool is not async"
+    )
 }
 
 /// What a `requestState` of a call of `tool` is sealed for.

@@ -148,3 +148,71 @@ async fn catalog_methods_over_http() {
         [session]
     );
 }
+
+/// Session era: catalog changes reach the sessions' GET streams — list changes every session, an
+/// update only the sessions subscribed to its URI. A tool registered later is announced only by the
+/// embedder's notifier.
+#[tokio::test]
+async fn changes_reach_the_session_streams() {
+    use tower::ServiceExt;
+    let catalog = catalog();
+    let registry = test_registry();
+    let server = server_with(
+        registry.clone(),
+        McpHttpConfig {
+            catalog: catalog.clone(),
+            tools_list_changed: true,
+            ..Default::default()
+        },
+    );
+    let router = server.router();
+    let subscribed = initialize(&router).await;
+    let other = initialize(&router).await;
+    let reply = post(
+        &router,
+        Some(&subscribed),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "resources/subscribe", "params": {"uri": "maya://scene/current"}}),
+    )
+    .await;
+    assert_eq!(reply.body["result"], json!({}), "{}", reply.raw);
+    let subscribed_stream = router
+        .clone()
+        .oneshot(sse_request(&subscribed))
+        .await
+        .unwrap();
+    let other_stream = router.clone().oneshot(sse_request(&other)).await.unwrap();
+
+    catalog.resources.notify_updated("maya://scene/current");
+    catalog
+        .resources
+        .add_fixed(
+            Resource::new("maya://selection", "selection"),
+            ResourceBody::Text("[]".into()),
+        )
+        .unwrap();
+    assert!(catalog.prompts.remove("cleanup"));
+    registry
+        .register_with_handler(
+            dcc_mcp_http::ToolSpec::new("late"),
+            handler(|_args, _ctx| Ok(json!("late"))),
+        )
+        .unwrap();
+    assert_eq!(server.tools_list_notifier().notify(), 2);
+
+    let updated = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                         "params": {"uri": "maya://scene/current"}});
+    let resources =
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/list_changed", "params": {}});
+    let prompts =
+        json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed", "params": {}});
+    let tools =
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {}});
+    assert_eq!(
+        read_sse(subscribed_stream.into_body(), 4).await,
+        vec![updated, resources.clone(), prompts.clone(), tools.clone()]
+    );
+    assert_eq!(
+        read_sse(other_stream.into_body(), 3).await,
+        vec![resources, prompts, tools]
+    );
+}

@@ -425,9 +425,9 @@ async fn the_outbox_byte_budget_drops_and_counts_the_oldest() {
     let router = server.router();
     let session = initialize(&router).await;
     for _ in 0..2 {
-        let reply = post(
+        let reply = post_json_only(
             &router,
-            Some(&session),
+            &session,
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
                 "name": "progress", "arguments": {}, "_meta": {"progressToken": "t"}}}),
         )

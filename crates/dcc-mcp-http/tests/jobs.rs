@@ -207,3 +207,57 @@ async fn a_sync_tool_runs_as_a_job_when_the_call_asks() {
         json!({"content": [{"type": "text", "text": "later"}], "isError": false})
     );
 }
+
+/// A job asks its client on the session's stream (its POST was answered when it was accepted): the
+/// client POSTs the answer and the job finishes with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_elicits_on_the_session_stream() {
+    use dcc_mcp_http::protocol::client_requests::{ElicitResult, FormSchema};
+    let registry = ToolRegistry::new();
+    registry
+        .register_with_handler(
+            ToolSpec::new("purge").execution(Execution::Async),
+            handler(|_args, ctx| {
+                let form = FormSchema::new()
+                    .field("ok", json!({"type": "boolean"}), true)
+                    .build();
+                let answer: ElicitResult = ctx.elicit("Delete 1204 keyframes?", form).wait()?;
+                Ok(json!({"action": answer.action, "content": answer.content}))
+            }),
+        )
+        .unwrap();
+    let server = server_with(registry, McpHttpConfig::default());
+    let router = server.router();
+    let reply = post(
+        &router,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    let session = reply.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let stream = router.clone().oneshot(sse_request(&session)).await.unwrap();
+    let mut body = stream.into_body();
+    let job = job_id(&call(&router, &session, "purge", json!({})).await);
+
+    let asked = read_sse_from(&mut body, 1).await;
+    assert_eq!(asked[0]["method"], "elicitation/create", "{asked:?}");
+    assert_eq!(asked[0]["params"]["message"], "Delete 1204 keyframes?");
+    let request_id = asked[0]["id"].clone();
+    let answered = post(
+        &router,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": request_id, "result": {"action": "accept", "content": {"ok": true}}}),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::ACCEPTED);
+
+    let done = read_sse_from(&mut body, 1).await;
+    assert_eq!(done[0]["params"]["data"]["jobId"], job);
+    assert_eq!(done[0]["params"]["data"]["status"], "succeeded");
+    assert_eq!(
+        done[0]["params"]["data"]["result"]["structuredContent"],
+        json!({"action": "accept", "content": {"ok": true}})
+    );
+}

@@ -565,13 +565,19 @@ async fn get_opens_the_session_stream_with_progress() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
 
-    let reply = post(
-        &router,
-        Some(&session),
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-               "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}}),
-    )
-    .await;
+    // A client that does not accept SSE on its POST gets the call's progress on the GET stream.
+    let json_only = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", &session)
+        .body(Body::from(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}})
+            .to_string(),
+        ))
+        .unwrap();
+    let reply = send(&router, json_only).await;
+    assert_eq!(reply.headers["content-type"], "application/json");
     assert_eq!(reply.body["result"]["content"][0]["text"], "done");
     let messages = read_sse(response.into_body(), 3).await;
     let expected: Vec<Value> = (1..=3)
@@ -584,6 +590,45 @@ async fn get_opens_the_session_stream_with_progress() {
 }
 
 #[tokio::test]
+async fn a_call_that_reports_progress_is_answered_in_band_in_order() {
+    let router = test_server().router();
+    let session = initialize(&router).await;
+    use tower::ServiceExt;
+    let request = post_request(
+        Some(&session),
+        None,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+               "params": {"name": "progress", "arguments": {}, "_meta": {"progressToken": "tok"}}})
+        .to_string(),
+    );
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let messages = read_sse(response.into_body(), 4).await;
+    let mut expected: Vec<Value> = (1..=3)
+        .map(|step| {
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+                "progressToken": "tok", "progress": f64::from(step), "total": 3.0, "message": "step"}})
+        })
+        .collect();
+    expected.push(json!({"jsonrpc": "2.0", "id": 7, "result": {
+        "content": [{"type": "text", "text": "done"}], "isError": false}}));
+    assert_eq!(messages, expected);
+
+    // A call that sends nothing while it runs keeps its plain JSON answer.
+    let plain = post(
+        &router,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+               "params": {"name": "progress", "arguments": {}}}),
+    )
+    .await;
+    assert_eq!(plain.headers["content-type"], "application/json");
+    assert_eq!(plain.body["id"], 8);
+    assert_eq!(plain.body["result"]["content"][0]["text"], "done");
+}
+
+#[tokio::test]
 async fn other_methods_are_405() {
     let router = test_server().router();
     let request = Request::put("/mcp").body(Body::empty()).unwrap();
@@ -591,4 +636,142 @@ async fn other_methods_are_405() {
         send(&router, request).await.status,
         StatusCode::METHOD_NOT_ALLOWED
     );
+}
+
+/// Reads `count` raw SSE events (the text between blank lines, keep-alive comments skipped).
+async fn raw_events(body: &mut Body, count: usize) -> Vec<String> {
+    use http_body_util::BodyExt;
+    let read = async {
+        let mut buffer = String::new();
+        let mut events = Vec::new();
+        while events.len() < count {
+            let frame = body.frame().await.expect("stream ended early").unwrap();
+            if let Ok(data) = frame.into_data() {
+                buffer.push_str(std::str::from_utf8(&data).unwrap());
+            }
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                if !event.starts_with(':') {
+                    events.push(event);
+                }
+            }
+        }
+        events
+    };
+    tokio::time::timeout(HANG_GUARD, read)
+        .await
+        .expect("hang guard")
+}
+
+fn list_changed_event(id: u64) -> String {
+    format!(
+        "event: message\nid: {id}\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\",\"params\":{{}}}}\n\n"
+    )
+}
+
+/// The session stream on the wire: a priming event (id, `retry:`, no data), then numbered
+/// messages; a reconnect with `Last-Event-ID` gets what came after it, then what is new.
+#[tokio::test]
+async fn the_session_stream_numbers_its_events_and_resumes_after_last_event_id() {
+    use tower::ServiceExt;
+    let server = server_with(test_registry(), McpHttpConfig::default());
+    let router = server.router();
+    let session = initialize(&router).await;
+    let notifier = server.tools_list_notifier();
+
+    let mut first = router
+        .clone()
+        .oneshot(sse_request(&session))
+        .await
+        .unwrap()
+        .into_body();
+    assert_eq!(raw_events(&mut first, 1).await, ["id: 0\nretry: 1000\n\n"]);
+    for _ in 0..3 {
+        assert_eq!(notifier.notify(), 1);
+    }
+    assert_eq!(
+        raw_events(&mut first, 3).await,
+        [1, 2, 3].map(list_changed_event)
+    );
+    drop(first);
+
+    // Two more while no stream is open; the client saw up to id 2.
+    assert_eq!(notifier.notify(), 1);
+    assert_eq!(notifier.notify(), 1);
+    let mut resumed_request = sse_request(&session);
+    resumed_request
+        .headers_mut()
+        .insert("last-event-id", "2".parse().unwrap());
+    let mut resumed = router
+        .clone()
+        .oneshot(resumed_request)
+        .await
+        .unwrap()
+        .into_body();
+    let events = raw_events(&mut resumed, 4).await;
+    assert_eq!(events[0], "id: 2\nretry: 1000\n\n");
+    assert_eq!(events[1..], [3, 4, 5].map(list_changed_event));
+    drop(resumed);
+
+    // An id this session never sent replays nothing; a malformed one is ignored.
+    for (header, before) in [("99", 5u64), ("not-an-id", 6)] {
+        let mut request = sse_request(&session);
+        request
+            .headers_mut()
+            .insert("last-event-id", header.parse().unwrap());
+        let mut stream = router.clone().oneshot(request).await.unwrap().into_body();
+        assert_eq!(
+            raw_events(&mut stream, 1).await,
+            [format!("id: {before}\nretry: 1000\n\n")]
+        );
+        assert_eq!(notifier.notify(), 1);
+        let id = before + 1;
+        assert_eq!(raw_events(&mut stream, 1).await, [list_changed_event(id)]);
+        drop(stream);
+        let mut request = sse_request(&session);
+        request
+            .headers_mut()
+            .insert("last-event-id", id.to_string().parse().unwrap());
+        let mut caught_up = router.clone().oneshot(request).await.unwrap().into_body();
+        assert_eq!(
+            raw_events(&mut caught_up, 1).await,
+            [format!("id: {id}\nretry: 1000\n\n")]
+        );
+    }
+}
+
+/// A session stream with nothing to send is closed after `sse_idle_close`; the client reconnects.
+#[tokio::test]
+async fn an_idle_session_stream_is_closed() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let config = McpHttpConfig {
+        sse_idle_close: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = server_with(test_registry(), config);
+    let router = server.router();
+    let session = initialize(&router).await;
+    let mut stream = router
+        .clone()
+        .oneshot(sse_request(&session))
+        .await
+        .unwrap()
+        .into_body();
+    assert_eq!(raw_events(&mut stream, 1).await, ["id: 0\nretry: 1000\n\n"]);
+    let end = tokio::time::timeout(HANG_GUARD, async {
+        while let Some(frame) = stream.frame().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the idle stream was not closed");
+    // The session lives on and takes a new stream.
+    let mut again = router
+        .clone()
+        .oneshot(sse_request(&session))
+        .await
+        .unwrap()
+        .into_body();
+    assert_eq!(raw_events(&mut again, 1).await, ["id: 0\nretry: 1000\n\n"]);
 }

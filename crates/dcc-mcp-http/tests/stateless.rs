@@ -662,3 +662,51 @@ async fn the_session_era_beside_it_is_unchanged() {
     .await;
     assert_eq!(discover.body["error"]["code"], -32601);
 }
+
+/// Jobs need a session: under 2026-07-28 an async call and the job tools answer a tool error that
+/// says so, and no job is started.
+#[cfg(feature = "workflow")]
+#[tokio::test]
+async fn jobs_are_refused_without_a_session() {
+    let f = fixture();
+    f.registry
+        .register_with(
+            ToolSpec::new("render").execution(dcc_mcp_http::Execution::Async),
+            Handler::inline(|_args: Value, _ctx: ToolContext| {
+                std::future::ready(Ok(json!("rendered")))
+            }),
+        )
+        .unwrap();
+    let refusal = |tool: &str| {
+        format!(
+            "tool '{tool}' needs a job, and jobs need a session: under protocol version 2026-07-28 \
+             there is none to own the job, poll it or hear its completion; call it in a session \
+             (2025-11-25 or older), or without _meta \"dcc-mcp/async\" when the tool is not async"
+        )
+    };
+    for (tool, params) in [
+        ("render", json!({"name": "render", "arguments": {}})),
+        (
+            "echo",
+            json!({"name": "echo", "arguments": {"text": "x"}, "_meta": {"dcc-mcp/async": true}}),
+        ),
+        ("jobs.list", json!({"name": "jobs.list", "arguments": {}})),
+        (
+            "jobs.get",
+            json!({"name": "jobs.get", "arguments": {"jobId": "j"}}),
+        ),
+    ] {
+        let reply = send(
+            &f.router,
+            stateless_request(json!(1), "tools/call", params, &[]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.raw);
+        assert_eq!(
+            reply.body["result"]["content"],
+            json!([{"type": "text", "text": refusal(tool)}]),
+            "{tool}"
+        );
+        assert_eq!(reply.body["result"]["isError"], true);
+    }
+}

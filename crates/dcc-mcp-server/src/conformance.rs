@@ -116,10 +116,7 @@ pub(crate) fn register_tools(registry: &ToolRegistry) -> Result<(), String> {
                     }
                     ctx.report_progress(progress, Some(100.0), None);
                 }
-                // In the session era progress goes on the session's GET stream and the result on the
-                // POST: two connections, no order between them. The suite counts the notifications
-                // once the result is in, so give the last one the same ~50 ms the others get.
-                thread::sleep(Duration::from_millis(50));
+                // The reports go on the POST's own SSE response, before the result (both eras).
                 Ok(json!("Progress reported: 0, 50, 100 of 100"))
             }),
         ),

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Dispatcher, Lane};
 use crate::limits::JobLimits;
+use crate::peer::ClientPeer;
 use crate::record::{JobResult, Recorder, Rejection};
 use crate::registry::{success_result, Handler, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::session::{random_hex, Session};
@@ -266,6 +267,9 @@ pub(crate) struct Origin {
     pub(crate) request_key: String,
     /// `_meta.progressToken` of the call, if the client gave one.
     pub(crate) progress_token: Option<Value>,
+    /// Where the job's handler asks its client (elicitation, sampling, roots) and logs; `None`:
+    /// it has no client to ask.
+    pub(crate) peer: Option<Arc<dyn ClientPeer>>,
 }
 
 enum Submitted {
@@ -454,6 +458,7 @@ impl JobManager {
             arguments,
             session,
             token,
+            peer: origin.peer,
             runners,
             client_runners,
             slots: self.slots.clone(),
@@ -542,6 +547,7 @@ struct JobRun {
     arguments: Value,
     session: Arc<Session>,
     token: Value,
+    peer: Option<Arc<dyn ClientPeer>>,
     /// The session's running-job permits.
     runners: Arc<Semaphore>,
     /// The client address's running-job permits.
@@ -689,7 +695,10 @@ impl JobRun {
             session: self.session.clone(),
             token: self.token.clone(),
         });
-        let context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink), None);
+        let mut context = ToolContext::attached(&job.tool, job.cancelled.clone(), Some(sink), None);
+        if let Some(peer) = &self.peer {
+            context = context.with_peer(peer.clone());
+        }
         // The arguments move into the handler: a job runs once, so it holds them once.
         let arguments = std::mem::take(&mut self.arguments);
         let handler = self
@@ -755,9 +764,16 @@ impl JobRun {
         self.finish(outcome);
     }
 
-    /// Store the outcome within `max_job_result_bytes`, retire the job and announce it.
+    /// Store the outcome within `max_job_result_bytes`, retire the job and announce it; what the
+    /// job asked of its client and is still unanswered is abandoned.
     fn finish(&self, outcome: Outcome) {
         let job = &self.job;
+        if let Some(peer) = &self.peer {
+            peer.end_call(&format!(
+                "the job of tool '{}' ended before the client answered",
+                job.tool
+            ));
+        }
         let limit = self.budgets.result_bytes;
         let Outcome {
             mut status,

@@ -138,6 +138,18 @@ pub fn post_request(
     builder.body(body.into()).unwrap()
 }
 
+/// A POST whose client accepts only `application/json`: what the request sends while it runs
+/// (progress, log messages) goes on the session's GET stream instead of the POST's SSE response.
+pub async fn post_json_only(router: &Router, session: &str, body: Value) -> Reply {
+    let request = Request::post("/mcp")
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", session)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(router, request).await
+}
+
 pub async fn post(router: &Router, session: Option<&str>, body: Value) -> Reply {
     send(router, post_request(session, None, body.to_string())).await
 }
@@ -179,7 +191,19 @@ pub async fn read_sse(body: Body, count: usize) -> Vec<Value> {
         .expect("hang guard: too few SSE messages")
 }
 
+/// [`read_sse`] that leaves the stream open for more (the messages of one read must not share a
+/// frame with the next read's).
+pub async fn read_sse_from(body: &mut Body, count: usize) -> Vec<Value> {
+    tokio::time::timeout(HANG_GUARD, read_sse_on(body, count))
+        .await
+        .expect("hang guard: too few SSE messages")
+}
+
 async fn read_sse_unbounded(mut body: Body, count: usize) -> Vec<Value> {
+    read_sse_on(&mut body, count).await
+}
+
+async fn read_sse_on(body: &mut Body, count: usize) -> Vec<Value> {
     let mut buffer = String::new();
     let mut messages = Vec::new();
     while messages.len() < count {
