@@ -279,6 +279,27 @@ impl MainThreadExecutor {
         })
     }
 
+    /// Queue `handler` for the host's next pump and wait for its outcome, outside a tool call: the
+    /// reader of a resource or the filler of a prompt that must touch the host's API. The call takes
+    /// a place in the same bounded queue as tool calls (a full queue refuses it at once); dropping
+    /// the future before the pump took it removes it, so a caller that gives up (its own timeout)
+    /// never has it run late. Nothing is counted in the server's metrics.
+    pub async fn call(
+        &self,
+        handler: ToolHandler,
+        arguments: Value,
+        context: ToolContext,
+    ) -> Result<Value, String> {
+        self.run(
+            handler,
+            arguments,
+            context,
+            Recorder::new(),
+            CancellationToken::new(),
+        )
+        .await
+    }
+
     /// Answer and remove every queued call whose server has stopped.
     pub(super) fn discard_stopped(&self) {
         let stopped: Vec<Task> = {
