@@ -253,3 +253,71 @@ def test_two_servers_from_one_config_keep_their_own_catalog(serve):
     assert (resources.resources, prompts.prompts) == ([], [])
     assert first.remove_prompt("hello") is True
     assert second.remove_prompt("hello") is False
+
+
+CONFIRM = {"type": "object", "properties": {"confirm": {"type": "boolean", "title": "Delete them"}},
+           "required": ["confirm"]}
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+@pytest.mark.parametrize("answer, expected, left", [
+    ({"action": "accept", "content": {"confirm": True}}, "Deleted 1,204 keyframes of pCube1.", 0),
+    ({"action": "decline"}, "Nothing deleted.", 1204),
+])
+def test_the_skeletons_confirm_a_destructive_main_thread_tool_by_elicitation(serve, mode, answer, expected, left):
+    """The pattern of the Maya, Blender and Houdini skeletons in docs/guide/python.md: a main-thread
+    tool counts what it would delete, asks the artist through the client, and deletes only on yes."""
+    import mcp.types as types
+    from mcp import Client
+
+    from dcc_mcp_core import ToolContext
+
+    executor = MainThreadExecutor()
+    server = _server(main_thread_executor=executor)
+    keys = {"pCube1": 1204}
+    asked: List[Any] = []
+    ran_on: List[int] = []
+
+    @server.tool(annotations={"destructiveHint": True})
+    def delete_keyframes(context: ToolContext, node: str) -> str:
+        """Delete every keyframe of a node, once the artist confirms."""
+        ran_on.append(threading.get_ident())
+        count = keys[node]
+        if not context.client_supports("elicitation"):
+            raise RuntimeError("this tool asks the artist to confirm, and the client cannot ask")
+        reply = context.elicit(f"Delete {count:,} keyframes of {node}?", CONFIRM)
+        if reply["action"] != "accept" or not reply["content"].get("confirm"):
+            return "Nothing deleted."
+        keys[node] = 0
+        return f"Deleted {count:,} keyframes of {node}."
+
+    handle = serve(server)
+
+    async def on_elicit(context: Any, params: Any) -> Any:
+        asked.append((params.message, params.requested_schema))
+        return types.ElicitResult(**answer)
+
+    async def body() -> Any:
+        async with Client(handle.mcp_url(), mode=mode, read_timeout_seconds=HANG_GUARD_SECONDS,
+                          elicitation_callback=on_elicit) as client:
+            return await client.call_tool("delete_keyframes", {"node": "pCube1"})
+
+    import asyncio
+
+    results: List[Any] = []
+    client = threading.Thread(target=lambda: results.append(asyncio.run(body())))
+    client.start()
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
+    while client.is_alive() and time.monotonic() < deadline:
+        executor.pump()
+        time.sleep(0.002)
+    client.join()
+    (result,) = results
+    assert not result.is_error, result
+    assert result.content[0].text == expected
+    assert asked == [("Delete 1,204 keyframes of pCube1?", CONFIRM)]
+    assert keys["pCube1"] == left
+    # The session era asks during the one run; 2026-07-28 returns an InputRequiredResult and runs
+    # the tool again on the client's retry. Every run is on the pumping thread.
+    assert len(ran_on) == (1 if mode == "legacy" else 2)
+    assert set(ran_on) == {threading.get_ident()}
