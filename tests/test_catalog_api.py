@@ -321,3 +321,51 @@ def test_the_skeletons_confirm_a_destructive_main_thread_tool_by_elicitation(ser
     # the tool again on the client's retry. Every run is on the pumping thread.
     assert len(ran_on) == (1 if mode == "legacy" else 2)
     assert set(ran_on) == {threading.get_ident()}
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # by 2026-07-28; this is the session era
+def test_subscribers_hear_of_updates_and_of_resources_added_and_removed(serve):
+    """`notify_resource_updated` reaches a subscribed session, and adding or removing a resource at
+    run time sends `notifications/resources/list_changed` (session era)."""
+    import asyncio
+
+    from mcp import Client
+    from mcp.types import ResourceListChangedNotification, ResourceUpdatedNotification
+
+    server = _server()
+
+    @server.resource("scene://current")
+    def scene() -> str:
+        return "shot_010.ma"
+
+    handle = serve(server)
+
+    async def run() -> List[Any]:
+        heard: List[Any] = []
+        arrived = asyncio.Event()
+
+        async def on_message(message: Any) -> None:
+            if isinstance(message, ResourceUpdatedNotification):
+                heard.append(("updated", message.params.uri))
+            elif isinstance(message, ResourceListChangedNotification):
+                heard.append(("list_changed",))
+            if len(heard) == 3:
+                arrived.set()
+
+        async with Client(handle.mcp_url(), mode="legacy", message_handler=on_message,
+                          read_timeout_seconds=HANG_GUARD_SECONDS) as client:
+            await client.subscribe_resource("scene://current")
+            server.notify_resource_updated("scene://current")
+            server.notify_resource_updated("scene://elsewhere")  # nobody subscribed: not sent
+
+            @server.resource("scene://later")
+            def later() -> str:
+                return "later"
+
+            assert server.remove_resource("scene://later") is True
+            await arrived.wait()
+            listed = await client.list_resources()
+            return heard + [[r.uri for r in listed.resources]]
+
+    assert asyncio.run(asyncio.wait_for(run(), HANG_GUARD_SECONDS)) == [
+        ("updated", "scene://current"), ("list_changed",), ("list_changed",), ["scene://current"]]

@@ -40,9 +40,11 @@ pub(crate) fn run(
 ) -> Result<Value, String> {
     let runtime = match Handle::try_current() {
         Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => runtime,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "{label}: a Python resource or prompt can only be served by the server's own runtime"
-        )),
+        ))
+        }
     };
     let context = ToolContext::detached(label);
     let waited = |outcome: Option<Result<Value, String>>| {
