@@ -16,6 +16,7 @@
 //! is never run late.
 
 mod main_thread;
+mod nested;
 mod worker;
 
 use std::panic::AssertUnwindSafe;
