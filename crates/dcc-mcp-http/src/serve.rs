@@ -45,18 +45,6 @@ pub(crate) struct ServeTimeouts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 
-tokio::task_local! {
-    /// The client address of the request whose future is running (set around the router's future),
-    /// for code far below the handlers that must know who asks: the main-thread queue recognises a
-    /// call made from inside one of this process's own main-thread tools (`dispatch::nested`).
-    static REQUEST_CLIENT: SocketAddr;
-}
-
-/// The address of the client whose request this task is serving, if any.
-pub(crate) fn request_client() -> Option<SocketAddr> {
-    REQUEST_CLIENT.try_with(|client| *client).ok()
-}
-
 /// What a connection past `max_connections` gets before it is closed.
 const CONNECTION_LIMIT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: text/plain\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 64\r\n\r\n\
@@ -92,7 +80,7 @@ impl tower::Service<Request<hyper::body::Incoming>> for WithClientAddr {
 
     fn call(&mut self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
         request.extensions_mut().insert(self.client);
-        REQUEST_CLIENT.scope(self.client.0, self.router.call(request))
+        crate::dispatch::REQUEST_CLIENT.scope(self.client.0, self.router.call(request))
     }
 }
 

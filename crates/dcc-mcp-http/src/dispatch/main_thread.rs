@@ -275,7 +275,7 @@ impl MainThreadExecutor {
             armed: true,
         };
         tokio::pin!(outcome);
-        let client = crate::serve::request_client();
+        let client = super::nested::request_client();
         // A stopping server must not wait for a host that no longer pumps (its main thread may be the
         // one stopping it): a call still queued then leaves at once; a running call is waited for.
         // A call from inside the running main-thread tool itself would wait for ever: it leaves at

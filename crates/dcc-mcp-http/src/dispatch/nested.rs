@@ -18,6 +18,18 @@
 
 use std::net::SocketAddr;
 
+tokio::task_local! {
+    /// The client address of the request whose future is running; the connection loop (`serve`)
+    /// sets it around the router's future, so that the main-thread queue, far below the handlers,
+    /// knows who asks.
+    pub(crate) static REQUEST_CLIENT: SocketAddr;
+}
+
+/// The address of the client whose request this task is serving, if any.
+pub(super) fn request_client() -> Option<SocketAddr> {
+    REQUEST_CLIENT.try_with(|client| *client).ok()
+}
+
 /// The OS thread id of the calling thread (`None` where it cannot be read).
 pub(super) fn current_thread() -> Option<u32> {
     imp::current_thread()
