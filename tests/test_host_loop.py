@@ -153,7 +153,7 @@ def test_a_nested_call_from_a_main_thread_tool_fails_at_once_instead_of_deadlock
     an event loop (the official client, `asyncio`) and through a blocking socket (`urllib`); a call
     from another thread of the process while the main thread is busy still waits and runs."""
     state: Dict[str, Any] = {}
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
 
     def inner(arguments):
         return "inner ran"
@@ -165,6 +165,7 @@ def test_a_nested_call_from_a_main_thread_tool_fails_at_once_instead_of_deadlock
         return _stateless_call(state["url"], "inner")
 
     def busy(arguments):
+        started.set()
         release.wait(HANG_GUARD_SECONDS)
         return "busy done"
 
@@ -177,7 +178,7 @@ def test_a_nested_call_from_a_main_thread_tool_fails_at_once_instead_of_deadlock
     # calls `inner`; it waits for the main thread and runs once `busy` returns.
     results: Dict[str, Any] = {}
     busy_call = _call_in_thread(handle.mcp_url(), "busy", results)
-    wait_for(lambda: executor.queued == 0 and "busy" not in results and host.pumps > 0, "busy to start")
+    wait_for(started.is_set, "busy to start on the main thread")
     inner_call = _call_in_thread(handle.mcp_url(), "inner", results)
     wait_for(lambda: executor.queued == 1, "inner to be queued behind busy")
     release.set()
