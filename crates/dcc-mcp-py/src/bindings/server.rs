@@ -172,9 +172,10 @@ impl PyMcpHttpServer {
     ) -> PyResult<()> {
         let spec = spec_value(spec)?;
         let catalog = &self.inner.config().catalog;
+        let key: String;
         let added = if template {
             let template = catalog::template(spec).map_err(value_error)?;
-            let key = template.uri_template.clone();
+            key = template.uri_template.clone();
             let (handler, place) = self.catalog_handler(&key, &self.resources, main_thread)?;
             self.resources.insert(&key, r#fn.unbind());
             let label = format!("resource template '{key}'");
@@ -187,7 +188,7 @@ impl PyMcpHttpServer {
             )
         } else {
             let resource = catalog::resource(spec).map_err(value_error)?;
-            let key = resource.uri.clone();
+            key = resource.uri.clone();
             let (handler, place) = self.catalog_handler(&key, &self.resources, main_thread)?;
             self.resources.insert(&key, r#fn.unbind());
             let label = format!("resource '{key}'");
@@ -199,7 +200,11 @@ impl PyMcpHttpServer {
                 }),
             )
         };
-        added.map_err(|error| value_error(error.to_string()))
+        added.map_err(|error| {
+            // Not served: forget the function too, so that a corrected registration can follow.
+            self.resources.remove(&key);
+            value_error(error.to_string())
+        })
     }
 
     /// Serves prompt `spec["name"]` by calling `fn(**arguments)` (the `@server.prompt()`
@@ -229,7 +234,10 @@ impl PyMcpHttpServer {
                     catalog::prompt_result(&label, value)
                 }),
             )
-            .map_err(|error| value_error(error.to_string()))
+            .map_err(|error| {
+                self.prompts.remove(&key);
+                value_error(error.to_string())
+            })
     }
 
     /// Stops serving the resource with this URI (or the template with this text); whether one was
