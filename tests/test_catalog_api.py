@@ -369,3 +369,34 @@ def test_subscribers_hear_of_updates_and_of_resources_added_and_removed(serve):
 
     assert asyncio.run(asyncio.wait_for(run(), HANG_GUARD_SECONDS)) == [
         ("updated", "scene://current"), ("list_changed",), ("list_changed",), ["scene://current"]]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_completion_of_prompt_arguments_and_template_variables(serve, mode):
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    server = _server()
+
+    @server.resource("scene://cameras/{camera}", complete={"camera": ["persp", "top", "shotCam1", "shotCam2"]})
+    def camera(camera: str) -> str:
+        return camera
+
+    @server.prompt(complete={"shading": ["flat", "smooth", "wireframe"]})
+    def look(shading: str) -> str:
+        return f"Use {shading} shading."
+
+    with pytest.raises(ValueError, match=r"complete= names 'lens', which is not one of its arguments \(shading\)"):
+        @server.prompt("bad", complete={"lens": ["35mm"]})
+        def bad(shading: str) -> str:
+            return shading
+
+    handle = serve(server)
+
+    async def body(client: Any) -> Any:
+        return (await client.complete(ResourceTemplateReference(type="ref/resource", uri="scene://cameras/{camera}"),
+                                      {"name": "camera", "value": "shot"}),
+                await client.complete(PromptReference(type="ref/prompt", name="look"), {"name": "shading", "value": "s"}))
+
+    cameras, shading = in_session(handle.mcp_url(), body, mode=mode)
+    assert cameras.completion.values == ["shotCam1", "shotCam2"]
+    assert shading.completion.values == ["smooth"]

@@ -164,9 +164,24 @@ def _put(spec: Dict[str, Any], **fields: Optional[str]) -> Dict[str, Any]:
     return spec
 
 
+def _completions(complete: Optional[Mapping[str, Any]], names: List[str], what: str) -> Dict[str, List[str]]:
+    """``complete={"argument": ["value", …]}``, checked against the entry's arguments."""
+    if not complete:
+        return {}
+    checked: Dict[str, List[str]] = {}
+    for argument, values in complete.items():
+        if argument not in names:
+            raise ValueError(f"{what}: complete= names {argument!r}, which is not one of its arguments "
+                             f"({', '.join(names) or 'none'})")
+        if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+            raise TypeError(f"{what}: complete[{argument!r}] must be a list of str")
+        checked[argument] = list(values)
+    return checked
+
+
 def resource_decorator(server: Any, uri: str, name: Optional[str], title: Optional[str],
                        description: Optional[str], mime_type: Optional[str],
-                       main_thread: Optional[bool]) -> Callable[[Any], Any]:
+                       main_thread: Optional[bool], complete: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Any]:
     """The decorator behind ``McpHttpServer.resource``."""
     variables = template_variables(uri)
 
@@ -181,6 +196,7 @@ def resource_decorator(server: Any, uri: str, name: Optional[str], title: Option
                 raise TypeError(f"{what}: parameter {p.name!r} is not a variable of the URI "
                                 f"(variables: {', '.join(variables) or 'none'})")
             converters[p.name] = _from_string(hint, f"{what}, parameter {p.name!r}")
+        completions = _completions(complete, variables, what)
         missing = [v for v in variables if v not in converters]
         if missing:
             raise TypeError(f"{what}: the function has no parameter for the URI variable(s) "
@@ -202,13 +218,15 @@ def resource_decorator(server: Any, uri: str, name: Optional[str], title: Option
                     mimeType=mime)
         server._add_resource(spec, _wrap(fn, converters, _contents, what), template=bool(variables),
                              main_thread=main_thread)
+        for argument, values in completions.items():
+            server._add_completion(uri, argument, values, prompt=False)
         return fn
 
     return decorate
 
 
 def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], description: Optional[str],
-                     main_thread: Optional[bool]) -> Callable[[Any], Any]:
+                     main_thread: Optional[bool], complete: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Any]:
     """The decorator behind ``McpHttpServer.prompt``."""
 
     def decorate(fn: Any) -> Any:
@@ -228,9 +246,12 @@ def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], des
             if described:
                 argument["description"] = described
             arguments.append(argument)
+        completions = _completions(complete, [a["name"] for a in arguments], what)
         spec = _put({"name": prompt, "arguments": arguments}, title=title,
                     description=description if description is not None else inspect.getdoc(fn))
         server._add_prompt(spec, _wrap(fn, converters, _messages, what), main_thread=main_thread)
+        for argument, values in completions.items():
+            server._add_completion(prompt, argument, values, prompt=True)
         return fn
 
     return decorate

@@ -341,6 +341,7 @@ class McpHttpServer:
         description: Optional[str] = None,
         mime_type: Optional[str] = None,
         main_thread: Optional[bool] = None,
+        complete: Optional[Mapping[str, Sequence[str]]] = None,
     ) -> Callable[[_ResourceFunction], _ResourceFunction]:
         """Decorator: serve the function's return value as the MCP resource ``uri`` and return the
         function unchanged. A URI with RFC 6570 variables (``"scene://nodes/{name}"``) is a resource
@@ -349,8 +350,9 @@ class McpHttpServer:
         binary contents; ``dict``/``list`` → their JSON (MIME type ``application/json``). The
         function runs at every ``resources/read``, where ``main_thread`` says (as in
         ``register_handler``). ``name`` defaults to the function's name, ``description`` to its
-        docstring. ``ValueError`` for a URI already served; ``TypeError`` for ``async def`` or a
-        parameter that is not a variable of the URI."""
+        docstring. ``complete={"variable": ["value", ...]}`` answers ``completion/complete`` for a
+        template's variables with the values that start with what was typed. ``ValueError`` for a URI
+        already served; ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
     def prompt(
         self,
         name: Optional[str] = None,
@@ -358,16 +360,19 @@ class McpHttpServer:
         title: Optional[str] = None,
         description: Optional[str] = None,
         main_thread: Optional[bool] = None,
+        complete: Optional[Mapping[str, Sequence[str]]] = None,
     ) -> Callable[[_PromptFunction], _PromptFunction]:
         """Decorator: serve the function as the MCP prompt ``name`` (default: the function's name)
         and return it unchanged. Each parameter is a prompt argument (required unless it has a
         default; ``Annotated[str, "text"]`` gives its description), passed as ``str`` or converted
         to ``int``/``float``/``bool``. Returns a ``str``/``Text``/``Image``/``Audio`` (one user
-        message), a ``{"role": "user"|"assistant", "content": ...}`` dict, or a list of those."""
+        message), a ``{"role": "user"|"assistant", "content": ...}`` dict, or a list of those.
+        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument."""
     def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
                       template: bool, main_thread: Optional[bool] = None) -> None: ...
     def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
                     main_thread: Optional[bool] = None) -> None: ...
+    def _add_completion(self, reference: str, argument: str, values: List[str], *, prompt: bool) -> None: ...
     def remove_resource(self, uri: str) -> bool:
         """Stop serving the resource ``uri`` (or the template with this text); whether it was served."""
     def remove_prompt(self, name: str) -> bool:

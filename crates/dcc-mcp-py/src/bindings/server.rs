@@ -240,6 +240,29 @@ impl PyMcpHttpServer {
             })
     }
 
+    /// Completes `argument` of the prompt `reference` (`prompt=True`) or of the resource template
+    /// `reference` with those of `values` that start with what the client typed so far
+    /// (`completion/complete`; the `@server.prompt(complete=…)` / `@server.resource(complete=…)`
+    /// lower level). Static values: answering never takes the GIL.
+    #[pyo3(signature = (reference, argument, values, *, prompt))]
+    fn _add_completion(&self, reference: &str, argument: &str, values: Vec<String>, prompt: bool) {
+        use dcc_mcp_http::protocol::completion::Reference;
+        let reference = if prompt {
+            Reference::Prompt {
+                name: reference.to_owned(),
+            }
+        } else {
+            Reference::Resource {
+                uri: reference.to_owned(),
+            }
+        };
+        self.inner.config().catalog.completions.add(
+            reference,
+            argument,
+            dcc_mcp_http::completion_providers::prefix_provider(values),
+        );
+    }
+
     /// Stops serving the resource with this URI (or the template with this text); whether one was
     /// served.
     fn remove_resource(&self, uri: &str) -> bool {
@@ -261,7 +284,7 @@ impl PyMcpHttpServer {
 
     /// A decorator serving a function's return value as an MCP resource (see
     /// `dcc_mcp_core._catalog`).
-    #[pyo3(signature = (uri, *, name = None, title = None, description = None, mime_type = None, main_thread = None))]
+    #[pyo3(signature = (uri, *, name = None, title = None, description = None, mime_type = None, main_thread = None, complete = None))]
     #[allow(clippy::too_many_arguments)]
     fn resource<'py>(
         slf: &Bound<'py, Self>,
@@ -271,26 +294,37 @@ impl PyMcpHttpServer {
         description: Option<&str>,
         mime_type: Option<&str>,
         main_thread: Option<bool>,
+        complete: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.py()
             .import("dcc_mcp_core._catalog")?
             .getattr("resource_decorator")?
-            .call1((slf, uri, name, title, description, mime_type, main_thread))
+            .call1((
+                slf,
+                uri,
+                name,
+                title,
+                description,
+                mime_type,
+                main_thread,
+                complete,
+            ))
     }
 
     /// A decorator serving a function as an MCP prompt (see `dcc_mcp_core._catalog`).
-    #[pyo3(signature = (name = None, *, title = None, description = None, main_thread = None))]
+    #[pyo3(signature = (name = None, *, title = None, description = None, main_thread = None, complete = None))]
     fn prompt<'py>(
         slf: &Bound<'py, Self>,
         name: Option<&str>,
         title: Option<&str>,
         description: Option<&str>,
         main_thread: Option<bool>,
+        complete: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         slf.py()
             .import("dcc_mcp_core._catalog")?
             .getattr("prompt_decorator")?
-            .call1((slf, name, title, description, main_thread))
+            .call1((slf, name, title, description, main_thread, complete))
     }
 
     /// The registry this server serves (the same tools, not a copy).
