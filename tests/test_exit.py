@@ -100,7 +100,7 @@ def _interpreter(version: str) -> Optional[Path]:
 
 
 @pytest.fixture(scope="session")
-def child_python(tmp_path_factory: pytest.TempPathFactory):
+def child_python(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     """`child_python(version)`: the python of a venv of that pyenv CPython with the wheel installed."""
     wheel = _wheel()
     made: Dict[str, Path] = {}
@@ -111,7 +111,11 @@ def child_python(tmp_path_factory: pytest.TempPathFactory):
         interpreter = _interpreter(version)
         if interpreter is None:
             message = f"SKIPPED: CPython {version} is not installed (pyenv); the exit tests did not run on it"
-            print(message, file=sys.__stderr__, flush=True)
+            # Past pytest's output capture (fd-level by default, which takes sys.__stderr__ too), so
+            # the line shows whatever the summary options.
+            capture = request.config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                print(message, file=sys.stderr, flush=True)
             pytest.skip(message)
         if version not in made:
             venv = tmp_path_factory.mktemp(f"exit-py{version}")
@@ -148,3 +152,17 @@ def test_interpreter_exit_with_a_running_handler_ends_with_exit_code_0(child_pyt
     assert child.stdout == "handler running\n", (child.stdout, child.stderr)
     assert "Fatal Python error" not in child.stderr, child.stderr
     assert child.returncode == 0, (child.returncode, child.stderr)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pyenv interpreters: Linux")
+def test_a_missing_interpreter_prints_a_loud_skipped_line(tmp_path):
+    """Without `-rs`, too: a CPython that pyenv lacks is named on the terminal, not only in a summary."""
+    env = dict(os.environ, PYENV_ROOT=str(tmp_path / "no-pyenv"), DCC_MCP_WHEEL=__file__)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::"
+         "test_interpreter_exit_with_a_running_handler_ends_with_exit_code_0[sleep-3.9]"],
+        capture_output=True, text=True, env=env, cwd=str(Path(__file__).parent), timeout=120,
+    )
+    lines = (run.stdout + run.stderr).splitlines()
+    assert "SKIPPED: CPython 3.9 is not installed (pyenv); the exit tests did not run on it" in lines, lines
+    assert run.returncode == 0, lines

@@ -121,6 +121,72 @@ def test_shutdown_from_a_main_thread_handler_fails_at_once_and_the_server_keeps_
     assert not handle.is_running
 
 
+NESTED = (
+    "tool 'inner' was not run: it was called from inside the main-thread tool '{outer}' of this same "
+    "process, which holds the host's main thread while it waits for the answer, and only that thread can "
+    "run 'inner'. Call its function directly from '{outer}', or register 'inner' with main_thread=False"
+)
+
+
+def _stateless_call(url: str, name: str) -> str:
+    """One 2026-07-28 `tools/call` over a plain blocking socket with a timeout (urllib: `poll`, then
+    `recv`); returns the text of the result."""
+    import json
+    import urllib.request
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": name, "arguments": {},
+                       "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                 "io.modelcontextprotocol/clientCapabilities": {}}}}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": name})
+    with urllib.request.urlopen(request, timeout=HANG_GUARD_SECONDS) as response:
+        result = json.loads(response.read())["result"]
+    return "".join(block.get("text", "") for block in result["content"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the nested call is recognised from /proc (Linux)")
+def test_a_nested_call_from_a_main_thread_tool_fails_at_once_instead_of_deadlocking(dcc):  # noqa: F811
+    """A main-thread tool calling a main-thread tool of its own server over MCP would hold the host's
+    main thread until the inner call's request_timeout. The inner call is refused at once, through
+    an event loop (the official client, `asyncio`) and through a blocking socket (`urllib`); a call
+    from another thread of the process while the main thread is busy still waits and runs."""
+    state: Dict[str, Any] = {}
+    release, started = threading.Event(), threading.Event()
+
+    def inner(arguments):
+        return "inner ran"
+
+    def outer_async(arguments):
+        return result_text(mcp_call(state["url"], "inner"))
+
+    def outer_sync(arguments):
+        return _stateless_call(state["url"], "inner")
+
+    def busy(arguments):
+        started.set()
+        release.wait(HANG_GUARD_SECONDS)
+        return "busy done"
+
+    handle, executor, host = dcc(tools={"inner": inner, "outer_async": outer_async, "outer_sync": outer_sync,
+                                        "busy": busy}, request_timeout=HANG_GUARD_SECONDS / 2)
+    state["url"] = handle.mcp_url()
+    assert result_text(mcp_call(handle.mcp_url(), "outer_async")) == NESTED.format(outer="outer_async")
+    assert result_text(mcp_call(handle.mcp_url(), "outer_sync")) == NESTED.format(outer="outer_sync")
+    # Not nested: the host is busy in a tool that waits on an event, and this process's other thread
+    # calls `inner`; it waits for the main thread and runs once `busy` returns.
+    results: Dict[str, Any] = {}
+    busy_call = _call_in_thread(handle.mcp_url(), "busy", results)
+    wait_for(started.is_set, "busy to start on the main thread")
+    inner_call = _call_in_thread(handle.mcp_url(), "inner", results)
+    wait_for(lambda: executor.queued == 1, "inner to be queued behind busy")
+    release.set()
+    busy_call.join(HANG_GUARD_SECONDS)
+    inner_call.join(HANG_GUARD_SECONDS)
+    assert (result_text(results["busy"]), result_text(results["inner"])) == ("busy done", "inner ran")
+
+
 PUMPING_SCRIPT = textwrap.dedent(
     r"""
     import http.client, json, os, signal, sys, threading, time

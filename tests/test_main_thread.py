@@ -153,10 +153,10 @@ def test_config_carries_the_executor_and_the_worker_limits():
     cfg = McpHttpConfig(main_thread_executor=executor, sync_concurrency=5, sync_queue_wait=0.25)
     assert cfg.main_thread_executor is not None and cfg.main_thread_executor.queue_depth == 3
     assert (cfg.sync_concurrency, cfg.sync_queue_wait) == (5, 0.25)
-    assert repr(cfg).endswith(
+    assert (
         "sync_concurrency=5, sync_queue_wait=0.25, main_thread_executor=MainThreadExecutor(queue_depth=3), "
-        "include_traceback=False)"
-    )
+        "include_traceback=False, "
+    ) in repr(cfg)
     cfg.main_thread_executor = None
     assert cfg.main_thread_executor is None
     defaults = McpHttpConfig()

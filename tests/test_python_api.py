@@ -167,6 +167,62 @@ def test_config_repr_never_shows_the_password():
     assert "change-me" not in str(cfg)
 
 
+def test_config_repr_shows_every_option():
+    import inspect
+
+    cfg = McpHttpConfig(port=0, max_pending_client_requests=3, max_log_messages_per_sec=7,
+                        max_request_state_bytes=4096, runtime_threads=1)
+    options = sorted(name for name, value in vars(McpHttpConfig).items() if inspect.isgetsetdescriptor(value))
+    text = repr(cfg)
+    assert [name for name in options if f" {name}=" not in text and f"({name}=" not in text] == []
+    assert ("max_pending_client_requests=3, max_log_messages_per_sec=7, max_request_state_bytes=4096, "
+            "runtime_threads=1)") in text
+    assert "runtime_threads=None)" in repr(McpHttpConfig(runtime_threads=None))
+
+
+def test_client_budgets_and_runtime_threads_are_read_write_and_checked():
+    cfg = McpHttpConfig()
+    assert (cfg.max_pending_client_requests, cfg.max_log_messages_per_sec, cfg.max_request_state_bytes,
+            cfg.runtime_threads) == (16, 100, 65536, 2)
+    cfg.max_pending_client_requests, cfg.max_log_messages_per_sec, cfg.max_request_state_bytes = 2, 5, 8192
+    cfg.runtime_threads = None
+    assert (cfg.max_pending_client_requests, cfg.max_log_messages_per_sec, cfg.max_request_state_bytes,
+            cfg.runtime_threads) == (2, 5, 8192, None)
+    for name in ("max_pending_client_requests", "max_log_messages_per_sec", "max_request_state_bytes",
+                 "runtime_threads"):
+        with pytest.raises(ValueError, match=f"{name} must be"):
+            setattr(cfg, name, 0)
+    assert (cfg.max_pending_client_requests, cfg.runtime_threads) == (2, None)
+    with pytest.raises(ValueError, match="runtime_threads must be"):
+        McpHttpConfig(runtime_threads=0)
+    assert McpHttpServer(ToolRegistry()).config.runtime_threads == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts threads in /proc/self/task")
+@pytest.mark.parametrize("threads, expected", [("", 2), ("runtime_threads=1", 1), ("runtime_threads=3", 3)])
+def test_the_runtime_has_runtime_threads_threads(threads, expected):
+    # A child process: no other server's threads (of earlier tests) come or go while it counts.
+    script = textwrap.dedent(f"""
+        import os
+        from dcc_mcp_core import McpHttpConfig, McpHttpServer, ToolRegistry
+
+        def runtime_threads():
+            names = []
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{{tid}}/comm") as f:
+                    names.append(f.read().strip())
+            return names.count("dcc-mcp-http")
+
+        before = runtime_threads()
+        handle = McpHttpServer(ToolRegistry(), McpHttpConfig(port=0, {threads})).start()
+        print(before, runtime_threads())
+        handle.shutdown()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=HANG_GUARD_SECONDS, check=True).stdout.split()
+    assert out == ["0", str(expected)]
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -44,9 +44,39 @@ server.registry.register("plain", input_schema={"type": "object"})
 server.register_handler("plain", plain)
 server.register_handler("with_context", with_context, pass_context=True)
 same: Callable[[ToolContext, str, int], Dict[str, Any]] = frame  # the decorator keeps the type
+
+@server.resource("scene://nodes/{name}", mime_type="text/plain")
+def node(name: str) -> str:
+    return name
+
+@server.resource("scene://thumbnail")
+def thumbnail() -> Image:
+    return Image(b"", "image/png")
+
+@server.prompt(title="Clean up")
+def cleanup(scene: str) -> List[Dict[str, Any]]:
+    return [{"role": "user", "content": f"clean {scene}"}]
+
+kept: Callable[[str], str] = node  # so does the resource decorator
+config = McpHttpConfig(runtime_threads=None)
+config.max_pending_client_requests = 4
 """
 
 BAD = {
+    "a resource returning a set": """
+        from typing import Set
+        @server.resource("scene://tags")
+        def tags() -> Set[str]:
+            return set()
+    """,
+    "a prompt returning an int": """
+        @server.prompt()
+        def count() -> int:
+            return 1
+    """,
+    "runtime_threads as a string": """
+        McpHttpConfig(runtime_threads="2")
+    """,
     "an async def tool": """
         @server.tool()
         async def bake() -> str:

@@ -29,6 +29,15 @@ _ToolReturn = Union[
     None, bool, int, float, str, bytes, Mapping[str, Any], Sequence[Any], Image, Audio, Text, ToolResult
 ]
 _ToolFunction = TypeVar("_ToolFunction", bound=Callable[..., _ToolReturn])
+
+#: What a resource function may return: ``str`` or ``Text`` (text contents), ``bytes``, ``Image`` or
+#: ``Audio`` (binary contents), or JSON data (sent as its JSON text).
+_ResourceReturn = Union[str, bytes, Text, Image, Audio, Mapping[str, Any], Sequence[Any]]
+_ResourceFunction = TypeVar("_ResourceFunction", bound=Callable[..., _ResourceReturn])
+#: One prompt message: its content alone (a user message), or ``{"role": ..., "content": ...}``.
+_PromptItem = Union[str, Text, Image, Audio, Mapping[str, Any]]
+_PromptReturn = Union[_PromptItem, Sequence[_PromptItem]]
+_PromptFunction = TypeVar("_PromptFunction", bound=Callable[..., _PromptReturn])
 _Handler = Callable[[Dict[str, Any]], _ToolReturn]
 _ContextHandler = Callable[[Dict[str, Any], "ToolContext"], _ToolReturn]
 
@@ -77,6 +86,7 @@ class McpHttpConfig:
         max_pending_client_requests: Optional[int] = None,
         max_log_messages_per_sec: Optional[int] = None,
         max_request_state_bytes: Optional[int] = None,
+        runtime_threads: Optional[int] = 2,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -138,15 +148,15 @@ class McpHttpConfig:
     """Largest result a job-completion notification carries, else only ``resultBytes`` (default 64 KiB)."""
     max_outbox_bytes: int
     """Bytes of notifications a session buffers; the oldest are dropped past it; must be >= ``max_notification_result_bytes`` (default 1 MiB)."""
-    @property
-    def max_pending_client_requests(self) -> int:
-        """Unanswered requests to the client (elicitation, sampling, roots) one session may have (default 16)."""
-    @property
-    def max_log_messages_per_sec(self) -> int:
-        """Handler log messages per second one session (or 2026-07-28 request) may send (default 100)."""
-    @property
-    def max_request_state_bytes(self) -> int:
-        """Largest 2026-07-28 ``requestState`` accepted or returned, in bytes (default 65536)."""
+    max_pending_client_requests: int
+    """Unanswered requests to the client (elicitation, sampling, roots) one session may have (default 16)."""
+    max_log_messages_per_sec: int
+    """Handler log messages per second one session (or 2026-07-28 request) may send (default 100)."""
+    max_request_state_bytes: int
+    """Largest 2026-07-28 ``requestState`` accepted or returned, in bytes (default 65536)."""
+    runtime_threads: Optional[int]
+    """Worker threads of the server's tokio runtime, which does the I/O (parsing, ``/metrics``,
+    responses; handlers run on threads of their own). Default 2; ``None``: one per CPU core."""
     bearer_tokens: List[str]
     """Static bearer tokens ``/mcp`` requires (``Authorization: Bearer <token>``, compared in constant time;
     each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no
@@ -322,6 +332,53 @@ class McpHttpServer:
         arguments. ``async def`` is refused with ``TypeError``. ``main_thread`` as in
         ``register_handler``; ``mime_type`` (``image/*`` or ``audio/*``) says what returned ``bytes`` are.
         """
+    def resource(
+        self,
+        uri: str,
+        *,
+        name: Optional[str] = None,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        mime_type: Optional[str] = None,
+        main_thread: Optional[bool] = None,
+        complete: Optional[Mapping[str, Sequence[str]]] = None,
+    ) -> Callable[[_ResourceFunction], _ResourceFunction]:
+        """Decorator: serve the function's return value as the MCP resource ``uri`` and return the
+        function unchanged. A URI with RFC 6570 variables (``"scene://nodes/{name}"``) is a resource
+        template: each variable is a parameter of the function (``str``, or ``int``/``float``/``bool``
+        converted from the URI). ``str``/``Text`` → text contents; ``bytes``/``Image``/``Audio`` →
+        binary contents; ``dict``/``list`` → their JSON (MIME type ``application/json``). The
+        function runs at every ``resources/read``, where ``main_thread`` says (as in
+        ``register_handler``). ``name`` defaults to the function's name, ``description`` to its
+        docstring. ``complete={"variable": ["value", ...]}`` answers ``completion/complete`` for a
+        template's variables with the values that start with what was typed. ``ValueError`` for a URI
+        already served; ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
+    def prompt(
+        self,
+        name: Optional[str] = None,
+        *,
+        title: Optional[str] = None,
+        description: Optional[str] = None,
+        main_thread: Optional[bool] = None,
+        complete: Optional[Mapping[str, Sequence[str]]] = None,
+    ) -> Callable[[_PromptFunction], _PromptFunction]:
+        """Decorator: serve the function as the MCP prompt ``name`` (default: the function's name)
+        and return it unchanged. Each parameter is a prompt argument (required unless it has a
+        default; ``Annotated[str, "text"]`` gives its description), passed as ``str`` or converted
+        to ``int``/``float``/``bool``. Returns a ``str``/``Text``/``Image``/``Audio`` (one user
+        message), a ``{"role": "user"|"assistant", "content": ...}`` dict, or a list of those.
+        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument."""
+    def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+                      template: bool, main_thread: Optional[bool] = None) -> None: ...
+    def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+                    main_thread: Optional[bool] = None) -> None: ...
+    def _add_completion(self, reference: str, argument: str, values: List[str], *, prompt: bool) -> None: ...
+    def remove_resource(self, uri: str) -> bool:
+        """Stop serving the resource ``uri`` (or the template with this text); whether it was served."""
+    def remove_prompt(self, name: str) -> bool:
+        """Stop serving the prompt ``name``; whether it was served."""
+    def notify_resource_updated(self, uri: str) -> None:
+        """Send ``notifications/resources/updated`` to the sessions subscribed to ``uri``."""
     @overload
     def register_handler(
         self,

@@ -171,6 +171,11 @@ pub struct McpHttpConfig {
     /// `InputRequiredResult`; past it the request is refused (`-32602`), counted as
     /// `dcc_mcp_rejected_total{reason="request_state_too_large"}`.
     pub max_request_state_bytes: usize,
+    /// Worker threads of the server's tokio runtime, which parses requests, serves `/metrics` and
+    /// writes responses (blocking handlers run on threads of their own). `None` (the default): one
+    /// per CPU core, tokio's default. Inside a DCC the host owns the cores and the server's I/O is
+    /// light, so an embedder picks a small number (the Python package defaults to 2).
+    pub runtime_threads: Option<usize>,
 }
 
 impl Default for McpHttpConfig {
@@ -217,6 +222,7 @@ impl Default for McpHttpConfig {
             max_pending_client_requests: crate::limits::DEFAULT_MAX_PENDING_CLIENT_REQUESTS,
             max_log_messages_per_sec: crate::limits::DEFAULT_MAX_LOG_MESSAGES_PER_SEC,
             max_request_state_bytes: crate::limits::DEFAULT_MAX_REQUEST_STATE_BYTES,
+            runtime_threads: None,
         }
     }
 }
@@ -272,6 +278,7 @@ impl McpHttpConfig {
                 self.max_log_messages_per_sec as usize,
             ),
             ("max_request_state_bytes", self.max_request_state_bytes),
+            ("runtime_threads", self.runtime_threads.unwrap_or(1)),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -394,6 +401,27 @@ mod tests {
         let text = format!("{config:?}");
         assert!(!text.contains("s3cret-pw"));
         assert!(text.contains("scraper"));
+    }
+
+    #[test]
+    fn runtime_threads_must_be_at_least_one() {
+        let config = McpHttpConfig {
+            runtime_threads: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "runtime_threads"
+            })
+        );
+        for threads in [None, Some(1), Some(2)] {
+            let config = McpHttpConfig {
+                runtime_threads: threads,
+                ..Default::default()
+            };
+            assert_eq!(config.validate(), Ok(()));
+        }
     }
 
     #[test]

@@ -69,7 +69,10 @@ struct WithClientAddr {
 impl tower::Service<Request<hyper::body::Incoming>> for WithClientAddr {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = <Router as tower::Service<Request<hyper::body::Incoming>>>::Future;
+    type Future = tokio::task::futures::TaskLocalFuture<
+        SocketAddr,
+        <Router as tower::Service<Request<hyper::body::Incoming>>>::Future,
+    >;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -77,7 +80,7 @@ impl tower::Service<Request<hyper::body::Incoming>> for WithClientAddr {
 
     fn call(&mut self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
         request.extensions_mut().insert(self.client);
-        self.router.call(request)
+        crate::dispatch::REQUEST_CLIENT.scope(self.client.0, self.router.call(request))
     }
 }
 

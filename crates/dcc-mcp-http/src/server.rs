@@ -58,6 +58,7 @@ impl McpHttpServer {
             id
         });
         let state = Arc::new(AppState::new(config, registry, exporter.recorder()));
+        state.observe_catalog_for_sessions();
         let observer = Arc::new(ObserverGuard {
             registry: state.registry.clone(),
             id: observer,
@@ -188,7 +189,11 @@ impl McpHttpServer {
         listener.set_nonblocking(true).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
 
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = config.runtime_threads {
+            builder.worker_threads(threads);
+        }
+        let runtime = builder
             .enable_all()
             .max_blocking_threads(config.max_blocking_threads())
             .thread_name("dcc-mcp-http")

@@ -57,6 +57,23 @@ struct Inner {
     /// Set while a `pump` runs: a nested `pump` runs nothing.
     pumping: AtomicBool,
     on_pending: Option<PendingHook>,
+    /// The call a `pump` is running now, if any.
+    running: Mutex<Option<RunningCall>>,
+}
+
+/// The call a `pump` is running: its tool, and the OS thread it runs on.
+struct RunningCall {
+    tool: String,
+    thread: Option<u32>,
+}
+
+/// How often a queued call from this process's own socket looks whether the running main-thread
+/// handler is the one waiting for it (see [`super::nested`]).
+const NESTED_POLL: Duration = Duration::from_millis(20);
+
+thread_local! {
+    /// The OS id of this thread, read once.
+    static THREAD_ID: Option<u32> = super::nested::current_thread();
 }
 
 /// Called (on a server thread, without any lock held) when the queue goes from empty to non-empty.
@@ -144,6 +161,7 @@ impl MainThreadExecutor {
                 next_id: AtomicU64::new(0),
                 pumping: AtomicBool::new(false),
                 on_pending,
+                running: Mutex::new(None),
             }),
         })
     }
@@ -193,6 +211,7 @@ impl MainThreadExecutor {
                 reply,
                 ..
             } = task;
+            let _running = self.running_now(context.tool_name());
             let outcome =
                 std::panic::catch_unwind(AssertUnwindSafe(|| handler(arguments, &context)));
             let outcome = match outcome {
@@ -256,10 +275,26 @@ impl MainThreadExecutor {
             armed: true,
         };
         tokio::pin!(outcome);
+        let client = super::nested::request_client();
         // A stopping server must not wait for a host that no longer pumps (its main thread may be the
         // one stopping it): a call still queued then leaves at once; a running call is waited for.
+        // A call from inside the running main-thread tool itself would wait for ever: it leaves at
+        // once too.
         let outcome = tokio::select! {
             outcome = &mut outcome => outcome,
+            outer = self.nested_in(client) => match queued.take() {
+                Some(_task) => {
+                    queued.armed = false;
+                    return Err(format!(
+                        "tool '{tool}' was not run: it was called from inside the main-thread tool \
+                         '{outer}' of this same process, which holds the host's main thread while \
+                         it waits for the answer, and only that thread can run '{tool}'. Call its \
+                         function directly from '{outer}', or register '{tool}' with \
+                         main_thread=False"
+                    ));
+                }
+                None => outcome.await,
+            },
             () = stopping.cancelled() => match queued.take() {
                 Some(task) => {
                     queued.armed = false;
@@ -279,6 +314,69 @@ impl MainThreadExecutor {
         })
     }
 
+    /// Queue `handler` for the host's next pump and wait for its outcome, outside a tool call: the
+    /// reader of a resource or the filler of a prompt that must touch the host's API. The call takes
+    /// a place in the same bounded queue as tool calls (a full queue refuses it at once); dropping
+    /// the future before the pump took it removes it, so a caller that gives up (its own timeout)
+    /// never has it run late. Nothing is counted in the server's metrics.
+    pub async fn call(
+        &self,
+        handler: ToolHandler,
+        arguments: Value,
+        context: ToolContext,
+    ) -> Result<Value, String> {
+        self.run(
+            handler,
+            arguments,
+            context,
+            Recorder::new(),
+            CancellationToken::new(),
+        )
+        .await
+    }
+
+    /// Marks `tool` as the call running on this thread until the returned guard is dropped.
+    fn running_now(&self, tool: &str) -> RunningGuard<'_> {
+        *self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(RunningCall {
+            tool: tool.to_owned(),
+            thread: THREAD_ID.with(|id| *id),
+        });
+        RunningGuard(&self.inner.running)
+    }
+
+    /// Resolves with the name of the running main-thread tool once that tool's thread is seen
+    /// waiting on `client`'s socket (a socket of this process): the call comes from inside it. Never
+    /// resolves for a client of another process or without a client address.
+    async fn nested_in(&self, client: Option<std::net::SocketAddr>) -> String {
+        let Some(client) = client.filter(|c| c.ip().to_canonical().is_loopback()) else {
+            return std::future::pending().await;
+        };
+        // Whose socket it is does not change: looked up once, when a handler is running.
+        let mut fds: Option<Option<Vec<u32>>> = None;
+        loop {
+            let running = self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|call| (call.tool.clone(), call.thread));
+            if let Some((tool, Some(thread))) = running {
+                let own = fds.get_or_insert_with(|| super::nested::own_socket(client));
+                match own {
+                    None => return std::future::pending().await,
+                    Some(fds) if super::nested::waits_on(thread, fds) => return tool,
+                    Some(_) => {}
+                }
+            }
+            tokio::time::sleep(NESTED_POLL).await;
+        }
+    }
+
     /// Answer and remove every queued call whose server has stopped.
     pub(super) fn discard_stopped(&self) {
         let stopped: Vec<Task> = {
@@ -296,6 +394,15 @@ impl MainThreadExecutor {
             .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Clears the executor's running call however the handler ends.
+struct RunningGuard<'a>(&'a Mutex<Option<RunningCall>>);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 }
 

@@ -16,6 +16,7 @@
 //! is never run late.
 
 mod main_thread;
+mod nested;
 mod worker;
 
 use std::panic::AssertUnwindSafe;
@@ -29,6 +30,7 @@ use crate::record::Recorder;
 use crate::registry::{AsyncToolHandler, Handler, ToolContext};
 
 pub use main_thread::{MainThreadExecutor, PumpReport};
+pub(crate) use nested::REQUEST_CLIENT;
 
 /// Who asked for the run: a sync `tools/call` waits for a worker under the `sync_concurrency` cap;
 /// a job already holds one of the `job_concurrency` permits, so it is not counted again.

@@ -59,6 +59,7 @@ impl PyMcpHttpConfig {
     pub(crate) fn default_config() -> McpHttpConfig {
         McpHttpConfig {
             port: DEFAULT_PORT,
+            runtime_threads: Some(DEFAULT_RUNTIME_THREADS),
             ..McpHttpConfig::default()
         }
     }
@@ -67,12 +68,33 @@ impl PyMcpHttpConfig {
 /// The port `McpHttpConfig()` uses when none is given.
 const DEFAULT_PORT: u16 = 8765;
 
+/// The runtime threads `McpHttpConfig()` gives the server: a plug-in's server shares the machine
+/// with the DCC, its handlers run on Python threads or the host's main thread, and the runtime
+/// only does the I/O, which two threads carry (one per core would take 32 on a workstation).
+const DEFAULT_RUNTIME_THREADS: usize = 2;
+
+/// Reads `runtime_threads`: `None` (one per core) or a count of at least 1.
+fn runtime_threads(value: Option<i64>) -> PyResult<Option<usize>> {
+    value.map(|v| count("runtime_threads", v)).transpose()
+}
+
 fn secs(name: &str, value: f64) -> PyResult<std::time::Duration> {
     convert::seconds(name, value).map_err(invalid_value)
 }
 
 fn count(name: &str, value: i64) -> PyResult<usize> {
     convert::positive(name, value).map_err(invalid_value)
+}
+
+/// Reads `max_log_messages_per_sec`: at least 1, at most `u32::MAX`.
+fn log_rate(value: i64) -> PyResult<u32> {
+    let v = count("max_log_messages_per_sec", value)?;
+    u32::try_from(v).map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "max_log_messages_per_sec must be at most {}, got {v}",
+            u32::MAX
+        ))
+    })
 }
 
 #[pymethods]
@@ -119,6 +141,7 @@ impl PyMcpHttpConfig {
         max_pending_client_requests = None,
         max_log_messages_per_sec = None,
         max_request_state_bytes = None,
+        runtime_threads = 2,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -160,6 +183,7 @@ impl PyMcpHttpConfig {
         max_pending_client_requests: Option<i64>,
         max_log_messages_per_sec: Option<i64>,
         max_request_state_bytes: Option<i64>,
+        runtime_threads: Option<i64>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -169,6 +193,7 @@ impl PyMcpHttpConfig {
             enable_process_metrics,
             bearer_tokens: BearerTokens::new(bearer_tokens.unwrap_or_default()),
             oauth: extract_oauth(oauth)?,
+            runtime_threads: self::runtime_threads(runtime_threads)?,
             ..McpHttpConfig::default()
         };
         if let Some(name) = server_name {
@@ -275,13 +300,7 @@ impl PyMcpHttpConfig {
             inner.sync_concurrency = count("sync_concurrency", v)?;
         }
         if let Some(v) = max_log_messages_per_sec {
-            let v = count("max_log_messages_per_sec", v)?;
-            inner.max_log_messages_per_sec = u32::try_from(v).map_err(|_| {
-                pyo3::exceptions::PyValueError::new_err(format!(
-                    "max_log_messages_per_sec must be at most {}, got {v}",
-                    u32::MAX
-                ))
-            })?;
+            inner.max_log_messages_per_sec = log_rate(v)?;
         }
         if let Some(v) = sync_queue_wait {
             inner.sync_queue_wait = secs("sync_queue_wait", v)?;
@@ -622,17 +641,44 @@ impl PyMcpHttpConfig {
     fn max_pending_client_requests(&self) -> usize {
         self.inner.max_pending_client_requests
     }
+    #[setter]
+    fn set_max_pending_client_requests(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_pending_client_requests", value)?;
+        self.update(|c| c.max_pending_client_requests = v)
+    }
 
     /// Handler log messages per second one session (or one 2026-07-28 request) may send.
     #[getter]
     fn max_log_messages_per_sec(&self) -> u32 {
         self.inner.max_log_messages_per_sec
     }
+    #[setter]
+    fn set_max_log_messages_per_sec(&mut self, value: i64) -> PyResult<()> {
+        let v = log_rate(value)?;
+        self.update(|c| c.max_log_messages_per_sec = v)
+    }
 
     /// Largest 2026-07-28 `requestState` accepted or returned, in bytes.
     #[getter]
     fn max_request_state_bytes(&self) -> usize {
         self.inner.max_request_state_bytes
+    }
+    #[setter]
+    fn set_max_request_state_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_request_state_bytes", value)?;
+        self.update(|c| c.max_request_state_bytes = v)
+    }
+
+    /// Worker threads of the server's tokio runtime (the I/O: parsing, `/metrics`, responses);
+    /// `None`: one per CPU core. Default 2.
+    #[getter]
+    fn runtime_threads(&self) -> Option<usize> {
+        self.inner.runtime_threads
+    }
+    #[setter]
+    fn set_runtime_threads(&mut self, value: Option<i64>) -> PyResult<()> {
+        let v = self::runtime_threads(value)?;
+        self.update(|c| c.runtime_threads = v)
     }
 
     /// Static bearer tokens `/mcp` requires (`Authorization: Bearer <token>`); empty: no authentication.
@@ -724,7 +770,8 @@ impl PyMcpHttpConfig {
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
              bearer_tokens=<{} redacted>, oauth={}, enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
-             main_thread_executor={}, include_traceback={})",
+             main_thread_executor={}, include_traceback={}, max_pending_client_requests={}, \
+             max_log_messages_per_sec={}, max_request_state_bytes={}, runtime_threads={})",
             py_repr_str(&c.host),
             c.port,
             py_repr_str(&c.server_name),
@@ -771,6 +818,11 @@ impl PyMcpHttpConfig {
             } else {
                 "False"
             },
+            c.max_pending_client_requests,
+            c.max_log_messages_per_sec,
+            c.max_request_state_bytes,
+            c.runtime_threads
+                .map_or_else(|| "None".to_owned(), |n| n.to_string()),
         )
     }
 }

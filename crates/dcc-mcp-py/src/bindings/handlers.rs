@@ -34,6 +34,24 @@ impl HandlerTable {
         drop(replaced);
     }
 
+    /// Whether `name` has a handler.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(name)
+    }
+
+    /// Removes the handler of `name`; whether there was one.
+    pub(crate) fn remove(&self, name: &str) -> bool {
+        let removed = self
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
+        removed.is_some()
+    }
+
     /// The handler of `name`, if it is still there.
     pub(crate) fn get(&self, py: Python<'_>, name: &str) -> Option<Py<PyAny>> {
         self.map

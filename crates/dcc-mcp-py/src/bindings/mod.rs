@@ -1,5 +1,6 @@
 //! The pyo3 classes. Each submodule wraps one `dcc-mcp-http` type; none adds behaviour of its own.
 
+mod catalog;
 mod config;
 mod context;
 mod errors;

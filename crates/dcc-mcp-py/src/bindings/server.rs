@@ -16,6 +16,8 @@ use super::handler::{main_thread_handler, Report};
 use super::handlers::HandlerTable;
 use super::pool::{self, Pool};
 use super::registry::PyToolRegistry;
+use super::{catalog, json};
+use serde_json::{Map, Value};
 
 /// An MCP Streamable HTTP server over a `ToolRegistry`; `start()` runs it on its own thread.
 #[pyclass(name = "McpHttpServer", module = "dcc_mcp_core._core", frozen)]
@@ -27,6 +29,10 @@ pub(crate) struct PyMcpHttpServer {
     handlers: Arc<HandlerTable>,
     /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
     include_traceback: bool,
+    /// The Python readers of this server's resources and templates, by URI (template).
+    resources: Arc<HandlerTable>,
+    /// The Python fillers of this server's prompts, by name.
+    prompts: Arc<HandlerTable>,
 }
 
 #[pymethods]
@@ -38,16 +44,21 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let (config, include_traceback) = match config {
+        let (mut config, include_traceback) = match config {
             Some(c) => (c.inner.clone(), c.include_traceback),
             None => (PyMcpHttpConfig::default_config(), false),
         };
+        // Resources and prompts belong to the server, like its handlers: two servers built from one
+        // configuration object must not share a catalog (clones of a catalog share its entries).
+        config.catalog = dcc_mcp_http::Catalog::default();
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
         Ok(Self {
             inner,
             pool: Pool::new(),
             handlers: HandlerTable::new(),
             include_traceback,
+            resources: HandlerTable::new(),
+            prompts: HandlerTable::new(),
         })
     }
 
@@ -147,6 +158,175 @@ impl PyMcpHttpServer {
             ))
     }
 
+    /// Serves resource `spec["uri"]` — or, with `template=True`, the URIs matching
+    /// `spec["uriTemplate"]` — by calling `fn(**variables)` (the `@server.resource()` decorator's
+    /// lower level; `spec` is the MCP `Resource` / `ResourceTemplate` object). `fn` returns
+    /// `{"text": str}` or `{"blob": base64}`. `main_thread` as in `register_handler`.
+    #[pyo3(signature = (spec, r#fn, *, template, main_thread = None))]
+    fn _add_resource(
+        &self,
+        spec: &Bound<'_, PyAny>,
+        r#fn: Bound<'_, PyAny>,
+        template: bool,
+        main_thread: Option<bool>,
+    ) -> PyResult<()> {
+        let spec = spec_value(spec)?;
+        let catalog = &self.inner.config().catalog;
+        let key: String;
+        let added = if template {
+            let template = catalog::template(spec).map_err(value_error)?;
+            key = template.uri_template.clone();
+            let (handler, place) = self.catalog_handler(&key, &self.resources, main_thread)?;
+            self.resources.insert(&key, r#fn.unbind());
+            let label = format!("resource template '{key}'");
+            catalog.resources.add_template(
+                template,
+                Arc::new(move |_uri, vars| {
+                    let value = catalog::run(&handler, &place, &label, catalog::variables(vars))?;
+                    catalog::body(&label, value)
+                }),
+            )
+        } else {
+            let resource = catalog::resource(spec).map_err(value_error)?;
+            key = resource.uri.clone();
+            let (handler, place) = self.catalog_handler(&key, &self.resources, main_thread)?;
+            self.resources.insert(&key, r#fn.unbind());
+            let label = format!("resource '{key}'");
+            catalog.resources.add(
+                resource,
+                Arc::new(move |_uri| {
+                    let value = catalog::run(&handler, &place, &label, Value::Object(Map::new()))?;
+                    catalog::body(&label, value)
+                }),
+            )
+        };
+        added.map_err(|error| {
+            // Not served: forget the function too, so that a corrected registration can follow.
+            self.resources.remove(&key);
+            value_error(error.to_string())
+        })
+    }
+
+    /// Serves prompt `spec["name"]` by calling `fn(**arguments)` (the `@server.prompt()`
+    /// decorator's lower level; `spec` is the MCP `Prompt` object). `fn` returns a
+    /// `GetPromptResult` object. `main_thread` as in `register_handler`.
+    #[pyo3(signature = (spec, r#fn, *, main_thread = None))]
+    fn _add_prompt(
+        &self,
+        spec: &Bound<'_, PyAny>,
+        r#fn: Bound<'_, PyAny>,
+        main_thread: Option<bool>,
+    ) -> PyResult<()> {
+        let prompt = catalog::prompt(spec_value(spec)?).map_err(value_error)?;
+        let key = prompt.name.clone();
+        let (handler, place) = self.catalog_handler(&key, &self.prompts, main_thread)?;
+        self.prompts.insert(&key, r#fn.unbind());
+        let label = format!("prompt '{key}'");
+        self.inner
+            .config()
+            .catalog
+            .prompts
+            .add(
+                prompt,
+                Arc::new(move |arguments| {
+                    let value =
+                        catalog::run(&handler, &place, &label, catalog::variables(arguments))?;
+                    catalog::prompt_result(&label, value)
+                }),
+            )
+            .map_err(|error| {
+                self.prompts.remove(&key);
+                value_error(error.to_string())
+            })
+    }
+
+    /// Completes `argument` of the prompt `reference` (`prompt=True`) or of the resource template
+    /// `reference` with those of `values` that start with what the client typed so far
+    /// (`completion/complete`; the `@server.prompt(complete=…)` / `@server.resource(complete=…)`
+    /// lower level). Static values: answering never takes the GIL.
+    #[pyo3(signature = (reference, argument, values, *, prompt))]
+    fn _add_completion(&self, reference: &str, argument: &str, values: Vec<String>, prompt: bool) {
+        use dcc_mcp_http::protocol::completion::Reference;
+        let reference = if prompt {
+            Reference::Prompt {
+                name: reference.to_owned(),
+            }
+        } else {
+            Reference::Resource {
+                uri: reference.to_owned(),
+            }
+        };
+        self.inner.config().catalog.completions.add(
+            reference,
+            argument,
+            dcc_mcp_http::completion_providers::prefix_provider(values),
+        );
+    }
+
+    /// Stops serving the resource with this URI (or the template with this text); whether one was
+    /// served.
+    fn remove_resource(&self, uri: &str) -> bool {
+        self.resources.remove(uri);
+        self.inner.config().catalog.resources.remove(uri)
+    }
+
+    /// Stops serving the prompt `name`; whether it was served.
+    fn remove_prompt(&self, name: &str) -> bool {
+        self.prompts.remove(name);
+        self.inner.config().catalog.prompts.remove(name)
+    }
+
+    /// Tells the sessions subscribed to `uri` that its contents changed
+    /// (`notifications/resources/updated`).
+    fn notify_resource_updated(&self, uri: &str) {
+        self.inner.config().catalog.resources.notify_updated(uri);
+    }
+
+    /// A decorator serving a function's return value as an MCP resource (see
+    /// `dcc_mcp_core._catalog`).
+    #[pyo3(signature = (uri, *, name = None, title = None, description = None, mime_type = None, main_thread = None, complete = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn resource<'py>(
+        slf: &Bound<'py, Self>,
+        uri: &str,
+        name: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+        mime_type: Option<&str>,
+        main_thread: Option<bool>,
+        complete: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("dcc_mcp_core._catalog")?
+            .getattr("resource_decorator")?
+            .call1((
+                slf,
+                uri,
+                name,
+                title,
+                description,
+                mime_type,
+                main_thread,
+                complete,
+            ))
+    }
+
+    /// A decorator serving a function as an MCP prompt (see `dcc_mcp_core._catalog`).
+    #[pyo3(signature = (name = None, *, title = None, description = None, main_thread = None, complete = None))]
+    fn prompt<'py>(
+        slf: &Bound<'py, Self>,
+        name: Option<&str>,
+        title: Option<&str>,
+        description: Option<&str>,
+        main_thread: Option<bool>,
+        complete: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py()
+            .import("dcc_mcp_core._catalog")?
+            .getattr("prompt_decorator")?
+            .call1((slf, name, title, description, main_thread, complete))
+    }
+
     /// The registry this server serves (the same tools, not a copy).
     #[getter]
     fn registry(&self) -> PyToolRegistry {
@@ -180,11 +360,15 @@ impl PyMcpHttpServer {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        self.handlers.traverse(&visit)
+        self.handlers.traverse(&visit)?;
+        self.resources.traverse(&visit)?;
+        self.prompts.traverse(&visit)
     }
 
     fn __clear__(&self) {
         self.handlers.clear();
+        self.resources.clear();
+        self.prompts.clear();
     }
 
     fn __repr__(&self) -> String {
@@ -196,4 +380,53 @@ impl PyMcpHttpServer {
             self.inner.registry().len()
         )
     }
+}
+
+impl PyMcpHttpServer {
+    /// The adapter that runs the Python function `key` of `table` where `main_thread` says (as
+    /// `register_handler` decides it), and how long the catalog waits for it.
+    fn catalog_handler(
+        &self,
+        key: &str,
+        table: &Arc<HandlerTable>,
+        main_thread: Option<bool>,
+    ) -> PyResult<(dcc_mcp_http::ToolHandler, catalog::Place)> {
+        if table.contains(key) {
+            return Err(value_error(format!(
+                "'{key}' is already registered on this server"
+            )));
+        }
+        let config = self.inner.config();
+        let executor = config.main_thread_executor.clone();
+        let on_main_thread = main_thread.unwrap_or(executor.is_some());
+        if on_main_thread && executor.is_none() {
+            return Err(value_error(format!(
+                "'{key}' is registered with main_thread=True, but the server has no \
+                 main_thread_executor: pass McpHttpConfig(main_thread_executor=MainThreadExecutor())"
+            )));
+        }
+        let report = Report {
+            max_result_bytes: config.max_response_bytes,
+            include_traceback: self.include_traceback,
+        };
+        let handler = if on_main_thread {
+            main_thread_handler(self.pool.id(), key.to_owned(), table.clone(), false, report)
+        } else {
+            pool::worker_handler(&self.pool, key.to_owned(), table.clone(), false, report)
+        };
+        let place = catalog::Place {
+            main_thread: executor.filter(|_| on_main_thread),
+            timeout: config.request_timeout,
+        };
+        Ok((handler, place))
+    }
+}
+
+fn value_error(message: impl Into<String>) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(message.into())
+}
+
+/// A catalog entry built by the decorator, as JSON.
+fn spec_value(spec: &Bound<'_, PyAny>) -> PyResult<Value> {
+    json::to_json(spec).map_err(|error| value_error(format!("invalid catalog entry: {error}")))
 }
