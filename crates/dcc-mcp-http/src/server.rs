@@ -58,7 +58,6 @@ impl McpHttpServer {
             id
         });
         let state = Arc::new(AppState::new(config, registry, exporter.recorder()));
-        state.observe_catalog_for_sessions();
         let observer = Arc::new(ObserverGuard {
             registry: state.registry.clone(),
             id: observer,

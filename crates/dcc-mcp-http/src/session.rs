@@ -993,25 +993,6 @@ impl SessionStore {
         }
     }
 
-    /// Queue the notification `method` for the live session `id`, without touching it (a
-    /// notification the server sends does not keep a session alive); whether it was queued.
-    pub(crate) fn notify_one(&self, id: &str, method: &str, params: Value) -> bool {
-        let session = self
-            .inner
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_id
-            .get(id)
-            .filter(|session| !session.is_expired(self.ttl, Instant::now()))
-            .cloned();
-        match session {
-            Some(session) => {
-                session.notify(method, params);
-                true
-            }
-            None => false,
-        }
-    }
 
     /// Queue the notification `method` for every live session; returns how many were told.
     pub(crate) fn notify_all(&self, method: &str, params: &Value) -> usize {

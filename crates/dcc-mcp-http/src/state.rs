@@ -185,51 +185,6 @@ impl AppState {
     }
 }
 
-impl AppState {
-    /// Tells the session era of a catalog change: `list_changed` to every live session, and
-    /// `notifications/resources/updated` to the sessions subscribed to the URI (`resources/subscribe`).
-    /// The 2026-07-28 listeners hear of it through [`ListenHub`].
-    pub(crate) fn tell_sessions(&self, event: &crate::catalog_events::CatalogEvent) {
-        use crate::catalog_events::CatalogEvent;
-        use dcc_mcp_protocol::{prompts, resources};
-        let empty = serde_json::Value::Object(serde_json::Map::new());
-        match event {
-            CatalogEvent::ResourcesListChanged => {
-                self.sessions.notify_all(resources::LIST_CHANGED, &empty);
-            }
-            CatalogEvent::PromptsListChanged => {
-                self.sessions.notify_all(prompts::LIST_CHANGED, &empty);
-            }
-            CatalogEvent::ResourceUpdated(uri) => {
-                for session in self.config.catalog.subscriptions().subscribers(uri) {
-                    self.sessions.notify_one(
-                        &session,
-                        resources::UPDATED,
-                        serde_json::json!({ "uri": uri }),
-                    );
-                }
-            }
-        }
-    }
-
-    /// Starts telling the session era of catalog changes ([`tell_sessions`](Self::tell_sessions));
-    /// called once the state is shared. The observers hold the state weakly (the catalog lives in
-    /// the state's configuration).
-    pub(crate) fn observe_catalog_for_sessions(self: &std::sync::Arc<Self>) {
-        for observe in [
-            &self.config.catalog.resources as &dyn ObserveCatalog,
-            &self.config.catalog.prompts,
-        ] {
-            let state = std::sync::Arc::downgrade(self);
-            observe.observe_with(std::sync::Arc::new(move |event| {
-                if let Some(state) = state.upgrade() {
-                    state.tell_sessions(event);
-                }
-            }));
-        }
-    }
-}
-
 /// The two catalogs that emit change events, observed the same way.
 trait ObserveCatalog {
     fn observe_with(&self, observer: crate::catalog_events::CatalogObserver);
