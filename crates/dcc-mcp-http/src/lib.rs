@@ -34,11 +34,13 @@
 
 mod app;
 mod bearer;
+mod body_budget;
 mod cancel;
 pub mod catalog;
 pub mod catalog_events;
 pub mod completion_providers;
 mod config;
+mod conn_budget;
 mod content;
 mod credentials;
 mod dispatch;
@@ -64,6 +66,7 @@ mod oauth;
 mod oauth_config;
 mod offload;
 mod origin;
+mod outbox_budget;
 mod panic;
 mod peer;
 mod prompt_inputs;
