@@ -8,7 +8,8 @@
 //! first a request body that made no progress for [`STALL`], then the connection idle longest
 //! between requests (or silent since it connected), then the oldest SSE stream. Only when every slot
 //! is a request being served is the newcomer refused (`503`). On top, one address holds at most
-//! `max_connections_per_client` connections and `max_streams_per_client` streams, and all addresses
+//! `max_connections_per_client` connections (at that cap the same choice is made among its own
+//! connections) and `max_streams_per_client` streams, and all addresses
 //! together at most `max_streams` streams, so requests and `/metrics` keep headroom.
 //!
 //! The table is locked once per accepted connection and once per stream opened or ended, never per
@@ -148,7 +149,7 @@ pub(crate) struct ConnTable {
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// Its address already holds `max_connections_per_client` connections.
+    /// Its address already holds `max_connections_per_client` connections, each serving a request.
     ClientConnections,
     /// `max_connections` connections are open and each is serving a request.
     Connections,
@@ -255,13 +256,22 @@ impl ConnTable {
     fn admit_at(self: &Arc<Self>, client: IpAddr, now_ms: u64) -> Result<Admitted, Refused> {
         let mut table = self.lock();
         let count = table.clients.get(&client).copied().unwrap_or_default();
-        if count.connections >= self.limits.connections_per_client {
-            return Err(Refused::ClientConnections);
-        }
+        // At the address's cap, one of its own connections makes room; at the global cap, anyone's.
+        let over = if count.connections >= self.limits.connections_per_client {
+            Some((Some(client), Refused::ClientConnections))
+        } else if table.slots.len() >= self.limits.connections {
+            Some((None, Refused::Connections))
+        } else {
+            None
+        };
         let mut shed = false;
-        if table.slots.len() >= self.limits.connections {
-            let Some(victim) = costliest(table.slots.values(), now_ms) else {
-                return Err(Refused::Connections);
+        if let Some((of, refused)) = over {
+            let candidates = table
+                .slots
+                .values()
+                .filter(|slot| of.is_none_or(|client| slot.client == client));
+            let Some(victim) = costliest(candidates, now_ms) else {
+                return Err(refused);
             };
             // Removed now, so the next newcomer does not pick it again; its task ends on the token.
             if let Some(victim) = table.slots.remove(&victim) {
@@ -434,10 +444,24 @@ mod tests {
         });
         let a = admit(&table, addr(2)).unwrap().slot;
         let b = admit(&table, addr(2)).unwrap().slot;
+        let other = admit(&table, addr(3)).unwrap().slot;
+        age(other.slot(), 50_000);
+        for slot in [a.slot(), b.slot()] {
+            slot.set_phase(Phase::Request);
+        }
+        // The address's connections all serve requests: refused, and no other address pays for it.
         assert_eq!(
             admit(&table, addr(2)).err(),
             Some(Refused::ClientConnections)
         );
+        assert!(!other.slot().shed.is_cancelled());
+        drop(other);
+        // One of them idle again: it makes room for its own address's newcomer.
+        b.slot().set_phase(Phase::Idle);
+        let newcomer = admit(&table, addr(2)).unwrap();
+        assert!(newcomer.shed);
+        assert!(b.slot().shed.is_cancelled());
+        drop(newcomer);
         let first = table.open_stream(a.slot()).unwrap();
         assert_eq!(a.slot().phase(), Phase::Stream);
         assert!(a.slot().take_send_buffer_request());
