@@ -6,7 +6,8 @@
 //! out. Here every connection has a [`ConnSlot`] that says what it is doing ([`Phase`]) and since
 //! when; at `max_connections` the connection that costs others most is *shed* (closed) to make room:
 //! first a request body that made no progress for [`STALL`], then the connection idle longest
-//! between requests (or silent since it connected), then the oldest SSE stream. Only when every slot
+//! between requests (or silent since it connected), once idle for [`STALL`], then the oldest SSE
+//! stream. Only when every slot
 //! is a request being served is the newcomer refused (`503`). On top, one address holds at most
 //! `max_connections_per_client` connections (at that cap the same choice is made among its own
 //! connections) and `max_streams_per_client` streams, and all addresses
@@ -332,8 +333,9 @@ impl ConnTable {
 }
 
 /// The key of the connection whose slot costs others most, if any may be shed: the request body
-/// stalled longest (no byte for [`STALL`]), else the connection idle longest, else the oldest stream.
-/// A connection serving a request (or reading a body that still progresses) is never chosen.
+/// stalled longest (no byte for [`STALL`]), else the connection idle longest (at least [`STALL`]),
+/// else the oldest stream. A connection serving a request, reading a body that still progresses,
+/// or idle only briefly between a client's requests, is never chosen.
 fn costliest<'a>(slots: impl Iterator<Item = &'a Arc<ConnSlot>>, now_ms: u64) -> Option<u64> {
     let stall_ms = u64::try_from(STALL.as_millis()).unwrap_or(u64::MAX);
     let mut best: Option<(u8, u64, u64)> = None;
@@ -341,9 +343,9 @@ fn costliest<'a>(slots: impl Iterator<Item = &'a Arc<ConnSlot>>, now_ms: u64) ->
         let quiet = slot.quiet_for(now_ms);
         let rank = match slot.phase() {
             Phase::Body if quiet >= stall_ms => 3,
-            Phase::Idle => 2,
+            Phase::Idle if quiet >= stall_ms => 2,
             Phase::Stream => 1,
-            Phase::Body | Phase::Request => continue,
+            Phase::Idle | Phase::Body | Phase::Request => continue,
         };
         let better = match best {
             None => true,
