@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 
 import httpx
 
+from .attacks import MIB, Attack
 from .harness import (
     ACCEPT,
     GOOD_ADDR,
@@ -118,7 +119,8 @@ def connection_slots(
         time.sleep(1.2)
         silent_socks = [raw_connection(server, SILENT_ADDR) for _ in range(silent)]
         probe_results = [fresh_client_probe(server) for _ in range(probes)]
-        stop.wait(1.0)
+        # Hold everything until the run ends (seconds in the tests, minutes in the soak).
+        stop.wait()
         # Give the server a moment to close what it shed, then look at every stalled body.
         time.sleep(0.2)
         stalls_shed = sum(1 for sock in stall_socks if _is_closed(sock))
@@ -139,37 +141,77 @@ def connection_slots(
     }
 
 
+def _jobs_settled(server: Server) -> bool:
+    """True when no job runs and the outbox gauge did not move for 0.3 s."""
+    from .harness import scrape
+
+    first = scrape(server.metrics_url)
+    time.sleep(0.3)
+    second = scrape(server.metrics_url)
+    running = sum(sample.value for sample in second.samples.get("dcc_mcp_jobs_in_flight", []))
+    return running == 0 and first.value("dcc_mcp_outbox_bytes") == second.value("dcc_mcp_outbox_bytes")
+
+
 def outbox_flood(
-    server: Server, stop: threading.Event, sessions: int = 200, calls: int = 17, blob: int = 61_000
+    server: Server, stop: threading.Event, sessions: int = 10, calls: int = 17, blob: int = 61_000
 ) -> Dict[str, Any]:
     """``sessions`` sessions each start ``calls`` async ``blob`` jobs of ``blob`` bytes (their
-    completion notifications carry the result) and never open a stream; the attacker scrapes
-    ``dcc_mcp_outbox_bytes`` as it goes. Ends by deleting every session."""
+    completion notifications carry the result) and never open a stream — all of them, however long
+    it takes, then again round after round until the run ends; the attacker scrapes
+    ``dcc_mcp_outbox_bytes`` as it goes. Ends by waiting for its jobs, then deleting every session."""
     from .harness import scrape
 
     statuses: Counter = Counter()
     accepted = 0
     peak_outbox = 0.0
     opened: List[Session] = []
+    rounds = 0
     with http_client(STALL_ADDR, timeout=30.0) as client:
-        while not stop.is_set() and len(opened) < sessions:
-            session = Session(server.url, client)
-            opened.append(session)
-            for _ in range(calls):
-                try:
-                    response = session.request(
-                        "tools/call", {"name": "blob", "arguments": {"bytes": blob}, "_meta": ASYNC_META}
-                    )
-                except httpx.HTTPError:
-                    statuses["error"] += 1
-                    continue
-                statuses[response.status_code] += 1
-                if response.status_code == 200 and not response.json()["result"].get("isError"):
-                    accepted += 1
-            if len(opened) % 20 == 0:
+        while rounds == 0 or not stop.is_set():
+            rounds += 1
+            for _ in range(sessions):
+                session = Session(server.url, client)
+                opened.append(session)
+                for _ in range(calls):
+                    try:
+                        response = session.request(
+                            "tools/call", {"name": "blob", "arguments": {"bytes": blob}, "_meta": ASYNC_META}
+                        )
+                    except httpx.HTTPError:
+                        statuses["error"] += 1
+                        continue
+                    statuses[response.status_code] += 1
+                    if response.status_code == 200 and not response.json()["result"].get("isError"):
+                        accepted += 1
                 peak_outbox = max(peak_outbox, scrape(server.metrics_url).value("dcc_mcp_outbox_bytes"))
-        stop.wait()
+        deadline = time.monotonic() + 30
+        while not _jobs_settled(server) and time.monotonic() < deadline:
+            pass
         peak_outbox = max(peak_outbox, scrape(server.metrics_url).value("dcc_mcp_outbox_bytes"))
         for session in opened:
             session.delete()
-    return {"sessions": len(opened), "statuses": dict(statuses), "jobs_accepted": accepted, "peak_outbox_bytes": peak_outbox}
+    return {
+        "sessions": len(opened),
+        "statuses": dict(statuses),
+        "jobs_accepted": accepted,
+        "peak_outbox_bytes": peak_outbox,
+    }
+
+
+#: The shared-budget attacks, for ``scripts/soak.sh`` (``test_budgets`` runs them with its own asserts).
+BUDGET_ATTACKS: Dict[str, Attack] = {
+    "connection_slots": Attack(
+        connection_slots,
+        (),
+        "defaults: 256 connections (192 per address), 128 streams (64 per address); shed stalled bodies first",
+        ("connection_shed", "client_stream_limit"),
+        120 * MIB,
+    ),
+    "outbox_flood": Attack(
+        outbox_flood,
+        ("--max-outbox-bytes-total", str(8 * 1024 * 1024)),
+        "8 MiB of outboxes in all; 1 MiB per session",
+        ("outbox_budget",),
+        200 * MIB,
+    ),
+}
