@@ -56,7 +56,9 @@ pub struct McpHttpConfig {
     pub request_timeout: Duration,
     /// A session that sees no request (and has no open SSE stream) for this long is ended.
     pub session_ttl: Duration,
-    /// A connection must deliver its request headers within this time, or it is closed.
+    /// A new connection must deliver its first request headers within this time of connecting, and
+    /// a later request its headers within this time of its first byte, or the connection is closed.
+    /// Silence between requests is governed by `keep_alive_timeout` instead.
     pub header_read_timeout: Duration,
     /// Graceful-shutdown deadline: after it, remaining connections are dropped.
     pub shutdown_timeout: Duration,
