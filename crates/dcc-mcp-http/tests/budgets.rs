@@ -453,7 +453,9 @@ fn at_max_connections_an_idle_connection_is_shed_for_the_newcomer() {
     .unwrap();
     let handle = server.start().unwrap();
     let held = [connect(&handle), connect(&handle)];
-    // Both slots hold silent connections; the newcomer is served and one of them is closed.
+    // A connection idle for less than a second is a client between two calls: never shed. Past
+    // that, both slots hold silent connections; the newcomer is served and one of them is closed.
+    std::thread::sleep(Duration::from_millis(1100));
     let mut third = connect(&handle);
     write!(
         third,
