@@ -278,6 +278,9 @@ impl ConnTable {
             if let Some(victim) = table.slots.remove(&victim) {
                 if let Some(count) = table.clients.get_mut(&victim.client) {
                     count.connections = count.connections.saturating_sub(1);
+                    if count.connections == 0 && count.streams == 0 {
+                        table.clients.remove(&victim.client);
+                    }
                 }
                 victim.shed.cancel();
                 shed = true;
@@ -418,6 +421,20 @@ mod tests {
         // Every slot serves a request: the next newcomer is refused.
         assert_eq!(admit(&table, addr(5)).err(), Some(Refused::Connections));
         assert_eq!(table.connections(), 3);
+    }
+
+    #[test]
+    fn an_address_whose_last_connection_was_shed_is_forgotten() {
+        let table = ConnTable::new(limits(1));
+        let idle = admit(&table, addr(2)).unwrap().slot;
+        age(idle.slot(), 5_000);
+        let newcomer = admit(&table, addr(1)).unwrap();
+        assert!(newcomer.shed);
+        assert_eq!(table.lock().clients.len(), 1);
+        drop(idle);
+        drop(newcomer);
+        assert!(table.lock().clients.is_empty());
+        assert_eq!(table.connections(), 0);
     }
 
     #[test]
