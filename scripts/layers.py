@@ -67,6 +67,10 @@ LAYERS = {
         "log_budget": 2,
         # rate-limited warnings for events a client can repeat (outbox drops).
         "warn_budget": 2,
+        # shared budgets: connection slots, body bytes being read, outbox bytes of all sessions.
+        "conn_budget": 2,
+        "body_budget": 2,
+        "outbox_budget": 2,
         # 2026-07-28 multi round-trip requests: the sealed requestState and the stateless peer.
         "mrtr": 2,
         # configuration: the public façade; it names domain types (MainThreadExecutor) and splits

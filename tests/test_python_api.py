@@ -157,6 +157,25 @@ def test_config_properties_are_writable():
     assert cfg.prometheus_basic_auth is None
 
 
+def test_connection_and_memory_budgets_default_and_validate():
+    cfg = McpHttpConfig(port=0)
+    assert (cfg.max_streams, cfg.max_streams_per_client, cfg.max_connections_per_client) == (128, 64, 192)
+    assert (cfg.max_body_bytes_in_flight, cfg.max_outbox_bytes_total) == (64 * 1024 * 1024, 64 * 1024 * 1024)
+    assert (cfg.outbox_unattached_timeout, cfg.keep_alive_timeout) == (30.0, 60.0)
+    assert cfg.stream_send_buffer_bytes == 65536
+    cfg.max_connections = 8
+    # Derived budgets follow max_connections until set.
+    assert (cfg.max_streams, cfg.max_streams_per_client, cfg.max_connections_per_client) == (4, 2, 6)
+    cfg.max_streams = 6
+    cfg.keep_alive_timeout = 2.5
+    assert (cfg.max_streams, cfg.keep_alive_timeout) == (6, 2.5)
+    with pytest.raises(ValueError, match="max_streams must be below max_connections"):
+        cfg.max_streams = 8
+    assert cfg.max_streams == 6
+    with pytest.raises(ValueError, match="max_body_bytes is larger than max_body_bytes_in_flight"):
+        cfg.max_body_bytes_in_flight = 1024
+
+
 def test_config_repr_never_shows_the_password():
     cfg = McpHttpConfig(port=8765, server_name="maya-mcp", enable_prometheus=True,
                         prometheus_basic_auth=("scraper", "change-me"))

@@ -126,6 +126,22 @@ class McpHttpConfig:
     of a batch get a "response too large" JSON-RPC error."""
     max_connections: int
     """Most open client connections (default 256); past it a new connection gets ``503`` and is closed."""
+    max_streams: int
+    """Most SSE streams open at once (default: half of ``max_connections``; must be below it)."""
+    max_streams_per_client: int
+    """Most SSE streams one client address may hold (default: half of ``max_streams``)."""
+    max_connections_per_client: int
+    """Most open connections from one client address (default: 3/4 of ``max_connections``)."""
+    max_body_bytes_in_flight: int
+    """Most bytes of request bodies being read at once, across all connections (default 64 MiB)."""
+    max_outbox_bytes_total: int
+    """Most bytes of notifications all session outboxes hold together (default 64 MiB)."""
+    outbox_unattached_timeout: float
+    """Seconds a session that never opened its stream keeps buffering notifications (default 30)."""
+    stream_send_buffer_bytes: int
+    """``SO_SNDBUF`` of a connection holding an SSE stream, in bytes (default 64 KiB)."""
+    keep_alive_timeout: float
+    """Seconds a keep-alive connection may stay silent between requests (default 60)."""
     body_read_timeout: float
     """Seconds to read a whole request body once its headers arrived (default 30); slower gets ``408``."""
     write_timeout: float

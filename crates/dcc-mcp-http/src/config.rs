@@ -60,7 +60,9 @@ pub struct McpHttpConfig {
     /// default); the client reconnects with `Last-Event-ID` after the stream's `retry:` delay and
     /// gets what it missed (2025-11-25 polling). An idle stream costs a connection and a task.
     pub sse_idle_close: Duration,
-    /// A connection must deliver its request headers within this time, or it is closed.
+    /// A new connection must deliver its first request headers within this time of connecting, and
+    /// a later request its headers within this time of its first byte, or the connection is closed.
+    /// Silence between requests is governed by `keep_alive_timeout` instead.
     pub header_read_timeout: Duration,
     /// Graceful-shutdown deadline: after it, remaining connections are dropped.
     pub shutdown_timeout: Duration,
@@ -85,6 +87,36 @@ pub struct McpHttpConfig {
     /// Most open client connections. Past it, a new connection gets `503` with `Retry-After` and is
     /// closed at once, so a flood cannot take the file descriptors the host application shares.
     pub max_connections: usize,
+    /// A keep-alive connection may stay silent this long between requests; then it is closed
+    /// cleanly (no response, end of stream). Separate from `header_read_timeout`, which counts only
+    /// from a request's first byte (or, for a new connection, from its accept).
+    pub keep_alive_timeout: Duration,
+    /// Most SSE streams (`GET /mcp`) open at once; one more gets `503` with `Retry-After`, counted
+    /// as `dcc_mcp_rejected_total{reason="stream_limit"}`. Must be below `max_connections`, so
+    /// requests and `/metrics` keep slots. `None` (default): half of `max_connections`.
+    pub max_streams: Option<usize>,
+    /// Most SSE streams one client address may hold; one more gets `503`, counted as
+    /// `client_stream_limit`. `None` (default): half of the effective `max_streams`.
+    pub max_streams_per_client: Option<usize>,
+    /// Most open connections from one client address; one more gets `503` at once and is closed,
+    /// counted as `client_connection_limit`. `None` (default): three quarters of `max_connections`.
+    pub max_connections_per_client: Option<usize>,
+    /// Most bytes of request bodies being read (and held by their requests) at once, across all
+    /// connections; a body whose next bytes would pass it gets `503` and its connection closed,
+    /// counted as `body_budget`. Must be at least `max_body_bytes`.
+    pub max_body_bytes_in_flight: usize,
+    /// Most bytes of notifications all session outboxes hold together; past it a new notification
+    /// is dropped, counted as `outbox_budget` (the gauge `dcc_mcp_outbox_bytes` shows the total).
+    /// Must be at least `max_outbox_bytes`.
+    pub max_outbox_bytes_total: usize,
+    /// A session that has never opened its `GET /mcp` stream this long after `initialize` stops
+    /// buffering notifications: its outbox is emptied and further notifications are dropped,
+    /// counted as `outbox_unattached`, until it opens one.
+    pub outbox_unattached_timeout: Duration,
+    /// The kernel send buffer (`SO_SNDBUF`) of a connection once it holds an SSE stream, so an
+    /// unread stream pins at most about this much kernel memory (Linux doubles the value for its
+    /// bookkeeping) instead of an autotuned several megabytes.
+    pub stream_send_buffer_bytes: usize,
     /// Deadline for reading a whole request body once its headers arrived; a slower body gets `408`
     /// and its connection is closed.
     pub body_read_timeout: Duration,
@@ -197,6 +229,14 @@ impl Default for McpHttpConfig {
             max_response_bytes: 16 * 1024 * 1024,
             max_connections: 256,
             body_read_timeout: Duration::from_secs(30),
+            keep_alive_timeout: crate::limits::DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_streams: None,
+            max_streams_per_client: None,
+            max_connections_per_client: None,
+            max_body_bytes_in_flight: crate::limits::DEFAULT_BODY_BYTES_IN_FLIGHT,
+            max_outbox_bytes_total: crate::limits::DEFAULT_OUTBOX_BYTES_TOTAL,
+            outbox_unattached_timeout: crate::limits::DEFAULT_OUTBOX_UNATTACHED_TIMEOUT,
+            stream_send_buffer_bytes: crate::limits::DEFAULT_STREAM_SEND_BUFFER_BYTES,
             write_timeout: Duration::from_secs(30),
             job_queue_capacity: 64,
             job_concurrency: 4,
@@ -245,6 +285,8 @@ impl McpHttpConfig {
             ("body_read_timeout", self.body_read_timeout),
             ("write_timeout", self.write_timeout),
             ("sync_queue_wait", self.sync_queue_wait),
+            ("keep_alive_timeout", self.keep_alive_timeout),
+            ("outbox_unattached_timeout", self.outbox_unattached_timeout),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { field });
@@ -279,6 +321,15 @@ impl McpHttpConfig {
             ),
             ("max_request_state_bytes", self.max_request_state_bytes),
             ("runtime_threads", self.runtime_threads.unwrap_or(1)),
+            ("max_streams", self.max_streams()),
+            ("max_streams_per_client", self.max_streams_per_client()),
+            (
+                "max_connections_per_client",
+                self.max_connections_per_client(),
+            ),
+            ("max_body_bytes_in_flight", self.max_body_bytes_in_flight),
+            ("max_outbox_bytes_total", self.max_outbox_bytes_total),
+            ("stream_send_buffer_bytes", self.stream_send_buffer_bytes),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit { field });
@@ -308,10 +359,37 @@ impl McpHttpConfig {
                 "max_outbox_bytes",
                 self.max_outbox_bytes,
             ),
+            (
+                "max_body_bytes",
+                self.max_body_bytes,
+                "max_body_bytes_in_flight",
+                self.max_body_bytes_in_flight,
+            ),
+            (
+                "max_outbox_bytes",
+                self.max_outbox_bytes,
+                "max_outbox_bytes_total",
+                self.max_outbox_bytes_total,
+            ),
+            (
+                "max_streams_per_client",
+                self.max_streams_per_client(),
+                "max_streams",
+                self.max_streams(),
+            ),
+            (
+                "max_connections_per_client",
+                self.max_connections_per_client(),
+                "max_connections",
+                self.max_connections,
+            ),
         ] {
             if smaller_value > larger_value {
                 return Err(ConfigError::BudgetOrder { smaller, larger });
             }
+        }
+        if self.max_streams() >= self.max_connections {
+            return Err(ConfigError::StreamsNotBelowConnections);
         }
         for origin in &self.allowed_origins {
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
@@ -333,6 +411,33 @@ impl McpHttpConfig {
             oauth.validate()?;
         }
         Ok(())
+    }
+
+    /// The effective `max_streams` (half of `max_connections` unless set).
+    pub fn max_streams(&self) -> usize {
+        self.max_streams.unwrap_or(self.max_connections / 2)
+    }
+
+    /// The effective `max_streams_per_client` (half of the effective `max_streams` unless set).
+    pub fn max_streams_per_client(&self) -> usize {
+        self.max_streams_per_client
+            .unwrap_or_else(|| (self.max_streams() / 2).max(1))
+    }
+
+    /// The effective `max_connections_per_client` (three quarters of `max_connections` unless set).
+    pub fn max_connections_per_client(&self) -> usize {
+        self.max_connections_per_client
+            .unwrap_or_else(|| self.max_connections - self.max_connections / 4)
+    }
+
+    /// The connection table's share of the configuration.
+    pub(crate) fn conn_limits(&self) -> crate::conn_budget::ConnLimits {
+        crate::conn_budget::ConnLimits {
+            connections: self.max_connections,
+            connections_per_client: self.max_connections_per_client(),
+            streams: self.max_streams(),
+            streams_per_client: self.max_streams_per_client(),
+        }
     }
 
     /// What a session lets its handlers ask of the client.

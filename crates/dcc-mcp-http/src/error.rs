@@ -39,6 +39,9 @@ pub enum ConfigError {
         /// The budget it must fit in.
         larger: &'static str,
     },
+    /// `max_streams` leaves no connection slot for requests.
+    #[error("max_streams must be below max_connections, so requests and /metrics keep slots while streams are open; lower max_streams or raise max_connections")]
+    StreamsNotBelowConnections,
     /// An allowed origin is not `*` or an `http(s)://` origin.
     #[error("allowed origin {origin:?} is not an origin: use e.g. \"https://host:port\" or \"*\"")]
     InvalidOrigin {

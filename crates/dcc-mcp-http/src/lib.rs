@@ -34,6 +34,7 @@
 
 mod app;
 mod bearer;
+mod body_budget;
 mod cancel;
 pub mod catalog;
 pub mod catalog_events;
@@ -41,6 +42,7 @@ pub mod catalog_proxy;
 mod catalog_route;
 pub mod completion_providers;
 mod config;
+mod conn_budget;
 mod content;
 mod cors;
 mod credentials;
@@ -68,6 +70,7 @@ mod oauth;
 mod oauth_config;
 mod offload;
 mod origin;
+mod outbox_budget;
 mod panic;
 mod peer;
 mod prompt_inputs;

@@ -15,6 +15,21 @@ pub const DEFAULT_SYNC_QUEUE_WAIT: Duration = Duration::from_secs(1);
 /// Default `max_outbox_bytes`: notifications one session's outbox holds while no stream drains it.
 pub(crate) const DEFAULT_OUTBOX_BYTES: usize = 1024 * 1024;
 
+/// Default `keep_alive_timeout`: silence allowed between two requests of a keep-alive connection.
+pub(crate) const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default `max_body_bytes_in_flight`: request-body bytes read at once across all connections.
+pub(crate) const DEFAULT_BODY_BYTES_IN_FLIGHT: usize = 64 * 1024 * 1024;
+
+/// Default `max_outbox_bytes_total`: notification bytes all session outboxes hold together.
+pub(crate) const DEFAULT_OUTBOX_BYTES_TOTAL: usize = 64 * 1024 * 1024;
+
+/// Default `outbox_unattached_timeout`: how long a session without a stream buffers notifications.
+pub(crate) const DEFAULT_OUTBOX_UNATTACHED_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default `stream_send_buffer_bytes`: `SO_SNDBUF` of a connection holding an SSE stream.
+pub(crate) const DEFAULT_STREAM_SEND_BUFFER_BYTES: usize = 64 * 1024;
+
 /// The budgets of the job manager (see the `McpHttpConfig` fields of the same names).
 #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,11 +20,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::inband;
+use crate::body_budget::{BodyError, Reservation};
+use crate::conn_budget::{ConnSlot, StreamRefused};
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};
@@ -141,10 +142,20 @@ fn resolve_session(
     Ok((session, version))
 }
 
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    slot: Option<&ConnSlot>,
+) -> Result<(Bytes, Reservation), Response> {
     let limit = state.config.max_body_bytes;
     let deadline = state.config.body_read_timeout;
-    match tokio::time::timeout(deadline, read_body_within(headers, body, limit)).await {
+    match tokio::time::timeout(
+        deadline,
+        read_body_within(state, headers, body, limit, slot),
+    )
+    .await
+    {
         Ok(read) => read.map_err(IntoResponse::into_response),
         Err(_elapsed) => {
             state.recorder.rejected(Refusal::BodyTimeout);
@@ -165,12 +176,14 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
 }
 
 async fn read_body_within(
+    state: &AppState,
     headers: &HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Bytes, Rejection> {
+    slot: Option<&ConnSlot>,
+) -> Result<(Bytes, Reservation), Response> {
     let too_large = || {
-        rejection(
+        reject(
             StatusCode::PAYLOAD_TOO_LARGE,
             codes::INVALID_REQUEST,
             &format!("Payload Too Large: the request body exceeds {limit} bytes"),
@@ -183,10 +196,26 @@ async fn read_body_within(
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(_) => Err(rejection(
+    match state.body_budget.read(body, limit, slot).await {
+        Ok(read) => Ok(read),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::OverBudget) => {
+            state.recorder.rejected(Refusal::BodyBudget);
+            let mut response = reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::INVALID_REQUEST,
+                &format!(
+                    "Service Unavailable: the server is reading {} bytes of request bodies \
+                     (max_body_bytes_in_flight); retry later",
+                    state.body_budget.limit()
+                ),
+            );
+            let headers = response.headers_mut();
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
+        Err(BodyError::Unreadable) => Err(reject(
             StatusCode::BAD_REQUEST,
             codes::INVALID_REQUEST,
             "Bad Request: the request body could not be read",
@@ -198,6 +227,7 @@ async fn read_body_within(
 pub(crate) async fn post_message(
     State(state): State<Arc<AppState>>,
     client: Option<axum::Extension<ClientAddr>>,
+    slot: Option<axum::Extension<Arc<ConnSlot>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -211,10 +241,12 @@ pub(crate) async fn post_message(
             "Unsupported Media Type: POST a JSON-RPC message with Content-Type: application/json",
         );
     }
-    let bytes = match read_body(&state, &headers, body).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
+    // The reservation holds the body's bytes in the global budget until the request is done.
+    let (bytes, _reservation) =
+        match read_body(&state, &headers, body, slot.as_ref().map(|s| s.0.as_ref())).await {
+            Ok(read) => read,
+            Err(response) => return response,
+        };
     let limit = state.config.max_batch_messages;
     let parsed =
         if bytes.len() >= OFFLOAD_BODY_BYTES {
@@ -495,6 +527,7 @@ fn sessions_full(state: &AppState, id: Value, message: &str) -> Response {
 pub(crate) async fn get_stream(
     State(state): State<Arc<AppState>>,
     method: Method,
+    slot: Option<axum::Extension<Arc<ConnSlot>>>,
     headers: HeaderMap,
 ) -> Response {
     if method == Method::HEAD {
@@ -524,6 +557,14 @@ pub(crate) async fn get_stream(
         Ok(resolved) => resolved,
         Err(response) => return response.into_response(),
     };
+    // The stream's slot within `max_streams` and `max_streams_per_client` (see `conn_budget`).
+    let slot = match slot
+        .map(|slot| state.conns.open_stream(&slot.0))
+        .transpose()
+    {
+        Ok(slot) => slot,
+        Err(refused) => return streams_full(&state, refused),
+    };
     let last_event_id = headers
         .get(LAST_EVENT_ID_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -551,6 +592,7 @@ pub(crate) async fn get_stream(
         .id(resume_from.to_string())
         .retry(SSE_RETRY);
     let stream = event_stream(StreamState {
+        _slot: slot,
         guard: StreamGuard(Arc::clone(&session)),
         generation: attached.generation,
         shutdown: state.shutdown.clone(),
@@ -564,6 +606,37 @@ pub(crate) async fn get_stream(
         .into_response()
 }
 
+/// `503` + `Retry-After` for a `GET /mcp` past `max_streams` or `max_streams_per_client`.
+fn streams_full(state: &AppState, refused: StreamRefused) -> Response {
+    let (reason, message) = match refused {
+        StreamRefused::Streams => (
+            Refusal::StreamLimit,
+            format!(
+                "Service Unavailable: too many open streams (max_streams = {}); retry later",
+                state.config.max_streams()
+            ),
+        ),
+        StreamRefused::ClientStreams => (
+            Refusal::ClientStreamLimit,
+            format!(
+                "Service Unavailable: too many open streams from your address \
+                 (max_streams_per_client = {}); close one or retry later",
+                state.config.max_streams_per_client()
+            ),
+        ),
+    };
+    state.recorder.rejected(reason);
+    let mut response = reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::SERVER_ERROR,
+        &message,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 /// Detaches the stream from its session however the stream ends.
 struct StreamGuard(Arc<Session>);
 
@@ -574,6 +647,8 @@ impl Drop for StreamGuard {
 }
 
 struct StreamState {
+    /// Counts the stream in the connection table while it lasts.
+    _slot: Option<crate::conn_budget::StreamGuard>,
     guard: StreamGuard,
     generation: u64,
     shutdown: CancellationToken,

@@ -68,11 +68,15 @@ const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
 const REQUESTS: &str = "dcc_mcp_requests_total";
 const CLIENT_REQUESTS: &str = "dcc_mcp_client_requests_total";
+const OUTBOX_BYTES: &str = "dcc_mcp_outbox_bytes";
+const BODY_BYTES: &str = "dcc_mcp_body_bytes_reading";
+const OPEN_CONNECTIONS: &str = "dcc_mcp_open_connections";
+const OPEN_STREAMS: &str = "dcc_mcp_open_streams";
 
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 14] = [
+const DECLARED: [Declared; 18] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -126,6 +130,22 @@ const DECLARED: [Declared; 14] = [
         help: "Server-to-client requests handlers made (elicitation/sampling/roots), by kind and outcome.",
     },
     Declared {
+        name: OUTBOX_BYTES,
+        help: "Bytes of notifications all session outboxes hold now (budget max_outbox_bytes_total).",
+    },
+    Declared {
+        name: BODY_BYTES,
+        help: "Bytes of request bodies being read or held by their requests now (budget max_body_bytes_in_flight).",
+    },
+    Declared {
+        name: OPEN_CONNECTIONS,
+        help: "Open client connections now (budget max_connections).",
+    },
+    Declared {
+        name: OPEN_STREAMS,
+        help: "Open SSE streams now (budget max_streams).",
+    },
+    Declared {
         name: dcc_mcp_telemetry::OVERFLOW_METRIC_NAME,
         help: "with_label_values calls answered with a family's overflow series because the family reached its series cap.",
     },
@@ -174,6 +194,7 @@ pub(crate) struct Families {
     notifications: CounterFamily,
     active_sessions: Gauge,
     registered_tools: Gauge,
+    budgets: [Gauge; 4],
     build_info: GaugeFamily,
     rejected: CounterFamily,
     dispatch_wait: HistogramFamily,
@@ -232,6 +253,12 @@ impl Families {
             notifications: r.counter_family(NOTIFICATIONS, help(NOTIFICATIONS), &["channel"])?,
             active_sessions: r.gauge(ACTIVE_SESSIONS, help(ACTIVE_SESSIONS))?,
             registered_tools: r.gauge(REGISTERED_TOOLS, help(REGISTERED_TOOLS))?,
+            budgets: [
+                r.gauge(OUTBOX_BYTES, help(OUTBOX_BYTES))?,
+                r.gauge(BODY_BYTES, help(BODY_BYTES))?,
+                r.gauge(OPEN_CONNECTIONS, help(OPEN_CONNECTIONS))?,
+                r.gauge(OPEN_STREAMS, help(OPEN_STREAMS))?,
+            ],
             build_info: r.gauge_family(BUILD_INFO, help(BUILD_INFO), &["version", "crate"])?,
             rejected: r.counter_family(REJECTED, help(REJECTED), &["reason"])?,
             dispatch_wait: r.histogram_family(
@@ -447,6 +474,14 @@ impl ServerMetrics {
     /// `name` was unregistered. Its series stay (counters must not go backwards).
     pub(crate) fn tool_unregistered(&self, name: &str) {
         self.tools.unregister(name);
+    }
+
+    /// Set the budget gauges (outbox bytes, body bytes, open connections, open streams) to their
+    /// values at scrape time.
+    pub(crate) fn set_budgets(&self, values: [usize; 4]) {
+        for (gauge, value) in self.families.budgets.iter().zip(values) {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
     }
 
     /// Renders the exposition in `format` with the live gauges set to the given exact values.

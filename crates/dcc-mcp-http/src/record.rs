@@ -234,13 +234,29 @@ pub(crate) enum Rejection {
     /// An async call's client address already held its share of the job queue (half of
     /// `job_queue_capacity`), so other addresses keep room.
     JobClientShare,
+    /// A connection was shed at `max_connections` to admit a newcomer (a stalled body, an idle
+    /// connection or the oldest stream).
+    ConnectionShed,
+    /// A connection was closed at accept: its address held `max_connections_per_client`.
+    ClientConnectionLimit,
+    /// A `GET /mcp` stream was refused: `max_streams` were open.
+    StreamLimit,
+    /// A `GET /mcp` stream was refused: its address held `max_streams_per_client`.
+    ClientStreamLimit,
+    /// A request body was refused: the bodies being read would pass `max_body_bytes_in_flight`.
+    BodyBudget,
+    /// A notification was dropped: all outboxes together hold `max_outbox_bytes_total`.
+    OutboxBudget,
+    /// A notification was dropped: its session never opened a stream within
+    /// `outbox_unattached_timeout`.
+    OutboxUnattached,
 }
 
 // Read by the metric set only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl Rejection {
     /// Every reason, in label order (the metric creates each series at zero).
-    pub(crate) const ALL: [Rejection; 23] = [
+    pub(crate) const ALL: [Rejection; 30] = [
         Self::BatchTooLarge,
         Self::ResponseTooLarge,
         Self::TooManySessions,
@@ -264,6 +280,13 @@ impl Rejection {
         Self::SubscriptionLimit,
         Self::JobQueueFull,
         Self::JobClientShare,
+        Self::ConnectionShed,
+        Self::ClientConnectionLimit,
+        Self::StreamLimit,
+        Self::ClientStreamLimit,
+        Self::BodyBudget,
+        Self::OutboxBudget,
+        Self::OutboxUnattached,
     ];
 
     /// The metric label value.
@@ -292,6 +315,13 @@ impl Rejection {
             Self::SubscriptionLimit => "subscription_limit",
             Self::JobQueueFull => "job_queue_full",
             Self::JobClientShare => "job_client_share",
+            Self::ConnectionShed => "connection_shed",
+            Self::ClientConnectionLimit => "client_connection_limit",
+            Self::StreamLimit => "stream_limit",
+            Self::ClientStreamLimit => "client_stream_limit",
+            Self::BodyBudget => "body_budget",
+            Self::OutboxBudget => "outbox_budget",
+            Self::OutboxUnattached => "outbox_unattached",
         }
     }
 

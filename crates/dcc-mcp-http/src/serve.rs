@@ -1,20 +1,23 @@
-//! The connection loop: hyper-util HTTP/1 with a header-read timeout, a cap on open connections, a
-//! write timeout and graceful shutdown.
+//! The connection loop: hyper-util HTTP/1 with a header-read timeout, a keep-alive idle timeout,
+//! connection slots ([`crate::conn_budget`]), a write timeout and graceful shutdown.
 //!
-//! axum's own `serve` installs no hyper timer, so a client could hold a connection forever by sending
-//! its headers slowly. hyper's `header_read_timeout` only starts at the first byte, so
-//! [`FirstByteDeadline`] also closes connections that send nothing at all, and fails a write that
-//! makes no progress for `write_timeout` (a client that stopped reading, e.g. an SSE stream nobody
-//! drains), which closes the connection. Past `max_connections` open connections, a new one is
-//! answered `503` at once and closed, so a flood cannot take the host application's file descriptors.
-//! Each request carries its peer's address as a [`ClientAddr`] extension (per-address budgets).
+//! hyper's own `header_read_timeout` also runs while a keep-alive connection waits for its next
+//! request, so a client pausing longer than the header timeout lost its connection. It is off here;
+//! [`FirstByteDeadline`] keeps both clocks instead: a new connection must deliver its first request
+//! headers within `header_read_timeout` of connecting (also when it sends nothing at all); between
+//! requests a connection may stay silent for `keep_alive_timeout`, after which it is closed cleanly
+//! (end of stream while idle, no response), and once the next request's first byte arrives its
+//! headers again have `header_read_timeout`. A write that makes no progress for `write_timeout` (a
+//! client that stopped reading, e.g. an SSE stream nobody drains) fails, which closes the connection.
+//! At `max_connections` the costliest open connection is shed to admit the newcomer, which is only
+//! answered `503` when every slot serves a request. Each request carries its peer's address as a
+//! [`ClientAddr`] extension (per-address budgets) and its connection's [`ConnSlot`].
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,15 +33,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 
+use crate::conn_budget::{ConnSlot, ConnTable, Phase, Refused};
 use crate::record::{Recorder, Rejection};
 
 /// Timeouts and limits of the connection loop.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServeTimeouts {
     pub(crate) header_read: Duration,
+    pub(crate) keep_alive: Duration,
     pub(crate) write: Duration,
     pub(crate) shutdown: Duration,
-    pub(crate) max_connections: usize,
+    /// `stream_send_buffer_bytes`: `SO_SNDBUF` of a connection once it holds an SSE stream.
+    pub(crate) stream_send_buffer: usize,
 }
 
 /// The address of the client a request came from (a request extension set by the connection loop).
@@ -50,37 +56,55 @@ const CONNECTION_LIMIT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: text/plain\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 64\r\n\r\n\
 503 Service Unavailable: too many open connections; retry later\n";
 
-/// Counts a connection as open until dropped.
-struct OpenConnection(Arc<AtomicUsize>);
+/// What a connection past `max_connections_per_client` gets before it is closed.
+const CLIENT_CONNECTION_LIMIT_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 76\r\n\r\n\
+503 Service Unavailable: too many open connections from your address; retry\n";
 
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The router, with the peer address inserted into every request of one connection.
+/// The router, with the peer address and the connection's slot inserted into every request of one
+/// connection.
 #[derive(Clone)]
 struct WithClientAddr {
     router: Router,
     client: ClientAddr,
+    slot: Arc<ConnSlot>,
 }
 
 impl tower::Service<Request<hyper::body::Incoming>> for WithClientAddr {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = tokio::task::futures::TaskLocalFuture<
-        SocketAddr,
-        <Router as tower::Service<Request<hyper::body::Incoming>>>::Future,
-    >;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request<hyper::body::Incoming>) -> Self::Future {
+        self.slot.set_phase(Phase::Request);
         request.extensions_mut().insert(self.client);
-        crate::dispatch::REQUEST_CLIENT.scope(self.client.0, self.router.call(request))
+        request.extensions_mut().insert(self.slot.clone());
+        let call = crate::dispatch::REQUEST_CLIENT.scope(self.client.0, self.router.call(request));
+        let slot = self.slot.clone();
+        Box::pin(async move {
+            let response = call.await?;
+            // The connection is idle again once hyper is done with the response body (it drops it).
+            let idle = IdleOnDrop(slot);
+            Ok(response.map(move |body| {
+                axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+                    let _idle = &idle;
+                    frame
+                }))
+            }))
+        })
+    }
+}
+
+/// Marks its connection idle (between requests) when dropped.
+struct IdleOnDrop(Arc<ConnSlot>);
+
+impl Drop for IdleOnDrop {
+    fn drop(&mut self) {
+        self.0.set_phase(Phase::Idle);
     }
 }
 
@@ -93,40 +117,68 @@ pub(crate) async fn serve(
     stop: impl Future<Output = ()>,
     streams: CancellationToken,
     recorder: Recorder,
+    table: Arc<ConnTable>,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // Header and keep-alive deadlines are kept by `FirstByteDeadline` (see the module docs).
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header_read)
+        .header_read_timeout(None)
         .keep_alive(true);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if open.fetch_add(1, Ordering::AcqRel) >= timeouts.max_connections {
-                        open.fetch_sub(1, Ordering::AcqRel);
-                        recorder.rejected(Rejection::ConnectionLimit);
-                        // Best effort and never blocking: a fresh socket's send buffer is empty.
-                        let _ = stream.try_write(CONNECTION_LIMIT_RESPONSE);
-                        drop(stream);
-                        continue;
+                    let admitted = match table.admit(peer.ip()) {
+                        Ok(admitted) => admitted,
+                        Err(refused) => {
+                            let (reason, response) = match refused {
+                                Refused::Connections => {
+                                    (Rejection::ConnectionLimit, CONNECTION_LIMIT_RESPONSE)
+                                }
+                                Refused::ClientConnections => (
+                                    Rejection::ClientConnectionLimit,
+                                    CLIENT_CONNECTION_LIMIT_RESPONSE,
+                                ),
+                            };
+                            recorder.rejected(reason);
+                            // Best effort and never blocking: a fresh socket's send buffer is empty.
+                            let _ = stream.try_write(response);
+                            drop(stream);
+                            continue;
+                        }
+                    };
+                    if admitted.shed {
+                        recorder.rejected(Rejection::ConnectionShed);
                     }
-                    let counted = OpenConnection(open.clone());
+                    let guard = admitted.slot;
+                    let slot = guard.slot().clone();
                     let _ = stream.set_nodelay(true);
-                    let io = TokioIo::new(FirstByteDeadline::new(stream, timeouts, recorder.clone()));
+                    let io = TokioIo::new(FirstByteDeadline::new(
+                        stream,
+                        timeouts,
+                        recorder.clone(),
+                        slot.clone(),
+                    ));
                     let service = TowerToHyperService::new(WithClientAddr {
                         router: router.clone(),
                         client: ClientAddr(peer),
+                        slot: slot.clone(),
                     });
                     let connection = graceful.watch(builder.serve_connection(io, service));
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::debug!(%error, "connection closed with an error");
+                        tokio::select! {
+                            result = connection => {
+                                if let Err(error) = result {
+                                    tracing::debug!(%error, "connection closed with an error");
+                                }
+                            }
+                            // Shed to make room for a newcomer: dropping the connection closes it.
+                            () = slot.shed() => tracing::debug!("connection shed at the connection cap"),
                         }
-                        drop(counted);
+                        drop(guard);
                     });
                 }
                 Err(error) => {
@@ -148,11 +200,33 @@ pub(crate) async fn serve(
     }
 }
 
-/// A TCP stream whose reads fail with `TimedOut` if no byte arrives before the header-read deadline,
-/// and whose writes fail with `TimedOut` when one makes no progress for the write timeout.
+/// Which read deadline is armed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadClock {
+    /// No read deadline (a request is being served).
+    Off,
+    /// A new connection's first request headers, counted from the accept.
+    FirstHead,
+    /// Silence between requests: expiry closes the connection cleanly.
+    KeepAlive,
+    /// The headers of a later request, counted from its first byte.
+    Head,
+}
+
+/// A TCP stream that keeps the connection's read deadlines (see the module docs): reads fail with
+/// `TimedOut` when request headers are late, end cleanly when an idle keep-alive connection stays
+/// silent for the keep-alive timeout, and writes fail with `TimedOut` when one makes no progress
+/// for the write timeout.
 pub(crate) struct FirstByteDeadline {
     stream: TcpStream,
     deadline: Option<Pin<Box<Sleep>>>,
+    clock: ReadClock,
+    header_read: Duration,
+    keep_alive: Duration,
+    /// The slot's phase generation when last read: a change to idle re-arms the keep-alive clock.
+    seen: u64,
+    slot: Arc<ConnSlot>,
+    stream_send_buffer: usize,
     write_timeout: Duration,
     /// Armed while a write is pending (the client is not reading); cleared by any progress.
     write_deadline: Option<Pin<Box<Sleep>>>,
@@ -160,13 +234,56 @@ pub(crate) struct FirstByteDeadline {
 }
 
 impl FirstByteDeadline {
-    pub(crate) fn new(stream: TcpStream, timeouts: ServeTimeouts, recorder: Recorder) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        timeouts: ServeTimeouts,
+        recorder: Recorder,
+        slot: Arc<ConnSlot>,
+    ) -> Self {
         Self {
             stream,
             deadline: Some(Box::pin(tokio::time::sleep(timeouts.header_read))),
+            clock: ReadClock::FirstHead,
+            header_read: timeouts.header_read,
+            keep_alive: timeouts.keep_alive,
+            seen: slot.generation(),
+            slot,
+            stream_send_buffer: timeouts.stream_send_buffer,
             write_timeout: timeouts.write,
             write_deadline: None,
             recorder,
+        }
+    }
+
+    fn arm(&mut self, clock: ReadClock, after: Duration) {
+        self.clock = clock;
+        self.deadline = Some(Box::pin(tokio::time::sleep(after)));
+    }
+
+    /// Follow the connection's phase: no read deadline while a request is served; the keep-alive
+    /// clock once it is idle again.
+    fn follow_phase(&mut self) {
+        let generation = self.slot.generation();
+        if generation == self.seen {
+            return;
+        }
+        self.seen = generation;
+        if self.slot.phase() == Phase::Idle {
+            let keep_alive = self.keep_alive;
+            self.arm(ReadClock::KeepAlive, keep_alive);
+        } else {
+            self.clock = ReadClock::Off;
+            self.deadline = None;
+        }
+    }
+
+    /// Once the connection holds a stream, bound its kernel send buffer (`SO_SNDBUF`).
+    fn bound_send_buffer(&mut self) {
+        if self.slot.take_send_buffer_request() {
+            let socket = socket2::SockRef::from(&self.stream);
+            if let Err(error) = socket.set_send_buffer_size(self.stream_send_buffer) {
+                tracing::debug!(%error, "cannot bound the send buffer of a stream");
+            }
         }
     }
 
@@ -203,11 +320,14 @@ impl AsyncRead for FirstByteDeadline {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        this.follow_phase();
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    this.deadline = None;
+                if buf.filled().len() > before && this.clock == ReadClock::KeepAlive {
+                    // The next request began: its headers have the header timeout from now.
+                    let header_read = this.header_read;
+                    this.arm(ReadClock::Head, header_read);
                 }
                 Poll::Ready(result)
             }
@@ -216,14 +336,20 @@ impl AsyncRead for FirstByteDeadline {
                     Some(deadline) => deadline.as_mut().poll(cx).is_ready(),
                     None => false,
                 };
-                if expired {
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "client sent nothing before the header read timeout",
-                    )))
-                } else {
-                    Poll::Pending
+                if !expired {
+                    return Poll::Pending;
                 }
+                this.deadline = None;
+                if this.clock == ReadClock::KeepAlive {
+                    // Idle past the keep-alive timeout: end of stream, so hyper closes cleanly.
+                    this.clock = ReadClock::Off;
+                    return Poll::Ready(Ok(()));
+                }
+                this.clock = ReadClock::Off;
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client did not send its request headers within the header read timeout",
+                )))
             }
         }
     }
@@ -236,6 +362,7 @@ impl AsyncWrite for FirstByteDeadline {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        this.bound_send_buffer();
         let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
         this.pending_write(cx, poll)
     }
@@ -256,6 +383,7 @@ impl AsyncWrite for FirstByteDeadline {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        this.bound_send_buffer();
         let poll = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         this.pending_write(cx, poll)
     }
@@ -270,13 +398,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_connection_limit_response_declares_its_length() {
-        let text = std::str::from_utf8(CONNECTION_LIMIT_RESPONSE).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 503 "));
-        assert!(
-            head.ends_with(&format!("\r\ncontent-length: {}", body.len())),
-            "{head}"
-        );
+    fn the_connection_limit_responses_declare_their_length() {
+        for response in [CONNECTION_LIMIT_RESPONSE, CLIENT_CONNECTION_LIMIT_RESPONSE] {
+            let text = std::str::from_utf8(response).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 503 "));
+            assert!(
+                head.ends_with(&format!("\r\ncontent-length: {}", body.len())),
+                "{head}"
+            );
+        }
     }
 }

@@ -209,9 +209,10 @@ impl McpHttpServer {
         let router = self.router();
         let timeouts = ServeTimeouts {
             header_read: config.header_read_timeout,
+            keep_alive: config.keep_alive_timeout,
             write: config.write_timeout,
             shutdown: config.shutdown_timeout,
-            max_connections: config.max_connections,
+            stream_send_buffer: config.stream_send_buffer_bytes,
         };
         let done = stopped.clone();
         let observer = self.observer.clone();
@@ -233,7 +234,8 @@ impl McpHttpServer {
                     };
                     let shutdown = state.shutdown.clone();
                     let recorder = state.recorder.clone();
-                    serve(listener, router, timeouts, stop, shutdown, recorder).await;
+                    let conns = state.conns.clone();
+                    serve(listener, router, timeouts, stop, shutdown, recorder, conns).await;
                     sweeper.abort();
                 });
                 state.dispatch.close();

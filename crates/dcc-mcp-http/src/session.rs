@@ -23,6 +23,7 @@ use crate::error::ToolError;
 use crate::inflight::InFlight;
 use crate::limits::ClientLimits;
 use crate::log_budget::LogBudget;
+use crate::outbox_budget::OutboxBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
 use crate::session_order::{Ordered, UseOrder};
@@ -69,6 +70,12 @@ pub(crate) struct Session {
     skipped: AtomicBool,
     /// Byte budget of the outbox.
     outbox_budget: usize,
+    /// The budget all outboxes share (`max_outbox_bytes_total`, `outbox_unattached_timeout`).
+    shared_outbox: Arc<OutboxBudget>,
+    /// When the session started (for `outbox_unattached_timeout`).
+    created: Instant,
+    /// Set once a stream attached (ephemeral sessions start with it set: their response drains them).
+    attached_once: AtomicBool,
     recorder: Recorder,
     /// The `capabilities` the client declared in `initialize`.
     client_capabilities: std::sync::OnceLock<Value>,
@@ -196,10 +203,14 @@ impl Session {
         protocol_version: &'static str,
         client: Option<IpAddr>,
         outbox_budget: usize,
+        shared_outbox: Arc<OutboxBudget>,
         recorder: Recorder,
         limits: ClientLimits,
     ) -> Self {
         Self {
+            shared_outbox,
+            created: Instant::now(),
+            attached_once: AtomicBool::new(false),
             client_capabilities: std::sync::OnceLock::new(),
             log_level: Mutex::new(None),
             log_budget: Mutex::new(LogBudget::new(limits.log_rate, Instant::now())),
@@ -533,27 +544,51 @@ impl Session {
             .len()
     }
 
-    /// Queue one serialized message for the stream, within the outbox budgets.
+    /// Queue one serialized message for the stream, within the outbox budgets: this session's
+    /// (count and bytes, dropping its oldest first), the shared byte budget (the new message is
+    /// dropped), and the unattached rule (a session that never opened a stream in time keeps nothing).
     fn push(&self, message: String) {
         let mut dropped = 0usize;
+        let mut refused = None;
         {
             let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
             if outbox.closed {
                 return;
             }
+            if !self.attached_once.load(Ordering::Acquire)
+                && self.created.elapsed() >= self.shared_outbox.unattached_after()
+            {
+                let freed = outbox.bytes;
+                let count = outbox.queue.len();
+                outbox.queue.clear();
+                outbox.bytes = 0;
+                drop(outbox);
+                self.shared_outbox.release(freed);
+                for _ in 0..=count {
+                    self.recorder.rejected(Rejection::OutboxUnattached);
+                }
+                return;
+            }
             if message.len() > self.outbox_budget {
                 dropped += 1;
             } else {
+                let mut freed = 0usize;
                 while outbox.queue.len() >= OUTBOX_CAPACITY
                     || outbox.bytes + message.len() > self.outbox_budget
                 {
-                    if outbox.pop().is_none() {
+                    let Some(old) = outbox.pop() else {
                         break;
-                    }
+                    };
+                    freed += old.len();
                     dropped += 1;
                 }
-                outbox.bytes += message.len();
-                outbox.queue.push_back(message);
+                self.shared_outbox.release(freed);
+                if self.shared_outbox.reserve(message.len()) {
+                    outbox.bytes += message.len();
+                    outbox.queue.push_back(message);
+                } else {
+                    refused = Some(Rejection::OutboxBudget);
+                }
             }
         }
         if dropped > 0 {
@@ -566,11 +601,16 @@ impl Session {
                 self.recorder.rejected(Rejection::OutboxDrop);
             }
         }
+        if let Some(reason) = refused {
+            tracing::debug!(session = %self.id, "outboxes hold max_outbox_bytes_total; dropped a notification");
+            self.recorder.rejected(reason);
+        }
         self.wake.notify_one();
     }
 
     /// A new stream takes over; returns its generation.
     pub(crate) fn attach_stream(&self) -> u64 {
+        self.attached_once.store(true, Ordering::Release);
         let generation = self.stream_generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.open_streams.fetch_add(1, Ordering::AcqRel);
         self.wake.notify_waiters();
@@ -619,7 +659,10 @@ impl Session {
             return Next::End;
         }
         match outbox.pop() {
-            Some(message) => Next::Send(message),
+            Some(message) => {
+                self.shared_outbox.release(message.len());
+                Next::Send(message)
+            }
             None => Next::Wait,
         }
     }
@@ -640,9 +683,10 @@ impl Session {
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.closed = true;
         outbox.queue.clear();
-        outbox.bytes = 0;
+        let freed = std::mem::take(&mut outbox.bytes);
         outbox.replay = ReplayBuffer::new(0);
         drop(outbox);
+        self.shared_outbox.release(freed);
         let pending: Vec<PendingRequest> = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
             self.ended.cancel();
@@ -659,6 +703,17 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        let outbox = self
+            .outbox
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared_outbox
+            .release(std::mem::take(&mut outbox.bytes));
+    }
+}
+
 /// All live sessions, at most `max_sessions` of them (and `max_sessions_per_client` per address).
 pub(crate) struct SessionStore {
     inner: RwLock<Sessions>,
@@ -669,6 +724,8 @@ pub(crate) struct SessionStore {
     max_per_client: usize,
     /// Byte budget of each session's outbox.
     outbox_budget: usize,
+    /// The budget all outboxes share.
+    shared_outbox: Arc<OutboxBudget>,
     /// What each session lets its handlers ask of the client.
     client_limits: ClientLimits,
     /// No session in the map can expire before this instant (a lower bound, refreshed by every full
@@ -747,6 +804,7 @@ impl SessionStore {
             max_sessions,
             max_per_client,
             outbox_budget: DEFAULT_OUTBOX_BYTES,
+            shared_outbox: Arc::new(OutboxBudget::default()),
             client_limits: ClientLimits::default(),
             earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
@@ -757,6 +815,17 @@ impl SessionStore {
     pub(crate) fn with_outbox_budget(mut self, bytes: usize) -> Self {
         self.outbox_budget = bytes;
         self
+    }
+
+    /// The same store with all outboxes sharing `budget` (`max_outbox_bytes_total`).
+    pub(crate) fn with_shared_outbox(mut self, budget: OutboxBudget) -> Self {
+        self.shared_outbox = Arc::new(budget);
+        self
+    }
+
+    /// Bytes held by all outboxes now (the gauge `dcc_mcp_outbox_bytes`).
+    pub(crate) fn outbox_bytes(&self) -> usize {
+        self.shared_outbox.used()
     }
 
     /// The same store with each session's handlers held to `limits`.
@@ -770,14 +839,18 @@ impl SessionStore {
     /// stateless request unchanged. Its outbox is drained by the request's own response stream (or
     /// a `subscriptions/listen` stream); it ends when that response is done.
     pub(crate) fn ephemeral(&self, protocol_version: &'static str) -> Arc<Session> {
-        Arc::new(Session::new(
+        let session = Session::new(
             String::new(),
             protocol_version,
             None,
             self.outbox_budget,
+            self.shared_outbox.clone(),
             self.recorder.clone(),
             self.client_limits,
-        ))
+        );
+        // Drained by the request's own response: never "unattached".
+        session.attached_once.store(true, Ordering::Release);
+        Arc::new(session)
     }
 
     /// The configured session cap.
@@ -805,6 +878,7 @@ impl SessionStore {
             protocol_version,
             client,
             self.outbox_budget,
+            self.shared_outbox.clone(),
             self.recorder.clone(),
             self.client_limits,
         ));

@@ -47,6 +47,10 @@ pub(crate) struct AppState {
     pub(crate) listen: std::sync::Arc<ListenHub>,
     /// The registry observer that feeds `listen`, removed when the state is dropped.
     listen_observer: u64,
+    /// Every open connection and stream, within their slots (see [`crate::conn_budget`]).
+    pub(crate) conns: std::sync::Arc<crate::conn_budget::ConnTable>,
+    /// Request-body bytes being read, within `max_body_bytes_in_flight`.
+    pub(crate) body_budget: std::sync::Arc<crate::body_budget::BodyBudget>,
     /// Seals 2026-07-28 `requestState` (random per server; `None` only without OS randomness).
     pub(crate) state_key: Option<crate::mrtr::StateKey>,
 }
@@ -97,6 +101,10 @@ impl AppState {
                 recorder.clone(),
             )
             .with_outbox_budget(config.max_outbox_bytes)
+            .with_shared_outbox(crate::outbox_budget::OutboxBudget::new(
+                config.max_outbox_bytes_total,
+                config.outbox_unattached_timeout,
+            ))
             .with_client_limits(config.client_limits()),
         );
         // Session era: catalog changes on the sessions' streams (see `session_events`).
@@ -110,6 +118,8 @@ impl AppState {
             ));
         }
         Self {
+            conns: crate::conn_budget::ConnTable::new(config.conn_limits()),
+            body_budget: crate::body_budget::BodyBudget::new(config.max_body_bytes_in_flight),
             listen,
             listen_observer,
             dispatch,

@@ -195,22 +195,79 @@ fn slow_and_silent_clients_are_disconnected_while_others_are_served() {
     handle.shutdown().unwrap();
 }
 
-#[test]
-fn idle_keep_alive_connections_are_closed() {
-    let server = McpHttpServer::new(test_registry(), quick_config()).unwrap();
-    let handle = server.start().unwrap();
-    let mut stream = connect(&handle);
+fn initialize_request() -> String {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}})
         .to_string();
-    let request = format!(
+    format!(
         "POST /mcp HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
+    )
+}
+
+/// Reads one response with a `content-length` body; returns its head.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut byte = [0u8; 1];
+    while !received.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        received.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&received).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    head
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_keep_alive_timeout() {
+    let server = McpHttpServer::new(
+        test_registry(),
+        McpHttpConfig {
+            keep_alive_timeout: Duration::from_millis(300),
+            ..quick_config()
+        },
+    )
+    .unwrap();
+    let handle = server.start().unwrap();
+    let mut stream = connect(&handle);
+    stream.write_all(initialize_request().as_bytes()).unwrap();
     let mut head = [0u8; 15];
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 OK");
-    // The connection stays open for keep-alive, then idles past the header timeout and is closed.
+    // The connection stays open for keep-alive, then idles past the keep-alive timeout and is
+    // closed cleanly: the rest of the response, then end of stream (no second response).
+    assert!(closed_by_server(&mut stream));
+    handle.shutdown().unwrap();
+}
+
+#[test]
+fn a_keep_alive_pause_longer_than_the_header_timeout_keeps_the_connection() {
+    let server = McpHttpServer::new(
+        test_registry(),
+        McpHttpConfig {
+            header_read_timeout: Duration::from_millis(200),
+            keep_alive_timeout: Duration::from_secs(60),
+            ..quick_config()
+        },
+    )
+    .unwrap();
+    let handle = server.start().unwrap();
+    let mut stream = connect(&handle);
+    stream.write_all(initialize_request().as_bytes()).unwrap();
+    assert!(read_response(&mut stream).starts_with("HTTP/1.1 200 OK"));
+    // Three header timeouts of silence between requests: the same connection is still served.
+    std::thread::sleep(Duration::from_millis(600));
+    stream.write_all(initialize_request().as_bytes()).unwrap();
+    assert!(read_response(&mut stream).starts_with("HTTP/1.1 200 OK"));
+    // A later request that starts but never finishes its headers still gets the header timeout.
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nhost: loc")
+        .unwrap();
     assert!(closed_by_server(&mut stream));
     handle.shutdown().unwrap();
 }

@@ -85,6 +85,30 @@ struct Cli {
     /// Most open client connections.
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// Most SSE streams open at once (default: half of --max-connections).
+    #[arg(long, value_name = "N")]
+    max_streams: Option<usize>,
+    /// Most SSE streams one client address may hold (default: half of --max-streams).
+    #[arg(long, value_name = "N")]
+    max_streams_per_client: Option<usize>,
+    /// Most open connections from one client address (default: 3/4 of --max-connections).
+    #[arg(long, value_name = "N")]
+    max_connections_per_client: Option<usize>,
+    /// Most bytes of request bodies being read at once, across all connections.
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes_in_flight: Option<usize>,
+    /// Most bytes of notifications all session outboxes hold together.
+    #[arg(long, value_name = "BYTES")]
+    max_outbox_bytes_total: Option<usize>,
+    /// Seconds a session that never opened its GET stream keeps buffering notifications.
+    #[arg(long, value_name = "SECONDS")]
+    outbox_unattached_timeout: Option<f64>,
+    /// Kernel send buffer (SO_SNDBUF) of a connection holding an SSE stream, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    stream_send_buffer_bytes: Option<usize>,
+    /// Seconds a keep-alive connection may stay silent between requests.
+    #[arg(long, value_name = "SECONDS")]
+    keep_alive_timeout: Option<f64>,
     /// Seconds a client may take to send its request headers.
     #[arg(long, value_name = "SECONDS")]
     header_read_timeout: Option<f64>,
@@ -425,12 +449,29 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         (cli.max_response_bytes, &mut config.max_response_bytes),
         (cli.max_body_bytes, &mut config.max_body_bytes),
         (cli.max_connections, &mut config.max_connections),
+        (
+            cli.max_body_bytes_in_flight,
+            &mut config.max_body_bytes_in_flight,
+        ),
+        (
+            cli.max_outbox_bytes_total,
+            &mut config.max_outbox_bytes_total,
+        ),
+        (
+            cli.stream_send_buffer_bytes,
+            &mut config.stream_send_buffer_bytes,
+        ),
     ];
     for (value, field) in counts {
         if let Some(value) = value {
             *field = value;
         }
     }
+    config.max_streams = cli.max_streams.or(config.max_streams);
+    config.max_streams_per_client = cli.max_streams_per_client.or(config.max_streams_per_client);
+    config.max_connections_per_client = cli
+        .max_connections_per_client
+        .or(config.max_connections_per_client);
     let durations = [
         (
             "--header-read-timeout",
@@ -448,6 +489,16 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
             &mut config.write_timeout,
         ),
         ("--session-ttl", cli.session_ttl, &mut config.session_ttl),
+        (
+            "--keep-alive-timeout",
+            cli.keep_alive_timeout,
+            &mut config.keep_alive_timeout,
+        ),
+        (
+            "--outbox-unattached-timeout",
+            cli.outbox_unattached_timeout,
+            &mut config.outbox_unattached_timeout,
+        ),
     ];
     for (flag, value, field) in durations {
         if let Some(seconds) = value {

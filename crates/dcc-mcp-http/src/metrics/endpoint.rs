@@ -33,6 +33,10 @@ pub(crate) trait LiveCounts: Send + Sync + 'static {
     fn active_sessions(&self) -> usize;
     /// Tools currently registered (what `tools/list` returns).
     fn registered_tools(&self) -> usize;
+    /// Outbox bytes, body bytes, open connections and open streams now (the budget gauges).
+    fn budgets(&self) -> [usize; 4] {
+        [0; 4]
+    }
     /// The server's `Host`/`Origin` rule (the same as `/mcp`'s); `Err` is the `403` message.
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {
         let _ = headers;
@@ -108,6 +112,7 @@ async fn scrape(
         .filter_map(|v| v.to_str().ok())
         .collect();
     let format = negotiate::negotiate(&accept.join(","));
+    metrics.set_budgets(ep.live.budgets());
     let body = metrics.render(
         ep.live.active_sessions(),
         ep.live.registered_tools(),
@@ -152,6 +157,15 @@ impl LiveCounts for crate::state::AppState {
 
     fn registered_tools(&self) -> usize {
         crate::state::AppState::registered_tools(self)
+    }
+
+    fn budgets(&self) -> [usize; 4] {
+        [
+            self.sessions.outbox_bytes(),
+            self.body_budget.used(),
+            self.conns.connections(),
+            self.conns.streams(),
+        ]
     }
 
     fn check_host_and_origin(&self, headers: &HeaderMap) -> Result<(), &'static str> {

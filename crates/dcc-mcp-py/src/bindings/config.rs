@@ -515,6 +515,94 @@ impl PyMcpHttpConfig {
         self.update(|c| c.max_connections = v)
     }
 
+    /// Most SSE streams open at once (default: half of `max_connections`; must be below it).
+    #[getter]
+    fn max_streams(&self) -> usize {
+        self.inner.max_streams()
+    }
+    #[setter]
+    fn set_max_streams(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_streams", value)?;
+        self.update(|c| c.max_streams = Some(v))
+    }
+
+    /// Most SSE streams one client address may hold (default: half of `max_streams`).
+    #[getter]
+    fn max_streams_per_client(&self) -> usize {
+        self.inner.max_streams_per_client()
+    }
+    #[setter]
+    fn set_max_streams_per_client(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_streams_per_client", value)?;
+        self.update(|c| c.max_streams_per_client = Some(v))
+    }
+
+    /// Most open connections from one client address (default: 3/4 of `max_connections`).
+    #[getter]
+    fn max_connections_per_client(&self) -> usize {
+        self.inner.max_connections_per_client()
+    }
+    #[setter]
+    fn set_max_connections_per_client(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_connections_per_client", value)?;
+        self.update(|c| c.max_connections_per_client = Some(v))
+    }
+
+    /// Most bytes of request bodies being read at once, across all connections (default 64 MiB).
+    #[getter]
+    fn max_body_bytes_in_flight(&self) -> usize {
+        self.inner.max_body_bytes_in_flight
+    }
+    #[setter]
+    fn set_max_body_bytes_in_flight(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_body_bytes_in_flight", value)?;
+        self.update(|c| c.max_body_bytes_in_flight = v)
+    }
+
+    /// Most bytes of notifications all session outboxes hold together (default 64 MiB).
+    #[getter]
+    fn max_outbox_bytes_total(&self) -> usize {
+        self.inner.max_outbox_bytes_total
+    }
+    #[setter]
+    fn set_max_outbox_bytes_total(&mut self, value: i64) -> PyResult<()> {
+        let v = count("max_outbox_bytes_total", value)?;
+        self.update(|c| c.max_outbox_bytes_total = v)
+    }
+
+    /// Seconds a session that never opened its stream keeps buffering notifications (default 30).
+    #[getter]
+    fn outbox_unattached_timeout(&self) -> f64 {
+        self.inner.outbox_unattached_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_outbox_unattached_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("outbox_unattached_timeout", value)?;
+        self.update(|c| c.outbox_unattached_timeout = v)
+    }
+
+    /// `SO_SNDBUF` of a connection holding an SSE stream, in bytes (default 64 KiB).
+    #[getter]
+    fn stream_send_buffer_bytes(&self) -> usize {
+        self.inner.stream_send_buffer_bytes
+    }
+    #[setter]
+    fn set_stream_send_buffer_bytes(&mut self, value: i64) -> PyResult<()> {
+        let v = count("stream_send_buffer_bytes", value)?;
+        self.update(|c| c.stream_send_buffer_bytes = v)
+    }
+
+    /// Seconds a keep-alive connection may stay silent between requests (default 60).
+    #[getter]
+    fn keep_alive_timeout(&self) -> f64 {
+        self.inner.keep_alive_timeout.as_secs_f64()
+    }
+    #[setter]
+    fn set_keep_alive_timeout(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("keep_alive_timeout", value)?;
+        self.update(|c| c.keep_alive_timeout = v)
+    }
+
     /// Seconds to read a whole request body once its headers arrived; slower bodies get `408`.
     #[getter]
     fn body_read_timeout(&self) -> f64 {
