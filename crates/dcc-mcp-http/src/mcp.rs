@@ -23,9 +23,9 @@ use futures_util::stream::{self, Stream};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::inband;
 use crate::body_budget::{BodyError, Reservation};
 use crate::conn_budget::{ConnSlot, StreamRefused};
+use crate::inband;
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
 use crate::record::{Channel, Recorder, Rejection as Refusal};

@@ -26,8 +26,8 @@ use crate::log_budget::LogBudget;
 use crate::outbox_budget::OutboxBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
-use crate::session_order::{Ordered, UseOrder};
 use crate::replay::{ReplayBuffer, Resume};
+use crate::session_order::{Ordered, UseOrder};
 use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
 use dcc_mcp_protocol::logging::LoggingLevel;
 
@@ -1066,7 +1066,6 @@ impl SessionStore {
             session.in_flight.flag_all();
         }
     }
-
 
     /// Queue the notification `method` for every live session; returns how many were told.
     pub(crate) fn notify_all(&self, method: &str, params: &Value) -> usize {
