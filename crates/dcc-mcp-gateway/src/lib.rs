@@ -48,9 +48,11 @@ pub mod metrics;
 pub mod names;
 mod proxy;
 mod routes;
+pub mod session_token;
 
 pub use backend::{Health, Origin};
 pub use config::{BackendSpec, GatewayConfig, GatewayConfigError, SpecError};
 pub use discovery::{Heartbeat, RegistryEntry};
 pub use fleet::AddError;
 pub use gateway::{Gateway, GatewayError};
+pub use session_token::{SessionKeyError, SessionTokens};

@@ -77,6 +77,7 @@ mod serve;
 mod server;
 mod service;
 mod session;
+mod session_codec;
 mod session_peer;
 mod state;
 mod stateless;
@@ -117,4 +118,5 @@ pub use registry::{
 pub use request_context::RequestContext;
 pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
+pub use session_codec::{SessionClaims, SessionCodec};
 pub use tools::TOOLS_PAGE_SIZE;
