@@ -1098,6 +1098,61 @@ mod tests {
         assert!(session.is_ended());
     }
 
+    /// A codec whose ids spell their claims (`v:VERSION:CAPABILITY`); ids without the prefix are
+    /// refused, as a keyed codec refuses a forged one.
+    struct Spelled;
+
+    impl SessionCodec for Spelled {
+        fn mint(&self, claims: &SessionClaims) -> Option<String> {
+            let capability = claims
+                .client_capabilities
+                .as_ref()
+                .and_then(|c| c.as_object()?.keys().next().cloned())
+                .unwrap_or_default();
+            Some(format!("v:{}:{capability}", claims.protocol_version))
+        }
+
+        fn open(&self, id: &str) -> Option<SessionClaims> {
+            let (version, capability) = id.strip_prefix("v:")?.split_once(':')?;
+            Some(SessionClaims {
+                protocol_version: version.to_owned(),
+                client_capabilities: Some(serde_json::json!({ capability: {} })),
+            })
+        }
+    }
+
+    #[test]
+    fn a_codec_id_is_recreated_in_another_store_but_not_after_delete() {
+        let (a, b) = (
+            store(Duration::from_secs(60), 10, 10),
+            store(Duration::from_secs(60), 10, 10),
+        );
+        a.set_codec(Arc::new(Spelled));
+        b.set_codec(Arc::new(Spelled));
+        let caps = serde_json::json!({"elicitation": {}});
+        let session = a.open(V, None, Some(&caps)).unwrap();
+        assert_eq!(session.id(), "v:2025-06-18:elicitation");
+        assert!(session.client_supports("elicitation"));
+        // The other store never saw it: it recreates it from the id, once.
+        let resumed = b.get(session.id()).unwrap();
+        assert_eq!(resumed.protocol_version(), V);
+        assert!(resumed.client_supports("elicitation"));
+        assert!(Arc::ptr_eq(&resumed, &b.get(session.id()).unwrap()));
+        drop(resumed);
+        assert_eq!(b.live_count(), 1);
+        // Unknown versions and foreign ids are not recreated.
+        assert!(b.get("v:1999-01-01:x").is_none());
+        assert!(b.get("0123abcd").is_none());
+        // DELETE here ends it here for good; a store without a codec recreates nothing.
+        assert!(b.delete(session.id()));
+        assert!(b.get(session.id()).is_none());
+        assert!(a.get(session.id()).is_some());
+        let plain = store(Duration::from_secs(60), 10, 10);
+        assert!(plain.get(session.id()).is_none());
+        let random = plain.open(V, None, None).unwrap();
+        assert_eq!(random.id().len(), 32);
+    }
+
     #[test]
     fn outbox_buffers_until_a_stream_drains_it() {
         let store = store(Duration::from_secs(60), 10, 10);
