@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -36,6 +37,9 @@ import pytest
 
 from test_prometheus_e2e import PROMETHEUS_BIN, SERVER_BIN, Mcp, free_port, query, stop, wait_until
 
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "docs" / "ops" / "dcc-mcp.rules.yml"
+DASHBOARD = ROOT / "docs" / "ops" / "grafana-dashboard.json"
 HAPROXY_BIN = os.environ.get("HAPROXY_BIN") or shutil.which("haproxy") or "/usr/sbin/haproxy"
 VM_BIN = os.environ.get("VICTORIA_METRICS_BIN") or shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 HOSTS: List[Tuple[str, str, List[str]]] = [
@@ -116,12 +120,6 @@ def stack(tmp_path: Path) -> Iterator[Dict[str, Any]]:
             [VM_BIN, f"-storageDataPath={tmp_path / 'vm'}", f"-httpListenAddr=127.0.0.1:{ports['vm']}",
              "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR"],
             stdout=log, stderr=subprocess.STDOUT)
-        for name, dcc, tools in HOSTS:
-            args = [str(SERVER_BIN), "--host", "127.0.0.1", "--port", "0", "--prometheus", "--no-process-metrics",
-                    "--registry-dir", str(registry), "--instance-name", name, "--dcc-type", dcc]
-            for tool in tools:
-                args += ["--demo-tool", tool]
-            procs[name] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         for gw in ("gw-a", "gw-b"):
             args = [str(SERVER_BIN), "--gateway", "--host", "127.0.0.1", "--port", str(ports[gw]), "--prometheus",
                     "--no-process-metrics", "--registry-dir", str(registry), "--session-key-file", str(key),
@@ -134,7 +132,6 @@ def stack(tmp_path: Path) -> Iterator[Dict[str, Any]]:
             "\n".join([
                 "defaults", "  mode http", "  timeout connect 1s", "  timeout client 30s", "  timeout server 30s",
                 "  retries 2", "  option redispatch 1",
-                "  retry-on conn-failure empty-response response-timeout",
                 "frontend mcp", f"  bind 127.0.0.1:{ports['haproxy']}", "  default_backend gateways",
                 # No stickiness: every request is balanced on its own.
                 "backend gateways", "  balance roundrobin", "  option httpchk GET /health",
@@ -149,6 +146,7 @@ def stack(tmp_path: Path) -> Iterator[Dict[str, Any]]:
                                             stderr=subprocess.STDOUT)
         prom_cfg = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(RULES)],
             "scrape_configs": [
                 {"job_name": "gateway", "static_configs": [
                     {"targets": [f"127.0.0.1:{ports['gw-a']}"], "labels": {"replica": "gw-a"}},
@@ -164,6 +162,16 @@ def stack(tmp_path: Path) -> Iterator[Dict[str, Any]]:
              f"--storage.tsdb.path={tmp_path / 'prom'}", f"--web.listen-address=127.0.0.1:{ports['prom']}",
              "--log.level=warn"],
             stdout=log, stderr=subprocess.STDOUT)
+        # The hosts take ephemeral ports (--port 0): they start once every fixed port above is bound,
+        # so none of them can take one of those.
+        for name, port in ports.items():
+            wait_until(f"{name} listening", lambda port=port: socket.create_connection(("127.0.0.1", port), 1).close() or True)
+        for name, dcc, tools in HOSTS:
+            args = [str(SERVER_BIN), "--host", "127.0.0.1", "--port", "0", "--prometheus", "--no-process-metrics",
+                    "--registry-dir", str(registry), "--instance-name", name, "--dcc-type", dcc]
+            for tool in tools:
+                args += ["--demo-tool", tool]
+            procs[name] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
         yield {"procs": procs, "ports": ports, "file_sd": file_sd, "registry": registry, "tmp": tmp_path}
     finally:
         for proc in procs.values():
@@ -186,6 +194,10 @@ def test_replicas_behind_haproxy_exact_totals_at_every_hop_and_a_killed_replica(
     assert sorted(g["labels"]["backend"] for g in json.loads(file_sd.read_text())) == [h[0] for h in sorted(HOSTS)]
     for url in gw.values():
         assert listed(f"{url}/mcp") == all_tools
+
+    # Rates need a sample from before the traffic: Prometheus scrapes every target once first.
+    wait_until("Prometheus scraped the replicas and the hosts", lambda: vector(
+        prom, 'count by (job) (up == 1)', "job") == {"gateway": 2, "dcc": 3})
 
     # 2. One session through haproxy; its requests land on both replicas.
     session = Mcp(lb)
@@ -222,6 +234,21 @@ def test_replicas_behind_haproxy_exact_totals_at_every_hop_and_a_killed_replica(
     for store in (prom, vm):
         wait_until(f"gateway totals in {store}", lambda store=store: vector(store, gateway_expr, "tool") == want_gateway)
         wait_until(f"host totals in {store}", lambda store=store: vector(store, hosts_expr, "bt") == want_hosts)
+
+    # The dashboard's gateway row: every query answers a number (Grafana's "All" is `.+` here).
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    gateway_panels = [p for p in dashboard["panels"]
+                      if any("dcc_mcp_gateway_" in t["expr"] for t in p.get("targets", []))]
+    assert len(gateway_panels) == 7
+    for panel in gateway_panels:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "1m").replace("$instance", ".+")
+
+            def answer(expr: str = expr) -> bool:
+                values = [float(r["value"][1]) for r in query(prom, expr)]
+                return any(v == v for v in values)  # at least one number that is not NaN
+
+            wait_until(f"a number for panel {panel['title']!r}", answer)
 
     # 4. A host that stops leaves both replicas' tools/list, the file_sd file and Prometheus' targets.
     procs["houdini-01"].send_signal(signal.SIGTERM)

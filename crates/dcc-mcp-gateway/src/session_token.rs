@@ -5,7 +5,8 @@
 //! Kubernetes Service) see every session's requests spread over all of them. With a random id only
 //! the replica that answered `initialize` knows the session and the others answer `404`. The
 //! token carries what a replica needs to recreate the session lazily, on the first request it
-//! sees: the negotiated protocol version, the client's declared capabilities and the issue time.
+//! sees: the negotiated protocol version, the client's declared capabilities, the issue time and a
+//! random nonce (so two sessions never share an id).
 //! Nothing upstream is in it: each replica holds one pooled upstream session per backend, shared
 //! by all downstream sessions, so no downstream session owns an upstream session id (a backend
 //! that restarts and forgets the replica's session is reconnected by the prober).
@@ -165,9 +166,14 @@ impl SessionTokens {
         mac
     }
 
-    /// The token for `claims`, issued at `now` (seconds since the epoch).
+    /// The token for `claims`, issued at `now` (seconds since the epoch); `None` when the claims
+    /// are too large or the OS has no randomness for the nonce.
     fn mint_at(&self, claims: &SessionClaims, now: u64) -> Option<String> {
-        let mut body = json!({"v": claims.protocol_version, "iat": now});
+        // The nonce makes every session's id its own, whatever its claims and issue second.
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).ok()?;
+        let nonce = URL_SAFE_NO_PAD.encode(nonce);
+        let mut body = json!({"v": claims.protocol_version, "iat": now, "n": nonce});
         if let Some(capabilities) = &claims.client_capabilities {
             body["c"] = capabilities.clone();
         }
@@ -291,6 +297,7 @@ mod tests {
         assert!(token.bytes().all(|b| (0x21..=0x7e).contains(&b)));
         assert_eq!(b.open_at(&token, NOW + 10), Some(claims(Some(caps))));
         let none = a.mint_at(&claims(None), NOW).unwrap();
+        assert_ne!(none, a.mint_at(&claims(None), NOW).unwrap());
         assert_eq!(b.open_at(&none, NOW), Some(claims(None)));
         assert_eq!(
             counts(&rb),
