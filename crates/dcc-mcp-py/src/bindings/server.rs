@@ -27,6 +27,8 @@ pub(crate) struct PyMcpHttpServer {
     handlers: Arc<HandlerTable>,
     /// `McpHttpConfig.include_traceback`: handler errors carry the Python traceback.
     include_traceback: bool,
+    /// `McpHttpConfig.gateway_registry_dir` and the rest: the directory joined once bound.
+    gateway: super::join::JoinOptions,
 }
 
 #[pymethods]
@@ -38,9 +40,13 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let (config, include_traceback) = match config {
-            Some(c) => (c.inner.clone(), c.include_traceback),
-            None => (PyMcpHttpConfig::default_config(), false),
+        let (config, include_traceback, gateway) = match config {
+            Some(c) => (c.inner.clone(), c.include_traceback, c.gateway.clone()),
+            None => (
+                PyMcpHttpConfig::default_config(),
+                false,
+                super::join::JoinOptions::default(),
+            ),
         };
         let inner = McpHttpServer::new(registry.inner.clone(), config).map_err(server_error)?;
         Ok(Self {
@@ -48,6 +54,7 @@ impl PyMcpHttpServer {
             pool: Pool::new(),
             handlers: HandlerTable::new(),
             include_traceback,
+            gateway,
         })
     }
 
@@ -161,6 +168,7 @@ impl PyMcpHttpServer {
         PyMcpHttpConfig {
             inner: self.inner.config().clone(),
             include_traceback: self.include_traceback,
+            gateway: self.gateway.clone(),
         }
     }
 
@@ -173,8 +181,18 @@ impl PyMcpHttpServer {
                 "cannot start a server: the Python interpreter is exiting",
             ));
         };
+        let join = match &self.gateway.dir {
+            Some(_) => Some(self.gateway.resolve(&self.inner.config().server_name)?),
+            None => None,
+        };
         let handle = py.detach(|| self.inner.start()).map_err(server_error)?;
-        let handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        let mut handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        if let Some(join) = join {
+            // A directory that cannot be written stops the server again (the handle's drop).
+            let version = self.inner.config().server_version.clone();
+            let heartbeat = join.start(handle.mcp_url_str(), &version)?;
+            handle = handle.with_heartbeat(heartbeat);
+        }
         pool::start(py, &self.pool)?;
         Ok(handle)
     }
