@@ -29,7 +29,8 @@ mkdir -p "$out"
 : >"$out/gateway.jsonl"
 
 export CARGO_INCREMENTAL=0
-cargo build -q --release -p dcc-mcp-benches --bin loadgen -p dcc-mcp-server
+cargo build -q --release -p dcc-mcp-benches --bin loadgen
+cargo build -q --release -p dcc-mcp-server
 bin="$target/release"
 
 fastmcp_py=${FASTMCP_PYTHON:-}
