@@ -27,6 +27,8 @@ LAYERS = {
         "error": 1,
         "limits": 1,
         "record": 1,
+        # the session-id port (a gateway mints ids its replicas share).
+        "session_codec": 1,
         # domain (no axum, no hyper): tools and their registry with its observer port, dispatch,
         # the in-flight registry, sessions, jobs (taking their own limits).
         "content": 2,

@@ -17,17 +17,24 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------------------------------------
 step "prerequisites"
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+# Prometheus 2.42 (and promtool), haproxy and VictoriaMetrics: the end-to-end tests run their own.
+missing=()
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-        echo "prometheus/promtool missing and not root: install Debian's 'prometheus' package" >&2
+        echo "${missing[*]} missing and not root: install Debian's ${missing[*]} package(s)" >&2
         exit 1
     fi
 fi
-# Debian's package starts a system service when it can; our tests run their own server.
-systemctl stop prometheus >/dev/null 2>&1 || true
+# Debian's packages start system services when they can; our tests run their own servers.
+for service in prometheus haproxy victoria-metrics; do
+    systemctl stop "$service" >/dev/null 2>&1 || true
+done
 
 venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then

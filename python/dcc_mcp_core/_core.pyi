@@ -1,5 +1,6 @@
 """Type stubs for the ``dcc_mcp_core._core`` extension module (pyo3)."""
 
+import os
 from types import TracebackType
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, final, overload
 
@@ -87,6 +88,9 @@ class McpHttpConfig:
         max_log_messages_per_sec: Optional[int] = None,
         max_request_state_bytes: Optional[int] = None,
         runtime_threads: Optional[int] = 2,
+        gateway_registry_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        gateway_instance_name: Optional[str] = None,
+        gateway_dcc_type: Optional[str] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -173,6 +177,16 @@ class McpHttpConfig:
     runtime_threads: Optional[int]
     """Worker threads of the server's tokio runtime, which does the I/O (parsing, ``/metrics``,
     responses; handlers run on threads of their own). Default 2; ``None``: one per CPU core."""
+    @property
+    def gateway_registry_dir(self) -> Optional[str]:
+        """A gateway's discovery directory this server joins once bound, or ``None`` (default). Its real
+        URL is written there (so ``port=0`` works) and kept fresh; the entry is removed at shutdown."""
+    @property
+    def gateway_instance_name(self) -> Optional[str]:
+        """The name it joins under, its tools becoming ``NAME__tool`` (``None``: ``server_name``)."""
+    @property
+    def gateway_dcc_type(self) -> Optional[str]:
+        """The DCC type written in the discovery entry (``maya``, ``blender``, ...), or ``None``."""
     bearer_tokens: List[str]
     """Static bearer tokens ``/mcp`` requires (``Authorization: Bearer <token>``, compared in constant time;
     each an RFC 6750 token: ``A-Z a-z 0-9 - . _ ~ + /`` then ``=`` padding). Empty (default): no

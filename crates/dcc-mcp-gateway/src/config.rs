@@ -90,6 +90,12 @@ pub struct GatewayConfig {
     pub registry_poll: Duration,
     /// Where to write a Prometheus `file_sd` file of the live backends.
     pub file_sd_out: Option<PathBuf>,
+    /// A key shared by the gateway's replicas (`--session-key-file`): session ids become tokens
+    /// authenticated with it, so any replica serves any session (see [`crate::session_token`]).
+    /// `None`: random ids, and a session is served by the replica that started it.
+    pub session_key_file: Option<PathBuf>,
+    /// How long a session token stays valid after `initialize`.
+    pub session_token_max_age: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -107,6 +113,8 @@ impl Default for GatewayConfig {
             registry_ttl: Duration::from_secs(10),
             registry_poll: Duration::from_secs(1),
             file_sd_out: None,
+            session_key_file: None,
+            session_token_max_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -143,6 +151,10 @@ impl GatewayConfig {
             ("max_backends", self.max_backends == 0),
             ("registry_ttl", self.registry_ttl.is_zero()),
             ("registry_poll", self.registry_poll.is_zero()),
+            (
+                "session_token_max_age",
+                self.session_token_max_age.is_zero(),
+            ),
         ] {
             if zero {
                 return Err(GatewayConfigError::Zero(field));

@@ -14,6 +14,7 @@ use crate::backend::{Backend, Origin};
 use crate::config::{GatewayConfig, GatewayConfigError};
 use crate::fleet::{AddError, Fleet};
 use crate::metrics::GatewayMetrics;
+use crate::session_token::SessionTokens;
 
 /// Why a gateway could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,9 @@ pub enum GatewayError {
     /// The metrics engine refused a family (a bug: the names are fixed).
     #[error("metrics engine refused a dcc_mcp_gateway_* family: {0}")]
     Metrics(#[from] dcc_mcp_telemetry::TelemetryError),
+    /// The session key file (`session_key_file`) was refused.
+    #[error(transparent)]
+    SessionKey(#[from] crate::session_token::SessionKeyError),
     /// The gateway's runtime could not be built.
     #[error("cannot start the gateway runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -73,6 +77,11 @@ impl Gateway {
         #[cfg(not(feature = "prometheus"))]
         let engine = dcc_mcp_telemetry::Registry::new();
         let metrics = GatewayMetrics::new(&engine, config.max_backends)?;
+        if let Some(path) = &config.session_key_file {
+            let key = crate::session_token::read_key(path)?;
+            let tokens = SessionTokens::new(&key, config.session_token_max_age, &engine)?;
+            server.set_session_codec(Arc::new(tokens));
+        }
         let notifier = server
             .config()
             .tools_list_changed

@@ -59,6 +59,7 @@ pub mod names;
 mod proxy;
 mod relay;
 mod routes;
+pub mod session_token;
 mod surface;
 
 pub use backend::{Health, Origin};
@@ -67,4 +68,5 @@ pub use config::{BackendSpec, GatewayConfig, GatewayConfigError, SpecError};
 pub use discovery::{Heartbeat, RegistryEntry};
 pub use fleet::AddError;
 pub use gateway::{Gateway, GatewayError};
+pub use session_token::{SessionKeyError, SessionTokens};
 pub use surface::MAX_CATALOG_ENTRIES;

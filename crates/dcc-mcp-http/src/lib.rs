@@ -86,6 +86,7 @@ mod serve;
 mod server;
 mod service;
 mod session;
+mod session_codec;
 mod session_events;
 mod session_order;
 mod session_peer;
@@ -129,4 +130,5 @@ pub use registry::{
 pub use request_context::RequestContext;
 pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
+pub use session_codec::{SessionClaims, SessionCodec};
 pub use tools::TOOLS_PAGE_SIZE;

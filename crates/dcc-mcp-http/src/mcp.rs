@@ -712,7 +712,7 @@ pub(crate) async fn delete_session(
     }
     match resolve_session(&state, &headers) {
         Ok((session, _version)) => {
-            state.sessions.remove(session.id());
+            state.sessions.delete(session.id());
             StatusCode::NO_CONTENT.into_response()
         }
         Err(response) => response.into_response(),

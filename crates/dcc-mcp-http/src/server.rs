@@ -145,6 +145,13 @@ impl McpHttpServer {
         self.state.shutdown.cancel();
     }
 
+    /// Mint session ids with `codec` and serve sessions whose id it opens though this process did
+    /// not start them (see [`SessionCodec`](crate::SessionCodec)): replicas sharing a codec key
+    /// serve each other's sessions. Call before [`start`](Self::start).
+    pub fn set_session_codec(&self, codec: std::sync::Arc<dyn crate::SessionCodec>) {
+        self.state.sessions.set_codec(codec);
+    }
+
     /// A handle that sends `notifications/tools/list_changed` to every live session; cheap to
     /// clone and usable from any thread. Declare the capability with
     /// [`McpHttpConfig::tools_list_changed`].

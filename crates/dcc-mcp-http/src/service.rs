@@ -49,13 +49,11 @@ fn open_session(
         InitializeError::InvalidParams(jsonrpc::error_response(id.clone(), error))
     })?;
     let version = version::negotiate(requested);
+    let capabilities = params.and_then(|params| params.get("capabilities"));
     let session = state
         .sessions
-        .create(version.as_str(), client)
+        .open(version.as_str(), client, capabilities)
         .map_err(InitializeError::Store)?;
-    if let Some(capabilities) = params.and_then(|params| params.get("capabilities")) {
-        session.set_client_capabilities(capabilities.clone());
-    }
     let server = handshake::Implementation {
         name: state.config.server_name.clone(),
         version: state.config.server_version.clone(),

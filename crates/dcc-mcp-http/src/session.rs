@@ -27,6 +27,7 @@ use crate::outbox_budget::OutboxBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
 use crate::replay::{ReplayBuffer, Resume};
+use crate::session_codec::{SessionClaims, SessionCodec};
 use crate::session_order::{Ordered, UseOrder};
 use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
 use dcc_mcp_protocol::logging::LoggingLevel;
@@ -734,7 +735,14 @@ pub(crate) struct SessionStore {
     /// for expiry. `None`: no session can ever expire (the TTL reaches past what the clock can represent).
     earliest_expiry: Mutex<Option<Instant>>,
     recorder: Recorder,
+    /// Mints ids that carry the session's claims and recreates sessions from them (replicas).
+    codec: RwLock<Option<Arc<dyn SessionCodec>>>,
+    /// Ids ended by `DELETE` here, which the codec must not bring back (oldest forgotten first).
+    deleted: Mutex<VecDeque<String>>,
 }
+
+/// Most ids ended by `DELETE` that a store with a codec remembers, so it does not recreate them.
+const DELETED_REMEMBERED: usize = 4096;
 
 /// The map of sessions and, kept in step with it, the number of sessions per client address.
 #[derive(Default)]
@@ -808,7 +816,83 @@ impl SessionStore {
             client_limits: ClientLimits::default(),
             earliest_expiry: Mutex::new(Some(Instant::now())),
             recorder,
+            codec: RwLock::new(None),
+            deleted: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Mint session ids with `codec` from now on, and recreate sessions whose id it opens.
+    pub(crate) fn set_codec(&self, codec: Arc<dyn SessionCodec>) {
+        *self.codec.write().unwrap_or_else(PoisonError::into_inner) = Some(codec);
+    }
+
+    fn codec(&self) -> Option<Arc<dyn SessionCodec>> {
+        self.codec
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// [`create`](Self::create) for `initialize`: the id is minted by the codec from the claims
+    /// when one is set (random otherwise), and the client's `capabilities` are recorded.
+    pub(crate) fn open(
+        &self,
+        protocol_version: &'static str,
+        client: Option<IpAddr>,
+        capabilities: Option<&Value>,
+    ) -> Result<Arc<Session>, CreateError> {
+        let minted = self.codec().and_then(|codec| {
+            codec.mint(&SessionClaims {
+                protocol_version: protocol_version.to_owned(),
+                client_capabilities: capabilities.cloned(),
+            })
+        });
+        let session = match minted {
+            Some(id) => self.admit(id, protocol_version, client)?,
+            None => self.create(protocol_version, client)?,
+        };
+        if let Some(capabilities) = capabilities {
+            session.set_client_capabilities(capabilities.clone());
+        }
+        Ok(session)
+    }
+
+    /// A session this store does not hold, recreated from its id's claims when the codec opens it
+    /// (minted by another replica, or before a restart). `None`: no codec, an id the codec refuses
+    /// or one ended here by `DELETE`, an unsupported version, or a store full of busy sessions.
+    fn resume(&self, id: &str) -> Option<SessionHold> {
+        let codec = self.codec()?;
+        if self
+            .deleted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|deleted| deleted == id)
+        {
+            return None;
+        }
+        let claims = codec.open(id)?;
+        let version = dcc_mcp_protocol::version::supported_version(&claims.protocol_version)?;
+        let session = self.admit(id.to_owned(), version, None).ok()?;
+        if let Some(capabilities) = claims.client_capabilities {
+            session.set_client_capabilities(capabilities);
+        }
+        let hold = session.hold();
+        hold.touch();
+        Some(hold)
+    }
+
+    /// End a session on `DELETE`: [`remove`](Self::remove), and with a codec remember the id so
+    /// it is not recreated here.
+    pub(crate) fn delete(&self, id: &str) -> bool {
+        if self.codec().is_some() {
+            let mut deleted = self.deleted.lock().unwrap_or_else(PoisonError::into_inner);
+            if deleted.len() >= DELETED_REMEMBERED {
+                deleted.pop_front();
+            }
+            deleted.push_back(id.to_owned());
+        }
+        self.remove(id)
     }
 
     /// The same store with each session's outbox held to `bytes` (`max_outbox_bytes`).
@@ -873,6 +957,17 @@ impl SessionStore {
         client: Option<IpAddr>,
     ) -> Result<Arc<Session>, CreateError> {
         let id = random_hex::<16>().ok_or(CreateError::NoRandomness)?;
+        self.admit(id, protocol_version, client)
+    }
+
+    /// Admit a session under `id` (see [`create`](Self::create)); an id already live (two
+    /// requests recreating one session at once) gives that session.
+    fn admit(
+        &self,
+        id: String,
+        protocol_version: &'static str,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Session>, CreateError> {
         let session = Arc::new(Session::new(
             id,
             protocol_version,
@@ -886,6 +981,9 @@ impl SessionStore {
         let mut evicted = None;
         let admitted = {
             let mut sessions = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(live) = sessions.by_id.get(&session.id) {
+                return Ok(live.clone());
+            }
             let client_full = |sessions: &Sessions| {
                 client.is_some_and(|client| {
                     sessions.per_client.get(&client).copied().unwrap_or(0) >= self.max_per_client
@@ -988,7 +1086,10 @@ impl SessionStore {
     pub(crate) fn get(&self, id: &str) -> Option<SessionHold> {
         let hold = {
             let sessions = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-            let session = sessions.by_id.get(id)?;
+            let Some(session) = sessions.by_id.get(id) else {
+                drop(sessions);
+                return self.resume(id);
+            };
             if session.is_expired(self.ttl, Instant::now()) {
                 None
             } else {
@@ -1316,6 +1417,61 @@ mod tests {
         std::thread::sleep(ttl * 5);
         assert!(store.create("2025-06-18", None).is_ok());
         assert!(session.is_ended());
+    }
+
+    /// A codec whose ids spell their claims (`v:VERSION:CAPABILITY`); ids without the prefix are
+    /// refused, as a keyed codec refuses a forged one.
+    struct Spelled;
+
+    impl SessionCodec for Spelled {
+        fn mint(&self, claims: &SessionClaims) -> Option<String> {
+            let capability = claims
+                .client_capabilities
+                .as_ref()
+                .and_then(|c| c.as_object()?.keys().next().cloned())
+                .unwrap_or_default();
+            Some(format!("v:{}:{capability}", claims.protocol_version))
+        }
+
+        fn open(&self, id: &str) -> Option<SessionClaims> {
+            let (version, capability) = id.strip_prefix("v:")?.split_once(':')?;
+            Some(SessionClaims {
+                protocol_version: version.to_owned(),
+                client_capabilities: Some(serde_json::json!({ capability: {} })),
+            })
+        }
+    }
+
+    #[test]
+    fn a_codec_id_is_recreated_in_another_store_but_not_after_delete() {
+        let (a, b) = (
+            store(Duration::from_secs(60), 10, 10),
+            store(Duration::from_secs(60), 10, 10),
+        );
+        a.set_codec(Arc::new(Spelled));
+        b.set_codec(Arc::new(Spelled));
+        let caps = serde_json::json!({"elicitation": {}});
+        let session = a.open(V, None, Some(&caps)).unwrap();
+        assert_eq!(session.id(), "v:2025-06-18:elicitation");
+        assert!(session.client_supports("elicitation"));
+        // The other store never saw it: it recreates it from the id, once.
+        let resumed = b.get(session.id()).unwrap();
+        assert_eq!(resumed.protocol_version(), V);
+        assert!(resumed.client_supports("elicitation"));
+        assert!(Arc::ptr_eq(&resumed, &b.get(session.id()).unwrap()));
+        drop(resumed);
+        assert_eq!(b.live_count(), 1);
+        // Unknown versions and foreign ids are not recreated.
+        assert!(b.get("v:1999-01-01:x").is_none());
+        assert!(b.get("0123abcd").is_none());
+        // DELETE here ends it here for good; a store without a codec recreates nothing.
+        assert!(b.delete(session.id()));
+        assert!(b.get(session.id()).is_none());
+        assert!(a.get(session.id()).is_some());
+        let plain = store(Duration::from_secs(60), 10, 10);
+        assert!(plain.get(session.id()).is_none());
+        let random = plain.open(V, None, None).unwrap();
+        assert_eq!(random.id().len(), 32);
     }
 
     #[test]

@@ -203,6 +203,10 @@ struct GatewayArgs {
     /// Most backends at once (bounds the `backend` metric label) [default: 256].
     #[arg(long, value_name = "N", requires = "gateway")]
     max_backends: Option<usize>,
+    /// A key file shared by the gateway's replicas (32 or more bytes): session ids become tokens
+    /// authenticated with it, so any replica serves any session (no sticky sessions).
+    #[arg(long, value_name = "PATH", requires = "gateway")]
+    session_key_file: Option<PathBuf>,
 }
 
 impl GatewayArgs {
@@ -212,6 +216,7 @@ impl GatewayArgs {
             backends: self.backends.clone(),
             registry_dir: self.registry_dir.clone(),
             file_sd_out: self.file_sd_out.clone(),
+            session_key_file: self.session_key_file.clone(),
             ..Default::default()
         };
         if let Some(ms) = self.backend_timeout_ms {
@@ -820,6 +825,8 @@ mod tests {
             "8",
             "--registry-ttl",
             "2.5",
+            "--session-key-file",
+            "/run/secrets/gateway-key",
         ]);
         let config = cli.gateway.config().unwrap();
         let names: Vec<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
@@ -831,6 +838,10 @@ mod tests {
         assert_eq!(config.probe_interval, Duration::from_millis(250));
         assert_eq!(config.max_backends, 8);
         assert_eq!(config.registry_ttl, Duration::from_millis(2500));
+        assert_eq!(
+            config.session_key_file.as_deref(),
+            Some(std::path::Path::new("/run/secrets/gateway-key"))
+        );
         let twice = Cli::parse_from([
             "dcc-mcp-server",
             "--gateway",

@@ -17,6 +17,8 @@ pub(crate) struct PyMcpHttpConfig {
     pub(crate) inner: McpHttpConfig,
     /// Python-only: a handler exception's result also carries its formatted traceback.
     pub(crate) include_traceback: bool,
+    /// Python-only: the gateway discovery directory this server joins once bound (see `join.rs`).
+    pub(crate) gateway: super::join::JoinOptions,
 }
 
 /// Reads `(user, password)` (a tuple or list of exactly two strings) or `None`.
@@ -142,6 +144,9 @@ impl PyMcpHttpConfig {
         max_log_messages_per_sec = None,
         max_request_state_bytes = None,
         runtime_threads = 2,
+        gateway_registry_dir = None,
+        gateway_instance_name = None,
+        gateway_dcc_type = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -184,6 +189,9 @@ impl PyMcpHttpConfig {
         max_log_messages_per_sec: Option<i64>,
         max_request_state_bytes: Option<i64>,
         runtime_threads: Option<i64>,
+        gateway_registry_dir: Option<std::path::PathBuf>,
+        gateway_instance_name: Option<String>,
+        gateway_dcc_type: Option<String>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -307,9 +315,18 @@ impl PyMcpHttpConfig {
         }
         inner.main_thread_executor = main_thread_executor.map(|e| e.inner.clone());
         inner.validate().map_err(config_error)?;
+        let gateway = super::join::JoinOptions {
+            dir: gateway_registry_dir,
+            name: gateway_instance_name,
+            dcc_type: gateway_dcc_type,
+        };
+        if gateway.dir.is_some() {
+            gateway.resolve(&inner.server_name)?;
+        }
         Ok(Self {
             inner,
             include_traceback,
+            gateway,
         })
     }
 
@@ -385,6 +402,28 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_include_traceback(&mut self, value: bool) {
         self.include_traceback = value;
+    }
+
+    /// The gateway discovery directory this server joins once bound (its real URL, so `port=0`
+    /// works), or `None`. The entry is removed at shutdown.
+    #[getter]
+    fn gateway_registry_dir(&self) -> Option<String> {
+        self.gateway
+            .dir
+            .as_ref()
+            .map(|dir| dir.to_string_lossy().into_owned())
+    }
+
+    /// The name the server joins under (its tools become `NAME__tool`); `None`: `server_name`.
+    #[getter]
+    fn gateway_instance_name(&self) -> Option<String> {
+        self.gateway.name.clone()
+    }
+
+    /// The DCC type written in the discovery entry (`maya`, `blender`, …), or `None`.
+    #[getter]
+    fn gateway_dcc_type(&self) -> Option<String> {
+        self.gateway.dcc_type.clone()
     }
 
     /// `(username, password)` required by `/metrics`, or `None` for an open endpoint.

@@ -29,6 +29,8 @@ pub(crate) struct PyMcpServerHandle {
     bind_addr: String,
     mcp_url: String,
     metrics_url: String,
+    /// The gateway discovery entry kept fresh while the server runs; removed first at shutdown.
+    heartbeat: Mutex<Option<dcc_mcp_gateway::Heartbeat>>,
 }
 
 impl PyMcpServerHandle {
@@ -42,7 +44,32 @@ impl PyMcpServerHandle {
             mcp_url: handle.mcp_url(),
             metrics_url: handle.metrics_url(),
             inner: Mutex::new(Some(handle)),
+            heartbeat: Mutex::new(None),
         }
+    }
+
+    /// The same handle, keeping `heartbeat` until shutdown.
+    pub(crate) fn with_heartbeat(self, heartbeat: dcc_mcp_gateway::Heartbeat) -> Self {
+        *self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(heartbeat);
+        self
+    }
+
+    /// The MCP endpoint URL.
+    pub(crate) fn mcp_url_str(&self) -> &str {
+        &self.mcp_url
+    }
+
+    /// Leave the discovery directory (so the gateway stops routing here) before stopping.
+    fn leave(&self) {
+        drop(
+            self.heartbeat
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     fn current(&self) -> Option<Arc<McpServerHandle>> {
@@ -62,6 +89,7 @@ impl PyMcpServerHandle {
 
 impl Drop for PyMcpServerHandle {
     fn drop(&mut self) {
+        self.leave();
         let Some(handle) = self.take() else {
             return;
         };
@@ -120,6 +148,7 @@ impl PyMcpServerHandle {
                  from the host's next idle callback)",
             ));
         }
+        self.leave();
         let Some(handle) = self.take() else {
             return Ok(());
         };

@@ -9,6 +9,7 @@ mod exit;
 mod handle;
 mod handler;
 mod handlers;
+mod join;
 mod json;
 mod log_bridge;
 mod oauth;

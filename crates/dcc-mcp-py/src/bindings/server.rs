@@ -33,6 +33,8 @@ pub(crate) struct PyMcpHttpServer {
     resources: Arc<HandlerTable>,
     /// The Python fillers of this server's prompts, by name.
     prompts: Arc<HandlerTable>,
+    /// `McpHttpConfig.gateway_registry_dir` and the rest: the directory joined once bound.
+    gateway: super::join::JoinOptions,
 }
 
 #[pymethods]
@@ -44,9 +46,13 @@ impl PyMcpHttpServer {
         registry: PyRef<'_, PyToolRegistry>,
         config: Option<PyRef<'_, PyMcpHttpConfig>>,
     ) -> PyResult<Self> {
-        let (mut config, include_traceback) = match config {
-            Some(c) => (c.inner.clone(), c.include_traceback),
-            None => (PyMcpHttpConfig::default_config(), false),
+        let (mut config, include_traceback, gateway) = match config {
+            Some(c) => (c.inner.clone(), c.include_traceback, c.gateway.clone()),
+            None => (
+                PyMcpHttpConfig::default_config(),
+                false,
+                super::join::JoinOptions::default(),
+            ),
         };
         // Resources and prompts belong to the server, like its handlers: two servers built from one
         // configuration object must not share a catalog (clones of a catalog share its entries).
@@ -59,6 +65,7 @@ impl PyMcpHttpServer {
             include_traceback,
             resources: HandlerTable::new(),
             prompts: HandlerTable::new(),
+            gateway,
         })
     }
 
@@ -341,6 +348,7 @@ impl PyMcpHttpServer {
         PyMcpHttpConfig {
             inner: self.inner.config().clone(),
             include_traceback: self.include_traceback,
+            gateway: self.gateway.clone(),
         }
     }
 
@@ -353,8 +361,18 @@ impl PyMcpHttpServer {
                 "cannot start a server: the Python interpreter is exiting",
             ));
         };
+        let join = match &self.gateway.dir {
+            Some(_) => Some(self.gateway.resolve(&self.inner.config().server_name)?),
+            None => None,
+        };
         let handle = py.detach(|| self.inner.start()).map_err(server_error)?;
-        let handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        let mut handle = PyMcpServerHandle::new(handle, self.pool.clone());
+        if let Some(join) = join {
+            // A directory that cannot be written stops the server again (the handle's drop).
+            let version = self.inner.config().server_version.clone();
+            let heartbeat = join.start(handle.mcp_url_str(), &version)?;
+            handle = handle.with_heartbeat(heartbeat);
+        }
         pool::start(py, &self.pool)?;
         Ok(handle)
     }
