@@ -77,6 +77,7 @@ class McpHttpConfig:
         max_pending_client_requests: Optional[int] = None,
         max_log_messages_per_sec: Optional[int] = None,
         max_request_state_bytes: Optional[int] = None,
+        native_histograms: bool = False,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -91,6 +92,10 @@ class McpHttpConfig:
     enable_process_metrics: bool
     """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
     Linux only: accepted and without effect on Windows and macOS)."""
+    native_histograms: bool
+    """With ``enable_prometheus``, the tool-duration histograms also carry native (sparse exponential) buckets
+    in the protobuf exposition (default ``False``: Prometheus 2.42 with ``--enable-feature=native-histograms``
+    ignores a histogram's classic buckets once native ones are present)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float

@@ -119,6 +119,7 @@ impl PyMcpHttpConfig {
         max_pending_client_requests = None,
         max_log_messages_per_sec = None,
         max_request_state_bytes = None,
+        native_histograms = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -160,6 +161,7 @@ impl PyMcpHttpConfig {
         max_pending_client_requests: Option<i64>,
         max_log_messages_per_sec: Option<i64>,
         max_request_state_bytes: Option<i64>,
+        native_histograms: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -167,6 +169,7 @@ impl PyMcpHttpConfig {
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
             enable_process_metrics,
+            native_histograms,
             bearer_tokens: BearerTokens::new(bearer_tokens.unwrap_or_default()),
             oauth: extract_oauth(oauth)?,
             ..McpHttpConfig::default()
@@ -354,6 +357,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_process_metrics(&mut self, value: bool) {
         self.inner.enable_process_metrics = value;
+    }
+
+    /// With `enable_prometheus`, the tool-duration histograms also carry native (sparse
+    /// exponential) buckets in the protobuf exposition (default `False`; see `docs/metrics.md`).
+    #[getter]
+    fn native_histograms(&self) -> bool {
+        self.inner.native_histograms
+    }
+    #[setter]
+    fn set_native_histograms(&mut self, value: bool) {
+        self.inner.native_histograms = value;
     }
 
     /// A handler exception's `isError` result also carries the formatted Python traceback (default
