@@ -31,6 +31,11 @@ use std::sync::Arc;
 pub const OVERFLOW_LABEL_VALUE: &str = "<overflow>";
 
 /// State shared by a registry and every handle it gives out.
+///
+/// Aligned to a (prefetch-paired) cache line, so that inside the `Arc` the reference count sits
+/// on a line of its own: cloning or dropping a handle writes that line, and the record path reads
+/// the fields here (`shards`' slot-table id) on every call.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) shards: ShardSet,
     /// Next free global cell index.

@@ -139,9 +139,14 @@ pub(crate) fn merge(shards: &ShardSet, layout: &[SeriesCells]) -> Merged {
             let mut rest = layout;
             let whole = shard.for_each_chunk(cells, |g, chunk| {
                 let start = g * CHUNK_CELLS;
-                let skip = rest.partition_point(|s| s.anchor() < start);
-                rest = &rest[skip..];
-                let here = rest.partition_point(|s| s.anchor() < start + CHUNK_CELLS);
+                // Past the series of chunks this shard never committed: a binary search, so a
+                // sparse shard does not pay for them.
+                if rest.first().is_some_and(|s| s.anchor() < start) {
+                    let skip = rest.partition_point(|s| s.anchor() < start);
+                    rest = &rest[skip..];
+                }
+                let end = start + CHUNK_CELLS;
+                let here = rest.iter().take_while(|s| s.anchor() < end).count();
                 let (series, after) = rest.split_at(here);
                 rest = after;
                 series.iter().all(|s| {

@@ -718,16 +718,15 @@ impl Shard {
             extra.fill(0);
             return Some(0.0);
         }
+        // SAFETY (of every `cell_in` below with `one_chunk`): `chunk` is a live published chunk
+        // holding the whole classic block (it fits in one chunk and does not straddle one), so
+        // `base.off() + i < CHUNK_CELLS` for `i <= n + 1`.
         let cell = |i: usize, order: Ordering| -> u64 {
-            if !one_chunk {
-                return self.read_with(base.offset(i), order);
+            if one_chunk {
+                // SAFETY: see above; `chunk` is non-null here (tested before).
+                return unsafe { Self::cell_in(chunk, base.off() + i) }.load(order);
             }
-            if chunk.is_null() {
-                return 0;
-            }
-            // SAFETY: `chunk` is a live published chunk holding the whole series (it fits in one
-            // chunk and does not straddle one), so `base.off() + i < CHUNK_CELLS`.
-            unsafe { Self::cell_in(chunk, base.off() + i) }.load(order)
+            self.read_with(base.offset(i), order)
         };
         let before = cell(n + 1, Ordering::Acquire);
         if before & 1 == 1 {
