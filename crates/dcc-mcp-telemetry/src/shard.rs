@@ -854,8 +854,9 @@ pub(crate) struct ShardSet {
     /// The values of earlier holders of engine thread ids, folded in by the next holder
     /// ([`adopt`](Self::adopt)); written only under `retire`.
     retired: Shard,
-    /// Serialises retirers (the writers of `retired`) and holds the layout they need. Never taken
-    /// by a scrape.
+    /// Serialises retirers (the writers of `retired`) and holds the layout they need. A scrape
+    /// takes it only after four merges in a row overlapped a retire
+    /// ([`consistent_merge`](Self::consistent_merge)).
     retire: Mutex<RetireLayout>,
     /// Odd while a retirer moves values from a shard into `retired`; a merge whose reads overlap
     /// a change of it reads again ([`consistent`](Self::consistent)).
