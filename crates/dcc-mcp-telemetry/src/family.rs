@@ -165,6 +165,11 @@ impl Storage for CellAt {
         let n = bounds.len() + 1;
         let mut snap =
             HistogramSnapshot::from_counts(bounds, &merged.cells(base, n), merged.sum(base + n));
+        // Mutant: `_count` from a second read of the cells instead of the buckets just read.
+        #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+        {
+            snap.count = merged.recounts.get(&base).copied().unwrap_or(0);
+        }
         let from = base + n + 2;
         if bounds.exemplars() {
             snap.exemplars = (0..n)

@@ -78,6 +78,9 @@ impl SeriesCells {
 pub(crate) struct Merged {
     acc: Vec<u64>,
     exemplars: HashMap<usize, Exemplar>,
+    /// Mutant `count_reread`: each histogram's `_count` from a second read of its cells.
+    #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+    pub(crate) recounts: HashMap<usize, u64>,
 }
 
 impl Merged {
@@ -133,6 +136,8 @@ pub(crate) fn merge(shards: &ShardSet, layout: &[SeriesCells]) -> Merged {
         let mut m = Merged {
             acc: vec![0; cells],
             exemplars: HashMap::new(),
+            #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+            recounts: HashMap::new(),
         };
         let mut extra = Vec::new();
         for shard in shards.iter() {
@@ -226,6 +231,15 @@ impl Read<'_> {
                     );
                 if !whole {
                     return false;
+                }
+                // Mutant: `_count` from a second read of the cells, outside the window.
+                #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+                {
+                    let mut again = vec![0u64; counts];
+                    self.shard.add_into(at, &mut again);
+                    let n = again.iter().fold(0u64, |a, b| a.saturating_add(*b));
+                    let c = m.recounts.entry(s.base).or_insert(0);
+                    *c = c.saturating_add(n);
                 }
                 m.add_sum(s.base + counts, sum);
                 let from = s.base + counts + 2;
