@@ -45,6 +45,17 @@ pub struct OursFixture {
 impl OursFixture {
     /// Builds the fixture. Panics only if the engine rejects the fixed, valid metric definitions.
     pub fn new(series: usize, shards: usize) -> Self {
+        Self::build(series, shards, false)
+    }
+
+    /// Like [`new`](Self::new), but thread `t` records only the series `i` with
+    /// `i % shards == t`: every series is recorded once, each shard holds `series / shards` of
+    /// them (a pool of threads each serving some tools).
+    pub fn sparse(series: usize, shards: usize) -> Self {
+        Self::build(series, shards, true)
+    }
+
+    fn build(series: usize, shards: usize, sparse: bool) -> Self {
         let registry = dcc_mcp_telemetry::Registry::new();
         let cap = series.max(1);
         let calls = registry
@@ -70,6 +81,9 @@ impl OursFixture {
                 let (handles, barrier) = (&handles, &barrier);
                 s.spawn(move || {
                     for (i, (c, h)) in handles.iter().enumerate() {
+                        if sparse && i % shards.max(1) != t {
+                            continue;
+                        }
                         c.inc();
                         h.observe(observation(t, i));
                     }

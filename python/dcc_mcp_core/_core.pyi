@@ -91,6 +91,7 @@ class McpHttpConfig:
         gateway_registry_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         gateway_instance_name: Optional[str] = None,
         gateway_dcc_type: Optional[str] = None,
+        native_histograms: bool = False,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -105,6 +106,10 @@ class McpHttpConfig:
     enable_process_metrics: bool
     """With ``enable_prometheus``, also export the hosting process's ``process_*`` metrics (default ``True``;
     Linux only: accepted and without effect on Windows and macOS)."""
+    native_histograms: bool
+    """With ``enable_prometheus``, the tool-duration histograms also carry native (sparse exponential) buckets
+    in the protobuf exposition (default ``False``: Prometheus 2.42 with ``--enable-feature=native-histograms``
+    ignores a histogram's classic buckets once native ones are present)."""
     prometheus_basic_auth: Optional[Tuple[str, str]]
     """``(username, password)`` that ``/metrics`` requires, or ``None`` for an open endpoint."""
     request_timeout: float

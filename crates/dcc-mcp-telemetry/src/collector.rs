@@ -48,7 +48,8 @@ impl Registry {
         let mut described = lock(&self.inner.described);
         let families = self.families();
         for f in families.iter().skip(*described) {
-            for d in family_descs(&f.snapshot()) {
+            // Names and labels only: no merge needed.
+            for d in family_descs(&f.snapshot(&crate::merge::Merged::default())) {
                 self.inner.descs.push(d);
             }
         }

@@ -57,7 +57,11 @@ pub enum TelemetryError {
         /// The metric family.
         family: String,
     },
-    /// The registry has used up all of its cell storage (billions of cells).
+    /// The registry has used up all of its cell storage: 2^20 (1,048,576) cells of 8 bytes. A
+    /// counter series takes 1 cell (6 with exemplars), a histogram series `bounds + 3` (plus
+    /// `4 × (bounds + 1)` with exemplars and the native block with native buckets), the family's
+    /// overflow series included; so 1024-series families of 13-bound histograms fill it at 64
+    /// families. Series past it are answered with the family's overflow series.
     #[error("the metrics registry has no cell storage left: cap the number of series per family")]
     CapacityExhausted,
 }

@@ -13,6 +13,7 @@
 use crate::buckets::Buckets;
 use crate::exemplar::{Exemplar, SLOT_CELLS};
 use crate::labels::{hash_values, valid_label_name, HashKey, ValueMap};
+use crate::merge::{Merged, SeriesCells, Shape};
 use crate::native::{NativeHistogram, NativeLayout};
 use crate::series_list::AppendList;
 use crate::shard::{CellAt, ShardSet, CAPACITY, CHUNK_CELLS};
@@ -30,25 +31,47 @@ use std::sync::Arc;
 pub const OVERFLOW_LABEL_VALUE: &str = "<overflow>";
 
 /// State shared by a registry and every handle it gives out.
+///
+/// Aligned to a (prefetch-paired) cache line, so that inside the `Arc` the reference count sits
+/// on a line of its own: cloning or dropping a handle writes that line, and the record path reads
+/// the fields here (`shards`' slot-table id) on every call.
+#[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) shards: ShardSet,
     /// Next free global cell index.
     next_cell: Mutex<usize>,
+    /// Every series with cells, in allocation order (so ascending by cell): what the scrape's
+    /// merge reads the shards' chunks with (`merge.rs`). Pushed under `next_cell`'s lock.
+    layout: AppendList<SeriesCells>,
 }
 
 impl Shared {
     pub(crate) fn new() -> Self {
+        let layout = AppendList::new();
+        // Cell 0 is reserved for the overflow series of the registry's own overflow counter,
+        // so that family can be built without a fallible allocation.
+        layout.push(SeriesCells {
+            base: 0,
+            shape: Shape::Counter,
+        });
         Shared {
             shards: ShardSet::new(),
-            // Cell 0 is reserved for the overflow series of the registry's own overflow counter,
-            // so that family can be built without a fallible allocation.
             next_cell: Mutex::new(1),
+            layout,
         }
+    }
+
+    /// Merges every shard over every series allocated so far (the scrape's merge).
+    pub(crate) fn merge(&self) -> Merged {
+        let layout: Vec<SeriesCells> = self.layout.iter().copied().collect();
+        crate::merge::merge(&self.shards, &layout)
     }
 
     /// Allocates `n` consecutive cells. A series of up to one chunk never straddles a chunk, so
     /// its cells are reached through one chunk pointer; a larger one starts on a chunk boundary.
-    pub(crate) fn alloc_cells(&self, n: usize) -> Result<usize, TelemetryError> {
+    /// Records the series in the layout the merge reads.
+    pub(crate) fn alloc_series(&self, shape: Shape) -> Result<usize, TelemetryError> {
+        let n = SeriesCells { base: 0, shape }.len();
         let mut next = lock(&self.next_cell);
         let mut base = *next;
         if n > CHUNK_CELLS || base % CHUNK_CELLS + n > CHUNK_CELLS {
@@ -58,6 +81,9 @@ impl Shared {
             .checked_add(n)
             .ok_or(TelemetryError::CapacityExhausted)?;
         if end > CAPACITY {
+            return Err(TelemetryError::CapacityExhausted);
+        }
+        if !self.layout.push(SeriesCells { base, shape }) {
             return Err(TelemetryError::CapacityExhausted);
         }
         *next = end;
@@ -70,17 +96,14 @@ impl Shared {
 pub(crate) trait Storage: Clone + Send + Sync + 'static {
     /// Allocates storage for one series of a family of `kind` with the histogram layout `bounds`.
     fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError>;
-    /// The merged value of the series.
-    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> SampleValue;
-    /// The newest exemplar of a counter series of a family with exemplars.
-    fn exemplar(
+    /// The series' value in a scrape's merge, and (a counter of a family with exemplars) its
+    /// newest exemplar.
+    fn merged(
         &self,
-        _kind: MetricKind,
-        _shards: &ShardSet,
-        _bounds: &Buckets,
-    ) -> Option<Exemplar> {
-        None
-    }
+        kind: MetricKind,
+        merged: &Merged,
+        bounds: &Buckets,
+    ) -> (SampleValue, Option<Exemplar>);
 }
 
 /// Counters: 1 cell. Histograms: one cell per bucket (the last is `+Inf`), then the sum, then the
@@ -88,15 +111,29 @@ pub(crate) trait Storage: Clone + Send + Sync + 'static {
 /// and native buckets the family opted into (`Buckets::cells`).
 impl Storage for CellAt {
     fn alloc(kind: MetricKind, bounds: &Buckets, shared: &Shared) -> Result<Self, TelemetryError> {
-        let n = if kind == MetricKind::Histogram {
-            bounds.cells()
+        let shape = if kind == MetricKind::Histogram {
+            Shape::Histogram {
+                counts: bounds.len() + 1,
+                slots: bounds.exemplar_cells(),
+                native: bounds.native().map_or(0, NativeLayout::cells),
+            }
         } else if bounds.exemplars() {
             // The value, the sequence cell, the exemplar slot.
-            2 + SLOT_CELLS
+            Shape::CounterExemplar
         } else {
-            1
+            Shape::Counter
         };
-        let base = shared.alloc_cells(n)?;
+        debug_assert_eq!(
+            SeriesCells { base: 0, shape }.len(),
+            if kind == MetricKind::Histogram {
+                bounds.cells()
+            } else if bounds.exemplars() {
+                2 + SLOT_CELLS
+            } else {
+                1
+            }
+        );
+        let base = shared.alloc_series(shape)?;
         if kind == MetricKind::Histogram {
             shared.shards.note_histogram_sum(base + bounds.len() + 1);
             if bounds.exemplars() {
@@ -111,26 +148,38 @@ impl Storage for CellAt {
         Ok(CellAt::of(base))
     }
 
-    fn sample(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> SampleValue {
-        if kind == MetricKind::Histogram {
-            SampleValue::Histogram(merge_histogram(shards, *self, bounds))
-        } else {
-            SampleValue::Counter(shards.sum(*self))
+    fn merged(
+        &self,
+        kind: MetricKind,
+        merged: &Merged,
+        bounds: &Buckets,
+    ) -> (SampleValue, Option<Exemplar>) {
+        let base = self.index();
+        if kind != MetricKind::Histogram {
+            let exemplar = bounds
+                .exemplars()
+                .then(|| merged.exemplar(base + 2))
+                .flatten();
+            return (SampleValue::Counter(merged.count(base)), exemplar);
         }
-    }
-
-    fn exemplar(&self, kind: MetricKind, shards: &ShardSet, bounds: &Buckets) -> Option<Exemplar> {
-        if kind != MetricKind::Counter || !bounds.exemplars() {
-            return None;
+        let n = bounds.len() + 1;
+        let mut snap =
+            HistogramSnapshot::from_counts(bounds, &merged.cells(base, n), merged.sum(base + n));
+        // Mutant: `_count` from a second read of the cells instead of the buckets just read.
+        #[cfg(dcc_mcp_loom_mutant = "count_reread")]
+        {
+            snap.count = merged.recounts.get(&base).copied().unwrap_or(0);
         }
-        let mut cells = [0u64; SLOT_CELLS];
-        shards
-            .iter()
-            .filter_map(|s| {
-                s.read_window(self.offset(1), self.offset(2), &mut cells);
-                Exemplar::from_cells(&cells)
-            })
-            .max_by_key(|e| e.timestamp_ns)
+        let from = base + n + 2;
+        if bounds.exemplars() {
+            snap.exemplars = (0..n)
+                .map(|b| merged.exemplar(from + b * SLOT_CELLS))
+                .collect();
+        }
+        snap.native = bounds
+            .native()
+            .map(|l| l.snapshot(&merged.cells(from + bounds.exemplar_cells(), l.cells())));
+        (SampleValue::Histogram(snap), None)
     }
 }
 
@@ -140,8 +189,8 @@ impl Storage for Arc<AtomicI64> {
         Ok(Arc::new(AtomicI64::new(0)))
     }
 
-    fn sample(&self, _: MetricKind, _: &ShardSet, _: &Buckets) -> SampleValue {
-        SampleValue::Gauge(self.load(Ordering::Relaxed))
+    fn merged(&self, _: MetricKind, _: &Merged, _: &Buckets) -> (SampleValue, Option<Exemplar>) {
+        (SampleValue::Gauge(self.load(Ordering::Relaxed)), None)
     }
 }
 
@@ -149,8 +198,8 @@ impl Storage for Arc<AtomicI64> {
 pub(crate) trait Snapshot: Send + Sync {
     /// The family's name.
     fn name(&self) -> &str;
-    /// Merges every series across all shards.
-    fn snapshot(&self) -> FamilySnapshot;
+    /// The family's series with their values in `merged` (the scrape's merge of every shard).
+    fn snapshot(&self, merged: &Merged) -> FamilySnapshot;
 }
 
 struct Series<S> {
@@ -348,7 +397,7 @@ impl<S: Storage> FamilyCore<S> {
 }
 
 impl<S: Storage> Snapshot for FamilyCore<S> {
-    fn snapshot(&self) -> FamilySnapshot {
+    fn snapshot(&self, merged: &Merged) -> FamilySnapshot {
         // No lock: the series list is read through its published length.
         let mut series: Vec<SeriesSnapshot> = self
             .series
@@ -356,22 +405,20 @@ impl<S: Storage> Snapshot for FamilyCore<S> {
             .map(|s| {
                 #[cfg(test)]
                 test_hooks::merging(&self.name);
+                let (value, exemplar) = s.store.merged(self.kind, merged, &self.bounds);
                 SeriesSnapshot {
                     label_values: s.label_values.clone(),
-                    value: self.sample(&s.store),
-                    exemplar: s
-                        .store
-                        .exemplar(self.kind, &self.shared.shards, &self.bounds),
+                    value,
+                    exemplar,
                 }
             })
             .collect();
         if self.overflow_used.load(Ordering::Acquire) {
+            let (value, exemplar) = self.overflow.merged(self.kind, merged, &self.bounds);
             series.push(SeriesSnapshot {
                 label_values: vec![OVERFLOW_LABEL_VALUE.to_owned(); self.label_names.len()],
-                value: self.sample(&self.overflow),
-                exemplar: self
-                    .overflow
-                    .exemplar(self.kind, &self.shared.shards, &self.bounds),
+                value,
+                exemplar,
             });
         }
         FamilySnapshot {
@@ -385,13 +432,6 @@ impl<S: Storage> Snapshot for FamilyCore<S> {
 
     fn name(&self) -> &str {
         &self.name
-    }
-}
-
-impl<S: Storage> FamilyCore<S> {
-    /// Merged value of one series.
-    pub(crate) fn sample(&self, store: &S) -> SampleValue {
-        store.sample(self.kind, &self.shared.shards, &self.bounds)
     }
 }
 

@@ -100,6 +100,7 @@ mod family;
 mod gauge;
 mod histogram;
 mod labels;
+mod merge;
 mod native;
 mod registry;
 mod series_list;

@@ -297,7 +297,9 @@ impl Registry {
     /// Labelled families without series yet are included with no series.
     pub fn snapshot(&self) -> Vec<FamilySnapshot> {
         let families: Vec<Arc<dyn Snapshot>> = lock(&self.inner.families).clone();
-        families.iter().map(|f| f.snapshot()).collect()
+        // One walk of every shard's committed chunks, then each family reads its series from it.
+        let merged = self.inner.shared.merge();
+        families.iter().map(|f| f.snapshot(&merged)).collect()
     }
 
     /// The registered families, in registration order (for the `Collector`'s descriptors).

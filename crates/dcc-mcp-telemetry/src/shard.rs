@@ -88,6 +88,24 @@ struct Leaf {
     init: InitMarker,
 }
 
+/// A reader's handle on one committed chunk of a shard, borrowed from the shard (chunks are never
+/// freed before it is dropped), as [`Shard::for_each_chunk`] hands them out.
+#[derive(Clone, Copy)]
+pub(crate) struct ChunkRef<'a> {
+    chunk: *mut Chunk,
+    _shard: std::marker::PhantomData<&'a Shard>,
+}
+
+impl ChunkRef<'_> {
+    /// Reads cell `off` of the chunk (`Relaxed`); `off` is below `CHUNK_CELLS`.
+    #[inline]
+    pub(crate) fn read(self, off: usize) -> u64 {
+        debug_assert!(off < CHUNK_CELLS);
+        // SAFETY: a published chunk of a live shard (the borrow); `off` is clamped into the chunk.
+        unsafe { Shard::cell_in(self.chunk, off.min(CHUNK_CELLS - 1)) }.load(Ordering::Relaxed)
+    }
+}
+
 /// The leaf every root entry points at until the owner first records below it: all its chunk
 /// pointers are null, and it is never written (`grow` replaces it instead of filling it in). A
 /// shared placeholder instead of a null root entry saves the hot path one test and branch: the
@@ -140,7 +158,7 @@ impl CellAt {
     }
 
     /// The global cell index.
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         ((self.root as usize) << (LEAF_SHIFT + CHUNK_SHIFT))
             | ((self.leaf as usize) << CHUNK_SHIFT)
             | self.off as usize
@@ -383,24 +401,58 @@ impl Shard {
         }
     }
 
-    /// Reads `out.len()` cells from `from` inside the write windows of the sequence cell `seq`
-    /// (retrying while one is open or one closed meanwhile), from any thread.
-    pub(crate) fn read_window(&self, seq: CellAt, from: CellAt, out: &mut [u64]) {
-        let mut tries = 0u32;
-        loop {
-            let before = self.read_with(seq, Ordering::Acquire);
-            if before & 1 == 0 {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = self.read_with(from.offset(i), Ordering::Relaxed);
+    /// Reads `out.len()` cells from `from` inside one write window of the sequence cell `seq`, from
+    /// any thread: whether it succeeded (else a window was open or closed meanwhile, `out` holds
+    /// garbage, and the caller tries again).
+    pub(crate) fn try_read_window(&self, seq: CellAt, from: CellAt, out: &mut [u64]) -> bool {
+        let before = self.read_with(seq, Ordering::Acquire);
+        if before & 1 == 1 {
+            return false;
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.read_with(from.offset(i), Ordering::Relaxed);
+        }
+        fence(Ordering::Acquire);
+        self.read_with(seq, Ordering::Relaxed) == before
+    }
+
+    /// Calls `f` with the index and a reader's handle of every chunk this shard has committed
+    /// below cell `cells`, in ascending order, until `f` answers `false` (then so does this).
+    /// Leaves and chunks the shard never committed cost nothing but the root entry (or chunk
+    /// pointer) that says so: the scrape's merge walks what was recorded, not the registry's size.
+    pub(crate) fn for_each_chunk(
+        &self,
+        cells: usize,
+        mut f: impl FnMut(usize, ChunkRef<'_>) -> bool,
+    ) -> bool {
+        let chunks = cells.div_ceil(CHUNK_CELLS);
+        for (k, slot) in self.root.iter().enumerate().take(chunks.div_ceil(LEAF_LEN)) {
+            let leaf = slot.load(Ordering::Acquire);
+            if leaf == empty_leaf() {
+                continue;
+            }
+            // SAFETY: non-null leaf pointers are live until `Drop`; the Acquire load pairs with the
+            // writer's Release store in `grow`, so the leaf's initialisation is visible.
+            let leaf = unsafe { &*leaf };
+            leaf.init.observed();
+            let first = k * LEAF_LEN;
+            for (j, c) in leaf.chunks.iter().enumerate().take(chunks - first) {
+                let chunk = c.load(Ordering::Acquire);
+                if chunk.is_null() {
+                    continue;
                 }
-                fence(Ordering::Acquire);
-                if self.read_with(seq, Ordering::Relaxed) == before {
-                    return;
+                // SAFETY: as for the leaf.
+                unsafe { (*chunk).init.observed() };
+                let handle = ChunkRef {
+                    chunk,
+                    _shard: std::marker::PhantomData,
+                };
+                if !f(first + j, handle) {
+                    return false;
                 }
             }
-            tries += 1;
-            crate::sync::backoff(tries);
         }
+        true
     }
 
     /// The writer adds the `f64` `v` to the sum cell `at`, allocating its chunk if needed.
@@ -630,6 +682,18 @@ impl Shard {
         counts: &mut [u64],
         extra: &mut [u64],
     ) -> Option<f64> {
+        self.try_read_histogram_in(None, base, counts, extra)
+    }
+
+    /// [`try_read_histogram`](Self::try_read_histogram) given the chunk that holds `base` (from
+    /// [`for_each_chunk`](Self::for_each_chunk)) instead of looking it up.
+    pub(crate) fn try_read_histogram_in(
+        &self,
+        hint: Option<ChunkRef<'_>>,
+        base: CellAt,
+        counts: &mut [u64],
+        extra: &mut [u64],
+    ) -> Option<f64> {
         let n = counts.len();
         let mut raw = [0u64; 16];
         let mut heap = Vec::new();
@@ -643,7 +707,7 @@ impl Shard {
         // cell (and, under loom, keeps the read to one step per cell).
         let one_chunk = n + 1 < CHUNK_CELLS;
         let chunk = if one_chunk {
-            self.published_chunk(base)
+            hint.map_or_else(|| self.published_chunk(base), |c| c.chunk)
         } else {
             ptr::null_mut()
         };
@@ -654,16 +718,15 @@ impl Shard {
             extra.fill(0);
             return Some(0.0);
         }
+        // SAFETY (of every `cell_in` below with `one_chunk`): `chunk` is a live published chunk
+        // holding the whole classic block (it fits in one chunk and does not straddle one), so
+        // `base.off() + i < CHUNK_CELLS` for `i <= n + 1`.
         let cell = |i: usize, order: Ordering| -> u64 {
-            if !one_chunk {
-                return self.read_with(base.offset(i), order);
+            if one_chunk {
+                // SAFETY: see above; `chunk` is non-null here (tested before).
+                return unsafe { Self::cell_in(chunk, base.off() + i) }.load(order);
             }
-            if chunk.is_null() {
-                return 0;
-            }
-            // SAFETY: `chunk` is a live published chunk holding the whole series (it fits in one
-            // chunk and does not straddle one), so `base.off() + i < CHUNK_CELLS`.
-            unsafe { Self::cell_in(chunk, base.off() + i) }.load(order)
+            self.read_with(base.offset(i), order)
         };
         let before = cell(n + 1, Ordering::Acquire);
         if before & 1 == 1 {
@@ -791,8 +854,9 @@ pub(crate) struct ShardSet {
     /// The values of earlier holders of engine thread ids, folded in by the next holder
     /// ([`adopt`](Self::adopt)); written only under `retire`.
     retired: Shard,
-    /// Serialises retirers (the writers of `retired`) and holds the layout they need. Never taken
-    /// by a scrape.
+    /// Serialises retirers (the writers of `retired`) and holds the layout they need. A scrape
+    /// takes it only after four merges in a row overlapped a retire
+    /// ([`consistent_merge`](Self::consistent_merge)).
     retire: Mutex<RetireLayout>,
     /// Odd while a retirer moves values from a shard into `retired`; a merge whose reads overlap
     /// a change of it reads again ([`consistent`](Self::consistent)).
@@ -902,6 +966,28 @@ impl ShardSet {
             tries += 1;
             crate::sync::backoff(tries);
         }
+    }
+
+    /// [`consistent`](Self::consistent) for a read of every shard at once (the scrape's merge):
+    /// after `MERGE_TRIES` reads that a retire overlapped, the read runs holding the retirers'
+    /// lock, so a pool of threads that keeps starting cannot starve a scrape (a new thread's first
+    /// record waits for that one merge instead).
+    pub(crate) fn consistent_merge<R>(&self, read: impl Fn(u64) -> Option<R>) -> R {
+        const MERGE_TRIES: u32 = 4;
+        for tries in 1..=MERGE_TRIES {
+            let before = self.retire_seq.load(Ordering::Acquire);
+            if before & 1 == 0 {
+                if let Some(r) = read(before) {
+                    fence(Ordering::Acquire);
+                    if self.retire_seq.load(Ordering::Relaxed) == before {
+                        return r;
+                    }
+                }
+            }
+            crate::sync::backoff(tries);
+        }
+        let _retirers = lock(&self.retire);
+        self.consistent(read)
     }
 
     /// Whether a retire has started since the retire sequence read `before` (a reader that sees
@@ -1078,6 +1164,37 @@ mod tests {
         // One leaf and the one chunk holding cell 200.
         let bytes: usize = set.iter().map(Shard::allocated_bytes).sum();
         assert_eq!(bytes, 1024 + 512);
+    }
+
+    #[test]
+    fn the_merge_walk_visits_only_committed_chunks() {
+        let set = ShardSet::new();
+        set.add(CellAt::of(5000), 3);
+        set.add(CellAt::of(5001), 4);
+        set.add(CellAt::of(70_000), 1);
+        let mut seen = Vec::new();
+        let whole = set.iter().all(|s| {
+            s.for_each_chunk(100_000, |g, c| {
+                seen.push((g, c.read(5000 % CHUNK_CELLS), c.read(70_000 % CHUNK_CELLS)));
+                true
+            })
+        });
+        assert!(whole);
+        // This thread's shard committed two chunks; the orphan and retired shards none.
+        assert_eq!(
+            seen,
+            [(5000 / CHUNK_CELLS, 3, 0), (70_000 / CHUNK_CELLS, 0, 1)]
+        );
+        // The walk stops below its limit, and when asked to.
+        let mut below = 0;
+        set.iter().for_each(|s| {
+            s.for_each_chunk(70_000 / CHUNK_CELLS * CHUNK_CELLS, |_, _| {
+                below += 1;
+                true
+            });
+        });
+        assert_eq!(below, 1);
+        assert!(!set.iter().all(|s| s.for_each_chunk(100_000, |_, _| false)));
     }
 
     #[test]

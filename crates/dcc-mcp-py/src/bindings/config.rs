@@ -147,6 +147,7 @@ impl PyMcpHttpConfig {
         gateway_registry_dir = None,
         gateway_instance_name = None,
         gateway_dcc_type = None,
+        native_histograms = false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -192,6 +193,7 @@ impl PyMcpHttpConfig {
         gateway_registry_dir: Option<std::path::PathBuf>,
         gateway_instance_name: Option<String>,
         gateway_dcc_type: Option<String>,
+        native_histograms: bool,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -199,6 +201,7 @@ impl PyMcpHttpConfig {
             enable_prometheus,
             prometheus_basic_auth: extract_basic_auth(prometheus_basic_auth)?,
             enable_process_metrics,
+            native_histograms,
             bearer_tokens: BearerTokens::new(bearer_tokens.unwrap_or_default()),
             oauth: extract_oauth(oauth)?,
             runtime_threads: self::runtime_threads(runtime_threads)?,
@@ -390,6 +393,17 @@ impl PyMcpHttpConfig {
     #[setter]
     fn set_enable_process_metrics(&mut self, value: bool) {
         self.inner.enable_process_metrics = value;
+    }
+
+    /// With `enable_prometheus`, the tool-duration histograms also carry native (sparse
+    /// exponential) buckets in the protobuf exposition (default `False`; see `docs/metrics.md`).
+    #[getter]
+    fn native_histograms(&self) -> bool {
+        self.inner.native_histograms
+    }
+    #[setter]
+    fn set_native_histograms(&mut self, value: bool) {
+        self.inner.native_histograms = value;
     }
 
     /// A handler exception's `isError` result also carries the formatted Python traceback (default

@@ -67,7 +67,8 @@ pub(crate) fn label_prefix(out: &mut Vec<u8>, f: &OrderedFamily<'_>, s: &SeriesS
     sep == b','
 }
 
-/// The `le` values of a family's buckets, formatted once per family (every series shares them).
+/// The `le` values of a family's buckets, formatted once per family (every series shares them),
+/// each with the `"} ` that follows it on a bucket line.
 pub(crate) struct BucketLabels {
     bounds: Vec<f64>,
     text: Vec<Vec<u8>>,
@@ -101,6 +102,7 @@ impl BucketLabels {
                     } else {
                         write_f64(&mut t, b);
                     }
+                    t.extend_from_slice(b"\"} ");
                     t
                 })
                 .collect();
@@ -162,13 +164,19 @@ pub(crate) fn bucket_lines(
     les: &[Vec<u8>],
     exemplars: &[Option<Exemplar>],
 ) {
+    // Every line of the series starts `name_bucket{labels,le="`: built once, so a line is two
+    // copies and a number.
+    let start = out.len();
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"_bucket");
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(if braced { b",le=\"" } else { b"{le=\"" });
+    let head = out.len() - start;
     for (i, ((_, c), le)) in buckets.iter().zip(les).enumerate() {
-        out.extend_from_slice(name);
-        out.extend_from_slice(b"_bucket");
-        out.extend_from_slice(prefix);
-        out.extend_from_slice(if braced { b",le=\"" } else { b"{le=\"" });
+        if i > 0 {
+            out.extend_from_within(start..start + head);
+        }
         out.extend_from_slice(le);
-        out.extend_from_slice(b"\"} ");
         write_count(out, *c);
         if let Some(Some(e)) = exemplars.get(i) {
             exemplar(out, e);
