@@ -911,7 +911,11 @@ impl PyMcpHttpConfig {
              max_job_result_bytes={}, max_finished_jobs={}, max_finished_job_bytes={}, \
              max_notification_result_bytes={}, max_outbox_bytes={}, allowed_origins=[{}], \
              bearer_tokens=<{} redacted>, oauth={}, enable_process_metrics={}, sync_concurrency={}, sync_queue_wait={:?}, \
-             main_thread_executor={}, include_traceback={}, max_pending_client_requests={}, \
+             main_thread_executor={}, include_traceback={}, native_histograms={}, \
+             gateway_registry_dir={}, gateway_instance_name={}, gateway_dcc_type={}, max_streams={}, \
+             max_streams_per_client={}, max_connections_per_client={}, max_body_bytes_in_flight={}, \
+             max_outbox_bytes_total={}, outbox_unattached_timeout={:?}, stream_send_buffer_bytes={}, \
+             keep_alive_timeout={:?}, max_pending_client_requests={}, \
              max_log_messages_per_sec={}, max_request_state_bytes={}, runtime_threads={})",
             py_repr_str(&c.host),
             c.port,
@@ -959,6 +963,18 @@ impl PyMcpHttpConfig {
             } else {
                 "False"
             },
+            if c.native_histograms { "True" } else { "False" },
+            repr_opt(&self.gateway_registry_dir()),
+            repr_opt(&self.gateway.name),
+            repr_opt(&self.gateway.dcc_type),
+            c.max_streams(),
+            c.max_streams_per_client(),
+            c.max_connections_per_client(),
+            c.max_body_bytes_in_flight,
+            c.max_outbox_bytes_total,
+            c.outbox_unattached_timeout.as_secs_f64(),
+            c.stream_send_buffer_bytes,
+            c.keep_alive_timeout.as_secs_f64(),
             c.max_pending_client_requests,
             c.max_log_messages_per_sec,
             c.max_request_state_bytes,
@@ -966,4 +982,11 @@ impl PyMcpHttpConfig {
                 .map_or_else(|| "None".to_owned(), |n| n.to_string()),
         )
     }
+}
+
+/// `repr()` of an optional string: `None` or its quoted form.
+fn repr_opt(value: &Option<String>) -> String {
+    value
+        .as_deref()
+        .map_or_else(|| "None".to_owned(), py_repr_str)
 }
