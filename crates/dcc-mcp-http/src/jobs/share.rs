@@ -84,6 +84,10 @@ impl QueueSlots {
             None => (usize::MAX, self.concurrency),
         };
         let mut shares = self.shares();
+        // A full queue is "full" for everyone, whatever the address holds of it.
+        if self.waiting.load(Ordering::Acquire) >= self.capacity {
+            return Err(Refused::Full);
+        }
         if shares
             .get(&client)
             .is_some_and(|share| share.queued >= share_cap)
@@ -161,6 +165,8 @@ mod tests {
         assert!(slots.reserve(addr(1)).is_ok());
         assert!(slots.reserve(addr(3)).is_ok());
         assert_eq!(slots.reserve(addr(4)).err(), Some(Refused::Full));
+        // At its share too, the address is told the queue is full once it is.
+        assert_eq!(slots.reserve(addr(2)).err(), Some(Refused::Full));
         assert_eq!(slots.waiting(), 5);
         // A job that starts gives its queue slot back to its address.
         slots.leave(addr(2));
