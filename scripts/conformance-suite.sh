@@ -73,6 +73,10 @@ for spec in "${spec_versions[@]}"; do
     total=$(echo "$dated" | grep -c . || true)
     passed=$(echo "$dated" | grep -cE '^✓ [^:]+: [0-9]+ passed, 0 failed' || true)
     echo "conformance $spec: $passed of $total dated scenarios passed"
+    # The suite's own check totals, and the SSE polling scenario's line (it runs no check unless
+    # the POST stream is closed and resumed).
+    grep -E '^Total: ' "$log" | sed "s/^/  $spec checks: /" || true
+    echo "$summary" | grep -E '^[✓✗] server-sse-polling:' | sed 's/^/  /' || true
     echo "$dated" | grep -vE '^✓ [^:]+: [0-9]+ passed, 0 failed' | sed 's/^/  failed: /' || true
     [ "$passed" = "$total" ] || all_passed=0
 done

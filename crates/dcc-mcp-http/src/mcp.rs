@@ -28,8 +28,8 @@ use crate::conn_budget::{ConnSlot, StreamRefused};
 use crate::inband;
 use crate::offload::OFFLOAD_BODY_BYTES;
 use crate::origin::check_host_and_origin;
-use crate::record::{Channel, Recorder, Rejection as Refusal};
-use crate::replay;
+use crate::record::{Channel, Recorder, Rejection as Refusal, ReplayOutcome};
+use crate::replay::{self, ResumePoint};
 use crate::reply::{json_body, to_vec_within};
 use crate::serve::ClientAddr;
 use crate::service::{self, InitializeError};
@@ -364,7 +364,7 @@ async fn post_single(
     };
     match incoming {
         Incoming::Request { id, method, params } if inband::wanted(headers, &method) => {
-            match inband::post(state, session, id, method, params, encode_within).await {
+            match inband::post(state, session, id, method, params, encode_within, SSE_RETRY).await {
                 inband::Answer::Json(response) => reply(state, response),
                 inband::Answer::Stream(response) => response,
             }
@@ -565,10 +565,21 @@ pub(crate) async fn get_stream(
         Ok(slot) => slot,
         Err(refused) => return streams_full(&state, refused),
     };
-    let last_event_id = headers
+    // `None`: no header; `Some(None)`: a header naming no event this server sends.
+    let resume_point = headers
         .get(LAST_EVENT_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(replay::parse_event_id);
+        .map(|value| value.to_str().ok().and_then(replay::parse_resume_point));
+    let last_event_id = match resume_point {
+        Some(Some(ResumePoint::Post { stream, seen })) => {
+            return resume_post_stream(&state, &session, stream, seen, slot);
+        }
+        Some(Some(ResumePoint::Session(last))) => Some(last),
+        Some(None) => {
+            state.recorder.sse_replay(ReplayOutcome::Unknown);
+            None
+        }
+        None => None,
+    };
     let attached = session.attach_numbered_stream(last_event_id);
     let mut replayed = std::collections::VecDeque::new();
     // A resumed stream primes with the client's own resume point, so a reconnect right after the
@@ -577,6 +588,16 @@ pub(crate) async fn get_stream(
         Some(last) if attached.resume.is_some() => last.min(attached.last_id),
         _ => attached.last_id,
     };
+    if let (Some(last), Some(resume)) = (last_event_id, attached.resume.as_ref()) {
+        let outcome = if last > attached.last_id {
+            ReplayOutcome::Unknown
+        } else if resume.lost > 0 {
+            ReplayOutcome::Gap
+        } else {
+            ReplayOutcome::Replayed
+        };
+        state.recorder.sse_replay(outcome);
+    }
     if let Some(resume) = attached.resume {
         if resume.lost > 0 {
             tracing::warn!(
@@ -604,6 +625,36 @@ pub(crate) async fn get_stream(
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE))
         .into_response()
+}
+
+/// `GET /mcp` with `Last-Event-ID: p<stream>-<seen>`: the rest of a `POST` stream its handler
+/// closed early ([`inband::resume`]); `400` when the session no longer keeps that stream.
+fn resume_post_stream(
+    state: &Arc<AppState>,
+    session: &Session,
+    stream: u64,
+    seen: u64,
+    slot: Option<crate::conn_budget::StreamGuard>,
+) -> Response {
+    let found = session
+        .parked_post_stream(stream)
+        .and_then(|parked| parked.after(seen).map(|rest| (parked, rest)));
+    let Some((parked, rest)) = found else {
+        state.recorder.sse_replay(ReplayOutcome::Unknown);
+        let message = format!(
+            "Bad Request: Last-Event-ID {:?} names no stream this session can resume (a closed \
+             POST stream is kept until {} newer ones were closed, or the session ends)",
+            replay::post_event_id(stream, seen),
+            replay::PARKED_STREAMS
+        );
+        return reject(StatusCode::BAD_REQUEST, codes::SERVER_ERROR, &message);
+    };
+    let outcome = match rest.resume.lost {
+        0 => ReplayOutcome::Replayed,
+        _ => ReplayOutcome::Gap,
+    };
+    state.recorder.sse_replay(outcome);
+    inband::resume(state, parked, stream, seen, rest, SSE_RETRY, slot)
 }
 
 /// `503` + `Retry-After` for a `GET /mcp` past `max_streams` or `max_streams_per_client`.

@@ -30,7 +30,7 @@ use dcc_mcp_telemetry::{
 
 use crate::record::{
     CallStatus, Channel, ClientRequestKind, ClientRequestOutcome, Executor, JobResult, Rejection,
-    RequestMethod,
+    ReplayOutcome, RequestMethod,
 };
 
 pub(crate) use endpoint::routes;
@@ -68,6 +68,7 @@ const REJECTED: &str = "dcc_mcp_rejected_total";
 const DISPATCH_WAIT: &str = "dcc_mcp_dispatch_wait_seconds";
 const REQUESTS: &str = "dcc_mcp_requests_total";
 const CLIENT_REQUESTS: &str = "dcc_mcp_client_requests_total";
+const SSE_REPLAY: &str = "dcc_mcp_sse_replay_total";
 const OUTBOX_BYTES: &str = "dcc_mcp_outbox_bytes";
 const BODY_BYTES: &str = "dcc_mcp_body_bytes_reading";
 const OPEN_CONNECTIONS: &str = "dcc_mcp_open_connections";
@@ -76,7 +77,7 @@ const OPEN_STREAMS: &str = "dcc_mcp_open_streams";
 /// The nine families of the metric surface, the refusal and dispatch-wait families, and the engine's
 /// series-overflow counter (so a capped family is visible), always in the exposition: with
 /// `# HELP`/`# TYPE` even before any series.
-const DECLARED: [Declared; 18] = [
+const DECLARED: [Declared; 19] = [
     Declared {
         name: TOOL_CALLS,
         help: "Tool calls the server observed, by tool and status (success/error).",
@@ -128,6 +129,10 @@ const DECLARED: [Declared; 18] = [
     Declared {
         name: CLIENT_REQUESTS,
         help: "Server-to-client requests handlers made (elicitation/sampling/roots), by kind and outcome.",
+    },
+    Declared {
+        name: SSE_REPLAY,
+        help: "GET /mcp streams resumed with Last-Event-ID, by outcome (replayed: nothing lost; gap: some messages had left the buffer; unknown: an id the session's streams did not send).",
     },
     Declared {
         name: OUTBOX_BYTES,
@@ -200,6 +205,7 @@ pub(crate) struct Families {
     dispatch_wait: HistogramFamily,
     requests: CounterFamily,
     client_requests: CounterFamily,
+    sse_replay: CounterFamily,
 }
 
 impl Families {
@@ -273,6 +279,7 @@ impl Families {
                 help(CLIENT_REQUESTS),
                 &["kind", "outcome"],
             )?,
+            sse_replay: r.counter_family(SSE_REPLAY, help(SSE_REPLAY), &["outcome"])?,
         })
     }
 }
@@ -304,6 +311,7 @@ pub(crate) struct ServerMetrics {
     /// `[success, error]` per [`RequestMethod`].
     requests: [[Counter; 2]; RequestMethod::ALL.len()],
     client_requests: [[Counter; ClientRequestOutcome::ALL.len()]; ClientRequestKind::ALL.len()],
+    sse_replay: [Counter; ReplayOutcome::ALL.len()],
     auth: Option<auth::BasicAuthGuard>,
     scrapes: tokio::sync::Semaphore,
 }
@@ -350,9 +358,12 @@ impl ServerMetrics {
                     .with_label_values(&[kind.as_label(), outcome.as_label()])
             })
         });
+        let sse_replay =
+            ReplayOutcome::ALL.map(|o| families.sse_replay.with_label_values(&[o.as_label()]));
         let metrics = Self {
             requests,
             client_requests,
+            sse_replay,
             engine,
             prometheus: prometheus::Registry::new(),
             families,
@@ -466,6 +477,12 @@ impl ServerMetrics {
         self.client_requests[kind.index()][outcome.index()].inc();
     }
 
+    /// A `GET /mcp` with `Last-Event-ID` resumed a stream with `outcome`.
+    #[inline]
+    pub(crate) fn sse_replay(&self, outcome: ReplayOutcome) {
+        self.sse_replay[outcome.index()].inc();
+    }
+
     /// `name` was registered: resolve its handles and create its series at zero.
     pub(crate) fn tool_registered(&self, name: &str) {
         self.tools.register(&self.families, name, true);
@@ -535,6 +552,9 @@ impl crate::record::RecordSink for ServerMetrics {
     }
     fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
         ServerMetrics::client_request(self, kind, outcome);
+    }
+    fn sse_replay(&self, outcome: ReplayOutcome) {
+        ServerMetrics::sse_replay(self, outcome);
     }
 }
 

@@ -158,6 +158,11 @@ pub(crate) trait ClientPeer: Send + Sync {
     /// (a waiting handler wakes with it). Nothing to do for a peer that sends no requests.
     #[cfg_attr(not(feature = "workflow"), allow(dead_code))]
     fn end_call(&self, _reason: &str) {}
+    /// Close the SSE answer that carries this call's messages before the response (the client
+    /// resumes it); false when there is none that can be resumed.
+    fn close_stream(&self) -> bool {
+        false
+    }
 }
 
 /// A client's answer on its way, decoded as `T`. `.await` it in an inline handler; call

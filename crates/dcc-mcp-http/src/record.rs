@@ -435,6 +435,39 @@ impl ClientRequestOutcome {
     }
 }
 
+/// How a `GET /mcp` with `Last-Event-ID` resumed, for `dcc_mcp_sse_replay_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplayOutcome {
+    /// Everything after the client's last event was still buffered and is sent again.
+    Replayed,
+    /// Some messages after it had fallen out of the buffer: the client gets the rest.
+    Gap,
+    /// The id is not one this session's streams sent (malformed, ahead of the stream, or a closed
+    /// `POST` stream no longer kept).
+    Unknown,
+}
+
+// Read by the metric set only.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+impl ReplayOutcome {
+    /// Every outcome, in label order.
+    pub(crate) const ALL: [ReplayOutcome; 3] = [Self::Replayed, Self::Gap, Self::Unknown];
+
+    /// The metric label value.
+    pub(crate) fn as_label(self) -> &'static str {
+        match self {
+            Self::Replayed => "replayed",
+            Self::Gap => "gap",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Index into [`ReplayOutcome::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Where a handler ran, for `dcc_mcp_dispatch_wait_seconds{executor}`: the executors whose calls can
 /// wait for a thread. (Inline handlers run on the I/O worker at once and have no wait.)
 #[allow(dead_code)]
@@ -496,6 +529,8 @@ pub(crate) trait RecordSink: Send + Sync {
     fn request(&self, method: RequestMethod, ok: bool);
     /// A server→client request of `kind` ended with `outcome`.
     fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome);
+    /// A `GET /mcp` with `Last-Event-ID` resumed a stream with `outcome`.
+    fn sse_replay(&self, outcome: ReplayOutcome);
 }
 
 /// The record-point façade the domain and the transport call: it forwards each event to the
@@ -618,6 +653,14 @@ impl Recorder {
     pub(crate) fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
         if let Some(sink) = &self.sink {
             sink.client_request(kind, outcome);
+        }
+    }
+
+    /// A `GET /mcp` with `Last-Event-ID` resumed a stream with `outcome` (once per such `GET`).
+    #[inline]
+    pub(crate) fn sse_replay(&self, outcome: ReplayOutcome) {
+        if let Some(sink) = &self.sink {
+            sink.sse_replay(outcome);
         }
     }
 

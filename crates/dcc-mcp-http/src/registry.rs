@@ -247,6 +247,15 @@ impl ToolContext {
         }
     }
 
+    /// Close the SSE answer of this call's `POST` now, before the result, and go on running: the
+    /// client reconnects with `GET` and `Last-Event-ID` and gets the rest of the call's messages and
+    /// its result there (2025-11-25 SSE polling; frees the connection during a long call). True when
+    /// the call's answer is such a stream: a session-era `tools/call` of a 2025-11-25 session whose
+    /// client accepts `text/event-stream`. Otherwise nothing happens and the answer is unchanged.
+    pub fn close_stream(&self) -> bool {
+        self.peer.as_ref().is_some_and(|peer| peer.close_stream())
+    }
+
     /// True when the client declared the capability `kind` needs (`elicitation`, `sampling`,
     /// `roots`). Asking without it is refused with a clear error, so check first to offer a fallback.
     pub fn client_supports(&self, kind: ClientRequestKind) -> bool {

@@ -26,7 +26,7 @@ use crate::log_budget::LogBudget;
 use crate::outbox_budget::OutboxBudget;
 use crate::peer::Slot;
 use crate::record::{ClientRequestKind, ClientRequestOutcome, Recorder, Rejection};
-use crate::replay::{ReplayBuffer, Resume};
+use crate::replay::{ParkedStream, ParkedStreams, ReplayBuffer, Resume};
 use crate::session_codec::{SessionClaims, SessionCodec};
 use crate::session_order::{Ordered, UseOrder};
 use dcc_mcp_protocol::jsonrpc::{request_key, RpcError};
@@ -87,6 +87,14 @@ pub(crate) struct Session {
     pending: Mutex<HashMap<String, PendingRequest>>,
     next_request: AtomicU64,
     limits: ClientLimits,
+    /// A request scope whose answer can be closed early and resumed (see [`crate::inband`]).
+    resumable: AtomicBool,
+    /// The scope's handler asked to close the answer's stream (taken by the pump).
+    close_requested: AtomicBool,
+    /// Numbers this session's resumable `POST` streams.
+    post_streams: AtomicU64,
+    /// The closed `POST` streams of this session whose rest a `GET` may still resume.
+    parked: Mutex<ParkedStreams>,
 }
 
 /// A server→client request waiting for its response.
@@ -218,6 +226,10 @@ impl Session {
             pending: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(0),
             limits,
+            resumable: AtomicBool::new(false),
+            close_requested: AtomicBool::new(false),
+            post_streams: AtomicU64::new(0),
+            parked: Mutex::new(ParkedStreams::new(outbox_budget / REPLAY_BUDGET_DIVISOR)),
             id,
             protocol_version,
             last_seen: Mutex::new(Instant::now()),
@@ -673,6 +685,48 @@ impl Session {
         self.wake.notified()
     }
 
+    /// This request scope's answer is a resumable stream: its handler may close it early.
+    pub(crate) fn make_resumable(&self) {
+        self.resumable.store(true, Ordering::Release);
+    }
+
+    /// The handler asks to close the answer's stream before its response (the client resumes with
+    /// `GET` and `Last-Event-ID`); false when this scope's answer cannot be resumed.
+    pub(crate) fn request_close(&self) -> bool {
+        if !self.resumable.load(Ordering::Acquire) {
+            return false;
+        }
+        self.close_requested.store(true, Ordering::Release);
+        self.wake.notify_waiters();
+        true
+    }
+
+    /// True once after [`request_close`](Self::request_close).
+    pub(crate) fn take_close_request(&self) -> bool {
+        self.close_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// The number of this session's next resumable `POST` stream (from 1).
+    pub(crate) fn next_post_stream(&self) -> u64 {
+        self.post_streams.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Keep the rest of `POST` stream `stream`, closed after it sent events up to `sent`.
+    pub(crate) fn park_post_stream(&self, stream: u64, sent: u64) -> Arc<ParkedStream> {
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .park(stream, sent)
+    }
+
+    /// The closed `POST` stream `stream`, if this session still keeps it.
+    pub(crate) fn parked_post_stream(&self, stream: u64) -> Option<Arc<ParkedStream>> {
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(stream)
+    }
+
     /// End a session that lives in no store (see [`SessionStore::ephemeral`]).
     pub(crate) fn end(&self) {
         self.close();
@@ -687,6 +741,10 @@ impl Session {
         let freed = std::mem::take(&mut outbox.bytes);
         outbox.replay = ReplayBuffer::new(0);
         drop(outbox);
+        self.parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.shared_outbox.release(freed);
         let pending: Vec<PendingRequest> = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);

@@ -61,6 +61,10 @@ impl ClientPeer for SessionPeer {
         self.finish(reason);
     }
 
+    fn close_stream(&self) -> bool {
+        self.out.request_close()
+    }
+
     fn ask(&self, requests: Vec<InputRequest>) -> Asked {
         if let Some(missing) = requests.iter().find(|request| !self.supports(request.kind)) {
             for request in &requests {

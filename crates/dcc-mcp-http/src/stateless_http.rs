@@ -17,8 +17,6 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use serde_json::{json, Value};
 
+use crate::pump::{CallFuture, Pump, Step};
 use crate::record::{Channel, Rejection as Refusal};
 use crate::reply::{json_body, to_vec_within};
 use crate::request_context::RequestContext;
@@ -313,23 +312,6 @@ fn wants_stream(params: Option<&Value>, context: &RequestContext) -> bool {
             .is_some_and(|meta| meta.get("progressToken").is_some())
 }
 
-type CallFuture = Pin<Box<dyn Future<Output = Value> + Send>>;
-
-struct CallStream {
-    call: Option<CallFuture>,
-    /// The response, held until the notifications queued before it are sent.
-    done: Option<Value>,
-    scope: Arc<Session>,
-    generation: u64,
-    state: Arc<AppState>,
-}
-
-impl Drop for CallStream {
-    fn drop(&mut self) {
-        self.scope.end();
-    }
-}
-
 /// A `tools/call` answered as SSE: its notifications as they come, then its response.
 fn call_stream(
     state: &Arc<AppState>,
@@ -340,7 +322,6 @@ fn call_stream(
     let scope = state
         .sessions
         .ephemeral(ProtocolVersion::V2026_07_28.as_str());
-    let generation = scope.attach_stream();
     let call: CallFuture = {
         let state = Arc::clone(state);
         let scope = Arc::clone(&scope);
@@ -360,44 +341,28 @@ fn call_stream(
             }
         })
     };
-    let stream = stream::unfold(
-        CallStream {
-            call: Some(call),
-            done: None,
-            scope,
-            generation,
-            state: Arc::clone(state),
-        },
-        |mut run| async move {
-            let scope = Arc::clone(&run.scope);
-            loop {
-                let changed = scope.changed();
-                if let Next::Send(message) = run.scope.next_for(run.generation) {
-                    run.state.recorder.notification_sent(Channel::Sse);
-                    return Some((
-                        Ok::<_, Infallible>(Event::default().event("message").data(message)),
-                        run,
-                    ));
+    let run = (Pump::new(scope, call), Arc::clone(state));
+    let stream = stream::unfold(run, |(mut pump, state)| async move {
+        let text = loop {
+            match pump.next().await? {
+                Step::Message(message) => {
+                    state.recorder.notification_sent(Channel::Sse);
+                    break message;
                 }
-                if let Some(response) = run.done.take() {
-                    let body = serialize_within(&run.state, &response).unwrap_or_else(|| {
+                Step::Response(response) => {
+                    let body = serialize_within(&state, &response).unwrap_or_else(|| {
                         let id = response.get("id").cloned().unwrap_or(Value::Null);
-                        serde_json::to_vec(&too_large(&run.state, id)).unwrap_or_default()
+                        serde_json::to_vec(&too_large(&state, id)).unwrap_or_default()
                     });
-                    let text = String::from_utf8(body).unwrap_or_default();
-                    return Some((Ok(Event::default().event("message").data(text)), run));
+                    break String::from_utf8(body).unwrap_or_default();
                 }
-                let call = run.call.as_mut()?;
-                tokio::select! {
-                    () = changed => {}
-                    response = call => {
-                        run.call = None;
-                        run.done = Some(response);
-                    }
-                }
+                // A stateless scope is not resumable: it never asks to close.
+                Step::Close => {}
             }
-        },
-    );
+        };
+        let event = Event::default().event("message").data(text);
+        Some((Ok::<_, Infallible>(event), (pump, state)))
+    });
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE))
         .into_response()

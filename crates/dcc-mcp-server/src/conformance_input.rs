@@ -1,5 +1,5 @@
-//! The conformance fixtures that talk back to the client: log messages, elicitation, sampling and
-//! `roots/list`. Each is written once against the handler context and works in both MCP eras (a
+//! The conformance fixtures that talk back to the client: log messages, elicitation, sampling,
+//! `roots/list`, and a stream closed before its result (`test_reconnection`). Each is written once against the handler context and works in both MCP eras (a
 //! request on the session's stream up to 2025-11-25, an `InputRequiredResult` in 2026-07-28).
 //! Some run inline (`.await`), some on a worker thread (`.wait()`), so both paths are exercised.
 
@@ -72,6 +72,19 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ToolError> 
 /// The session-era fixtures (2025-11-25 scenarios).
 fn session_era() -> Vec<(ToolSpec, Handler)> {
     vec![
+        (
+            ToolSpec::new("test_reconnection").description(
+                "Closes its POST's SSE stream before its result; the client resumes with GET and \
+                 Last-Event-ID (SSE polling, SEP-1699)",
+            ),
+            Handler::inline(|_args: Value, ctx: ToolContext| async move {
+                // The result goes out on the resumed stream, not on the POST's.
+                ctx.close_stream();
+                Ok(json!(
+                    "Reconnection test completed: the result came on the resumed stream"
+                ))
+            }),
+        ),
         (
             ToolSpec::new("test_tool_with_logging")
                 .description("Sends three info log messages while it runs"),
