@@ -41,7 +41,8 @@ LAYERS = {
         "offload": 2,
         "session": 2,
         "session_order": 2,
-        # the numbered replay buffer of a session's GET stream (Last-Event-ID).
+        # the numbered replay buffer of a session's GET stream and the parked rest of closed POST
+        # streams (Last-Event-ID).
         "replay": 2,
         # catalog and tool-list changes to the sessions that should hear them (session era).
         "session_events": 2,
@@ -92,6 +93,8 @@ LAYERS = {
         "catalog_route": 4,
         "service": 4,
         "stateless": 4,
+        # one request's queued messages, then its response: the loop behind SSE answers to a POST.
+        "pump": 4,
         # HTTP transport: origin policy, catch-panic, the /mcp handlers, the router, the serve loop.
         "origin": 5,
         "cors": 5,
@@ -103,6 +106,8 @@ LAYERS = {
         "inband": 5,
         "reply": 5,
         "stateless_http": 5,
+        # hand-written SSE frames (the 2025-11-25 priming event has an empty data line).
+        "sse_frames": 5,
         "app": 5,
         "serve": 5,
         # adapters: the Prometheus metric set (record sink, registry observer, /metrics).

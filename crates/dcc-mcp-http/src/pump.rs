@@ -60,18 +60,19 @@ impl Pump {
         }
     }
 
-    /// The next step: queued messages first, a close request, then the response; `None` once the
-    /// response was handed out (or the scope ended). Waiting here is what runs the call.
+    /// The next step: queued messages in order (a close request in its place among them), then the
+    /// response; `None` once the response was handed out. Waiting here is what runs the call.
     pub(crate) async fn next(&mut self) -> Option<Step> {
         loop {
             let scope = Arc::clone(&self.scope);
             // Created before looking, so a message queued in between still wakes the wait.
             let changed = scope.changed();
-            if let Next::Send(message) = scope.next_for(self.generation) {
-                return Some(Step::Message(message));
-            }
+            // A close request waits for the messages queued before it (and only those).
             if scope.take_close_request() {
                 return Some(Step::Close);
+            }
+            if let Next::Send(message) = scope.next_for(self.generation) {
+                return Some(Step::Message(message));
             }
             if let Some(response) = self.done.take() {
                 return Some(Step::Response(response));
@@ -135,16 +136,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_close_request_comes_before_a_ready_response_and_only_once() {
+    async fn a_close_request_takes_its_place_among_the_messages_and_comes_once() {
         let scope = scope();
         scope.make_resumable();
         let asking = Arc::clone(&scope);
         let call: CallFuture = Box::pin(async move {
+            asking.notify("before", json!({}));
             assert!(asking.request_close());
+            asking.notify("after", json!({}));
             json!({"jsonrpc": "2.0", "id": 1, "result": {}})
         });
         let mut pump = Pump::new(scope, call);
+        let method = |step: Option<Step>| match step {
+            Some(Step::Message(text)) => serde_json::from_str::<Value>(&text).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            other => panic!("not a message: {other:?}"),
+        };
+        assert_eq!(method(pump.next().await), "before");
         assert_eq!(pump.next().await, Some(Step::Close));
+        assert_eq!(method(pump.next().await), "after");
         assert!(matches!(pump.next().await, Some(Step::Response(_))));
         assert_eq!(pump.next().await, None);
     }

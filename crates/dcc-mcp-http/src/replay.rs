@@ -376,7 +376,7 @@ mod tests {
         let mut parked = ParkedStreams::new(1024);
         let stream = parked.park(7, 2);
         assert_eq!(
-            stream.after(0),
+            stream.after(2),
             Some(Rest {
                 resume: Resume {
                     messages: vec![],

@@ -89,8 +89,6 @@ pub(crate) struct Session {
     limits: ClientLimits,
     /// A request scope whose answer can be closed early and resumed (see [`crate::inband`]).
     resumable: AtomicBool,
-    /// The scope's handler asked to close the answer's stream (taken by the pump).
-    close_requested: AtomicBool,
     /// Numbers this session's resumable `POST` streams.
     post_streams: AtomicU64,
     /// The closed `POST` streams of this session whose rest a `GET` may still resume.
@@ -152,6 +150,12 @@ struct Outbox {
     closed: bool,
     /// What the `GET` stream sent, numbered, for a reconnect with `Last-Event-ID`.
     replay: ReplayBuffer,
+    /// Messages queued so far, and messages that left the queue (sent or dropped).
+    pushed: u64,
+    popped: u64,
+    /// The handler asked to close the answer's stream once `popped` reaches this (the messages it
+    /// queued before asking go out first).
+    close_at: Option<u64>,
 }
 
 impl Outbox {
@@ -161,6 +165,9 @@ impl Outbox {
             bytes: 0,
             closed: false,
             replay: ReplayBuffer::new(outbox_budget / REPLAY_BUDGET_DIVISOR),
+            pushed: 0,
+            popped: 0,
+            close_at: None,
         }
     }
 }
@@ -172,6 +179,7 @@ impl Outbox {
     fn pop(&mut self) -> Option<String> {
         let message = self.queue.pop_front()?;
         self.bytes -= message.len();
+        self.popped += 1;
         Some(message)
     }
 }
@@ -227,7 +235,6 @@ impl Session {
             next_request: AtomicU64::new(0),
             limits,
             resumable: AtomicBool::new(false),
-            close_requested: AtomicBool::new(false),
             post_streams: AtomicU64::new(0),
             parked: Mutex::new(ParkedStreams::new(outbox_budget / REPLAY_BUDGET_DIVISOR)),
             id,
@@ -598,6 +605,7 @@ impl Session {
                 self.shared_outbox.release(freed);
                 if self.shared_outbox.reserve(message.len()) {
                     outbox.bytes += message.len();
+                    outbox.pushed += 1;
                     outbox.queue.push_back(message);
                 } else {
                     refused = Some(Rejection::OutboxBudget);
@@ -696,14 +704,25 @@ impl Session {
         if !self.resumable.load(Ordering::Acquire) {
             return false;
         }
-        self.close_requested.store(true, Ordering::Release);
+        {
+            let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+            outbox.close_at = Some(outbox.pushed);
+        }
         self.wake.notify_waiters();
         true
     }
 
-    /// True once after [`request_close`](Self::request_close).
+    /// True once after [`request_close`](Self::request_close), when every message queued before
+    /// it has left the queue (messages queued after it stay queued).
     pub(crate) fn take_close_request(&self) -> bool {
-        self.close_requested.swap(false, Ordering::AcqRel)
+        let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
+        match outbox.close_at {
+            Some(at) if outbox.popped >= at => {
+                outbox.close_at = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The number of this session's next resumable `POST` stream (from 1).
