@@ -187,3 +187,21 @@ def test_sampling_is_answered_by_the_callback(server_url: str, mode: str) -> Non
             assert prompts == ["Name this shot"]
 
     run(body())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_closed_before_its_result_is_resumed(server_url: str, mode: str) -> None:
+    """``test_reconnection`` closes its POST's SSE stream before its result. In ``legacy`` mode (a
+    2025-11-25 session) the client saw the priming event (``id: p<n>-0``, ``retry: 1000``), so it
+    reconnects with ``GET`` and ``Last-Event-ID`` after the delay and gets the result there; in the
+    stateless era there is no stream to close and the result comes at once."""
+
+    async def body() -> None:
+        async with client(server_url, mode) as c:
+            result = await c.call_tool("test_reconnection", {})
+            assert (result.is_error, text_of(result)) == (
+                False,
+                "Reconnection test completed: the result came on the resumed stream",
+            )
+
+    run(body())
