@@ -17,8 +17,8 @@ use futures_util::stream::{self, Stream, StreamExt};
 /// Interval of SSE keep-alive comments (reset by every frame).
 pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// The keep-alive comment axum sends.
-const KEEP_ALIVE_FRAME: &[u8] = b": \n\n";
+/// The keep-alive comment axum sends (`Event::DEFAULT_KEEP_ALIVE`).
+const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
 
 /// A `message` event carrying `data` (JSON-RPC text), with an event id when given.
 pub(crate) fn message(id: Option<&str>, data: &str) -> Bytes {
@@ -99,6 +99,10 @@ mod tests {
         assert_eq!(message(Some("p1-2"), "{}"), axum_bytes(numbered).await);
         let delay = Event::default().retry(Duration::from_millis(250));
         assert_eq!(retry(Duration::from_millis(250)), axum_bytes(delay).await);
+        assert_eq!(
+            KEEP_ALIVE_FRAME,
+            axum_bytes(Event::DEFAULT_KEEP_ALIVE).await
+        );
     }
 
     #[test]
