@@ -715,6 +715,10 @@ impl Session {
     /// True once after [`request_close`](Self::request_close), when every message queued before
     /// it has left the queue (messages queued after it stay queued).
     pub(crate) fn take_close_request(&self) -> bool {
+        // Most scopes cannot be closed: no lock on their path.
+        if !self.resumable.load(Ordering::Acquire) {
+            return false;
+        }
         let mut outbox = self.outbox.lock().unwrap_or_else(PoisonError::into_inner);
         match outbox.close_at {
             Some(at) if outbox.popped >= at => {
