@@ -201,6 +201,7 @@ def outbox_flood(
     notification_bytes = 0.0
     opened: List[Session] = []
     done = 0
+    probe: Dict[str, int] = {}
 
     def call(request_id: int) -> Dict[str, Any]:
         return {
@@ -242,6 +243,9 @@ def outbox_flood(
                     start_jobs(session, 100, calls)
                 if n % 10 == 0:
                     peak_outbox = max(peak_outbox, scrape(server.metrics_url).value("dcc_mcp_outbox_bytes"))
+            if done == 1:
+                # The flood is in (its jobs finish and fill the outboxes meanwhile): a newcomer is served.
+                probe = fresh_client_probe(server)
         deadline = time.monotonic() + 30
         while not _jobs_settled(server) and time.monotonic() < deadline:
             pass
@@ -257,6 +261,8 @@ def outbox_flood(
         "notification_bytes": notification_bytes,
         "outbox_bytes": outbox_bytes,
         "peak_outbox_bytes": peak_outbox,
+        "probe": probe,
+        "echo_successes": 1 if probe["call"] == 200 else 0,
     }
 
 

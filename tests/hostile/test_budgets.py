@@ -98,6 +98,8 @@ def test_outboxes_of_sessions_without_a_stream_stay_within_the_default_global_bu
         assert run.refused("outbox_budget") == jobs - kept, (attack, kept)
         assert run.refused("outbox_drop") == 0
         assert run.refused("outbox_unattached") == 0
+        # A newcomer was served once the outboxes were full.
+        assert attack["probe"] == {"initialize": 200, "call": 200, "metrics": 200}, attack["probe"]
         # Every session was deleted: the outboxes hold nothing.
         assert run.after.value("dcc_mcp_outbox_bytes") == 0
 
