@@ -11,7 +11,7 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(jsonrpc_body protocol_version uri_template auth_headers jwt metrics_labels)
+    targets=(jsonrpc_body protocol_version uri_template auth_headers jwt metrics_labels last_event_id)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then

@@ -20,13 +20,14 @@ use serde_json::Value;
 pub(crate) type Check = fn(&[u8]);
 
 /// Every target by name (the name of its `fuzz/corpus/<name>` directory).
-pub(crate) const TARGETS: [(&str, Check); 6] = [
+pub(crate) const TARGETS: [(&str, Check); 7] = [
     ("jsonrpc_body", jsonrpc_body),
     ("protocol_version", protocol_version),
     ("uri_template", uri_template),
     ("auth_headers", auth_headers),
     ("jwt", jwt),
     ("metrics_labels", metrics_labels),
+    ("last_event_id", last_event_id),
 ];
 
 /// Most messages of a batch in [`jsonrpc_body`].
@@ -142,6 +143,62 @@ pub(crate) fn jwt(data: &[u8]) {
         if let Err(refused) = header {
             assert_eq!(verdict, Err(refused));
         }
+    }
+}
+
+/// Bytes of the replay buffer in [`last_event_id`]: small, so that fuzzed inputs reach the byte bound.
+const REPLAY_BYTES: usize = 512;
+
+/// `Last-Event-ID` of a resuming `GET /mcp` (input `header\nlengths`, each byte after the first
+/// newline, times 4, the length of one message the stream sent). An id that parses is the header's
+/// plain decimal digits (blanks around them aside) and round-trips through its decimal form;
+/// anything else is refused. A resume from it replays at most `REPLAY_CAPACITY` ascending ids after
+/// it, skipping only messages too large to keep, ending at the last one sent when that fits, and
+/// replayed plus lost is exactly what was sent after it.
+pub(crate) fn last_event_id(data: &[u8]) {
+    let split = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let (header, rest) = data.split_at(split);
+    let parsed = fuzzing::last_event_id(header);
+    let text = std::str::from_utf8(header)
+        .ok()
+        .map(|t| t.trim_matches([' ', '\t']));
+    match (parsed, text) {
+        (Some(id), Some(digits)) => {
+            assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+            assert_eq!(digits.parse::<u64>().ok(), Some(id));
+            assert_eq!(fuzzing::last_event_id(id.to_string().as_bytes()), Some(id));
+        }
+        (Some(id), None) => panic!("{id} parsed from a header that is not text"),
+        (None, Some(digits))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            // Digits alone are refused only past u64.
+            assert!(digits.parse::<u64>().is_err(), "{digits:?} refused");
+        }
+        (None, _) => {}
+    }
+    let sent: Vec<usize> = rest.iter().skip(1).map(|&b| usize::from(b) * 4).collect();
+    let total = sent.len() as u64;
+    let last_seen = parsed.unwrap_or(0);
+    let (ids, lost) = fuzzing::resume(&sent, REPLAY_BYTES, last_seen);
+    assert!(ids.len() <= fuzzing::REPLAY_CAPACITY);
+    assert_eq!(ids.len() as u64 + lost, total.saturating_sub(last_seen));
+    // Ascending ids after the client's; the only holes are messages too large to keep.
+    for pair in ids.windows(2) {
+        assert!(pair[0] < pair[1], "{ids:?}");
+        for hole in pair[0] + 1..pair[1] {
+            assert!(
+                sent[hole as usize - 1] > REPLAY_BYTES,
+                "{hole} missing from {ids:?}"
+            );
+        }
+    }
+    if let Some(first) = ids.first() {
+        assert!(*first > last_seen, "{ids:?} after {last_seen}");
+    }
+    // The newest message is replayed whenever it was missed and fits the buffer.
+    if total > last_seen && sent.last().is_some_and(|&len| len <= REPLAY_BYTES) {
+        assert_eq!(ids.last(), Some(&total), "{ids:?}");
     }
 }
 

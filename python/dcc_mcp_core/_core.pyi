@@ -92,6 +92,15 @@ class McpHttpConfig:
         gateway_instance_name: Optional[str] = None,
         gateway_dcc_type: Optional[str] = None,
         native_histograms: bool = False,
+        max_streams: Optional[int] = None,
+        max_streams_per_client: Optional[int] = None,
+        max_connections_per_client: Optional[int] = None,
+        max_body_bytes_in_flight: Optional[int] = None,
+        max_outbox_bytes_total: Optional[int] = None,
+        stream_send_buffer_bytes: Optional[int] = None,
+        keep_alive_timeout: Optional[float] = None,
+        outbox_unattached_timeout: Optional[float] = None,
+        sse_idle_close: Optional[float] = None,
     ) -> McpHttpConfig: ...
     host: str
     """Address to bind (default ``"127.0.0.1"``)."""
@@ -151,6 +160,9 @@ class McpHttpConfig:
     """``SO_SNDBUF`` of a connection holding an SSE stream, in bytes (default 64 KiB)."""
     keep_alive_timeout: float
     """Seconds a keep-alive connection may stay silent between requests (default 60)."""
+    sse_idle_close: float
+    """Seconds a session's ``GET`` stream may send nothing before it is closed (default 300); the client
+    reconnects with ``Last-Event-ID`` and gets what it missed."""
     body_read_timeout: float
     """Seconds to read a whole request body once its headers arrived (default 30); slower gets ``408``."""
     write_timeout: float

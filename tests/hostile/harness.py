@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -355,6 +355,33 @@ def raw_connection(server: Server, source: str = ATTACK_ADDRS[0], timeout: float
     sock.bind((source, 0))
     sock.connect((server.host, server.port))
     return sock
+
+
+def raw_request(sock: socket.socket, server: Server, body: str, session_id: str = "") -> Tuple[int, str]:
+    """One ``POST /mcp`` on a kept-alive raw socket; returns the status (0: the server had closed it)
+    and the ``mcp-session-id`` of the response ("" when none)."""
+    session = f"mcp-session-id: {session_id}\r\nmcp-protocol-version: {PROTOCOL}\r\n" if session_id else ""
+    try:
+        sock.sendall(
+            (
+                f"POST /mcp HTTP/1.1\r\nhost: {server.host}:{server.port}\r\ncontent-type: application/json\r\n"
+                f"accept: {ACCEPT}\r\n{session}content-length: {len(body)}\r\n\r\n{body}"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = sock.recv(65536)
+            if not data:
+                return 0, ""
+            head += data
+    except (ConnectionResetError, BrokenPipeError):
+        return 0, ""
+    headers, _, rest = head.partition(b"\r\n\r\n")
+    length = re.search(rb"content-length: (\d+)", headers, re.IGNORECASE)
+    while length and len(rest) < int(length.group(1)):
+        rest += sock.recv(65536)
+    session = re.search(rb"mcp-session-id: (\S+)", headers, re.IGNORECASE)
+    return int(headers.split(b" ")[1]), session.group(1).decode() if session else ""
 
 
 def peer_closed(sock: socket.socket, timeout: float) -> bool:

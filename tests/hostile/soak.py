@@ -2,7 +2,8 @@
 ``dcc-mcp-server`` with the attack's budget flags, next to the well-behaved client.
 
 Prints one Markdown table row per attack (the table of ``docs/reliability.md``) and writes every
-figure as JSON. The catalogue is :data:`hostile.attacks.ATTACKS`, :data:`hostile.budget_attacks.BUDGET_ATTACKS`, :data:`hostile.job_attacks.JOB_ATTACKS`
+figure as JSON. The catalogue is :data:`hostile.attacks.ATTACKS`, :data:`hostile.budget_attacks.BUDGET_ATTACKS`, :data:`hostile.stream_attacks.STREAM_ATTACKS`,
+:data:`hostile.body_attacks.BODY_ATTACKS`, :data:`hostile.job_attacks.JOB_ATTACKS`
 and :data:`hostile.thread_attacks.BLOCKING_THREADS`; a new attack joins by adding an entry there.
 
     cd tests && python -m hostile.soak --seconds 120 --json ../target/soak.json [attack ...]
@@ -17,9 +18,11 @@ import time
 from typing import Any, Dict, List
 
 from .attacks import ATTACKS, Attack
+from .body_attacks import BODY_ATTACKS
 from .budget_attacks import BUDGET_ATTACKS
 from .harness import SERVER_BIN, Server, run_attack, summary
 from .job_attacks import JOB_ATTACKS
+from .stream_attacks import STREAM_ATTACKS
 from .thread_attacks import BLOCKING_THREADS, blocking_threads
 
 
@@ -27,6 +30,8 @@ def catalogue() -> Dict[str, Attack]:
     """Every attack by name, in one shape (job attacks also report the reasons they may drive)."""
     attacks: Dict[str, Attack] = dict(ATTACKS)
     attacks.update(BUDGET_ATTACKS)
+    attacks.update(STREAM_ATTACKS)
+    attacks.update(BODY_ATTACKS)
     for name, job in JOB_ATTACKS.items():
         attacks[name] = Attack(
             job.fn, job.flags, job.budget, job.reasons + job.may_drive, job.rss_budget_kib, (("report", {}),)

@@ -76,3 +76,28 @@ pub fn jwt_verify(jwks: &[u8], token: &str) -> Result<Vec<String>, &'static str>
 pub fn metadata_url(resource: &str) -> String {
     crate::oauth::metadata_url(resource)
 }
+
+/// `Last-Event-ID` of a resuming `GET /mcp`, read the way the stream handler reads it (a header
+/// value, as text, then [`parse_event_id`](crate::replay::parse_event_id)): the event id it names,
+/// `None` when it is not one of ours.
+pub fn last_event_id(header: &[u8]) -> Option<u64> {
+    let value = HeaderValue::from_bytes(header).ok()?;
+    crate::replay::parse_event_id(value.to_str().ok()?)
+}
+
+/// Most messages a session's replay buffer keeps (the count bound of a resume).
+pub const REPLAY_CAPACITY: usize = crate::replay::REPLAY_CAPACITY;
+
+/// A resume from `last_seen` after a stream sent messages of the byte lengths `sent`, kept in a
+/// replay buffer of `max_bytes`: the event ids replayed (in order) and the count reported lost.
+pub fn resume(sent: &[usize], max_bytes: usize, last_seen: u64) -> (Vec<u64>, u64) {
+    let mut buffer = crate::replay::ReplayBuffer::new(max_bytes);
+    for &len in sent {
+        buffer.record(&"x".repeat(len));
+    }
+    let resume = buffer.since(last_seen);
+    (
+        resume.messages.iter().map(|(id, _)| *id).collect(),
+        resume.lost,
+    )
+}

@@ -121,6 +121,10 @@ struct Cli {
     /// Seconds an idle session lives.
     #[arg(long, value_name = "SECONDS")]
     session_ttl: Option<f64>,
+    /// Seconds a session's GET stream may send nothing before it is closed (the client reconnects
+    /// with Last-Event-ID) [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    sse_idle_close: Option<f64>,
     /// Protect /metrics with HTTP Basic auth, given as USER:PASS (prefer --metrics-basic-auth-file).
     #[arg(
         long,
@@ -495,6 +499,11 @@ fn config_from(cli: &Cli) -> Result<McpHttpConfig, String> {
         ),
         ("--session-ttl", cli.session_ttl, &mut config.session_ttl),
         (
+            "--sse-idle-close",
+            cli.sse_idle_close,
+            &mut config.sse_idle_close,
+        ),
+        (
             "--keep-alive-timeout",
             cli.keep_alive_timeout,
             &mut config.keep_alive_timeout,
@@ -762,6 +771,58 @@ mod tests {
         let cli = Cli::parse_from(["dcc-mcp-server"]);
         assert!(config_from(&cli).unwrap().bearer_tokens.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn connection_and_memory_budget_flags_map_to_config() {
+        let cli = Cli::parse_from([
+            "dcc-mcp-server",
+            "--max-connections",
+            "100",
+            "--max-streams",
+            "40",
+            "--max-streams-per-client",
+            "10",
+            "--max-connections-per-client",
+            "50",
+            "--max-body-bytes-in-flight",
+            "8000000",
+            "--max-outbox-bytes-total",
+            "9000000",
+            "--outbox-unattached-timeout",
+            "2.5",
+            "--stream-send-buffer-bytes",
+            "32768",
+            "--keep-alive-timeout",
+            "20",
+            "--sse-idle-close",
+            "0.5",
+        ]);
+        let config = config_from(&cli).unwrap();
+        assert_eq!(config.max_connections, 100);
+        assert_eq!(config.max_streams, Some(40));
+        assert_eq!(config.max_streams_per_client, Some(10));
+        assert_eq!(config.max_connections_per_client, Some(50));
+        assert_eq!(config.max_body_bytes_in_flight, 8_000_000);
+        assert_eq!(config.max_outbox_bytes_total, 9_000_000);
+        assert_eq!(
+            config.outbox_unattached_timeout,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(config.stream_send_buffer_bytes, 32768);
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs(20));
+        assert_eq!(config.sse_idle_close, Duration::from_millis(500));
+        // Without the flags: the library's defaults.
+        let config = config_from(&Cli::parse_from(["dcc-mcp-server"])).unwrap();
+        let defaults = McpHttpConfig::default();
+        assert_eq!(config.sse_idle_close, defaults.sse_idle_close);
+        assert_eq!(config.max_streams, defaults.max_streams);
+        assert_eq!(config.keep_alive_timeout, defaults.keep_alive_timeout);
+        let cli = Cli::parse_from(["dcc-mcp-server", "--sse-idle-close=-1"]);
+        assert_eq!(
+            config_from(&cli).unwrap_err(),
+            "--sse-idle-close must be a non-negative number of seconds, got -1"
+        );
     }
 
     #[test]

@@ -148,6 +148,15 @@ impl PyMcpHttpConfig {
         gateway_instance_name = None,
         gateway_dcc_type = None,
         native_histograms = false,
+        max_streams = None,
+        max_streams_per_client = None,
+        max_connections_per_client = None,
+        max_body_bytes_in_flight = None,
+        max_outbox_bytes_total = None,
+        stream_send_buffer_bytes = None,
+        keep_alive_timeout = None,
+        outbox_unattached_timeout = None,
+        sse_idle_close = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -194,6 +203,15 @@ impl PyMcpHttpConfig {
         gateway_instance_name: Option<String>,
         gateway_dcc_type: Option<String>,
         native_histograms: bool,
+        max_streams: Option<i64>,
+        max_streams_per_client: Option<i64>,
+        max_connections_per_client: Option<i64>,
+        max_body_bytes_in_flight: Option<i64>,
+        max_outbox_bytes_total: Option<i64>,
+        stream_send_buffer_bytes: Option<i64>,
+        keep_alive_timeout: Option<f64>,
+        outbox_unattached_timeout: Option<f64>,
+        sse_idle_close: Option<f64>,
     ) -> PyResult<Self> {
         let mut inner = McpHttpConfig {
             port: convert::port(port).map_err(invalid_value)?,
@@ -309,6 +327,61 @@ impl PyMcpHttpConfig {
         }
         if let Some(v) = sync_concurrency {
             inner.sync_concurrency = count("sync_concurrency", v)?;
+        }
+        for (name, value, field) in [
+            ("max_streams", max_streams, &mut inner.max_streams),
+            (
+                "max_streams_per_client",
+                max_streams_per_client,
+                &mut inner.max_streams_per_client,
+            ),
+            (
+                "max_connections_per_client",
+                max_connections_per_client,
+                &mut inner.max_connections_per_client,
+            ),
+        ] {
+            if let Some(v) = value {
+                *field = Some(count(name, v)?);
+            }
+        }
+        for (name, value, field) in [
+            (
+                "max_body_bytes_in_flight",
+                max_body_bytes_in_flight,
+                &mut inner.max_body_bytes_in_flight,
+            ),
+            (
+                "max_outbox_bytes_total",
+                max_outbox_bytes_total,
+                &mut inner.max_outbox_bytes_total,
+            ),
+            (
+                "stream_send_buffer_bytes",
+                stream_send_buffer_bytes,
+                &mut inner.stream_send_buffer_bytes,
+            ),
+        ] {
+            if let Some(v) = value {
+                *field = count(name, v)?;
+            }
+        }
+        for (name, value, field) in [
+            (
+                "keep_alive_timeout",
+                keep_alive_timeout,
+                &mut inner.keep_alive_timeout,
+            ),
+            (
+                "outbox_unattached_timeout",
+                outbox_unattached_timeout,
+                &mut inner.outbox_unattached_timeout,
+            ),
+            ("sse_idle_close", sse_idle_close, &mut inner.sse_idle_close),
+        ] {
+            if let Some(v) = value {
+                *field = secs(name, v)?;
+            }
         }
         if let Some(v) = max_log_messages_per_sec {
             inner.max_log_messages_per_sec = log_rate(v)?;
@@ -656,6 +729,18 @@ impl PyMcpHttpConfig {
         self.update(|c| c.keep_alive_timeout = v)
     }
 
+    /// Seconds a session's `GET` stream may send nothing before it is closed (default 300); the
+    /// client reconnects with `Last-Event-ID` and gets what it missed.
+    #[getter]
+    fn sse_idle_close(&self) -> f64 {
+        self.inner.sse_idle_close.as_secs_f64()
+    }
+    #[setter]
+    fn set_sse_idle_close(&mut self, value: f64) -> PyResult<()> {
+        let v = secs("sse_idle_close", value)?;
+        self.update(|c| c.sse_idle_close = v)
+    }
+
     /// Seconds to read a whole request body once its headers arrived; slower bodies get `408`.
     #[getter]
     fn body_read_timeout(&self) -> f64 {
@@ -915,7 +1000,7 @@ impl PyMcpHttpConfig {
              gateway_registry_dir={}, gateway_instance_name={}, gateway_dcc_type={}, max_streams={}, \
              max_streams_per_client={}, max_connections_per_client={}, max_body_bytes_in_flight={}, \
              max_outbox_bytes_total={}, outbox_unattached_timeout={:?}, stream_send_buffer_bytes={}, \
-             keep_alive_timeout={:?}, max_pending_client_requests={}, \
+             keep_alive_timeout={:?}, sse_idle_close={:?}, max_pending_client_requests={}, \
              max_log_messages_per_sec={}, max_request_state_bytes={}, runtime_threads={})",
             py_repr_str(&c.host),
             c.port,
@@ -975,6 +1060,7 @@ impl PyMcpHttpConfig {
             c.outbox_unattached_timeout.as_secs_f64(),
             c.stream_send_buffer_bytes,
             c.keep_alive_timeout.as_secs_f64(),
+            c.sse_idle_close.as_secs_f64(),
             c.max_pending_client_requests,
             c.max_log_messages_per_sec,
             c.max_request_state_bytes,
