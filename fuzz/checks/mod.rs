@@ -177,6 +177,27 @@ pub(crate) fn last_event_id(data: &[u8]) {
         }
         (None, _) => {}
     }
+    // A POST stream's id is `p<stream>-<seen>` in plain digits, and round-trips.
+    if let Some((stream, seen)) = fuzzing::post_stream_event(header) {
+        assert!(parsed.is_none());
+        let text = text.unwrap_or_default().trim_matches([' ', '\t']);
+        let (s, n) = text
+            .strip_prefix('p')
+            .and_then(|rest| rest.split_once('-'))
+            .unwrap_or_else(|| panic!("{text:?} is not p<stream>-<seen>"));
+        for digits in [s, n] {
+            assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+        }
+        assert_eq!(
+            (s.parse::<u64>().ok(), n.parse::<u64>().ok()),
+            (Some(stream), Some(seen))
+        );
+        let written = fuzzing::post_event_id(stream, seen);
+        assert_eq!(
+            fuzzing::post_stream_event(written.as_bytes()),
+            Some((stream, seen))
+        );
+    }
     let sent: Vec<usize> = rest.iter().skip(1).map(|&b| usize::from(b) * 4).collect();
     let total = sent.len() as u64;
     let last_seen = parsed.unwrap_or(0);

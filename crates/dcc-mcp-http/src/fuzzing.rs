@@ -78,11 +78,32 @@ pub fn metadata_url(resource: &str) -> String {
 }
 
 /// `Last-Event-ID` of a resuming `GET /mcp`, read the way the stream handler reads it (a header
-/// value, as text, then [`parse_event_id`](crate::replay::parse_event_id)): the event id it names,
-/// `None` when it is not one of ours.
+/// value, as text, then the resume point it names): the event id of the session stream it names,
+/// `None` when it names none (not one of ours, or a `POST` stream: [`post_stream_event`]).
 pub fn last_event_id(header: &[u8]) -> Option<u64> {
+    match resume_point(header)? {
+        crate::replay::ResumePoint::Session(id) => Some(id),
+        crate::replay::ResumePoint::Post { .. } => None,
+    }
+}
+
+/// `Last-Event-ID` of a `GET /mcp` that resumes a `POST` stream (`p<stream>-<seen>`), read as the
+/// stream handler reads it: `(stream, seen)`, `None` when the header names no `POST` stream.
+pub fn post_stream_event(header: &[u8]) -> Option<(u64, u64)> {
+    match resume_point(header)? {
+        crate::replay::ResumePoint::Post { stream, seen } => Some((stream, seen)),
+        crate::replay::ResumePoint::Session(_) => None,
+    }
+}
+
+/// The event id of event `seen` of `POST` stream `stream`, as the server writes it.
+pub fn post_event_id(stream: u64, seen: u64) -> String {
+    crate::replay::post_event_id(stream, seen)
+}
+
+fn resume_point(header: &[u8]) -> Option<crate::replay::ResumePoint> {
     let value = HeaderValue::from_bytes(header).ok()?;
-    crate::replay::parse_event_id(value.to_str().ok()?)
+    crate::replay::parse_resume_point(value.to_str().ok()?)
 }
 
 /// Most messages a session's replay buffer keeps (the count bound of a resume).

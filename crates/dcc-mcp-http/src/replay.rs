@@ -112,12 +112,6 @@ fn decimal(value: &str) -> Option<u64> {
     value.parse().ok()
 }
 
-/// A `Last-Event-ID` header value as an event id of the session stream (`None`: not one of ours).
-#[cfg(test)]
-pub(crate) fn parse_event_id(value: &str) -> Option<u64> {
-    decimal(value.trim())
-}
-
 /// Where a `GET` with `Last-Event-ID` asks to resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ResumePoint {
@@ -419,10 +413,26 @@ mod tests {
 
     #[test]
     fn only_plain_decimal_ids_are_ours() {
-        assert_eq!(parse_event_id("17"), Some(17));
-        assert_eq!(parse_event_id(" 17 "), Some(17));
-        for other in ["", "-1", "1.5", "abc", "99999999999999999999999", "+3"] {
-            assert_eq!(parse_event_id(other), None, "{other}");
+        assert_eq!(parse_resume_point("17"), Some(ResumePoint::Session(17)));
+        assert_eq!(parse_resume_point(" 17 "), Some(ResumePoint::Session(17)));
+        assert_eq!(
+            parse_resume_point("p3-0"),
+            Some(ResumePoint::Post { stream: 3, seen: 0 })
+        );
+        for other in [
+            "",
+            "-1",
+            "1.5",
+            "abc",
+            "99999999999999999999999",
+            "+3",
+            "p",
+            "p3",
+            "p-1",
+            "p3-",
+            "p3-x",
+        ] {
+            assert_eq!(parse_resume_point(other), None, "{other}");
         }
     }
 }
