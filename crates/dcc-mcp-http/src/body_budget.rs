@@ -57,6 +57,8 @@ impl BodyBudget {
     }
 
     /// Body bytes being read (or held by requests not yet done) now.
+    // Read by the /metrics gauges (feature `prometheus`) and the tests.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }

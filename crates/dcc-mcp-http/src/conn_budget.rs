@@ -236,11 +236,15 @@ impl ConnTable {
     }
 
     /// Open connections now.
+    // Read by the /metrics gauges (feature `prometheus`) and the tests.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn connections(&self) -> usize {
         self.lock().slots.len()
     }
 
     /// Open streams now.
+    // Read by the /metrics gauges (feature `prometheus`) and the tests.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn streams(&self) -> usize {
         self.lock().streams
     }

@@ -47,6 +47,8 @@ impl OutboxBudget {
     }
 
     /// Bytes held by all outboxes now.
+    // Read by the /metrics gauges (feature `prometheus`) and the tests.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }

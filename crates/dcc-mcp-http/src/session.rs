@@ -989,6 +989,8 @@ impl SessionStore {
     }
 
     /// Bytes held by all outboxes now (the gauge `dcc_mcp_outbox_bytes`).
+    // Read by the /metrics gauges (feature `prometheus`) and the tests.
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn outbox_bytes(&self) -> usize {
         self.shared_outbox.used()
     }
