@@ -116,14 +116,11 @@ cargo test -p dcc-mcp-http --features dcc-mcp-http/prometheus,dcc-mcp-http/workf
     --test fuzz_corpus
 
 # ---------------------------------------------------------------------------------------------
-step "loom models (bounds in loom-tests/README.md)"
-# Each model has its own preemption bound; LOOM_MAX_PREEMPTIONS can only lower it.
-RUSTFLAGS="--cfg dcc_mcp_loom" CARGO_TARGET_DIR="$root/target/loom" \
-    cargo test -p dcc-mcp-loom-tests --release
-
-step "loom mutants: every planted fault is caught by its model (docs/architecture.md)"
-# Same target directory: each mutant rebuilds only dcc-mcp-telemetry and the loom test binary.
-CARGO_TARGET_DIR="$root/target/loom" ./scripts/loom_mutants.sh
+step "loom models, each at its bound, then every mutant caught (scripts/loom.sh; loom-tests/README.md)"
+# Each model has its own preemption bound; LOOM_MAX_PREEMPTIONS can only lower it. The mutants
+# (docs/architecture.md, "Loom mutants") use the same target directory: each rebuilds only
+# dcc-mcp-telemetry and the loom test binary.
+CARGO_TARGET_DIR="$root/target/loom" ./scripts/loom.sh
 
 step "miri: the engine's tests (concurrency tests scaled down under cfg(miri))"
 if rustup component add --toolchain nightly miri rust-src >/dev/null 2>&1 \

@@ -179,7 +179,7 @@ fn counter_by_labels(c: &mut Criterion) {
         ours.with_label_values_ref(black_box(&["echo", "success"]))
             .inc();
     });
-    // The owned-handle variant clones an `Arc` per call: a shared reference count.
+    // The owned-handle variant clones an `Arc` per call: the calling thread's own anchor.
     bench(&mut g, "cmp_counter_by_labels", "dcc-mcp-owned", |_| {
         ours.with_label_values(black_box(&["echo", "success"]))
             .inc();

@@ -18,38 +18,13 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dcc_mcp_benches::fixtures::{
-    observation, tool_name, OursFixture, PrometheusFixture, BUCKETS, CALLS, DURATION,
+    observation, prometheus_client_registry, tool_name, OursFixture, PrometheusFixture, BUCKETS,
+    CALLS, DURATION,
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
-use prometheus_client::metrics::counter::Counter as PcCounter;
-use prometheus_client::metrics::family::Family as PcFamily;
-use prometheus_client::metrics::histogram::Histogram as PcHistogram;
 
 const SERIES: usize = 100;
 const SHARDS: usize = 16;
-
-/// `prometheus-client` with the same series and totals as the other fixtures.
-fn prometheus_client_registry() -> prometheus_client::registry::Registry {
-    let mut pc = prometheus_client::registry::Registry::default();
-    let calls: PcFamily<[(&'static str, String); 1], PcCounter> = PcFamily::default();
-    let dur: PcFamily<[(&'static str, String); 1], PcHistogram> =
-        PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
-    pc.register(
-        CALLS.trim_end_matches("_total"),
-        "Tool calls.",
-        calls.clone(),
-    );
-    pc.register(DURATION, "Tool call duration.", dur.clone());
-    for i in 0..SERIES {
-        let c = calls.get_or_create(&[("tool", tool_name(i))]);
-        let h = dur.get_or_create(&[("tool", tool_name(i))]);
-        for t in 0..SHARDS {
-            c.inc();
-            h.observe(observation(t, i));
-        }
-    }
-    pc
-}
 
 fn pc_encode(pc: &prometheus_client::registry::Registry, text: &mut String) {
     text.clear();
@@ -91,7 +66,7 @@ fn paired_ratio(ours: &OursFixture, pc: &prometheus_client::registry::Registry) 
 fn exposition(c: &mut Criterion) {
     let ours = OursFixture::new(SERIES, SHARDS);
     let prom = PrometheusFixture::new(SERIES, SHARDS);
-    let pc = prometheus_client_registry();
+    let pc = prometheus_client_registry(SERIES, SHARDS);
     let recorder = PrometheusBuilder::new()
         .set_buckets(&BUCKETS)
         .unwrap_or_else(|e| panic!("buckets: {e}"))

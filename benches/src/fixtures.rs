@@ -159,6 +159,36 @@ impl PrometheusFixture {
     }
 }
 
+/// `prometheus-client` 0.26 with the same series and totals as [`OursFixture`] with `shards`
+/// (one thread records them all: its families have no shards).
+pub fn prometheus_client_registry(
+    series: usize,
+    shards: usize,
+) -> prometheus_client::registry::Registry {
+    use prometheus_client::metrics::counter::Counter as PcCounter;
+    use prometheus_client::metrics::family::Family as PcFamily;
+    use prometheus_client::metrics::histogram::Histogram as PcHistogram;
+    let mut pc = prometheus_client::registry::Registry::default();
+    let calls: PcFamily<[(&'static str, String); 1], PcCounter> = PcFamily::default();
+    let dur: PcFamily<[(&'static str, String); 1], PcHistogram> =
+        PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
+    pc.register(
+        CALLS.trim_end_matches("_total"),
+        "Tool calls.",
+        calls.clone(),
+    );
+    pc.register(DURATION, "Tool call duration.", dur.clone());
+    for i in 0..series {
+        let c = calls.get_or_create(&[("tool", tool_name(i))]);
+        let h = dur.get_or_create(&[("tool", tool_name(i))]);
+        for t in 0..shards {
+            c.inc();
+            h.observe(observation(t, i));
+        }
+    }
+    pc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,18 +6,29 @@
 //! `prometheus` 0.14 doing the same thing.
 //!
 //! ```text
-//! bench-ops counter 100000      # paths: counter labels hist tool p_counter p_labels p_hist p_tool
+//! bench-ops counter 100000      # paths: counter labels owned hist tool p_counter p_labels p_hist p_tool
+//! bench-ops scrape 100          # one scrape = Registry::encode_text, 100 series x 16 shards
+//! bench-ops scrape_pc 100       # the same series in prometheus-client 0.26, text::encode
 //! ```
+//!
+//! `owned` is `CounterFamily::with_label_values` (an owned handle, made and dropped per call).
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use dcc_mcp_benches::fixtures::BUCKETS;
+use dcc_mcp_benches::fixtures::{prometheus_client_registry, OursFixture, BUCKETS};
+
+/// The scrape paths' case (issue 20's): 100 tools recorded by 16 threads alive at once.
+const SCRAPE: (usize, usize) = (100, 16);
 
 /// The paths this binary can run.
-const PATHS: [&str; 8] = [
+const PATHS: [&str; 11] = [
     "counter",
     "labels",
+    "owned",
+    "scrape",
+    "scrape_pc",
     "hist",
     "tool",
     "p_counter",
@@ -91,7 +102,31 @@ fn main() -> ExitCode {
         p_hist_family.with_label_values(&["echo"]),
     );
     match path.as_str() {
+        "scrape" => {
+            let ours = OursFixture::new(SCRAPE.0, SCRAPE.1);
+            let out = RefCell::new(Vec::with_capacity(1 << 20));
+            run(n, || {
+                let mut out = out.borrow_mut();
+                ours.encode_text_into(&mut out);
+                black_box(out.len());
+            });
+        }
+        "scrape_pc" => {
+            let pc = prometheus_client_registry(SCRAPE.0, SCRAPE.1);
+            let text = RefCell::new(String::with_capacity(1 << 20));
+            run(n, || {
+                let mut text = text.borrow_mut();
+                text.clear();
+                let _ = prometheus_client::encoding::text::encode(&mut *text, &pc);
+                black_box(text.len());
+            });
+        }
         "counter" => run(n, || counter.inc()),
+        "owned" => run(n, || {
+            family
+                .with_label_values(black_box(&["echo", "success"]))
+                .inc()
+        }),
         "labels" => run(n, || {
             family
                 .with_label_values_ref(black_box(&["echo", "success"]))

@@ -13,8 +13,8 @@ const LINEAR_MAX: usize = 32;
 /// search of the recording hot path. Dereferences to the bounds.
 ///
 /// Aligned to a (prefetch-paired) cache line, so that inside the family's `Arc<Buckets>` the
-/// reference count (written by every `Histogram` clone and drop, and by
-/// `HistogramFamily::with_label_values`) is not on the line every `observe` reads.
+/// reference count (written when a thread's first anchor is made, see `family::Anchor`) is not on
+/// the line every `observe` reads.
 #[repr(align(128))]
 pub(crate) struct Buckets {
     finite: Box<[f64]>,

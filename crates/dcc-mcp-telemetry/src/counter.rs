@@ -2,7 +2,7 @@
 //! a family with exemplars, a sequence cell and an exemplar slot written in one window).
 
 use crate::exemplar::{Exemplar, TraceId};
-use crate::family::{FamilyCore, Shared};
+use crate::family::{Anchor, FamilyCore};
 use crate::shard::{CellAt, ShardSet};
 use crate::TelemetryError;
 use std::sync::Arc;
@@ -11,16 +11,17 @@ use std::sync::Arc;
 /// recording is a Relaxed load + add + Relaxed store into the calling thread's own shard.
 #[derive(Clone)]
 pub struct Counter {
-    shared: Arc<Shared>,
+    /// The shards, and what keeps them alive (a count of the creating thread's own).
+    anchor: Anchor,
     at: CellAt,
     /// The family keeps an exemplar slot (see [`inc_by_with_exemplar`](Self::inc_by_with_exemplar)).
     exemplars: bool,
 }
 
 impl Counter {
-    pub(crate) fn new(shared: Arc<Shared>, at: CellAt, exemplars: bool) -> Self {
+    pub(crate) fn new(anchor: Anchor, at: CellAt, exemplars: bool) -> Self {
         Counter {
-            shared,
+            anchor,
             at,
             exemplars,
         }
@@ -32,10 +33,10 @@ impl Counter {
     #[inline]
     pub fn inc_by_with_exemplar(&self, n: u64, trace: Option<TraceId>) {
         match trace.filter(|_| self.exemplars) {
-            None => self.shared.shards.add(self.at, n),
+            None => self.anchor.shards().add(self.at, n),
             Some(t) => {
                 let cells = Exemplar::now(t, n as f64).to_cells();
-                self.shared.shards.add_with_exemplar(self.at, n, cells);
+                self.anchor.shards().add_with_exemplar(self.at, n, cells);
             }
         }
     }
@@ -43,18 +44,18 @@ impl Counter {
     /// Adds 1.
     #[inline]
     pub fn inc(&self) {
-        self.shared.shards.add(self.at, 1);
+        self.anchor.shards().add(self.at, 1);
     }
 
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.shared.shards.add(self.at, n);
+        self.anchor.shards().add(self.at, n);
     }
 
     /// The total over all threads (a merge across shards; not for hot paths).
     pub fn get(&self) -> u64 {
-        self.shared.shards.sum(self.at)
+        self.anchor.shards().sum(self.at)
     }
 }
 
@@ -109,25 +110,18 @@ impl CounterFamily {
     /// series and the registry's overflow counter for this family is incremented.
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Counter {
-        Counter::new(
-            self.core.shared.clone(),
-            self.core.resolve(values),
-            self.core.bounds.exemplars(),
-        )
+        let (at, anchor) = self.core.resolve_anchored(values);
+        Counter::new(anchor, at, self.core.bounds.exemplars())
     }
 
     /// Like [`with_label_values`](Self::with_label_values), but a wrong number of values is an error.
     pub fn try_with_label_values(&self, values: &[&str]) -> Result<Counter, TelemetryError> {
-        let r = self.core.try_resolve(values)?;
-        Ok(Counter::new(
-            self.core.shared.clone(),
-            r,
-            self.core.bounds.exemplars(),
-        ))
+        let (at, anchor) = self.core.try_resolve_anchored(values)?;
+        Ok(Counter::new(anchor, at, self.core.bounds.exemplars()))
     }
 
-    /// Like [`with_label_values`](Self::with_label_values) without cloning the handle: for code
-    /// that records by label values on every call, it avoids a shared reference-count update.
+    /// Like [`with_label_values`](Self::with_label_values) without making an owned handle: no
+    /// reference count is written at all (the owned handle's is the calling thread's own).
     #[inline]
     pub fn with_label_values_ref(&self, values: &[&str]) -> CounterRef<'_> {
         let at = self.core.resolve(values);
@@ -145,5 +139,44 @@ impl CounterFamily {
     /// The family's label names.
     pub fn label_names(&self) -> &[String] {
         &self.core.label_names
+    }
+}
+
+#[cfg(all(test, not(dcc_mcp_loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    /// An owned handle from `with_label_values` writes no registry-wide or family-wide reference
+    /// count: the registry's shared state and the family's bounds keep their counts, and each
+    /// thread's handles share that thread's own anchor.
+    #[test]
+    fn owned_handles_count_on_the_calling_threads_anchor() {
+        let r = crate::Registry::new();
+        let f = r
+            .counter_family("calls_total", "Calls.", &["tool"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = f.with_label_values(&["a"]);
+        let shared = Arc::strong_count(&f.core.shared);
+        let bounds = Arc::strong_count(&f.core.bounds);
+        let handles: Vec<_> = (0..64).map(|_| f.with_label_values(&["a"])).collect();
+        let clones: Vec<_> = handles.iter().map(Clone::clone).collect();
+        assert_eq!(Arc::strong_count(&f.core.shared), shared);
+        assert_eq!(Arc::strong_count(&f.core.bounds), bounds);
+        assert!(handles.iter().all(|h| h.anchor.same_cell(&first.anchor)));
+        let other = std::thread::spawn({
+            let f = f.clone();
+            move || {
+                let h = f.with_label_values(&["a"]);
+                h.inc();
+                h
+            }
+        })
+        .join()
+        .unwrap_or_else(|_| panic!("recorder panicked"));
+        assert!(!other.anchor.same_cell(&first.anchor));
+        drop((handles, clones, r, f));
+        // The handles alone keep the shards alive.
+        first.inc();
+        assert_eq!((first.get(), other.get()), (2, 2));
     }
 }

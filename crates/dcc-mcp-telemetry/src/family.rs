@@ -23,6 +23,7 @@ use crate::sync::{
 };
 use crate::TelemetryError;
 use std::cell::RefCell;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// Label value used for every label of a family's overflow series. Reserved: a label set that
@@ -33,8 +34,8 @@ pub const OVERFLOW_LABEL_VALUE: &str = "<overflow>";
 /// State shared by a registry and every handle it gives out.
 ///
 /// Aligned to a (prefetch-paired) cache line, so that inside the `Arc` the reference count sits
-/// on a line of its own: cloning or dropping a handle writes that line, and the record path reads
-/// the fields here (`shards`' slot-table id) on every call.
+/// on a line of its own: families and anchors ([`Anchor`]) hold it, not handles, and the record
+/// path reads the fields here (`shards`' slot-table id) on every call.
 #[repr(align(128))]
 pub(crate) struct Shared {
     pub(crate) shards: ShardSet,
@@ -89,6 +90,79 @@ impl Shared {
         *next = end;
         Ok(base)
     }
+}
+
+/// What keeps a family's shared state (the registry's shards, the family's bounds) alive for the
+/// owned handles one thread makes.
+///
+/// Each engine thread id has its own, in the family's per-thread cache, so a
+/// `with_label_values` (and a handle's clone or drop, on the thread that made it) writes the
+/// reference count of an allocation no other thread touches: no registry-wide or family-wide
+/// count on the record path (a handle dropped on another thread than the one that made it writes
+/// its maker's count, correctly but across cores). Aligned to a (prefetch-paired) cache line so that the count sits on
+/// a line of its own inside the `Arc`.
+#[repr(align(128))]
+struct AnchorCell {
+    shared: Arc<Shared>,
+    bounds: Arc<Buckets>,
+}
+
+/// An owned handle's view of its family's shared state: direct pointers to the shards and the
+/// bounds (one load from the handle on the record path), and the per-thread [`AnchorCell`] that
+/// keeps them alive.
+#[derive(Clone)]
+pub(crate) struct Anchor {
+    shards: NonNull<ShardSet>,
+    bounds: NonNull<Buckets>,
+    /// Never read: held so that the pointers above stay valid.
+    _alive: Arc<AnchorCell>,
+}
+
+// SAFETY: `Anchor` gives out only `&ShardSet` and `&Buckets`, both `Sync` (the shards are written
+// through atomics, the bounds never after construction), and its `Arc<AnchorCell>` is `Send` and
+// `Sync`; the raw pointers are only a cached form of `&self._alive.shared.shards` and
+// `&*self._alive.bounds`.
+unsafe impl Send for Anchor {}
+// SAFETY: see `Send` above: every access through an `Anchor` is a shared borrow of `Sync` data.
+unsafe impl Sync for Anchor {}
+
+impl Anchor {
+    /// A new anchor with its own reference count.
+    fn new(shared: Arc<Shared>, bounds: Arc<Buckets>) -> Self {
+        let cell = Arc::new(AnchorCell { shared, bounds });
+        Anchor {
+            shards: NonNull::from(&cell.shared.shards),
+            bounds: NonNull::from(&*cell.bounds),
+            _alive: cell,
+        }
+    }
+
+    /// The registry's shards.
+    #[inline(always)]
+    pub(crate) fn shards(&self) -> &ShardSet {
+        // SAFETY: `shards` points into the `Shared` that `self._alive` holds an `Arc` to, for as
+        // long as `self` lives; an `Arc`'s contents never move and are only ever shared-borrowed.
+        unsafe { self.shards.as_ref() }
+    }
+
+    /// The family's bucket layout.
+    #[inline(always)]
+    pub(crate) fn bounds(&self) -> &Buckets {
+        // SAFETY: as in `shards`: `bounds` points into the `Buckets` `self._alive` keeps alive.
+        unsafe { self.bounds.as_ref() }
+    }
+
+    /// Whether two anchors share one reference count (tests).
+    #[cfg(test)]
+    pub(crate) fn same_cell(&self, other: &Anchor) -> bool {
+        Arc::ptr_eq(&self._alive, &other._alive)
+    }
+}
+
+/// One thread's cache of a family: its label-values lookups and its [`Anchor`].
+struct ThreadCache<S> {
+    map: RefCell<ValueMap<S>>,
+    anchor: Anchor,
 }
 
 /// Where a series keeps its value: cells in the shards (counters, histograms) or one shared atomic
@@ -229,9 +303,12 @@ pub(crate) struct FamilyCore<S: Storage> {
     state: Mutex<FamilyState<S>>,
     /// The series in creation order, read by scrapes without a lock.
     series: AppendList<Series<S>>,
-    /// Per-thread label caches. Each is boxed and padded: the `RefCell` flag is written on every
-    /// lookup, and `ThreadSlots` stores neighbouring threads' values contiguously.
-    cache: ThreadSlots<CachePadded<RefCell<ValueMap<S>>>>,
+    /// Per-thread label caches and anchors. Each is boxed and padded: the `RefCell` flag is
+    /// written on every lookup, and `ThreadSlots` stores neighbouring threads' values contiguously.
+    cache: ThreadSlots<CachePadded<ThreadCache<S>>>,
+    /// The anchor of threads that have left the engine (no per-thread cache): shared, but only a
+    /// late thread-local destructor uses it.
+    late_anchor: Anchor,
     overflow: S,
     overflow_used: AtomicBool,
     /// This family's series in the registry's overflow counter, for labelled families.
@@ -302,6 +379,7 @@ impl<S: Storage> FamilyCore<S> {
             help: spec.help.to_owned(),
             kind: spec.kind,
             label_names: spec.label_names.iter().map(|s| (*s).to_owned()).collect(),
+            late_anchor: Anchor::new(shared.clone(), bounds.clone()),
             bounds,
             shared,
             cap: spec.cap,
@@ -322,23 +400,63 @@ impl<S: Storage> FamilyCore<S> {
     /// family's overflow series (and the overflow counter is bumped).
     #[inline]
     pub(crate) fn resolve(&self, values: &[&str]) -> S {
+        self.lookup(values).0
+    }
+
+    /// [`resolve`](Self::resolve) and the calling thread's [`Anchor`], for an owned handle: the
+    /// anchor's clone writes a count only this thread's handles share.
+    #[inline]
+    pub(crate) fn resolve_anchored(&self, values: &[&str]) -> (S, Anchor) {
+        let (store, cache) = self.lookup(values);
+        let anchor = cache.map_or(&self.late_anchor, |c| &c.anchor).clone();
+        (store, anchor)
+    }
+
+    /// The calling thread's [`Anchor`] (the sole series of an unlabelled metric).
+    pub(crate) fn anchor(&self) -> Anchor {
+        self.thread_cache()
+            .map_or(&self.late_anchor, |c| &c.anchor)
+            .clone()
+    }
+
+    /// The calling thread's cache; `None` once the thread has left the engine (a late
+    /// thread-local destructor).
+    #[inline(always)]
+    fn thread_cache(&self) -> Option<&ThreadCache<S>> {
+        self.cache.get_or(|| self.new_cache()).map(|c| &**c)
+    }
+
+    /// The series for `values` and the calling thread's cache.
+    #[inline(always)]
+    fn lookup(&self, values: &[&str]) -> (S, Option<&ThreadCache<S>>) {
         let h = hash_values(self.key, values);
-        // `None` once the thread has left the engine (a late thread-local destructor): no cache.
-        let cache: Option<&RefCell<ValueMap<S>>> = self.cache.get_or(new_cache).map(|c| &**c);
-        if let Some(Ok(c)) = cache.map(RefCell::try_borrow) {
+        let cache = self.thread_cache();
+        if let Some(Ok(c)) = cache.map(|c| c.map.try_borrow()) {
             if let Some(store) = c.get(h, values) {
-                return store.clone();
+                return (store.clone(), cache);
             }
         }
-        match self.resolve_slow(h, values) {
+        let store = match self.resolve_slow(h, values) {
             Some(store) => {
-                if let Some(Ok(mut c)) = cache.map(RefCell::try_borrow_mut) {
+                if let Some(Ok(mut c)) = cache.map(|c| c.map.try_borrow_mut()) {
                     c.insert(h, values, store.clone());
                 }
                 store
             }
             None => self.overflowed(),
-        }
+        };
+        (store, cache)
+    }
+
+    /// An empty cache for the calling thread, with its own anchor; out of line because it runs
+    /// once per thread id and family.
+    #[cold]
+    #[inline(never)]
+    fn new_cache(&self) -> CachePadded<ThreadCache<S>> {
+        CachePadded::new(ThreadCache {
+            map: RefCell::new(ValueMap::default()),
+            anchor: Anchor::new(self.shared.clone(), self.bounds.clone()),
+        })
     }
 
     /// Like [`resolve`](Self::resolve) but a label-count mismatch is an error.
@@ -351,6 +469,21 @@ impl<S: Storage> FamilyCore<S> {
             });
         }
         Ok(self.resolve(values))
+    }
+
+    /// Like [`resolve_anchored`](Self::resolve_anchored) but a label-count mismatch is an error.
+    pub(crate) fn try_resolve_anchored(
+        &self,
+        values: &[&str],
+    ) -> Result<(S, Anchor), TelemetryError> {
+        if values.len() != self.label_names.len() {
+            return Err(TelemetryError::LabelCountMismatch {
+                family: self.name.clone(),
+                expected: self.label_names.len(),
+                got: values.len(),
+            });
+        }
+        Ok(self.resolve_anchored(values))
     }
 
     /// The family's single series, created at registration for unlabelled metrics.
@@ -444,13 +577,6 @@ fn carries_overflow_marker(values: &[&str]) -> bool {
 #[cfg(dcc_mcp_loom_mutant = "marker_not_reserved")]
 fn carries_overflow_marker(_: &[&str]) -> bool {
     false
-}
-
-/// An empty per-thread label cache; out of line because it runs once per thread and family.
-#[cold]
-#[inline(never)]
-fn new_cache<S>() -> CachePadded<RefCell<ValueMap<S>>> {
-    CachePadded::new(RefCell::new(ValueMap::default()))
 }
 
 /// Merges a histogram series: each shard's per-bucket counts and sum read as one consistent state

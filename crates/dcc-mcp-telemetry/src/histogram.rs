@@ -12,7 +12,7 @@
 
 use crate::buckets::Buckets;
 use crate::exemplar::{Exemplar, TraceId, SLOT_CELLS};
-use crate::family::{merge_histogram, FamilyCore, Shared};
+use crate::family::{merge_histogram, Anchor, FamilyCore};
 use crate::shard::{CellAt, Extra, ShardSet};
 use crate::snapshot::HistogramSnapshot;
 use crate::TelemetryError;
@@ -22,24 +22,27 @@ use std::time::Duration;
 /// A histogram series. Cheap to clone; keep it.
 #[derive(Clone)]
 pub struct Histogram {
-    shared: Arc<Shared>,
-    bounds: Arc<Buckets>,
+    /// The shards and the bounds, and what keeps them alive (a count of the creating thread's
+    /// own).
+    anchor: Anchor,
     base: CellAt,
 }
 
 impl Histogram {
-    pub(crate) fn new(shared: Arc<Shared>, bounds: Arc<Buckets>, base: CellAt) -> Self {
-        Histogram {
-            shared,
-            bounds,
-            base,
-        }
+    pub(crate) fn new(anchor: Anchor, base: CellAt) -> Self {
+        Histogram { anchor, base }
     }
 
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        record(&self.shared.shards, &self.bounds, self.base, v, None);
+        record(
+            self.anchor.shards(),
+            self.anchor.bounds(),
+            self.base,
+            v,
+            None,
+        );
     }
 
     /// Records one observation and, when `trace` is some and the family keeps exemplars, makes it
@@ -47,7 +50,13 @@ impl Histogram {
     /// shards' exemplars per bucket).
     #[inline]
     pub fn observe_with_exemplar(&self, v: f64, trace: Option<TraceId>) {
-        record(&self.shared.shards, &self.bounds, self.base, v, trace);
+        record(
+            self.anchor.shards(),
+            self.anchor.bounds(),
+            self.base,
+            v,
+            trace,
+        );
     }
 
     /// [`observe_duration`](Self::observe_duration) with an exemplar, as
@@ -65,7 +74,7 @@ impl Histogram {
 
     /// The merged state of this series.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        merge_histogram(&self.shared.shards, self.base, &self.bounds)
+        merge_histogram(self.anchor.shards(), self.base, self.anchor.bounds())
     }
 }
 
@@ -141,18 +150,14 @@ impl HistogramFamily {
     /// values, the family's overflow series (counted by the registry's overflow counter).
     #[inline]
     pub fn with_label_values(&self, values: &[&str]) -> Histogram {
-        let base = self.core.resolve(values);
-        Histogram::new(self.core.shared.clone(), self.core.bounds.clone(), base)
+        let (base, anchor) = self.core.resolve_anchored(values);
+        Histogram::new(anchor, base)
     }
 
     /// Like [`with_label_values`](Self::with_label_values), but a wrong number of values is an error.
     pub fn try_with_label_values(&self, values: &[&str]) -> Result<Histogram, TelemetryError> {
-        let base = self.core.try_resolve(values)?;
-        Ok(Histogram::new(
-            self.core.shared.clone(),
-            self.core.bounds.clone(),
-            base,
-        ))
+        let (base, anchor) = self.core.try_resolve_anchored(values)?;
+        Ok(Histogram::new(anchor, base))
     }
 
     /// Like [`with_label_values`](Self::with_label_values) without cloning the handle.

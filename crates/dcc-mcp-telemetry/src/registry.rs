@@ -134,7 +134,7 @@ impl Registry {
     pub fn counter(&self, name: &str, help: &str) -> Result<Counter, TelemetryError> {
         let core = self.register::<CellAt>(spec(name, help, MetricKind::Counter, &[], &[], 1))?;
         Ok(Counter::new(
-            self.inner.shared.clone(),
+            core.anchor(),
             core.create_sole_series()?,
             false,
         ))
@@ -231,11 +231,7 @@ impl Registry {
         let s = spec(name, help, MetricKind::Histogram, &[], buckets, 1);
         let core = self.register::<CellAt>(s)?;
         let base = core.create_sole_series()?;
-        Ok(Histogram::new(
-            self.inner.shared.clone(),
-            core.bounds.clone(),
-            base,
-        ))
+        Ok(Histogram::new(core.anchor(), base))
     }
 
     /// Registers a histogram family with the default series cap ([`DEFAULT_MAX_SERIES`]).

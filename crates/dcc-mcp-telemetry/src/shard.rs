@@ -695,6 +695,11 @@ impl Shard {
         extra: &mut [u64],
     ) -> Option<f64> {
         let n = counts.len();
+        if extra.is_empty() && n + 1 < CHUNK_CELLS {
+            if let Some(c) = hint.filter(|_| n <= 16) {
+                return Self::try_read_classic_in(c.chunk, base, counts);
+            }
+        }
         let mut raw = [0u64; 16];
         let mut heap = Vec::new();
         let buf: &mut [u64] = if n <= raw.len() {
@@ -751,6 +756,53 @@ impl Shard {
         }
         Some(f64::from_bits(sum))
     }
+
+    /// The scrape's common case of [`try_read_histogram_in`](Self::try_read_histogram_in): a
+    /// classic block of at most 16 buckets and no extra cells, in `chunk` (a published chunk of
+    /// this shard that holds the whole block). The same loads in the same order, over one slice
+    /// of cells: no per-cell choice of path, no bounds checks.
+    #[inline]
+    fn try_read_classic_in(chunk: *mut Chunk, base: CellAt, counts: &mut [u64]) -> Option<f64> {
+        let n = counts.len();
+        debug_assert!(n <= 16 && base.off() + n + 1 < CHUNK_CELLS);
+        if n > 16 || base.off() + n + 1 >= CHUNK_CELLS || chunk.is_null() {
+            return None;
+        }
+        // SAFETY: `chunk` is a live published chunk (non-null, tested above) holding the series'
+        // whole classic block: `base.off() + n + 1 < CHUNK_CELLS` (tested above), and the cells
+        // of a chunk form one flat array (see `cell_in`), so these `n + 2` cells lie inside it.
+        let cells: &[AtomicU64] = unsafe {
+            std::slice::from_raw_parts(
+                ptr::addr_of!((*chunk).lines)
+                    .cast::<AtomicU64>()
+                    .add(base.off()),
+                n + 2,
+            )
+        };
+        let (block, tail) = cells.split_at(n);
+        let (sum_cell, seq_cell) = (&tail[0], &tail[1]);
+        let before = seq_cell.load(Ordering::Acquire);
+        if before & 1 == 1 {
+            return None;
+        }
+        let mut raw = [0u64; 16];
+        for (b, c) in raw.iter_mut().zip(block) {
+            *b = c.load(Ordering::Relaxed);
+        }
+        let sum = sum_cell.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        let after = seq_cell.load(Ordering::Relaxed);
+        #[cfg(dcc_mcp_loom_mutant = "sum_without_seq")]
+        let after = before;
+        if after != before {
+            return None;
+        }
+        for (o, b) in counts.iter_mut().zip(&raw) {
+            *o = o.saturating_add(*b);
+        }
+        Some(f64::from_bits(sum))
+    }
+
     /// Bytes of leaf and chunk storage this shard has allocated (in use or pooled).
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.pooled_bytes.load(Ordering::Relaxed) + self.in_use_bytes()
