@@ -173,11 +173,17 @@ pub(crate) async fn send(
         finished: false,
     };
     let timeout = options.timeout.unwrap_or(inner.config.request_timeout);
-    let cancel = options.cancel.unwrap_or_default();
+    // No token: no branch to wait on (a fresh token per request would cost an allocation).
+    let cancelled = async {
+        match &options.cancel {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         outcome = wait(&mut flight, &mut answer) => outcome,
         () = tokio::time::sleep(timeout) => return Err(ClientError::Timeout(timeout)),
-        () = cancel.cancelled() => return Err(ClientError::Cancelled),
+        () = cancelled => return Err(ClientError::Cancelled),
         () = inner.closing.cancelled() => return Err(ClientError::Closed),
     };
     match outcome {

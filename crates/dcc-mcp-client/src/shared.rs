@@ -86,7 +86,8 @@ pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) config: ClientConfig,
     pub(crate) handler: Arc<dyn ClientHandler>,
-    negotiated: RwLock<Option<Negotiated>>,
+    /// Shared, so a request reads it without copying its session id and headers.
+    negotiated: RwLock<Option<Arc<Negotiated>>>,
     next_id: AtomicU64,
     pending: Mutex<HashMap<String, Waiter>>,
     progress: Mutex<HashMap<String, ProgressFn>>,
@@ -128,7 +129,7 @@ impl Inner {
         *self
             .negotiated
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(negotiated);
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(negotiated));
     }
 
     /// The framing of the last `POST` answer that had a body.
@@ -148,7 +149,7 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    pub(crate) fn negotiated(&self) -> Option<Negotiated> {
+    pub(crate) fn negotiated(&self) -> Option<Arc<Negotiated>> {
         self.negotiated
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -157,7 +158,7 @@ impl Inner {
 
     /// The session id, if a session is open.
     pub(crate) fn session_id(&self) -> Option<String> {
-        self.negotiated().and_then(|n| n.session_id)
+        self.negotiated().and_then(|n| n.session_id.clone())
     }
 
     /// Wait for the response with id `key`.
@@ -187,7 +188,7 @@ impl Inner {
         let Some(negotiated) = self.negotiated() else {
             return Vec::new();
         };
-        let mut headers = negotiated.headers;
+        let mut headers = negotiated.headers.clone();
         if negotiated.version.era() == Era::Stateless {
             if let Ok(value) = HeaderValue::from_str(method) {
                 headers.push((HeaderName::from_static(headers::METHOD_HEADER), value));

@@ -7,8 +7,11 @@
 //! anything and a call takes the same route, budget and deadline as at `/mcp`. A view of a backend
 //! exists while the backend does; a view of a DCC type from the first backend of that type on. The
 //! view servers are not started: their routers answer requests the gateway's listener hands them.
-//! Calls through a view are counted per backend (`dcc_mcp_gateway_backend_*`) but not in the
-//! per-tool families of the gateway's `/metrics`, which count `/mcp`.
+//! Calls through a view are counted where calls through `/mcp` are: per backend
+//! (`dcc_mcp_gateway_backend_*`, by the shared proxied-call handler) and per namespaced tool (the
+//! view server counts its `tools/call`s in the gateway server's `dcc_mcp_tool_calls_total` and
+//! `dcc_mcp_tool_duration_seconds`), so the gateway's `/metrics` totals every call once, whichever
+//! endpoint it came through.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
@@ -20,7 +23,8 @@ use axum::routing::any;
 use axum::{Json, Router};
 use dcc_mcp_http::catalog_proxy::CatalogProxy;
 use dcc_mcp_http::{
-    Handler, McpHttpConfig, McpHttpServer, ToolRegistry, ToolSpec, ToolsListNotifier,
+    Handler, McpHttpConfig, McpHttpServer, ToolCallMetrics, ToolRegistry, ToolSpec,
+    ToolsListNotifier,
 };
 use serde_json::json;
 use tower::ServiceExt as _;
@@ -53,6 +57,8 @@ struct View {
 struct Setup {
     config: McpHttpConfig,
     catalog: CatalogFactory,
+    /// The gateway server's per-tool call families, where each view counts its calls.
+    tool_calls: ToolCallMetrics,
 }
 
 /// Every view of one gateway.
@@ -66,15 +72,25 @@ pub(crate) struct Views {
 }
 
 impl Views {
-    /// Views are built with `config` (the gateway server's, without Prometheus) and catalogs from
-    /// `catalog`. Until this is called no view is opened.
-    pub(crate) fn configure(&self, mut config: McpHttpConfig, catalog: CatalogFactory) {
+    /// Views are built with `config` (the gateway server's, without Prometheus), catalogs from
+    /// `catalog`, and count their `tools/call`s in `tool_calls` (the gateway server's families).
+    /// Until this is called no view is opened.
+    pub(crate) fn configure(
+        &self,
+        mut config: McpHttpConfig,
+        catalog: CatalogFactory,
+        tool_calls: ToolCallMetrics,
+    ) {
         config.enable_prometheus = false;
         config.enable_process_metrics = false;
         config.tools_list_changed = true;
         // A view serves backends only, not the gateway's own catalog.
         config.catalog = dcc_mcp_http::Catalog::default();
-        let _ = self.setup.set(Setup { config, catalog });
+        let _ = self.setup.set(Setup {
+            config,
+            catalog,
+            tool_calls,
+        });
     }
 
     fn open(&self, scope: Scope) {
@@ -86,7 +102,11 @@ impl Views {
             return;
         }
         let registry = ToolRegistry::new();
-        let server = match McpHttpServer::new(registry.clone(), setup.config.clone()) {
+        let server = match McpHttpServer::with_tool_call_metrics(
+            registry.clone(),
+            setup.config.clone(),
+            setup.tool_calls.clone(),
+        ) {
             Ok(server) => server,
             Err(error) => {
                 tracing::warn!(?scope, %error, "cannot build the view; its endpoint answers 404");

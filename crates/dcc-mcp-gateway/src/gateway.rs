@@ -102,6 +102,7 @@ impl Gateway {
                     scope: Some(scope),
                 })
             }),
+            server.tool_call_metrics(),
         );
         server.merge_routes(crate::endpoints::routes(fleet.views.clone()));
         for spec in &statics {

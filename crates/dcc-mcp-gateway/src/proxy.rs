@@ -48,9 +48,20 @@ pub(crate) async fn call(
     };
     let started = Instant::now();
     let wait = queue_wait.min(timeout);
-    let permit = match tokio::time::timeout(wait, backend.budget.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        _ => {
+    // A free slot is taken at once; only a full budget arms the queue-wait timer.
+    let permit = match backend.budget.try_acquire() {
+        Ok(permit) => Ok(permit),
+        Err(tokio::sync::TryAcquireError::Closed) => Err(()),
+        Err(tokio::sync::TryAcquireError::NoPermits) => {
+            match tokio::time::timeout(wait, backend.budget.acquire()).await {
+                Ok(Ok(permit)) => Ok(permit),
+                _ => Err(()),
+            }
+        }
+    };
+    let permit = match permit {
+        Ok(permit) => permit,
+        Err(()) => {
             return fail(
                 ErrorKind::Busy,
                 format!(
@@ -69,10 +80,14 @@ pub(crate) async fn call(
             format!("backend '{}' is busy", backend.name),
         );
     }
-    let progress = context.clone();
-    let options = RequestOptions::new()
-        .timeout(remaining)
-        .on_progress(move |p| progress.report_progress(p.progress, p.total, p.message.as_deref()));
+    let mut options = RequestOptions::new().timeout(remaining);
+    // Progress is asked of the backend only for a caller that asked for it.
+    if context.wants_progress() {
+        let progress = context.clone();
+        options = options.on_progress(move |p| {
+            progress.report_progress(p.progress, p.total, p.message.as_deref())
+        });
+    }
     let sent = Instant::now();
     let mut pending = Pending {
         backend: &backend,

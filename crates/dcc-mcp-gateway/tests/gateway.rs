@@ -222,6 +222,103 @@ fn merged_list_exact_results_and_exact_counts_at_both_hops() {
     b.handle.shutdown().unwrap();
 }
 
+/// Calls through `/mcp/NAME` and `/mcp/dcc/TYPE` are counted like calls through `/mcp`: once each
+/// in the gateway's per-tool families and per backend, and once at the backend.
+#[test]
+fn calls_through_the_per_backend_endpoints_are_counted_once_at_every_hop() {
+    let a = backend(&["echo", "fail"], 0);
+    let b = backend(&["echo"], 0);
+    let maya = |name: &str, running: &Running| {
+        BackendSpec::new(name, &running.url(), Some("maya".to_owned())).unwrap()
+    };
+    let config = GatewayConfig {
+        backends: vec![maya("a", &a), maya("b", &b)],
+        ..GatewayConfig::default()
+    };
+    let gw = gateway(config, 2);
+    let base = gw.url();
+    runtime().block_on(async {
+        let connect = |path: &str| {
+            let url = format!("{base}{path}");
+            async move { McpClient::connect(ClientConfig::new(url)).await.unwrap() }
+        };
+        let (all, only_a, by_type) = (
+            connect("").await,
+            connect("/a").await,
+            connect("/dcc/maya").await,
+        );
+        async fn echo(client: &McpClient, tool: &str, n: usize) {
+            for i in 0..n {
+                let text = format!("{tool} {i}");
+                let r = client.call_tool(tool, json!({"text": text})).await.unwrap();
+                assert_eq!(r.text(), Some(text.as_str()));
+            }
+        }
+        echo(&only_a, "a__echo", 3).await;
+        echo(&by_type, "a__echo", 2).await;
+        echo(&by_type, "b__echo", 4).await;
+        echo(&all, "a__echo", 1).await;
+        let failed = only_a.call_tool("a__fail", json!({})).await.unwrap();
+        assert!(failed.is_error());
+        // Outside the view: refused there, and counted as a call naming no tool.
+        let outside = only_a
+            .call_tool("b__echo", json!({"text": "x"}))
+            .await
+            .unwrap_err();
+        assert_eq!(outside.rpc_code(), Some(-32602));
+        for client in [all, only_a, by_type] {
+            client.close().await.unwrap();
+        }
+    });
+    let g = gw.metrics();
+    let calls = |text: &str, tool: &str, status: &str| {
+        sample(
+            text,
+            &format!("dcc_mcp_tool_calls_total{{status=\"{status}\",tool=\"{tool}\"}}"),
+        )
+    };
+    let durations = |text: &str, tool: &str| {
+        sample(
+            text,
+            &format!("dcc_mcp_tool_duration_seconds_count{{tool=\"{tool}\"}}"),
+        )
+    };
+    assert_eq!(calls(&g, "a__echo", "success"), Some(6.0));
+    assert_eq!(calls(&g, "a__fail", "error"), Some(1.0));
+    assert_eq!(calls(&g, "b__echo", "success"), Some(4.0));
+    assert_eq!(calls(&g, "<unknown>", "error"), Some(1.0));
+    assert_eq!(durations(&g, "a__echo"), Some(6.0));
+    assert_eq!(durations(&g, "a__fail"), Some(1.0));
+    assert_eq!(durations(&g, "b__echo"), Some(4.0));
+    let requests = |backend: &str, status: &str| {
+        sample(
+            &g,
+            &format!(
+                "dcc_mcp_gateway_backend_requests_total{{backend=\"{backend}\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(requests("a", "success"), Some(6.0));
+    assert_eq!(requests("a", "error"), Some(1.0));
+    assert_eq!(requests("b", "success"), Some(4.0));
+    assert_eq!(requests("b", "failure"), Some(0.0));
+    assert_eq!(
+        sample(
+            &g,
+            "dcc_mcp_gateway_backend_duration_seconds_count{backend=\"a\"}"
+        ),
+        Some(7.0)
+    );
+    let (ma, mb) = (a.metrics(), b.metrics());
+    assert_eq!(calls(&ma, "echo", "success"), Some(6.0));
+    assert_eq!(calls(&ma, "fail", "error"), Some(1.0));
+    assert_eq!(calls(&mb, "echo", "success"), Some(4.0));
+    assert_eq!(calls(&mb, "<unknown>", "error"), Some(0.0));
+    gw.shutdown();
+    a.handle.shutdown().unwrap();
+    b.handle.shutdown().unwrap();
+}
+
 #[test]
 fn a_slow_backend_holds_only_its_own_slots() {
     let a = backend(&["echo"], 0);

@@ -130,7 +130,7 @@ pub use registry::{
     PARAM_HEADER_KEYWORD,
 };
 pub use request_context::RequestContext;
-pub use server::{McpHttpServer, McpServerHandle, ToolsListNotifier};
+pub use server::{McpHttpServer, McpServerHandle, ToolCallMetrics, ToolsListNotifier};
 pub use session::OUTBOX_CAPACITY;
 pub use session_codec::{SessionClaims, SessionCodec};
 pub use tools::TOOLS_PAGE_SIZE;

@@ -518,6 +518,73 @@ impl ServerMetrics {
     }
 }
 
+/// The record sink of a server served inside another (a gateway's per-backend endpoint): its
+/// `tools/call`s land in the per-tool families of `tool_calls` (the outer server's metric set, so
+/// one scrape counts every call whichever endpoint it came through); every other record point
+/// goes to its own metric set, if it has one.
+pub(crate) struct ForwardToolCalls {
+    pub(crate) tool_calls: std::sync::Arc<ServerMetrics>,
+    pub(crate) own: Option<std::sync::Arc<ServerMetrics>>,
+}
+
+impl crate::record::RecordSink for ForwardToolCalls {
+    fn tool_call(
+        &self,
+        tool: Option<&str>,
+        status: CallStatus,
+        duration: Duration,
+        trace: Option<TraceId>,
+    ) {
+        self.tool_calls
+            .tool_call_traced(tool, status, duration, trace);
+    }
+    fn job_created(&self, tool: &str, result: JobResult) {
+        if let Some(own) = &self.own {
+            own.job_created(tool, result);
+        }
+    }
+    fn job_started(&self, tool: &str, wait: Duration) {
+        if let Some(own) = &self.own {
+            own.job_started(tool, wait);
+        }
+    }
+    fn job_finished(&self, tool: &str) {
+        if let Some(own) = &self.own {
+            own.job_finished(tool);
+        }
+    }
+    fn notification_sent(&self, channel: Channel) {
+        if let Some(own) = &self.own {
+            own.notification_sent(channel);
+        }
+    }
+    fn rejected(&self, reason: Rejection) {
+        if let Some(own) = &self.own {
+            own.rejected(reason);
+        }
+    }
+    fn dispatch_wait(&self, executor: Executor, wait: Duration) {
+        if let Some(own) = &self.own {
+            own.dispatch_wait(executor, wait);
+        }
+    }
+    fn request(&self, method: RequestMethod, ok: bool) {
+        if let Some(own) = &self.own {
+            own.request(method, ok);
+        }
+    }
+    fn client_request(&self, kind: ClientRequestKind, outcome: ClientRequestOutcome) {
+        if let Some(own) = &self.own {
+            own.client_request(kind, outcome);
+        }
+    }
+    fn sse_replay(&self, outcome: ReplayOutcome) {
+        if let Some(own) = &self.own {
+            own.sse_replay(outcome);
+        }
+    }
+}
+
 /// The adapter side of the record port: every record point lands in this server's metric set.
 impl crate::record::RecordSink for ServerMetrics {
     fn tool_call(

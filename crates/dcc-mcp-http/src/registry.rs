@@ -325,6 +325,13 @@ impl ToolContext {
         }
     }
 
+    /// Whether the client asked for progress (`_meta.progressToken`): without it,
+    /// [`report_progress`](Self::report_progress) sends nothing, so a handler (a gateway asking a
+    /// backend for progress) can skip the work of producing it.
+    pub fn wants_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
     /// True once the call timed out, its job was cancelled, or the server is stopping.
     /// Long-running handlers should poll this and return early.
     pub fn is_cancelled(&self) -> bool {

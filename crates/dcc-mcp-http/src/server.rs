@@ -46,8 +46,47 @@ impl std::fmt::Debug for McpHttpServer {
 impl McpHttpServer {
     /// A server for `registry` with `config` (validated here).
     pub fn new(registry: ToolRegistry, config: McpHttpConfig) -> Result<Self, ServerError> {
+        Self::build(registry, config, ToolCallMetrics::default())
+    }
+
+    /// A server like [`new`](Self::new)'s whose `tools/call`s are counted in `tool_calls` (the
+    /// per-tool families `dcc_mcp_tool_calls_total` and `dcc_mcp_tool_duration_seconds` of another
+    /// server, from [`tool_call_metrics`](Self::tool_call_metrics)) instead of its own: a server
+    /// served inside that one (a gateway's per-backend endpoints) then has its calls on the same
+    /// `/metrics`. Its other metrics stay its own (none without `enable_prometheus`). Handles of
+    /// a tool are those the other server resolved when it registered the same name; a name it
+    /// does not know is counted as `tool="<unknown>"`.
+    pub fn with_tool_call_metrics(
+        registry: ToolRegistry,
+        config: McpHttpConfig,
+        tool_calls: ToolCallMetrics,
+    ) -> Result<Self, ServerError> {
+        Self::build(registry, config, tool_calls)
+    }
+
+    /// Where this server counts its `tools/call`s, for
+    /// [`with_tool_call_metrics`](Self::with_tool_call_metrics); counts nothing when this server
+    /// has no exporter (Prometheus off).
+    pub fn tool_call_metrics(&self) -> ToolCallMetrics {
+        ToolCallMetrics {
+            #[cfg(feature = "prometheus")]
+            metrics: self.exporter.metrics.clone(),
+        }
+    }
+
+    fn build(
+        registry: ToolRegistry,
+        config: McpHttpConfig,
+        tool_calls: ToolCallMetrics,
+    ) -> Result<Self, ServerError> {
         config.validate()?;
-        let exporter = Exporter::for_config(&config)?;
+        let mut exporter = Exporter::for_config(&config)?;
+        #[cfg(feature = "prometheus")]
+        {
+            exporter.tool_calls = tool_calls.metrics;
+        }
+        #[cfg(not(feature = "prometheus"))]
+        let _ = (&mut exporter, tool_calls);
         let observer = exporter.observer().map(|observer| {
             let id = registry.add_observer(observer.clone());
             // Tools registered before the server existed get their metric series now.
@@ -340,6 +379,31 @@ impl Drop for ObserverGuard {
 struct Exporter {
     #[cfg(feature = "prometheus")]
     metrics: Option<Arc<crate::metrics::ServerMetrics>>,
+    /// Another server's metric set that counts this one's `tools/call`s
+    /// ([`McpHttpServer::with_tool_call_metrics`]).
+    #[cfg(feature = "prometheus")]
+    tool_calls: Option<Arc<crate::metrics::ServerMetrics>>,
+}
+
+/// Another server's per-tool call families, handed to
+/// [`McpHttpServer::with_tool_call_metrics`] so a server served inside it counts its calls there.
+/// Cheap to clone; the default counts nothing.
+#[derive(Clone, Default)]
+pub struct ToolCallMetrics {
+    #[cfg(feature = "prometheus")]
+    metrics: Option<Arc<crate::metrics::ServerMetrics>>,
+}
+
+impl std::fmt::Debug for ToolCallMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg(feature = "prometheus")]
+        let counts = self.metrics.is_some();
+        #[cfg(not(feature = "prometheus"))]
+        let counts = false;
+        f.debug_struct("ToolCallMetrics")
+            .field("counts", &counts)
+            .finish()
+    }
 }
 
 impl Exporter {
@@ -358,6 +422,7 @@ impl Exporter {
             }
             return Ok(Self {
                 metrics: Some(Arc::new(metrics)),
+                tool_calls: None,
             });
         }
         let _ = config;
@@ -365,6 +430,13 @@ impl Exporter {
     }
 
     fn recorder(&self) -> Recorder {
+        #[cfg(feature = "prometheus")]
+        if let Some(tool_calls) = &self.tool_calls {
+            return Recorder::with_sink(Arc::new(crate::metrics::ForwardToolCalls {
+                tool_calls: tool_calls.clone(),
+                own: self.metrics.clone(),
+            }));
+        }
         #[cfg(feature = "prometheus")]
         if let Some(metrics) = &self.metrics {
             return Recorder::with_sink(metrics.clone());
