@@ -337,6 +337,11 @@ class ToolContext:
         """Send ``notifications/message`` to the client when its level allows it (``logging/setLevel``
         in the session era, the request's ``_meta`` log level in 2026-07-28); past
         ``max_log_messages_per_sec`` messages are dropped. ``ValueError`` for an unknown level."""
+    def close_stream(self) -> bool:
+        """Close this call's POST SSE answer now and keep running: the client reconnects with
+        ``GET`` and ``Last-Event-ID`` and gets the call's later messages and its result there
+        (2025-11-25 SSE polling). True when the answer is such a stream (a session-era call of a
+        2025-11-25 session that accepts ``text/event-stream``); otherwise does nothing, False."""
     def client_supports(self, capability: Literal["elicitation", "sampling", "roots"]) -> bool:
         """True when the client declared the capability."""
     def elicit(self, message: str, schema: Dict[str, Any], key: Optional[str] = None) -> Dict[str, Any]:
