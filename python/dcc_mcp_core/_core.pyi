@@ -39,6 +39,11 @@ _ResourceFunction = TypeVar("_ResourceFunction", bound=Callable[..., _ResourceRe
 _PromptItem = Union[str, Text, Image, Audio, Mapping[str, Any]]
 _PromptReturn = Union[_PromptItem, Sequence[_PromptItem]]
 _PromptFunction = TypeVar("_PromptFunction", bound=Callable[..., _PromptReturn])
+#: ``complete=fn`` of ``resource()`` / ``prompt()``: ``fn(argument, value, context)`` gets the name
+#: being completed, what the client typed so far and the arguments it already chose; it returns the
+#: candidate values.
+_CompletionFunction = Callable[[str, str, Dict[str, str]], Sequence[str]]
+_Completion = Union[Mapping[str, Sequence[str]], _CompletionFunction]
 _Handler = Callable[[Dict[str, Any]], _ToolReturn]
 _ContextHandler = Callable[[Dict[str, Any], "ToolContext"], _ToolReturn]
 
@@ -323,7 +328,11 @@ class ToolRegistry:
 @final
 class ToolContext:
     """Given to handlers registered with ``pass_context=True``, and to the parameter of a
-    ``@server.tool()`` function annotated ``ToolContext``."""
+    ``@server.tool()``, ``@server.resource()`` or ``@server.prompt()`` function annotated
+    ``ToolContext``. A resource read or a prompt has no client to talk back to: there ``tool_name``
+    names the entry (``"resource 'scene://current'"``, ``"prompt 'cleanup'"``), ``is_cancelled``
+    stays False, ``log`` and ``report_progress`` send nothing, ``close_stream`` returns False and the
+    client requests raise ``RuntimeError``."""
 
     @property
     def tool_name(self) -> str: ...
@@ -393,7 +402,7 @@ class McpHttpServer:
         description: Optional[str] = None,
         mime_type: Optional[str] = None,
         main_thread: Optional[bool] = None,
-        complete: Optional[Mapping[str, Sequence[str]]] = None,
+        complete: Optional[_Completion] = None,
     ) -> Callable[[_ResourceFunction], _ResourceFunction]:
         """Decorator: serve the function's return value as the MCP resource ``uri`` and return the
         function unchanged. A URI with RFC 6570 variables (``"scene://nodes/{name}"``) is a resource
@@ -403,8 +412,11 @@ class McpHttpServer:
         function runs at every ``resources/read``, where ``main_thread`` says (as in
         ``register_handler``). ``name`` defaults to the function's name, ``description`` to its
         docstring. ``complete={"variable": ["value", ...]}`` answers ``completion/complete`` for a
-        template's variables with the values that start with what was typed. ``ValueError`` for a URI
-        already served; ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
+        template's variables with the values that start with what was typed;
+        ``complete=fn`` calls ``fn(variable, value, context)`` instead, where the reader would run
+        (a failing or non-list answer completes to nothing and is logged). A parameter annotated
+        ``ToolContext`` receives the read's context. ``ValueError`` for a URI already served;
+        ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
     def prompt(
         self,
         name: Optional[str] = None,
@@ -412,19 +424,24 @@ class McpHttpServer:
         title: Optional[str] = None,
         description: Optional[str] = None,
         main_thread: Optional[bool] = None,
-        complete: Optional[Mapping[str, Sequence[str]]] = None,
+        complete: Optional[_Completion] = None,
     ) -> Callable[[_PromptFunction], _PromptFunction]:
         """Decorator: serve the function as the MCP prompt ``name`` (default: the function's name)
         and return it unchanged. Each parameter is a prompt argument (required unless it has a
         default; ``Annotated[str, "text"]`` gives its description), passed as ``str`` or converted
         to ``int``/``float``/``bool``. Returns a ``str``/``Text``/``Image``/``Audio`` (one user
         message), a ``{"role": "user"|"assistant", "content": ...}`` dict, or a list of those.
-        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument."""
-    def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument;
+        ``complete=fn`` calls ``fn(argument, value, context)`` instead, as ``resource()`` does. A
+        parameter annotated ``ToolContext`` receives the request's context (it is no argument)."""
+    def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], ToolContext], Dict[str, Any]], *,
                       template: bool, main_thread: Optional[bool] = None) -> None: ...
-    def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+    def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], ToolContext], Dict[str, Any]], *,
                     main_thread: Optional[bool] = None) -> None: ...
     def _add_completion(self, reference: str, argument: str, values: List[str], *, prompt: bool) -> None: ...
+    def _add_completion_fn(self, reference: str, arguments: List[str],
+                           fn: Callable[[Dict[str, Any], ToolContext], List[str]], *, prompt: bool,
+                           main_thread: Optional[bool] = None) -> None: ...
     def remove_resource(self, uri: str) -> bool:
         """Stop serving the resource ``uri`` (or the template with this text); whether it was served."""
     def remove_prompt(self, name: str) -> bool:

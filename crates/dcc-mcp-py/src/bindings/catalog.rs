@@ -111,6 +111,12 @@ pub(crate) fn prompt_result(label: &str, value: Value) -> Result<GetPromptResult
     })
 }
 
+/// The values a completion function's wrapper returned: a list of strings.
+pub(crate) fn completion_values(label: &str, value: Value) -> Result<Vec<String>, String> {
+    serde_json::from_value(value)
+        .map_err(|error| format!("{label}: the function returned no list of str: {error}"))
+}
+
 /// The entry of a static resource, from its wire form (`uri`, `name`, `title`, …).
 pub(crate) fn resource(spec: Value) -> Result<Resource, String> {
     serde_json::from_value(spec).map_err(|error| format!("invalid resource: {error}"))
