@@ -436,7 +436,17 @@ def test_completion_by_a_function_gets_the_argument_the_partial_value_and_the_co
         @server.prompt("nothing", complete=broken)
         def nothing() -> str:
             return ""
+    with pytest.raises(ValueError, match=r"complete= was given, but there are no arguments to complete"):
+        @server.resource("scene://plain", complete=broken)
+        def plain() -> str:
+            return ""
+    with pytest.raises(TypeError, match=r"complete= must be a mapping of argument to values, or a function"):
+        @server.prompt("odd", complete=42)  # type: ignore[arg-type]
+        def odd(take: str) -> str:
+            return take
 
+    assert not server.remove_prompt("nothing") and not server.remove_resource("scene://plain")
+    assert not server.remove_prompt("odd")
     handle = serve(server)
     template = ResourceTemplateReference(type="ref/resource", uri="shots://{sequence}/{shot}")
     prompt = PromptReference(type="ref/prompt", name="review")

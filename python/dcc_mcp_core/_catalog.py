@@ -211,22 +211,35 @@ def _completion_handler(fn: CompletionFunction, what: str) -> Callable[[Dict[str
     return handler
 
 
-def _add_completions(server: Any, reference: str, complete: Any, names: List[str], what: str,
-                     prompt: bool, main_thread: Optional[bool]) -> None:
-    """Registers ``complete=`` (a mapping of static values, or a function) for entry ``reference``."""
+def _is_completion_function(complete: Any) -> bool:
+    return callable(complete) and not isinstance(complete, Mapping)
+
+
+def _check_completions(complete: Any, names: List[str], what: str) -> None:
+    """Refuses a wrong ``complete=`` before the entry is served."""
     if complete is None:
         return
-    if callable(complete) and not isinstance(complete, Mapping):
+    if _is_completion_function(complete):
         if inspect.iscoroutinefunction(complete):
             raise TypeError(f"{what}: complete= must be a plain def, not async def")
         if not names:
             raise ValueError(f"{what}: complete= was given, but there are no arguments to complete")
-        server._add_completion_fn(reference, names, _completion_handler(complete, what), prompt=prompt,
-                                  main_thread=main_thread)
         return
     if not isinstance(complete, Mapping):
         raise TypeError(f"{what}: complete= must be a mapping of argument to values, or a function "
                         f"(argument, value, context) -> list of str; got {type(complete).__name__}")
+    _completions(complete, names, what)
+
+
+def _add_completions(server: Any, reference: str, complete: Any, names: List[str], what: str,
+                     prompt: bool, main_thread: Optional[bool]) -> None:
+    """Registers ``complete=`` (checked by ``_check_completions``) for entry ``reference``."""
+    if complete is None:
+        return
+    if _is_completion_function(complete):
+        server._add_completion_fn(reference, names, _completion_handler(complete, what), prompt=prompt,
+                                  main_thread=main_thread)
+        return
     for argument, values in _completions(complete, names, what).items():
         server._add_completion(reference, argument, values, prompt=prompt)
 
@@ -263,8 +276,7 @@ def resource_decorator(server: Any, uri: str, name: Optional[str], title: Option
                 raise TypeError(f"{what}: parameter {p.name!r} is not a variable of the URI "
                                 f"(variables: {', '.join(variables) or 'none'})")
             converters[p.name] = _from_string(hint, f"{what}, parameter {p.name!r}")
-        if complete is not None and not callable(complete):
-            _completions(complete, variables, what)  # refuse a bad mapping before serving anything
+        _check_completions(complete, variables, what)
         missing = [v for v in variables if v not in converters]
         if missing:
             raise TypeError(f"{what}: the function has no parameter for the URI variable(s) "
@@ -314,8 +326,7 @@ def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], des
                 argument["description"] = described
             arguments.append(argument)
         names = [a["name"] for a in arguments]
-        if complete is not None and not callable(complete):
-            _completions(complete, names, what)  # refuse a bad mapping before serving anything
+        _check_completions(complete, names, what)
         spec = _put({"name": prompt, "arguments": arguments}, title=title,
                     description=description if description is not None else inspect.getdoc(fn))
         server._add_prompt(spec, _wrap(fn, converters, _messages, what, context_param),
