@@ -501,10 +501,16 @@ def test_completion_functions_run_on_the_pumping_thread(serve):
     assert threads == [threading.get_ident()]
 
 
-def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve):
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve, mode):
     """A parameter annotated ``ToolContext`` (or ``Optional[ToolContext]``) is no URI variable or
-    prompt argument: it receives the read's context."""
+    prompt argument: it receives the request's context. In the session era its log messages reach
+    the client (a prompt's on the POST's own stream, before the result; a read's on the session's
+    stream); it asks the client nothing and closes no stream. In 2026-07-28 it is detached."""
+    import asyncio
     from typing import Optional
+
+    from mcp import Client
 
     from dcc_mcp_core import ToolContext
 
@@ -513,7 +519,7 @@ def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve):
 
     @server.resource("scene://nodes/{name}")
     def node(name: str, ctx: ToolContext) -> str:
-        ctx.log("info", "sent nowhere")
+        ctx.log("info", f"reading {name}")
         ctx.report_progress(1, 2)
         seen["resource"] = (ctx.tool_name, ctx.is_cancelled, ctx.close_stream())
         return name
@@ -521,7 +527,8 @@ def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve):
     @server.prompt()
     def describe(ctx: Optional[ToolContext], node: str) -> str:
         assert ctx is not None
-        seen["prompt"] = ctx.tool_name
+        ctx.log("warning", {"node": node}, logger="scene")
+        seen["prompt"] = (ctx.tool_name, ctx.client_supports("elicitation"), ctx.close_stream())
         with pytest.raises(RuntimeError) as asked:
             ctx.elicit("Which node?", {"type": "object"})
         seen["elicit"] = str(asked.value)
@@ -533,18 +540,44 @@ def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve):
             return ""
 
     handle = serve(server)
+    logs: List[Any] = []
 
-    async def body(client: Any) -> Any:
-        return (await client.list_resource_templates(), await client.list_prompts(),
-                await client.read_resource("scene://nodes/pCube1"), await client.get_prompt("describe", {"node": "pCube1"}))
+    async def on_log(params: Any) -> None:
+        logs.append((params.level, params.logger, params.data))
 
-    templates, prompts, read, got = in_session(handle.mcp_url(), body)
+    async def on_elicit(context: Any, params: Any) -> Any:
+        raise AssertionError("a prompt must not elicit")
+
+    async def body() -> Any:
+        async with Client(handle.mcp_url(), mode=mode, read_timeout_seconds=HANG_GUARD_SECONDS,
+                          logging_callback=on_log, elicitation_callback=on_elicit) as client:
+            if mode == "legacy":
+                await client.set_logging_level("info")
+            got = (await client.list_resource_templates(), await client.list_prompts(),
+                   await client.get_prompt("describe", {"node": "pCube1"}),
+                   await client.read_resource("scene://nodes/pCube1"))
+            # The read's message travels on the session's stream: wait for it (bounded).
+            for _ in range(int(HANG_GUARD_SECONDS * 100)):
+                if mode != "legacy" or len(logs) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            return got
+
+    from conftest import _run
+
+    templates, prompts, got, read = _run(body())
     assert [t.uri_template for t in templates.resource_templates] == ["scene://nodes/{name}"]
     assert [(a.name, a.required) for a in prompts.prompts[0].arguments] == [("node", True)]
     assert read.contents[0].text == "pCube1"
     assert got.messages[0].content.text == "Describe pCube1."
+    if mode == "legacy":
+        elicit = "a resource read, prompt or completion cannot ask the client: ask from a tool"
+        assert logs == [("warning", "scene", {"node": "pCube1"}), ("info", None, "reading pCube1")]
+    else:
+        elicit = "this call has no client to ask (the context is detached, or the call runs as a job)"
+        assert logs == []
     assert seen == {
         "resource": ("resource template 'scene://nodes/{name}'", False, False),
-        "prompt": "prompt 'describe'",
-        "elicit": "this call has no client to ask (the context is detached, or the call runs as a job)",
+        "prompt": ("prompt 'describe'", False, False),
+        "elicit": elicit,
     }

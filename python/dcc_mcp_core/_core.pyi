@@ -329,10 +329,11 @@ class ToolRegistry:
 class ToolContext:
     """Given to handlers registered with ``pass_context=True``, and to the parameter of a
     ``@server.tool()``, ``@server.resource()`` or ``@server.prompt()`` function annotated
-    ``ToolContext``. A resource read or a prompt has no client to talk back to: there ``tool_name``
-    names the entry (``"resource 'scene://current'"``, ``"prompt 'cleanup'"``), ``is_cancelled``
-    stays False, ``log`` and ``report_progress`` send nothing, ``close_stream`` returns False and the
-    client requests raise ``RuntimeError``."""
+    ``ToolContext``. For a resource read or a prompt, ``tool_name`` names the entry
+    (``"resource 'scene://current'"``, ``"prompt 'cleanup'"``); in the session era ``log`` reaches
+    the client (in 2026-07-28 it goes nowhere); ``is_cancelled`` stays
+    False, ``close_stream`` and ``client_supports`` return False, and the client requests raise
+    ``RuntimeError``."""
 
     @property
     def tool_name(self) -> str: ...

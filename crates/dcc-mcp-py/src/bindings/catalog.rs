@@ -46,7 +46,8 @@ pub(crate) fn run(
         ))
         }
     };
-    let context = ToolContext::detached(label);
+    // Found on this thread: the catalog calls its readers on the thread serving the request.
+    let context = ToolContext::for_catalog(label);
     let waited = |outcome: Option<Result<Value, String>>| {
         outcome.unwrap_or_else(|| {
             Err(format!(
