@@ -400,3 +400,184 @@ def test_completion_of_prompt_arguments_and_template_variables(serve, mode):
     cameras, shading = in_session(handle.mcp_url(), body, mode=mode)
     assert cameras.completion.values == ["shotCam1", "shotCam2"]
     assert shading.completion.values == ["smooth"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_completion_by_a_function_gets_the_argument_the_partial_value_and_the_context(serve, mode, caplog):
+    """``complete=fn``: ``fn(argument, value, context)`` is called for every argument of the entry,
+    with what the client typed and the arguments it already chose; its list is the completion. One
+    that raises, or returns something other than a list of str, completes to nothing and is logged."""
+    from mcp.types import PromptReference, ResourceTemplateReference
+
+    server = _server()
+    calls: List[Any] = []
+    shots = {"sq010": ["sh010", "sh020", "sh110"], "sq020": ["sh010"]}
+
+    def shot_names(argument: str, value: str, context: Dict[str, str]) -> List[str]:
+        calls.append((argument, value, context))
+        if argument == "sequence":
+            return [s for s in shots if s.startswith(value)]
+        return [s for s in shots.get(context.get("sequence", ""), []) if s.startswith(value)]
+
+    @server.resource("shots://{sequence}/{shot}", complete=shot_names)
+    def shot(sequence: str, shot: str) -> str:
+        return f"{sequence}/{shot}"
+
+    def broken(argument: str, value: str, context: Dict[str, str]) -> Any:
+        if value == "raise":
+            raise RuntimeError("the asset database is down")
+        return "not a list"
+
+    @server.prompt(complete=broken)
+    def review(take: str) -> str:
+        return f"Review {take}."
+
+    with pytest.raises(ValueError, match=r"complete= was given, but there are no arguments to complete"):
+        @server.prompt("nothing", complete=broken)
+        def nothing() -> str:
+            return ""
+    with pytest.raises(ValueError, match=r"complete= was given, but there are no arguments to complete"):
+        @server.resource("scene://plain", complete=broken)
+        def plain() -> str:
+            return ""
+    with pytest.raises(TypeError, match=r"complete= must be a mapping of argument to values, or a function"):
+        @server.prompt("odd", complete=42)  # type: ignore[arg-type]
+        def odd(take: str) -> str:
+            return take
+
+    assert not server.remove_prompt("nothing") and not server.remove_resource("scene://plain")
+    assert not server.remove_prompt("odd")
+    handle = serve(server)
+    template = ResourceTemplateReference(type="ref/resource", uri="shots://{sequence}/{shot}")
+    prompt = PromptReference(type="ref/prompt", name="review")
+
+    async def body(client: Any) -> Any:
+        return (await client.complete(template, {"name": "sequence", "value": "sq0"}),
+                await client.complete(template, {"name": "shot", "value": "sh0"}, {"sequence": "sq010"}),
+                await client.complete(prompt, {"name": "take", "value": "raise"}),
+                await client.complete(prompt, {"name": "take", "value": "t"}))
+
+    with caplog.at_level("WARNING", logger="dcc_mcp_core"):
+        sequences, shot_values, raised, wrong = in_session(handle.mcp_url(), body, mode=mode)
+    assert sequences.completion.values == ["sq010", "sq020"]
+    assert shot_values.completion.values == ["sh010", "sh020"]
+    assert calls == [("sequence", "sq0", {}), ("shot", "sh0", {"sequence": "sq010"})]
+    assert raised.completion.values == [] and wrong.completion.values == []
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "the asset database is down" in logged
+    assert "complete= returned str; return a list of str" in logged
+
+
+def test_completion_functions_run_on_the_pumping_thread(serve):
+    executor = MainThreadExecutor()
+    server = _server(main_thread_executor=executor)
+    threads: List[int] = []
+
+    def cameras(argument: str, value: str, context: Dict[str, str]) -> List[str]:
+        threads.append(threading.get_ident())
+        return [c for c in ("persp", "shotCam1") if c.startswith(value)]
+
+    @server.prompt(complete=cameras)
+    def frame(camera: str) -> str:
+        return f"Frame {camera}."
+
+    handle = serve(server)
+
+    async def body(client: Any) -> Any:
+        from mcp.types import PromptReference
+
+        return await client.complete(PromptReference(type="ref/prompt", name="frame"), {"name": "camera", "value": "p"})
+
+    results: List[Any] = []
+    client = threading.Thread(target=lambda: results.append(in_session(handle.mcp_url(), body)))
+    client.start()
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
+    while client.is_alive() and time.monotonic() < deadline:
+        executor.pump()
+        time.sleep(0.002)
+    client.join()
+    (result,) = results
+    assert result.completion.values == ["persp"]
+    assert threads == [threading.get_ident()]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_resource_and_prompt_functions_get_a_tool_context_by_annotation(serve, mode):
+    """A parameter annotated ``ToolContext`` (or ``Optional[ToolContext]``) is no URI variable or
+    prompt argument: it receives the request's context. In the session era its log messages reach
+    the client (a prompt's on the POST's own stream, before the result; a read's on the session's
+    stream); it asks the client nothing and closes no stream. In 2026-07-28 it is detached."""
+    import asyncio
+    from typing import Optional
+
+    from mcp import Client
+
+    from dcc_mcp_core import ToolContext
+
+    server = _server()
+    seen: Dict[str, Any] = {}
+
+    @server.resource("scene://nodes/{name}")
+    def node(name: str, ctx: ToolContext) -> str:
+        ctx.log("info", f"reading {name}")
+        ctx.report_progress(1, 2)
+        seen["resource"] = (ctx.tool_name, ctx.is_cancelled, ctx.close_stream())
+        return name
+
+    @server.prompt()
+    def describe(ctx: Optional[ToolContext], node: str) -> str:
+        assert ctx is not None
+        ctx.log("warning", {"node": node}, logger="scene")
+        seen["prompt"] = (ctx.tool_name, ctx.client_supports("elicitation"), ctx.close_stream())
+        with pytest.raises(RuntimeError) as asked:
+            ctx.elicit("Which node?", {"type": "object"})
+        seen["elicit"] = str(asked.value)
+        return f"Describe {node}."
+
+    with pytest.raises(TypeError, match=r"two ToolContext parameters \('a', 'b'\)"):
+        @server.prompt("twice")
+        def twice(a: ToolContext, b: ToolContext) -> str:
+            return ""
+
+    handle = serve(server)
+    logs: List[Any] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append((params.level, params.logger, params.data))
+
+    async def on_elicit(context: Any, params: Any) -> Any:
+        raise AssertionError("a prompt must not elicit")
+
+    async def body() -> Any:
+        async with Client(handle.mcp_url(), mode=mode, read_timeout_seconds=HANG_GUARD_SECONDS,
+                          logging_callback=on_log, elicitation_callback=on_elicit) as client:
+            if mode == "legacy":
+                await client.set_logging_level("info")
+            got = (await client.list_resource_templates(), await client.list_prompts(),
+                   await client.get_prompt("describe", {"node": "pCube1"}),
+                   await client.read_resource("scene://nodes/pCube1"))
+            # The read's message travels on the session's stream: wait for it (bounded).
+            for _ in range(int(HANG_GUARD_SECONDS * 100)):
+                if mode != "legacy" or len(logs) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            return got
+
+    from conftest import _run
+
+    templates, prompts, got, read = _run(body())
+    assert [t.uri_template for t in templates.resource_templates] == ["scene://nodes/{name}"]
+    assert [(a.name, a.required) for a in prompts.prompts[0].arguments] == [("node", True)]
+    assert read.contents[0].text == "pCube1"
+    assert got.messages[0].content.text == "Describe pCube1."
+    if mode == "legacy":
+        elicit = "a resource read, prompt or completion cannot ask the client: ask from a tool"
+        assert logs == [("warning", "scene", {"node": "pCube1"}), ("info", None, "reading pCube1")]
+    else:
+        elicit = "this call has no client to ask (the context is detached, or the call runs as a job)"
+        assert logs == []
+    assert seen == {
+        "resource": ("resource template 'scene://nodes/{name}'", False, False),
+        "prompt": ("prompt 'describe'", False, False),
+        "elicit": elicit,
+    }

@@ -201,3 +201,56 @@ def test_the_same_handlers_answer_in_2026_07_28_through_input_required_rounds() 
         "roots": "file:///proj",
     }
     assert asked == ["elicit", "sample", "roots"]
+
+
+def resumable(arguments: Dict[str, Any], ctx: ToolContext) -> Any:
+    closed = ctx.close_stream()
+    ctx.log("info", "after the close")
+    return f"closed={closed}"
+
+
+def test_a_handler_closes_its_post_stream_and_the_official_client_resumes_it() -> None:
+    """``ctx.close_stream()`` ends the call's POST SSE answer before the result (2025-11-25 SSE
+    polling). The official client saw the priming event, so it reconnects with ``GET`` and
+    ``Last-Event-ID`` and gets the log message sent after the close and the result there: the
+    server counts that resumption in ``dcc_mcp_sse_replay_total{outcome="replayed"}``. In
+    2026-07-28 there is no stream to close: ``close_stream()`` returns False and nothing changes."""
+    from mcp import Client
+
+    from conftest import scrape
+
+    registry = ToolRegistry()
+    server = McpHttpServer(registry, McpHttpConfig(port=0, enable_prometheus=True))
+    registry.register("resumable", input_schema={"type": "object"})
+    server.register_handler("resumable", resumable, pass_context=True)
+    handle = server.start()
+    logs: List[Any] = []
+
+    async def on_log(params: Any) -> None:
+        logs.append((params.level, params.data))
+
+    async def call(mode: str) -> str:
+        async with Client(handle.mcp_url(), mode=mode, read_timeout_seconds=HANG_GUARD_SECONDS,
+                          logging_callback=on_log) as client:
+            if mode == "legacy":
+                await client.set_logging_level("info")
+            result = await client.call_tool("resumable", {})
+            assert not result.is_error, result
+            return result_text(result)
+
+    def replayed() -> float:
+        return scrape(handle.metrics_url()).value("dcc_mcp_sse_replay_total", outcome="replayed") or 0.0
+
+    try:
+        before = replayed()
+        legacy = _run(call("legacy"))
+        after_legacy = replayed()
+        stateless = _run(call("2026-07-28"))
+        after_stateless = replayed()
+    finally:
+        handle.shutdown()
+    assert legacy == "closed=True"
+    assert after_legacy == before + 1
+    assert logs == [("info", "after the close")]
+    assert stateless == "closed=False"
+    assert after_stateless == after_legacy

@@ -8,8 +8,10 @@ wrapper built here on a server Python thread or, in a DCC, on the host's main th
 
 Per read, the wrapper turns the URI template's variables (or the prompt's arguments, always strings
 on the wire) into the function's keyword arguments, converting to ``int``/``float``/``bool`` when the
-parameter says so, and maps the return value to what the catalog sends (see ``_contents`` and
-``_messages``).
+parameter says so, passes the read's ``ToolContext`` to a parameter annotated with it (as
+``@server.tool()`` does), and maps the return value to what the catalog sends (see ``_contents`` and
+``_messages``). ``complete=`` is a mapping of static values (answered in Rust, without the GIL) or a
+function of the live data, wrapped like a reader so that it runs in the same place.
 """
 
 from __future__ import annotations
@@ -71,8 +73,16 @@ def _description(hint: Any) -> Optional[str]:
     return None
 
 
+def _is_context(hint: Any) -> bool:
+    """Whether ``hint`` is ``ToolContext`` or ``Optional[ToolContext]`` (the parameter that gets the
+    request's context rather than a URI variable or a prompt argument)."""
+    from dcc_mcp_core._core import ToolContext
+
+    return hint is ToolContext or (typing.get_origin(hint) in _UNIONS and ToolContext in typing.get_args(hint))
+
+
 def _parameters(fn: Callable[..., Any], what: str,
-                localns: Optional[Mapping[str, Any]]) -> List[Tuple[inspect.Parameter, Any]]:
+                localns: Optional[Mapping[str, Any]]) -> Tuple[List[Tuple[inspect.Parameter, Any]], Optional[str]]:
     if not callable(fn):
         raise TypeError(f"{what}: the decorator needs a function, got {type(fn).__name__}")
     if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
@@ -83,12 +93,19 @@ def _parameters(fn: Callable[..., Any], what: str,
     except Exception as e:  # NameError for an unresolvable forward reference, among others
         raise TypeError(f"{what}: cannot resolve the type hints of {fn.__qualname__}: {e}") from e
     params = []
+    context: Optional[str] = None
     for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
             raise TypeError(f"{what}: parameter {p.name!r} must be an ordinary named parameter "
                             "(it is passed by keyword)")
-        params.append((p, hints.get(p.name, inspect.Parameter.empty)))
-    return params
+        hint = hints.get(p.name, inspect.Parameter.empty)
+        if _is_context(hint):
+            if context is not None:
+                raise TypeError(f"{what}: two ToolContext parameters ({context!r}, {p.name!r})")
+            context = p.name
+            continue
+        params.append((p, hint))
+    return params, context
 
 
 def _kwargs(arguments: Dict[str, Any], converters: Dict[str, Optional[Callable[[str], Any]]]) -> Dict[str, Any]:
@@ -149,9 +166,13 @@ def _messages(value: Any, what: str) -> Dict[str, Any]:
 
 
 def _wrap(fn: Callable[..., Any], converters: Dict[str, Optional[Callable[[str], Any]]],
-          finish: Callable[[Any, str], Dict[str, Any]], what: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
-    def handler(arguments: Dict[str, Any]) -> Dict[str, Any]:
-        return finish(fn(**_kwargs(arguments, converters)), what)
+          finish: Callable[[Any, str], Dict[str, Any]], what: str,
+          context_param: Optional[str]) -> Callable[[Dict[str, Any], Any], Dict[str, Any]]:
+    def handler(arguments: Dict[str, Any], context: Any) -> Dict[str, Any]:
+        kwargs = _kwargs(arguments, converters)
+        if context_param is not None:
+            kwargs[context_param] = context
+        return finish(fn(**kwargs), what)
 
     handler.__name__ = getattr(fn, "__name__", "handler")
     handler.__qualname__ = getattr(fn, "__qualname__", handler.__name__)
@@ -164,7 +185,66 @@ def _put(spec: Dict[str, Any], **fields: Optional[str]) -> Dict[str, Any]:
     return spec
 
 
-def _completions(complete: Optional[Mapping[str, Any]], names: List[str], what: str) -> Dict[str, List[str]]:
+#: ``complete=fn``: ``fn(argument, value, context)`` gets the name of the argument (or template
+#: variable) being completed, what the client typed so far, and the values of the entry's other
+#: arguments the client already chose (``{name: value}``); it returns the candidate values.
+CompletionFunction = Callable[[str, str, Dict[str, str]], Any]
+
+
+def _completion_handler(fn: CompletionFunction, what: str) -> Callable[[Dict[str, Any], Any], List[str]]:
+    """The server-side wrapper of ``complete=fn``: checks that it returned strings."""
+
+    def handler(request: Dict[str, Any], _context: Any) -> List[str]:
+        values = fn(request["argument"], request["value"], dict(request.get("context") or {}))
+        if isinstance(values, (str, bytes)) or not isinstance(values, typing.Iterable):
+            raise TypeError(f"{what}: complete= returned {type(values).__name__}; return a list of str")
+        values = list(values)
+        wrong = [v for v in values if not isinstance(v, str)]
+        if wrong:
+            raise TypeError(f"{what}: complete= returned a {type(wrong[0]).__name__} among its values; "
+                            "return a list of str")
+        return values
+
+    handler.__name__ = getattr(fn, "__name__", "complete")
+    handler.__qualname__ = getattr(fn, "__qualname__", handler.__name__)
+    handler.__wrapped__ = fn  # type: ignore[attr-defined]
+    return handler
+
+
+def _is_completion_function(complete: Any) -> bool:
+    return callable(complete) and not isinstance(complete, Mapping)
+
+
+def _check_completions(complete: Any, names: List[str], what: str) -> None:
+    """Refuses a wrong ``complete=`` before the entry is served."""
+    if complete is None:
+        return
+    if _is_completion_function(complete):
+        if inspect.iscoroutinefunction(complete):
+            raise TypeError(f"{what}: complete= must be a plain def, not async def")
+        if not names:
+            raise ValueError(f"{what}: complete= was given, but there are no arguments to complete")
+        return
+    if not isinstance(complete, Mapping):
+        raise TypeError(f"{what}: complete= must be a mapping of argument to values, or a function "
+                        f"(argument, value, context) -> list of str; got {type(complete).__name__}")
+    _completions(complete, names, what)
+
+
+def _add_completions(server: Any, reference: str, complete: Any, names: List[str], what: str,
+                     prompt: bool, main_thread: Optional[bool]) -> None:
+    """Registers ``complete=`` (checked by ``_check_completions``) for entry ``reference``."""
+    if complete is None:
+        return
+    if _is_completion_function(complete):
+        server._add_completion_fn(reference, names, _completion_handler(complete, what), prompt=prompt,
+                                  main_thread=main_thread)
+        return
+    for argument, values in _completions(complete, names, what).items():
+        server._add_completion(reference, argument, values, prompt=prompt)
+
+
+def _completions(complete: Mapping[str, Any], names: List[str], what: str) -> Dict[str, List[str]]:
     """``complete={"argument": ["value", …]}``, checked against the entry's arguments."""
     if not complete:
         return {}
@@ -181,14 +261,14 @@ def _completions(complete: Optional[Mapping[str, Any]], names: List[str], what: 
 
 def resource_decorator(server: Any, uri: str, name: Optional[str], title: Optional[str],
                        description: Optional[str], mime_type: Optional[str],
-                       main_thread: Optional[bool], complete: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Any]:
+                       main_thread: Optional[bool], complete: Any = None) -> Callable[[Any], Any]:
     """The decorator behind ``McpHttpServer.resource``."""
     variables = template_variables(uri)
 
     def decorate(fn: Any) -> Any:
         caller = sys._getframe(1)
         what = f"resource {uri!r}"
-        params = _parameters(fn, what, caller.f_locals)
+        params, context_param = _parameters(fn, what, caller.f_locals)
         del caller
         converters: Dict[str, Optional[Callable[[str], Any]]] = {}
         for p, hint in params:
@@ -196,7 +276,7 @@ def resource_decorator(server: Any, uri: str, name: Optional[str], title: Option
                 raise TypeError(f"{what}: parameter {p.name!r} is not a variable of the URI "
                                 f"(variables: {', '.join(variables) or 'none'})")
             converters[p.name] = _from_string(hint, f"{what}, parameter {p.name!r}")
-        completions = _completions(complete, variables, what)
+        _check_completions(complete, variables, what)
         missing = [v for v in variables if v not in converters]
         if missing:
             raise TypeError(f"{what}: the function has no parameter for the URI variable(s) "
@@ -216,17 +296,16 @@ def resource_decorator(server: Any, uri: str, name: Optional[str], title: Option
         spec = _put({key: uri, "name": name or getattr(fn, "__name__", uri)}, title=title,
                     description=description if description is not None else inspect.getdoc(fn),
                     mimeType=mime)
-        server._add_resource(spec, _wrap(fn, converters, _contents, what), template=bool(variables),
-                             main_thread=main_thread)
-        for argument, values in completions.items():
-            server._add_completion(uri, argument, values, prompt=False)
+        server._add_resource(spec, _wrap(fn, converters, _contents, what, context_param),
+                             template=bool(variables), main_thread=main_thread)
+        _add_completions(server, uri, complete, variables, what, False, main_thread)
         return fn
 
     return decorate
 
 
 def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], description: Optional[str],
-                     main_thread: Optional[bool], complete: Optional[Mapping[str, Any]] = None) -> Callable[[Any], Any]:
+                     main_thread: Optional[bool], complete: Any = None) -> Callable[[Any], Any]:
     """The decorator behind ``McpHttpServer.prompt``."""
 
     def decorate(fn: Any) -> Any:
@@ -235,7 +314,7 @@ def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], des
             raise TypeError("@prompt(): this callable has no __name__; pass name=")
         what = f"prompt {prompt!r}"
         caller = sys._getframe(1)
-        params = _parameters(fn, what, caller.f_locals)
+        params, context_param = _parameters(fn, what, caller.f_locals)
         del caller
         converters: Dict[str, Optional[Callable[[str], Any]]] = {}
         arguments: List[Dict[str, Any]] = []
@@ -246,12 +325,13 @@ def prompt_decorator(server: Any, name: Optional[str], title: Optional[str], des
             if described:
                 argument["description"] = described
             arguments.append(argument)
-        completions = _completions(complete, [a["name"] for a in arguments], what)
+        names = [a["name"] for a in arguments]
+        _check_completions(complete, names, what)
         spec = _put({"name": prompt, "arguments": arguments}, title=title,
                     description=description if description is not None else inspect.getdoc(fn))
-        server._add_prompt(spec, _wrap(fn, converters, _messages, what), main_thread=main_thread)
-        for argument, values in completions.items():
-            server._add_completion(prompt, argument, values, prompt=True)
+        server._add_prompt(spec, _wrap(fn, converters, _messages, what, context_param),
+                           main_thread=main_thread)
+        _add_completions(server, prompt, complete, names, what, True, main_thread)
         return fn
 
     return decorate

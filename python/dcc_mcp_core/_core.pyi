@@ -39,6 +39,11 @@ _ResourceFunction = TypeVar("_ResourceFunction", bound=Callable[..., _ResourceRe
 _PromptItem = Union[str, Text, Image, Audio, Mapping[str, Any]]
 _PromptReturn = Union[_PromptItem, Sequence[_PromptItem]]
 _PromptFunction = TypeVar("_PromptFunction", bound=Callable[..., _PromptReturn])
+#: ``complete=fn`` of ``resource()`` / ``prompt()``: ``fn(argument, value, context)`` gets the name
+#: being completed, what the client typed so far and the arguments it already chose; it returns the
+#: candidate values.
+_CompletionFunction = Callable[[str, str, Dict[str, str]], Sequence[str]]
+_Completion = Union[Mapping[str, Sequence[str]], _CompletionFunction]
 _Handler = Callable[[Dict[str, Any]], _ToolReturn]
 _ContextHandler = Callable[[Dict[str, Any], "ToolContext"], _ToolReturn]
 
@@ -323,7 +328,12 @@ class ToolRegistry:
 @final
 class ToolContext:
     """Given to handlers registered with ``pass_context=True``, and to the parameter of a
-    ``@server.tool()`` function annotated ``ToolContext``."""
+    ``@server.tool()``, ``@server.resource()`` or ``@server.prompt()`` function annotated
+    ``ToolContext``. For a resource read or a prompt, ``tool_name`` names the entry
+    (``"resource 'scene://current'"``, ``"prompt 'cleanup'"``); in the session era ``log`` reaches
+    the client (in 2026-07-28 it goes nowhere); ``is_cancelled`` stays
+    False, ``close_stream`` and ``client_supports`` return False, and the client requests raise
+    ``RuntimeError``."""
 
     @property
     def tool_name(self) -> str: ...
@@ -337,6 +347,11 @@ class ToolContext:
         """Send ``notifications/message`` to the client when its level allows it (``logging/setLevel``
         in the session era, the request's ``_meta`` log level in 2026-07-28); past
         ``max_log_messages_per_sec`` messages are dropped. ``ValueError`` for an unknown level."""
+    def close_stream(self) -> bool:
+        """Close this call's POST SSE answer now and keep running: the client reconnects with
+        ``GET`` and ``Last-Event-ID`` and gets the call's later messages and its result there
+        (2025-11-25 SSE polling). True when the answer is such a stream (a session-era call of a
+        2025-11-25 session that accepts ``text/event-stream``); otherwise does nothing, False."""
     def client_supports(self, capability: Literal["elicitation", "sampling", "roots"]) -> bool:
         """True when the client declared the capability."""
     def elicit(self, message: str, schema: Dict[str, Any], key: Optional[str] = None) -> Dict[str, Any]:
@@ -388,7 +403,7 @@ class McpHttpServer:
         description: Optional[str] = None,
         mime_type: Optional[str] = None,
         main_thread: Optional[bool] = None,
-        complete: Optional[Mapping[str, Sequence[str]]] = None,
+        complete: Optional[_Completion] = None,
     ) -> Callable[[_ResourceFunction], _ResourceFunction]:
         """Decorator: serve the function's return value as the MCP resource ``uri`` and return the
         function unchanged. A URI with RFC 6570 variables (``"scene://nodes/{name}"``) is a resource
@@ -398,8 +413,11 @@ class McpHttpServer:
         function runs at every ``resources/read``, where ``main_thread`` says (as in
         ``register_handler``). ``name`` defaults to the function's name, ``description`` to its
         docstring. ``complete={"variable": ["value", ...]}`` answers ``completion/complete`` for a
-        template's variables with the values that start with what was typed. ``ValueError`` for a URI
-        already served; ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
+        template's variables with the values that start with what was typed;
+        ``complete=fn`` calls ``fn(variable, value, context)`` instead, where the reader would run
+        (a failing or non-list answer completes to nothing and is logged). A parameter annotated
+        ``ToolContext`` receives the read's context. ``ValueError`` for a URI already served;
+        ``TypeError`` for ``async def`` or a parameter that is not a variable of the URI."""
     def prompt(
         self,
         name: Optional[str] = None,
@@ -407,19 +425,24 @@ class McpHttpServer:
         title: Optional[str] = None,
         description: Optional[str] = None,
         main_thread: Optional[bool] = None,
-        complete: Optional[Mapping[str, Sequence[str]]] = None,
+        complete: Optional[_Completion] = None,
     ) -> Callable[[_PromptFunction], _PromptFunction]:
         """Decorator: serve the function as the MCP prompt ``name`` (default: the function's name)
         and return it unchanged. Each parameter is a prompt argument (required unless it has a
         default; ``Annotated[str, "text"]`` gives its description), passed as ``str`` or converted
         to ``int``/``float``/``bool``. Returns a ``str``/``Text``/``Image``/``Audio`` (one user
         message), a ``{"role": "user"|"assistant", "content": ...}`` dict, or a list of those.
-        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument."""
-    def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+        ``complete={"argument": ["value", ...]}`` answers ``completion/complete`` for an argument;
+        ``complete=fn`` calls ``fn(argument, value, context)`` instead, as ``resource()`` does. A
+        parameter annotated ``ToolContext`` receives the request's context (it is no argument)."""
+    def _add_resource(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], ToolContext], Dict[str, Any]], *,
                       template: bool, main_thread: Optional[bool] = None) -> None: ...
-    def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any]], Dict[str, Any]], *,
+    def _add_prompt(self, spec: Dict[str, Any], fn: Callable[[Dict[str, Any], ToolContext], Dict[str, Any]], *,
                     main_thread: Optional[bool] = None) -> None: ...
     def _add_completion(self, reference: str, argument: str, values: List[str], *, prompt: bool) -> None: ...
+    def _add_completion_fn(self, reference: str, arguments: List[str],
+                           fn: Callable[[Dict[str, Any], ToolContext], List[str]], *, prompt: bool,
+                           main_thread: Optional[bool] = None) -> None: ...
     def remove_resource(self, uri: str) -> bool:
         """Stop serving the resource ``uri`` (or the template with this text); whether it was served."""
     def remove_prompt(self, name: str) -> bool:

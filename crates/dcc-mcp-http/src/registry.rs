@@ -197,7 +197,49 @@ impl fmt::Debug for ToolContext {
     }
 }
 
+thread_local! {
+    /// The context of the catalog request (`resources/read`, `prompts/get`,
+    /// `completion/complete`) this thread is answering: catalog readers are called synchronously
+    /// on the thread that serves the request, so they find it here ([`ToolContext::for_catalog`]).
+    static CATALOG_CONTEXT: std::cell::RefCell<Option<ToolContext>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Puts back the catalog context that was current before [`ToolContext::serving_catalog`].
+struct RestoreCatalogContext(Option<ToolContext>);
+
+impl Drop for RestoreCatalogContext {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CATALOG_CONTEXT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
 impl ToolContext {
+    /// The context of the catalog request this thread is answering, named `name` (for example
+    /// `"resource 'scene://current'"`): for a reader, prompt or completion provider that wants to
+    /// log to the client or report progress. In the session era its log messages and progress go
+    /// to the request's client as a tool's do; it is never cancelled. Detached (see
+    /// [`detached`](Self::detached)) when the thread answers no catalog request of a session, as in
+    /// 2026-07-28.
+    pub fn for_catalog(name: impl Into<String>) -> Self {
+        let name = name.into();
+        match CATALOG_CONTEXT.with(|current| current.borrow().clone()) {
+            Some(mut context) => {
+                context.tool_name = name;
+                context
+            }
+            None => Self::detached(name),
+        }
+    }
+
+    /// Runs `f` with this context as the thread's catalog context ([`for_catalog`](Self::for_catalog)).
+    pub(crate) fn serving_catalog<R>(self, f: impl FnOnce() -> R) -> R {
+        let previous = CATALOG_CONTEXT.with(|current| current.borrow_mut().replace(self));
+        let _restore = RestoreCatalogContext(previous);
+        f()
+    }
+
     /// A context not attached to any client: progress goes nowhere and it is never cancelled.
     /// Useful to call a handler directly (tests, scripts).
     pub fn detached(tool_name: impl Into<String>) -> Self {
@@ -771,6 +813,26 @@ mod tests {
 
     fn echo() -> ToolHandler {
         Arc::new(|args: Value, _ctx: &ToolContext| Ok(args))
+    }
+
+    #[test]
+    fn a_catalog_reader_finds_the_context_of_the_request_it_serves() {
+        // Outside a catalog request: detached, under the given name.
+        let outside = ToolContext::for_catalog("resource 'a://x'");
+        assert_eq!(outside.tool_name(), "resource 'a://x'");
+        assert!(outside.peer.is_none());
+        let cancelled = Arc::new(AtomicBool::new(true));
+        let request = ToolContext::attached("resources/read", cancelled, None, None);
+        let (inside, nested) = request.serving_catalog(|| {
+            let nested = ToolContext::detached("inner")
+                .serving_catalog(|| ToolContext::for_catalog("prompt 'p'").is_cancelled());
+            (ToolContext::for_catalog("resource 'a://x'"), nested)
+        });
+        // The request's context (its cancellation flag), renamed; a nested one is restored after.
+        assert_eq!(inside.tool_name(), "resource 'a://x'");
+        assert!(inside.is_cancelled());
+        assert!(!nested);
+        assert!(!ToolContext::for_catalog("after").is_cancelled());
     }
 
     #[test]

@@ -118,15 +118,26 @@ pub(crate) async fn request_in(
                 None => return method_not_found(id, method),
             }
         }
-        // Resources, prompts and completion.
-        _ => match crate::catalog_route::handle(state, session.id(), method, params.as_ref()).await
-        {
-            Some(outcome) => outcome,
-            None => {
-                state.recorder.request(method, false);
-                return method_not_found(id, method);
+        // Resources, prompts and completion; their readers may log and report progress to the
+        // client through the request's context, on the POST's own stream when it has one.
+        _ => {
+            let context = crate::tools::catalog_context(session, inband, method, &params);
+            let outcome = crate::catalog_route::handle(
+                state,
+                session.id(),
+                method,
+                params.as_ref(),
+                Some(context),
+            )
+            .await;
+            match outcome {
+                Some(outcome) => outcome,
+                None => {
+                    state.recorder.request(method, false);
+                    return method_not_found(id, method);
+                }
             }
-        },
+        }
     };
     state.recorder.request(method, outcome.is_ok());
     if method == resources::SUBSCRIBE

@@ -163,10 +163,12 @@ pub(crate) async fn request(
         | resources::READ
         | prompts::LIST
         | prompts::GET
-        | completion::COMPLETE => crate::catalog_route::handle(state, "", method, params.as_ref())
-            .await
-            .unwrap_or_else(|| Err(method_not_found(method)))
-            .map_err(resource_not_found_is_invalid_params)?,
+        | completion::COMPLETE => {
+            crate::catalog_route::handle(state, "", method, params.as_ref(), None)
+                .await
+                .unwrap_or_else(|| Err(method_not_found(method)))
+                .map_err(resource_not_found_is_invalid_params)?
+        }
         _ => return Err(method_not_found(method)),
     };
     Ok(if is_cacheable(method) {

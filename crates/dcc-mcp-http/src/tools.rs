@@ -3,6 +3,7 @@
 //! [`call`] is the single `tools/call` wrapper: every call is recorded there exactly once, whatever
 //! path (sync handler, job submission, built-in job tool) serves it.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::dispatch::Lane;
 use crate::mrtr::{Ending, LogSink, Round, StatelessPeer};
-use crate::peer::ClientPeer;
+use crate::peer::{Asked, ClientPeer, InputRequest};
 use crate::record::CallStatus;
 use crate::registry::{success_result, Execution, ProgressSink, ToolContext, ToolEntry, ToolSpec};
 use crate::request_context::RequestContext;
@@ -20,6 +21,7 @@ use crate::state::{AppState, BUILTIN_TOOLS};
 use dcc_mcp_protocol::codes;
 use dcc_mcp_protocol::jsonrpc::request_key;
 use dcc_mcp_protocol::jsonrpc::{params_object, RpcError};
+use dcc_mcp_protocol::logging::LoggingLevel;
 use dcc_mcp_protocol::tools::{
     decode_cursor, encode_cursor, error_result, is_error_result, progress_params, ASYNC_META_KEY,
 };
@@ -411,6 +413,53 @@ struct ScopeLog(Arc<Session>);
 impl LogSink for ScopeLog {
     fn send(&self, params: Value) {
         self.0.notify(dcc_mcp_protocol::methods::MESSAGE, params);
+    }
+}
+
+/// The context a catalog request (`resources/read`, `prompts/get`, …) of `session` gives its
+/// readers: log messages and progress (under the `_meta.progressToken` of `params`) go to `inband`,
+/// the POST's own SSE answer, or else to the session's stream; never cancelled. It asks the client
+/// nothing and closes no stream ([`CatalogPeer`]).
+pub(crate) fn catalog_context(
+    session: &Arc<Session>,
+    inband: Option<&Arc<Session>>,
+    method: &str,
+    params: &Option<Value>,
+) -> ToolContext {
+    let out = inband.cloned().unwrap_or_else(|| session.clone());
+    let sink = params
+        .as_ref()
+        .and_then(|params| params.get("_meta"))
+        .and_then(|meta| meta.get("progressToken"))
+        .filter(|token| token.is_string() || token.is_number())
+        .map(|token| {
+            Arc::new(SessionProgress {
+                session: out.clone(),
+                token: token.clone(),
+            }) as Arc<dyn ProgressSink>
+        });
+    ToolContext::attached(method, Arc::new(AtomicBool::new(false)), sink, None).with_peer(Arc::new(
+        CatalogPeer(SessionPeer::routed(session.clone(), out)),
+    ))
+}
+
+/// The client as a catalog reader sees it: log messages only. A reader runs inside the request's
+/// synchronous catalog call, so it must not wait for the client's answer to a request of its own.
+struct CatalogPeer(SessionPeer);
+
+impl ClientPeer for CatalogPeer {
+    fn log(&self, level: LoggingLevel, logger: Option<&str>, data: Value) {
+        self.0.log(level, logger, data);
+    }
+
+    fn supports(&self, _kind: crate::record::ClientRequestKind) -> bool {
+        false
+    }
+
+    fn ask(&self, _requests: Vec<InputRequest>) -> Asked {
+        Asked::Ready(Err(crate::error::ToolError::new(
+            "a resource read, prompt or completion cannot ask the client: ask from a tool",
+        )))
     }
 }
 

@@ -46,7 +46,8 @@ pub(crate) fn run(
         ))
         }
     };
-    let context = ToolContext::detached(label);
+    // Found on this thread: the catalog calls its readers on the thread serving the request.
+    let context = ToolContext::for_catalog(label);
     let waited = |outcome: Option<Result<Value, String>>| {
         outcome.unwrap_or_else(|| {
             Err(format!(
@@ -109,6 +110,12 @@ pub(crate) fn prompt_result(label: &str, value: Value) -> Result<GetPromptResult
     serde_json::from_value(value).map_err(|error| {
         format!("{label}: the function returned no valid prompt messages: {error}")
     })
+}
+
+/// The values a completion function's wrapper returned: a list of strings.
+pub(crate) fn completion_values(label: &str, value: Value) -> Result<Vec<String>, String> {
+    serde_json::from_value(value)
+        .map_err(|error| format!("{label}: the function returned no list of str: {error}"))
 }
 
 /// The entry of a static resource, from its wire form (`uri`, `name`, `title`, …).

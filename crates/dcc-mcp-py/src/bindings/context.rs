@@ -1,6 +1,7 @@
 //! `ToolContext`: what a handler registered with `pass_context=True` gets besides its arguments —
-//! progress reporting, cancellation, log messages to the client and requests to it (elicitation,
-//! sampling, roots), straight from `dcc_mcp_http::ToolContext`.
+//! progress reporting, cancellation, log messages to the client, requests to it (elicitation,
+//! sampling, roots) and closing the call's SSE answer early (`close_stream`), straight from
+//! `dcc_mcp_http::ToolContext`.
 //!
 //! A request blocks the calling Python thread with the GIL released (`Python::detach`) until the
 //! client answers, so other handlers keep running meanwhile. A refusal or an ended call raises
@@ -90,6 +91,16 @@ impl PyToolContext {
             None => self.inner.log(level, data),
         }
         Ok(())
+    }
+
+    /// Closes the SSE answer of this call's POST now, before the result, and lets the handler go
+    /// on running: the client reconnects with `GET` and `Last-Event-ID` and receives the rest of
+    /// the call's messages and its result on that stream (2025-11-25 SSE polling; frees the
+    /// connection during a long call). True when the call's answer is such a stream (a session-era
+    /// `tools/call` of a 2025-11-25 session whose client accepts `text/event-stream`); otherwise it
+    /// does nothing and returns False.
+    fn close_stream(&self) -> bool {
+        self.inner.close_stream()
     }
 
     /// True when the client declared `capability` ("elicitation", "sampling" or "roots").

@@ -33,6 +33,9 @@ pub(crate) struct PyMcpHttpServer {
     resources: Arc<HandlerTable>,
     /// The Python fillers of this server's prompts, by name.
     prompts: Arc<HandlerTable>,
+    /// The Python completion functions of this server's prompts and templates, by
+    /// `prompt:<name>` / `resource:<uri template>`.
+    completions: Arc<HandlerTable>,
     /// `McpHttpConfig.gateway_registry_dir` and the rest: the directory joined once bound.
     gateway: super::join::JoinOptions,
 }
@@ -65,6 +68,7 @@ impl PyMcpHttpServer {
             include_traceback,
             resources: HandlerTable::new(),
             prompts: HandlerTable::new(),
+            completions: HandlerTable::new(),
             gateway,
         })
     }
@@ -166,9 +170,10 @@ impl PyMcpHttpServer {
     }
 
     /// Serves resource `spec["uri"]` — or, with `template=True`, the URIs matching
-    /// `spec["uriTemplate"]` — by calling `fn(**variables)` (the `@server.resource()` decorator's
-    /// lower level; `spec` is the MCP `Resource` / `ResourceTemplate` object). `fn` returns
-    /// `{"text": str}` or `{"blob": base64}`. `main_thread` as in `register_handler`.
+    /// `spec["uriTemplate"]` — by calling `fn(variables, context)` (the `@server.resource()`
+    /// decorator's lower level; `spec` is the MCP `Resource` / `ResourceTemplate` object, `context`
+    /// a `ToolContext`). `fn` returns `{"text": str}` or `{"blob": base64}`. `main_thread` as in
+    /// `register_handler`.
     #[pyo3(signature = (spec, r#fn, *, template, main_thread = None))]
     fn _add_resource(
         &self,
@@ -214,9 +219,9 @@ impl PyMcpHttpServer {
         })
     }
 
-    /// Serves prompt `spec["name"]` by calling `fn(**arguments)` (the `@server.prompt()`
-    /// decorator's lower level; `spec` is the MCP `Prompt` object). `fn` returns a
-    /// `GetPromptResult` object. `main_thread` as in `register_handler`.
+    /// Serves prompt `spec["name"]` by calling `fn(arguments, context)` (the `@server.prompt()`
+    /// decorator's lower level; `spec` is the MCP `Prompt` object, `context` a `ToolContext`).
+    /// `fn` returns a `GetPromptResult` object. `main_thread` as in `register_handler`.
     #[pyo3(signature = (spec, r#fn, *, main_thread = None))]
     fn _add_prompt(
         &self,
@@ -270,16 +275,76 @@ impl PyMcpHttpServer {
         );
     }
 
+    /// Completes `arguments` of the prompt `reference` (`prompt=True`) or of the resource template
+    /// `reference` by calling `fn({"argument": name, "value": partial, "context": {name: value}},
+    /// context)`,
+    /// which returns a list of str (the `@server.prompt(complete=fn)` /
+    /// `@server.resource(complete=fn)` lower level). `fn` runs where `main_thread` says, as a
+    /// resource reader does, waited for at most `request_timeout`; when it raises, returns
+    /// something else or does not answer in time, the completion is empty and the failure is
+    /// logged.
+    #[pyo3(signature = (reference, arguments, r#fn, *, prompt, main_thread = None))]
+    fn _add_completion_fn(
+        &self,
+        reference: &str,
+        arguments: Vec<String>,
+        r#fn: Bound<'_, PyAny>,
+        prompt: bool,
+        main_thread: Option<bool>,
+    ) -> PyResult<()> {
+        use dcc_mcp_http::protocol::completion::Reference;
+        let key = completion_key(reference, prompt);
+        let (handler, place) = self.catalog_handler(&key, &self.completions, main_thread)?;
+        self.completions.insert(&key, r#fn.unbind());
+        let reference = if prompt {
+            Reference::Prompt {
+                name: reference.to_owned(),
+            }
+        } else {
+            Reference::Resource {
+                uri: reference.to_owned(),
+            }
+        };
+        for argument in arguments {
+            let (handler, place) = (handler.clone(), place.clone());
+            let label = format!("the completion of '{argument}' of {key}");
+            let name = argument.clone();
+            self.inner.config().catalog.completions.add(
+                reference.clone(),
+                &argument,
+                Arc::new(move |partial, context| {
+                    let request = serde_json::json!({
+                        "argument": name,
+                        "value": partial,
+                        "context": context.arguments,
+                    });
+                    match catalog::run(&handler, &place, &label, request)
+                        .and_then(|value| catalog::completion_values(&label, value))
+                    {
+                        Ok(values) => values,
+                        Err(error) => {
+                            tracing::warn!(target: "dcc_mcp_core", "{error}");
+                            Vec::new()
+                        }
+                    }
+                }),
+            );
+        }
+        Ok(())
+    }
+
     /// Stops serving the resource with this URI (or the template with this text); whether one was
     /// served.
     fn remove_resource(&self, uri: &str) -> bool {
         self.resources.remove(uri);
+        self.completions.remove(&completion_key(uri, false));
         self.inner.config().catalog.resources.remove(uri)
     }
 
     /// Stops serving the prompt `name`; whether it was served.
     fn remove_prompt(&self, name: &str) -> bool {
         self.prompts.remove(name);
+        self.completions.remove(&completion_key(name, true));
         self.inner.config().catalog.prompts.remove(name)
     }
 
@@ -380,13 +445,15 @@ impl PyMcpHttpServer {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         self.handlers.traverse(&visit)?;
         self.resources.traverse(&visit)?;
-        self.prompts.traverse(&visit)
+        self.prompts.traverse(&visit)?;
+        self.completions.traverse(&visit)
     }
 
     fn __clear__(&self) {
         self.handlers.clear();
         self.resources.clear();
         self.prompts.clear();
+        self.completions.clear();
     }
 
     fn __repr__(&self) -> String {
@@ -427,16 +494,27 @@ impl PyMcpHttpServer {
             max_result_bytes: config.max_response_bytes,
             include_traceback: self.include_traceback,
         };
+        // Every catalog function is called as `fn(arguments, context)`: the wrappers of
+        // `dcc_mcp_core._catalog` pass the context on to a parameter annotated `ToolContext`.
         let handler = if on_main_thread {
-            main_thread_handler(self.pool.id(), key.to_owned(), table.clone(), false, report)
+            main_thread_handler(self.pool.id(), key.to_owned(), table.clone(), true, report)
         } else {
-            pool::worker_handler(&self.pool, key.to_owned(), table.clone(), false, report)
+            pool::worker_handler(&self.pool, key.to_owned(), table.clone(), true, report)
         };
         let place = catalog::Place {
             main_thread: executor.filter(|_| on_main_thread),
             timeout: config.request_timeout,
         };
         Ok((handler, place))
+    }
+}
+
+/// The key of a prompt's or template's completion function in `PyMcpHttpServer::completions`.
+fn completion_key(reference: &str, prompt: bool) -> String {
+    if prompt {
+        format!("prompt:{reference}")
+    } else {
+        format!("resource:{reference}")
     }
 }
 
