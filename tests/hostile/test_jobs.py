@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from typing import Any, Dict
 
 import pytest
@@ -184,4 +185,61 @@ def test_unfetched_job_results_survive_an_eviction_flood_from_another_address() 
                 Session(server.url, bad)
             gone = holder.request("ping")
             assert gone.status_code == 404
+        assert server.alive()
+
+
+#: One ``sleep`` job's arguments: ``ms`` and a ``pad`` array of zeros that brings the request body
+#: to just under the default 4 MiB ``max_body_bytes``.
+BIG_BODY_BYTES = 4 * 1024 * 1024 - 4096
+#: Queued big jobs the test holds at once (under the session quota of 16).
+BIG_JOBS = 8
+
+
+def big_sleep_body(request_id: int) -> bytes:
+    head = (
+        '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"sleep",'
+        '"_meta":{"dcc-mcp/async":true},"arguments":{"ms":600000,"pad":[' % request_id
+    )
+    tail = "]}}}"
+    zeros = (BIG_BODY_BYTES - len(head) - len(tail) + 1) // 2
+    body = (head + ",".join("0" * zeros) + tail).encode()
+    assert BIG_BODY_BYTES - 2 <= len(body) <= BIG_BODY_BYTES, len(body)
+    return body
+
+
+def test_a_queued_job_holds_about_its_argument_bytes() -> None:
+    """Issue 16: a queued job keeps its validated arguments as JSON text, not a parsed tree (a 4 MiB
+    body of numbers was 64 MiB of `serde_json::Value`). One small job runs and holds the only job
+    worker; then 8 jobs with 4 MiB number-array arguments wait in the queue. The server's RSS grows by
+    less than 2x the body bytes per queued job plus 32 MiB (the tree-holding queue grew by ~16x)."""
+    from .harness import GOOD_ADDR, Session, http_client
+    from .job_attacks import call_tool
+
+    with Server(("--job-concurrency", "1")) as server:
+        with http_client(GOOD_ADDR, timeout=HANG_GUARD_SECONDS) as client:
+            session = Session(server.url, client)
+            running = call_tool(session, "sleep", {"ms": 600000}, as_job=True)["structuredContent"]["jobId"]
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while call_tool(session, "jobs.get", {"jobId": running})["structuredContent"]["status"] != "running":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            before_kib = server.rss_kib()
+            headers = {**session.headers, "Content-Type": "application/json"}
+            for n in range(BIG_JOBS):
+                response = client.post(server.url, headers=headers, content=big_sleep_body(100 + n))
+                response.raise_for_status()
+                result = response.json()["result"]
+                assert not result.get("isError"), result
+                assert result["structuredContent"]["status"] == "queued", result
+            after_kib = server.rss_kib()
+            jobs = call_tool(session, "jobs.list", {})["structuredContent"]["jobs"]
+            statuses = Counter(job["status"] for job in jobs)
+            assert statuses == {"running": 1, "queued": BIG_JOBS}, statuses
+            scrape = server.scrape()
+            assert scrape.value("dcc_mcp_job_created_total", tool="sleep", result="accepted") == BIG_JOBS + 1
+            grown_kib = after_kib - before_kib
+            per_job_kib = grown_kib / BIG_JOBS
+            print(f"RSS {before_kib} -> {after_kib} KiB: {per_job_kib:.0f} KiB per queued {BIG_BODY_BYTES} B job")
+            assert grown_kib < BIG_JOBS * 2 * BIG_BODY_BYTES // 1024 + 32 * 1024, (before_kib, after_kib)
+            session.delete()
         assert server.alive()

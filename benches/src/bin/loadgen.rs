@@ -67,6 +67,11 @@ struct Args {
     /// measured window, a cost figure that background load disturbs far less than requests/s.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Make exactly this many calls on each connection, then stop (no warm-up, no time limit; every
+    /// call is counted): a fixed request count for instruction counting under `valgrind`.
+    /// `--server-pid` still samples the `--duration` window.
+    #[arg(long)]
+    calls: Option<u64>,
 }
 
 /// CPU seconds (user + system, all threads) used so far by process `pid`, from `/proc/PID/stat`
@@ -110,14 +115,25 @@ async fn open_session(url: &str, era: &str) -> io::Result<McpClient> {
         .map_err(|e| io::Error::other(format!("initialize failed: {e}")))
 }
 
-/// One connection's closed loop until `end`; records only requests started after `measure_from`.
-async fn drive(client: McpClient, tool: String, measure_from: Instant, end: Instant) -> Tally {
+/// One connection's closed loop until `end` (or until `calls` calls were made); records only
+/// requests started after `measure_from`.
+async fn drive(
+    client: McpClient,
+    tool: String,
+    measure_from: Instant,
+    end: Instant,
+    calls: Option<u64>,
+) -> Tally {
     let mut tally = Tally::default();
     let arguments = json!({"text": "hello"});
+    let mut made = 0u64;
     loop {
         let t0 = Instant::now();
-        if t0 >= end {
-            break;
+        match calls {
+            Some(calls) if made >= calls => break,
+            Some(_) => made += 1,
+            None if t0 >= end => break,
+            None => {}
         }
         let result = client.call_tool(&tool, arguments.clone()).await;
         let ok = matches!(&result, Ok(r) if !r.is_error());
@@ -187,7 +203,11 @@ async fn run(args: Args) -> io::Result<String> {
     for _ in 0..args.connections.max(1) {
         sessions.push(open_session(&args.url, &args.era).await?);
     }
-    let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let started = Instant::now();
+    let measure_from = match args.calls {
+        Some(_) => started,
+        None => started + Duration::from_secs_f64(args.warmup),
+    };
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let mut tasks = Vec::new();
     for client in sessions {
@@ -196,6 +216,7 @@ async fn run(args: Args) -> io::Result<String> {
             args.tool.clone(),
             measure_from,
             end,
+            args.calls,
         )));
     }
     let cpu_probe = args.server_pid.map(|pid| {
@@ -225,6 +246,11 @@ async fn run(args: Args) -> io::Result<String> {
         framing = framing.or(tally.framing);
     }
     latencies.sort_unstable();
+    // With a fixed call count the window is however long the calls took.
+    let window = match args.calls {
+        Some(_) => started.elapsed().as_secs_f64(),
+        None => args.duration,
+    };
     let scrape_tally = match scraper {
         Some(s) => Some(s.await.map_err(io::Error::other)??),
         None => None,
@@ -241,10 +267,10 @@ async fn run(args: Args) -> io::Result<String> {
         ),
         args.label,
         args.connections,
-        args.duration,
+        window,
         requests,
         errors,
-        requests as f64 / args.duration,
+        requests as f64 / window,
         quantile_us(&latencies, 0.50),
         quantile_us(&latencies, 0.90),
         quantile_us(&latencies, 0.99),

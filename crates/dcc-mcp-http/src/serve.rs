@@ -12,6 +12,13 @@
 //! At `max_connections` the costliest open connection is shed to admit the newcomer, which is only
 //! answered `503` when every slot serves a request. Each request carries its peer's address as a
 //! [`ClientAddr`] extension (per-address budgets) and its connection's [`ConnSlot`].
+//!
+//! The read clocks cost no allocation and no timer-wheel move per request: each connection has one
+//! timer, re-armed in place, and never armed more than `header_read_timeout` ahead. Re-arming a
+//! timer to a later instant is an atomic store in tokio, while moving one earlier, or dropping and
+//! registering a new one (what a fresh `sleep` per phase did, two of each per request), locks the
+//! timer driver. The longer keep-alive clock is kept as its own instant and checked when the timer
+//! fires, so an idle connection wakes once per `header_read_timeout` until it is due.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -30,7 +37,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::conn_budget::{ConnSlot, ConnTable, Phase, Refused};
@@ -219,7 +226,10 @@ enum ReadClock {
 /// for the write timeout.
 pub(crate) struct FirstByteDeadline {
     stream: TcpStream,
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// The connection's one read timer: at or before `due`, never later than `header_read` ahead.
+    deadline: Pin<Box<Sleep>>,
+    /// When the armed clock expires (meaningless while `clock` is `Off`).
+    due: Instant,
     clock: ReadClock,
     header_read: Duration,
     keep_alive: Duration,
@@ -240,9 +250,11 @@ impl FirstByteDeadline {
         recorder: Recorder,
         slot: Arc<ConnSlot>,
     ) -> Self {
+        let due = Instant::now() + timeouts.header_read;
         Self {
             stream,
-            deadline: Some(Box::pin(tokio::time::sleep(timeouts.header_read))),
+            deadline: Box::pin(tokio::time::sleep_until(due)),
+            due,
             clock: ReadClock::FirstHead,
             header_read: timeouts.header_read,
             keep_alive: timeouts.keep_alive,
@@ -256,8 +268,31 @@ impl FirstByteDeadline {
     }
 
     fn arm(&mut self, clock: ReadClock, after: Duration) {
+        let now = Instant::now();
         self.clock = clock;
-        self.deadline = Some(Box::pin(tokio::time::sleep(after)));
+        self.due = now + after;
+        // Not further ahead than a header deadline, so the next arming only ever moves it later.
+        self.deadline
+            .as_mut()
+            .reset(now + after.min(self.header_read));
+    }
+
+    /// Whether the armed clock has expired; registers the task's wake-up when it has not.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.clock == ReadClock::Off {
+            return false;
+        }
+        while self.deadline.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if now >= self.due {
+                return true;
+            }
+            // The timer ran ahead of the (keep-alive) clock: step on toward it.
+            self.deadline
+                .as_mut()
+                .reset(self.due.min(now + self.header_read));
+        }
+        false
     }
 
     /// Follow the connection's phase: no read deadline while a request is served; the keep-alive
@@ -272,8 +307,8 @@ impl FirstByteDeadline {
             let keep_alive = self.keep_alive;
             self.arm(ReadClock::KeepAlive, keep_alive);
         } else {
+            // The timer stays armed; it fires at most once more, and is then not polled.
             self.clock = ReadClock::Off;
-            self.deadline = None;
         }
     }
 
@@ -332,14 +367,9 @@ impl AsyncRead for FirstByteDeadline {
                 Poll::Ready(result)
             }
             Poll::Pending => {
-                let expired = match &mut this.deadline {
-                    Some(deadline) => deadline.as_mut().poll(cx).is_ready(),
-                    None => false,
-                };
-                if !expired {
+                if !this.poll_expired(cx) {
                     return Poll::Pending;
                 }
-                this.deadline = None;
                 if this.clock == ReadClock::KeepAlive {
                     // Idle past the keep-alive timeout: end of stream, so hyper closes cleanly.
                     this.clock = ReadClock::Off;

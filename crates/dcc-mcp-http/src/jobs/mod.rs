@@ -20,6 +20,12 @@
 //! evicted to make room for another session (it still expires after `session_ttl`), so one address
 //! cannot wipe other clients' results by opening sessions. A `notifications/cancelled` names one call:
 //! the latest one of its session started under that request id.
+//!
+//! A queued job keeps its validated arguments as JSON text ([`RawValue`]), not as the
+//! `serde_json::Value` tree the request was parsed into: a tree of numbers is about 16× its text (a
+//! 4 MiB array of numbers was 64 MiB), and a queue of such jobs held every tree for as long as it
+//! waited. The text is parsed back into a tree only when the job starts, and that tree moves into the
+//! handler: a job holds about 1× its argument bytes while it waits, and never a copy while it runs.
 
 mod retention;
 mod share;
@@ -31,6 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -390,6 +397,10 @@ impl JobManager {
         if session.is_ended() {
             return Submitted::Rejected("the session has ended; initialize a new one");
         }
+        // The queue holds the text (about 1x the argument bytes); the tree is dropped here.
+        let Ok(arguments) = serde_json::value::to_raw_value(&arguments) else {
+            return Submitted::Rejected("the job's arguments cannot be written as JSON");
+        };
         if !session.reserve_job(self.budgets.per_session) {
             return Submitted::Quota;
         }
@@ -455,7 +466,7 @@ impl JobManager {
             job: job.clone(),
             entry,
             handler,
-            arguments,
+            arguments: Some(arguments),
             session,
             token,
             peer: origin.peer,
@@ -544,7 +555,8 @@ struct JobRun {
     job: Arc<Job>,
     entry: Arc<ToolEntry>,
     handler: Handler,
-    arguments: Value,
+    /// The validated arguments as JSON text until the job starts (then taken: a job runs once).
+    arguments: Option<Box<RawValue>>,
     session: Arc<Session>,
     token: Value,
     peer: Option<Arc<dyn ClientPeer>>,
@@ -689,6 +701,31 @@ impl JobRun {
             self.finish(self.not_run(NotRun::Cancelled));
             return;
         }
+        // Parsed only now, and the text dropped before the handler runs: a running job holds its
+        // arguments once, as the tree the handler takes.
+        let arguments = match self
+            .arguments
+            .take()
+            .map(|raw| serde_json::from_str::<Value>(raw.get()))
+        {
+            Some(Ok(arguments)) => arguments,
+            Some(Err(error)) => {
+                job.release_quota(&self.session);
+                self.finish(Outcome::error(
+                    JobStatus::Failed,
+                    format!("the job's arguments could not be read back: {error}"),
+                ));
+                return;
+            }
+            None => {
+                job.release_quota(&self.session);
+                self.finish(Outcome::error(
+                    JobStatus::Failed,
+                    "the job's arguments were already handed to a run".to_owned(),
+                ));
+                return;
+            }
+        };
         job.lock().status = JobStatus::Running;
         let sink: Arc<dyn ProgressSink> = Arc::new(JobProgress {
             job: job.clone(),
@@ -699,8 +736,6 @@ impl JobRun {
         if let Some(peer) = &self.peer {
             context = context.with_peer(peer.clone());
         }
-        // The arguments move into the handler: a job runs once, so it holds them once.
-        let arguments = std::mem::take(&mut self.arguments);
         let handler = self
             .dispatch
             .run(&self.handler, arguments, context, Lane::Job);
