@@ -15,13 +15,11 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dcc_mcp_benches::fixtures::{
-    observation, tool_name, OursFixture, PrometheusFixture, BUCKETS, CALLS, DURATION,
+    observation, prometheus_client_registry, tool_name, OursFixture, PrometheusFixture, BUCKETS,
+    CALLS, DURATION,
 };
 use dcc_mcp_benches::runner::RESULTS_ENV;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use prometheus_client::metrics::counter::Counter as PcCounter;
-use prometheus_client::metrics::family::Family as PcFamily;
-use prometheus_client::metrics::histogram::Histogram as PcHistogram;
 
 const SERIES: [usize; 4] = [10, 100, 1_000, 10_000];
 const SHARDS: [usize; 5] = [1, 2, 8, 32, 128];
@@ -124,21 +122,7 @@ fn scrape(c: &mut Criterion) {
         );
         drop(recorder);
 
-        let mut pc = prometheus_client::registry::Registry::default();
-        let calls: PcFamily<[(&'static str, String); 1], PcCounter> = PcFamily::default();
-        let dur: PcFamily<[(&'static str, String); 1], PcHistogram> =
-            PcFamily::new_with_constructor(|| PcHistogram::new(BUCKETS));
-        pc.register(
-            CALLS.trim_end_matches("_total"),
-            "Tool calls.",
-            calls.clone(),
-        );
-        pc.register(DURATION, "Tool call duration.", dur.clone());
-        for i in 0..series {
-            calls.get_or_create(&[("tool", tool_name(i))]).inc();
-            dur.get_or_create(&[("tool", tool_name(i))])
-                .observe(observation(0, i));
-        }
+        let pc = prometheus_client_registry(series, 1);
         let mut text = String::with_capacity(1 << 20);
         c.benchmark_group("scrape").bench_with_input(
             BenchmarkId::new("prometheus-client", series),

@@ -258,16 +258,7 @@ impl PyMcpHttpServer {
     /// lower level). Static values: answering never takes the GIL.
     #[pyo3(signature = (reference, argument, values, *, prompt))]
     fn _add_completion(&self, reference: &str, argument: &str, values: Vec<String>, prompt: bool) {
-        use dcc_mcp_http::protocol::completion::Reference;
-        let reference = if prompt {
-            Reference::Prompt {
-                name: reference.to_owned(),
-            }
-        } else {
-            Reference::Resource {
-                uri: reference.to_owned(),
-            }
-        };
+        let reference = completion_reference(reference, prompt);
         self.inner.config().catalog.completions.add(
             reference,
             argument,
@@ -277,8 +268,7 @@ impl PyMcpHttpServer {
 
     /// Completes `arguments` of the prompt `reference` (`prompt=True`) or of the resource template
     /// `reference` by calling `fn({"argument": name, "value": partial, "context": {name: value}},
-    /// context)`,
-    /// which returns a list of str (the `@server.prompt(complete=fn)` /
+    /// context)`, which returns a list of str (the `@server.prompt(complete=fn)` /
     /// `@server.resource(complete=fn)` lower level). `fn` runs where `main_thread` says, as a
     /// resource reader does, waited for at most `request_timeout`; when it raises, returns
     /// something else or does not answer in time, the completion is empty and the failure is
@@ -292,19 +282,10 @@ impl PyMcpHttpServer {
         prompt: bool,
         main_thread: Option<bool>,
     ) -> PyResult<()> {
-        use dcc_mcp_http::protocol::completion::Reference;
         let key = completion_key(reference, prompt);
         let (handler, place) = self.catalog_handler(&key, &self.completions, main_thread)?;
         self.completions.insert(&key, r#fn.unbind());
-        let reference = if prompt {
-            Reference::Prompt {
-                name: reference.to_owned(),
-            }
-        } else {
-            Reference::Resource {
-                uri: reference.to_owned(),
-            }
-        };
+        let reference = completion_reference(reference, prompt);
         for argument in arguments {
             let (handler, place) = (handler.clone(), place.clone());
             let label = format!("the completion of '{argument}' of {key}");
@@ -515,6 +496,23 @@ fn completion_key(reference: &str, prompt: bool) -> String {
         format!("prompt:{reference}")
     } else {
         format!("resource:{reference}")
+    }
+}
+
+/// The `completion/complete` reference of the prompt (`prompt`) or resource template `reference`.
+fn completion_reference(
+    reference: &str,
+    prompt: bool,
+) -> dcc_mcp_http::protocol::completion::Reference {
+    use dcc_mcp_http::protocol::completion::Reference;
+    if prompt {
+        Reference::Prompt {
+            name: reference.to_owned(),
+        }
+    } else {
+        Reference::Resource {
+            uri: reference.to_owned(),
+        }
     }
 }
 
