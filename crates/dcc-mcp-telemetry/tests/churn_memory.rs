@@ -25,22 +25,30 @@ fn bytes_per_shard_stay_flat_across_64_waves_of_threads_recording_new_series() {
         .unwrap();
     let mut per_shard = Vec::new();
     for wave in 0..WAVES {
-        // All threads of a wave are alive at once, so they hold WIDTH distinct ids.
+        // All threads of a wave are alive at once, so they hold WIDTH distinct ids. Each thread
+        // is joined explicitly: a scope alone returns when the closures have finished, before the
+        // threads' thread-local destructors (which give their engine ids back) have run, so the
+        // next wave could meet ids still held and take new ones.
         let barrier = Barrier::new(WIDTH);
         std::thread::scope(|s| {
-            for t in 0..WIDTH {
-                let (h, barrier) = (&h, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    for j in 0..SERIES_PER_THREAD {
-                        let k = (wave * WIDTH + t) * SERIES_PER_THREAD + j;
-                        let series = h.with_label_values(&[&k.to_string()]);
-                        for _ in 0..OBSERVATIONS {
-                            series.observe(2.0);
+            let threads: Vec<_> = (0..WIDTH)
+                .map(|t| {
+                    let (h, barrier) = (&h, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        for j in 0..SERIES_PER_THREAD {
+                            let k = (wave * WIDTH + t) * SERIES_PER_THREAD + j;
+                            let series = h.with_label_values(&[&k.to_string()]);
+                            for _ in 0..OBSERVATIONS {
+                                series.observe(2.0);
+                            }
                         }
-                    }
-                    barrier.wait();
-                });
+                        barrier.wait();
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
             }
         });
         per_shard.push(r.shard_bytes() / r.shard_count());
